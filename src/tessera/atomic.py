@@ -1,0 +1,88 @@
+"""Outputs that appear whole or not at all.
+
+Every writer builds its result under a hidden temporary name beside the destination and renames
+it into place at the end, so a crash or an error never leaves something a reader would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from tessera.errors import OutputExistsError
+
+
+def _is_empty(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
+
+
+def check_output(path: Path, overwrite: bool, is_replaceable: Callable[[Path], bool]) -> None:
+    """Refuse to write over data that is not ours to replace.
+
+    An absent path or an empty directory is fine. An existing output of the same kind
+    (``is_replaceable``) is fine only with ``overwrite``. Anything else is refused, because
+    deleting a user's unrelated data is never the right default.
+    """
+    if not path.exists() or _is_empty(path):
+        return
+    if overwrite and is_replaceable(path):
+        return
+    what = "an existing output of this kind" if is_replaceable(path) else "other data"
+    hint = "pass --overwrite to replace it" if is_replaceable(path) else "choose another path"
+    raise OutputExistsError(f"output path {path} already holds {what}; {hint}")
+
+
+def _tmp_sibling(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:12]}")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    if path.exists() or path.is_symlink():
+        # A directory cannot be renamed over a non-empty one: move the old aside first.
+        trash = _tmp_sibling(path)
+        os.replace(path, trash)
+        os.replace(tmp, path)
+        _remove(trash)
+    else:
+        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory that becomes ``path`` when the block exits cleanly."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(path)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    _replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary file path that becomes ``path`` when the block exits cleanly."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(path)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    os.replace(tmp, path)

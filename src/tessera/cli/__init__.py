@@ -1,0 +1,5 @@
+"""The ``tessera`` command. The only module that knows every part; nothing imports it."""
+
+from tessera.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,69 @@
+"""The Typer application, its error handling, and the shared progress bar."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tessera import __version__
+from tessera.errors import TesseraError
+
+app = typer.Typer(
+    name="tessera",
+    help="TESSERA: pixel-wise embeddings of Sentinel-1/2 time series.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+cube_app = typer.Typer(help="Inspect and import d-pixel cubes.", no_args_is_help=True)
+app.add_typer(cube_app, name="cube")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"tessera {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),  # fmt: skip
+) -> None:
+    """TESSERA: pixel-wise embeddings of Sentinel-1/2 time series."""
+
+
+@contextlib.contextmanager
+def progress_bar() -> Iterator:
+    """A Rich progress bar exposed as a library ``progress(stage, done, total)`` callback."""
+    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=err_console, transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def main() -> None:
+    """Console-script entry point: user errors become one red line and exit status 2."""
+    # Register commands (imports have side effects on `app` by design of Typer decorators).
+    from tessera.cli import cube_cmd, simulate_cmd  # noqa: F401
+
+    try:
+        app()
+    except TesseraError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
