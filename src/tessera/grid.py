@@ -87,8 +87,8 @@ class Grid:
 
     @property
     def bounds(self) -> Bounds:
-        left, top = self.transform * (0, 0)
-        right, bottom = self.transform * (self.width, self.height)
+        left, top = self.transform @ (0, 0)
+        right, bottom = self.transform @ (self.width, self.height)
         return Bounds(left, bottom, right, top)
 
     @property
@@ -103,7 +103,7 @@ class Grid:
                 f"window {window} is outside the {self.height}×{self.width} grid; "
                 "choose rows/cols inside it"
             )
-        t = self.transform * Affine.translation(window.col, window.row)
+        t = self.transform @ Affine.translation(window.col, window.row)
         return Grid(self.crs, t, window.height, window.width)
 
     def to_attrs(self) -> dict:

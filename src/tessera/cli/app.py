@@ -59,9 +59,6 @@ def progress_bar() -> Iterator:
 
 def main() -> None:
     """Console-script entry point: user errors become one red line and exit status 2."""
-    # Register commands (imports have side effects on `app` by design of Typer decorators).
-    from tessera.cli import cube_cmd, simulate_cmd  # noqa: F401
-
     try:
         app()
     except TesseraError as exc:

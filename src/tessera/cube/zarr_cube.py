@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import zarr
+import zarr.abc.store
 
 from tessera import sensors
 from tessera.atomic import atomic_dir, check_output
@@ -292,13 +293,20 @@ class Cube:
         }
 
 
-def open_cube(path: str | os.PathLike) -> Cube:
-    """Open a d-pixel cube lazily; raises a ``TesseraError`` if ``path`` is not a valid cube."""
+def open_cube(path: str | os.PathLike | zarr.abc.store.Store) -> Cube:
+    """Open a d-pixel cube lazily; raises a ``TesseraError`` if ``path`` is not a valid cube.
+
+    ``path`` is a local path, an fsspec URL, or any Zarr store object.
+    """
+    store = path if isinstance(path, zarr.abc.store.Store) else str(path)
     location = str(path)
-    if "://" not in location and not Path(location).exists():
+    if isinstance(store, str) and "://" not in location and not Path(location).exists():
         raise InputNotFoundError(f"no cube at {location}: the path does not exist")
+    if isinstance(store, str) and (Path(location) / "cube.zarr").is_dir():
+        raise NotACubeError(f"{location} is a scene directory; its cube is "
+                            f"{Path(location) / 'cube.zarr'}")  # fmt: skip
     try:
-        root = zarr.open_group(location, mode="r")
+        root = zarr.open_group(store, mode="r")
     except Exception as exc:
         raise NotACubeError(f"{location} is not a Zarr group ({type(exc).__name__}); "
                             "give the path of a cube written by tessera") from exc  # fmt: skip

@@ -106,7 +106,7 @@ def make_landscape(
     # Traits: per patch (shared by a field's pixels) times small per-pixel variation.
     trait = np.random.default_rng([seed, year, 2])
     per_patch = lambda lo, hi: trait.uniform(lo, hi, n_ids)[patch_ids]  # noqa: E731
-    shift = per_patch(-12, 12) + trait.normal(0, 1.5, shape)
+    shift = per_patch(-9, 9) + trait.normal(0, 1.5, shape)
     vigour = per_patch(0.8, 1.12) * (1 + 0.04 * smooth_noise(trait, shape, 3))
     soil = per_patch(0.7, 1.3) * (1 + 0.05 * smooth_noise(trait, shape, 4))
     moisture_gain = per_patch(0.6, 1.4)

@@ -96,8 +96,8 @@ def render_s2(
     scl = np.where(cp.green > 0.3, SCL_VEG, SCL_NOT_VEG)
     scl = np.where(is_water, SCL_WATER, scl)
     scl = np.where(sky.shadow, SCL_SHADOW, scl)
-    scl = np.where(sky.opacity >= 0.1, SCL_CIRRUS, scl)  # thin haze: flagged yet "valid"
-    scl = np.where(sky.opacity >= 0.3, SCL_CLOUD_MED, scl)
+    scl = np.where(sky.opacity >= 0.03, SCL_CIRRUS, scl)  # thin haze: flagged yet "valid"
+    scl = np.where(sky.opacity >= 0.1, SCL_CLOUD_MED, scl)
     scl = np.where(sky.opacity >= 0.6, SCL_CLOUD_HIGH, scl)
     return dn, scl.astype(np.uint8)
 

@@ -1,0 +1,28 @@
+# Two entry points (see README): `make quickstart` and `make test`. Both build .venv on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: quickstart test test-slow clean
+
+# torch==2.13.0 first: on this project's machines that pin resolves to a local CPU wheel, while a
+# loose `torch` would pull a multi-GB CUDA build. Users with GPUs install their own torch first.
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "torch==2.13.0" || $(BIN)/pip install -q "torch>=2.3"
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+quickstart: $(VENV)/.installed
+	$(BIN)/tessera simulate quickstart-out/scene --size 128 --overwrite
+	$(BIN)/tessera cube info quickstart-out/scene
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+test-slow: $(VENV)/.installed
+	$(BIN)/python -m pytest -m slow
+
+clean:
+	rm -rf $(VENV) quickstart-out

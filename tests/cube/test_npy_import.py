@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import rasterio
+
+from tessera.cube import CubeChunks, export_npy, import_npy, open_cube
+from tessera.errors import CubeValidationError, GeoreferenceError, InputNotFoundError, OutputExistsError
+
+
+def test_official_layout_round_trips(tmp_path, small_cube):
+    stack = export_npy(small_cube, tmp_path / "stack")
+    assert sorted(p.name for p in stack.iterdir()) == sorted([
+        "bands.npy", "masks.npy", "doys.npy", "sar_ascending.npy", "sar_ascending_doy.npy",
+        "sar_descending.npy", "sar_descending_doy.npy", "roi.tif"])  # fmt: skip
+    out = import_npy(stack, tmp_path / "c.zarr", roi=stack / "roi.tif", year=2024,
+                     chunks=CubeChunks(8, 16))  # strips smaller than the cube
+    assert open_cube(out).read().equals(small_cube)
+
+
+def test_stacker_masks_nonzero_means_valid(tmp_path, small_cube):
+    stack = export_npy(small_cube, tmp_path / "stack")
+    np.save(stack / "masks.npy", small_cube.s2_mask * 255)
+    out = import_npy(stack, tmp_path / "c.zarr", roi=stack / "roi.tif", year=2024)
+    assert np.array_equal(open_cube(out).read().s2_mask, small_cube.s2_mask)
+
+
+def test_import_failures_are_clear_and_leave_nothing(tmp_path, small_cube):
+    stack = export_npy(small_cube, tmp_path / "stack")
+    roi = stack / "roi.tif"
+    out = tmp_path / "c.zarr"
+    with pytest.raises(InputNotFoundError, match="no stacker directory"):
+        import_npy(tmp_path / "missing", out, roi=roi, year=2024)
+    (stack / "sar_descending_doy.npy").rename(tmp_path / "moved.npy")
+    with pytest.raises(InputNotFoundError, match="sar_descending_doy.npy"):
+        import_npy(stack, out, roi=roi, year=2024)
+    (tmp_path / "moved.npy").rename(stack / "sar_descending_doy.npy")
+
+    np.save(stack / "bands.npy", small_cube.s2_bands[..., :9])
+    with pytest.raises(CubeValidationError, match="9 bands"):
+        import_npy(stack, out, roi=roi, year=2024)
+    np.save(stack / "bands.npy", small_cube.s2_bands)
+
+    (stack / "doys.npy").write_bytes(b"not an npy file")
+    with pytest.raises(CubeValidationError, match="not a readable"):
+        import_npy(stack, out, roi=roi, year=2024)
+    np.save(stack / "doys.npy", small_cube.s2_doy)
+
+    small_roi = tmp_path / "small.tif"
+    with rasterio.open(small_roi, "w", driver="GTiff", height=5, width=5, count=1, dtype="uint8",
+                       crs="EPSG:32631", transform=small_cube.grid.transform) as dst:
+        dst.write(np.ones((1, 5, 5), np.uint8))
+    with pytest.raises(GeoreferenceError, match="ROI raster"):
+        import_npy(stack, out, roi=small_roi, year=2024)
+
+    no_crs = tmp_path / "nocrs.tif"
+    with rasterio.open(no_crs, "w", driver="GTiff", height=48, width=40, count=1,
+                       dtype="uint8") as dst:
+        dst.write(np.ones((1, 48, 40), np.uint8))
+    with pytest.raises(GeoreferenceError, match="no CRS"):
+        import_npy(stack, out, roi=no_crs, year=2024)
+
+    assert not out.exists()
+    out.mkdir()
+    (out / "x").write_text("x")
+    with pytest.raises(OutputExistsError):
+        import_npy(stack, out, roi=roi, year=2024)

@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+
+from tessera.errors import ConfigError
+from tessera.sensors import s1_decode_db
+from tessera.simulate import CLASSES, SimulationConfig, simulate
+from tessera.simulate.classes import CLASS_NAMES
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return simulate(SimulationConfig(height=96, width=96, year=2024, seed=0))
+
+
+def ndvi(bands):
+    b = bands.astype(np.float32)
+    return (b[..., 3] - b[..., 0]) / (b[..., 3] + b[..., 0] + 1e-6)
+
+
+def class_median_over(scene, values, valid, doy, class_id, lo, hi):
+    """Median over pixels of class ``class_id`` and valid dates with lo ≤ DOY ≤ hi."""
+    sel = scene.classes == class_id
+    t = (doy >= lo) & (doy <= hi)
+    v, ok = values[t][:, sel], valid[t][:, sel]
+    return float(np.median(v[ok]))
+
+
+def test_deterministic_by_seed(small_scene):
+    again = simulate(small_scene.config)
+    assert again.cube.equals(small_scene.cube)
+    assert np.array_equal(again.classes, small_scene.classes)
+    other = simulate(SimulationConfig(height=48, width=40, seed=8, field_px=12))
+    assert not np.array_equal(other.classes, small_scene.classes)
+
+
+def test_classes_and_layout(scene):
+    assert len(CLASSES) >= 8 and len(set(CLASS_NAMES)) == len(CLASSES)
+    present = np.unique(scene.classes)
+    assert len(present) >= 8, f"only classes {present} in a 96² scene"
+    # Fields are patches, not salt-and-pepper: most pixels share their class with the right neighbour.
+    same = (scene.classes[:, 1:] == scene.classes[:, :-1]).mean()
+    assert same > 0.85
+
+
+def test_revisits_and_gaps(scene):
+    c = scene.cube
+    assert set(np.diff(c.s2_doy.astype(int)) % 5) == {0}  # 5-day revisit, cloudy dates dropped
+    assert 40 <= len(c.s2_doy) <= 74
+    assert set(np.diff(c.s1_ascending.doy.astype(int))) == {12}  # 2024: Sentinel-1A alone
+    assert len(c.s1_descending.doy) > 20
+    assert not np.array_equal(c.s1_ascending.doy, c.s1_descending.doy)
+    valid_per_pixel = c.s2_mask.sum(0)
+    assert valid_per_pixel.min() < valid_per_pixel.max()  # gaps differ per pixel
+    partial = [(0.05 < m.mean() < 0.95) for m in c.s2_mask]
+    assert sum(partial) >= 5  # some dates are partly cloudy, not all-or-nothing
+    two_sats = simulate(SimulationConfig(height=16, width=16, year=2020, seed=0))
+    assert set(np.diff(two_sats.cube.s1_ascending.doy.astype(int))) == {6}
+
+
+def test_optical_phenology_follows_crop_calendars(scene):
+    c = scene.cube
+    v, ok, doy = ndvi(c.s2_bands), c.s2_mask.astype(bool), c.s2_doy
+    ids = {cl.name: cl.id for cl in CLASSES}
+    maize = lambda lo, hi: class_median_over(scene, v, ok, doy, ids["maize"], lo, hi)  # noqa: E731
+    cereal = lambda lo, hi: class_median_over(scene, v, ok, doy, ids["winter_cereal"], lo, hi)  # noqa: E731
+    assert maize(200, 240) > maize(60, 120) + 0.3
+    assert cereal(110, 150) > cereal(220, 260) + 0.3
+    water = class_median_over(scene, v, ok, doy, ids["water"], 1, 366)
+    assert water < 0
+
+
+def test_radar_responds_to_vegetation_and_water(scene):
+    c = scene.cube
+    vh = s1_decode_db(c.s1_ascending.values[..., 1])
+    ok = np.isfinite(vh)
+    doy = c.s1_ascending.doy
+    ids = {cl.name: cl.id for cl in CLASSES}
+    maize = lambda lo, hi: class_median_over(scene, vh, ok, doy, ids["maize"], lo, hi)  # noqa: E731
+    assert maize(200, 240) > maize(60, 120) + 2.0  # dB: canopy volume scattering
+    vv = s1_decode_db(c.s1_ascending.values[..., 0])
+    assert class_median_over(scene, vv, np.isfinite(vv), doy, ids["water"], 1, 366) < -15
+    speckle = np.nanstd(vv[:, scene.classes == ids["water"]])
+    assert speckle > 1.0  # dB spread from speckle and wind
+
+
+def test_continuous_target_and_year_to_year_change():
+    base = SimulationConfig(height=64, width=64, seed=4)
+    y1 = simulate(base)
+    assert y1.canopy_height[np.isin(y1.classes, (5, 6))].mean() > 10
+    assert y1.canopy_height[y1.classes == 9].max() == 0
+    same = simulate(SimulationConfig(height=64, width=64, seed=4, year=2023))
+    assert np.array_equal(same.classes, y1.classes)  # no rotation asked: same land cover
+    rot = simulate(SimulationConfig(height=64, width=64, seed=4, year=2023, change_fraction=0.5))
+    changed = rot.classes != y1.classes
+    assert 0.05 < changed.mean() < 0.8
+    assert np.array_equal(rot.changed, changed)
+    # Only fields rotate; forests, water and town stay where they are.
+    static = np.isin(y1.classes, (5, 6, 7, 8))
+    assert not changed[static].any()
+
+
+def test_bad_config():
+    with pytest.raises(ConfigError, match="size"):
+        SimulationConfig(height=2)
+    with pytest.raises(ConfigError, match="change_fraction"):
+        SimulationConfig(change_fraction=1.5)
+    with pytest.raises(ConfigError, match="year"):
+        SimulationConfig(year=1990)

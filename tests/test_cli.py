@@ -1,0 +1,74 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tessera.cli import app
+from tessera.cube import export_npy, open_cube
+from tessera.simulate import read_labels
+
+runner = CliRunner()
+
+
+def tessera(*args):
+    """Run the real console entry point, as a user would."""
+    return subprocess.run([sys.executable, "-m", "tessera", *map(str, args)],
+                          capture_output=True, text=True)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scene_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "scene"
+    result = runner.invoke(app, ["simulate", str(out), "--size", "32", "--width", "24", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_simulate_writes_cube_and_labels_on_one_grid(scene_dir):
+    cube = open_cube(scene_dir / "cube.zarr")
+    labels = read_labels(scene_dir)
+    assert cube.shape == (32, 24) == labels["classes"].shape == labels["canopy_height"].shape
+    import rasterio
+
+    with rasterio.open(scene_dir / "classes.tif") as src:
+        assert src.transform == cube.grid.transform and src.crs.to_epsg() == cube.grid.epsg
+    legend = json.loads((scene_dir / "legend.json").read_text())
+    assert {c["id"] for c in legend} >= set(np.unique(labels["classes"]).tolist())
+
+
+def test_cube_info_table_and_json(scene_dir):
+    result = runner.invoke(app, ["cube", "info", str(scene_dir)])
+    assert result.exit_code == 0 and "S2 dates" in result.output and "EPSG:32631" in result.output
+    result = runner.invoke(app, ["cube", "info", str(scene_dir / "cube.zarr"), "--json"])
+    info = json.loads(result.output)
+    assert info["size"] == [32, 24] and info["year"] == 2024
+
+
+def test_import_npy_command(scene_dir, tmp_path):
+    data = open_cube(scene_dir / "cube.zarr").read()
+    stack = export_npy(data, tmp_path / "stack")
+    result = runner.invoke(app, ["cube", "import-npy", str(stack), str(tmp_path / "c.zarr"),
+                                 "--year", "2024"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert open_cube(tmp_path / "c.zarr").read().equals(data)
+
+
+def test_user_errors_are_one_line_without_traceback(tmp_path, scene_dir):
+    r = tessera("cube", "info", tmp_path / "missing.zarr")
+    assert r.returncode == 2
+    assert "error:" in r.stderr and "does not exist" in r.stderr and "Traceback" not in r.stderr
+    r = tessera("simulate", scene_dir, "--size", "16")
+    assert r.returncode == 2 and "--overwrite" in r.stderr and "Traceback" not in r.stderr
+    r = tessera("simulate", tmp_path / "x", "--change-fraction", "3")
+    assert r.returncode == 2 and "change_fraction" in r.stderr
+    assert not (tmp_path / "x").exists()
+    r = tessera("cube", "import-npy", tmp_path, tmp_path / "out.zarr", "--year", "2024")
+    assert r.returncode == 2 and "bands.npy" in r.stderr
+
+
+def test_version():
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.startswith("tessera ")
