@@ -93,7 +93,8 @@ def simulate(
     green = render.green_spectrum(land)
 
     s2_doy, s2_bands, s2_mask = [], [], []
-    s2_dates = weather.revisit_dates(rng, config.year, weather.S2_REVISIT_DAYS)
+    (s2_start,) = weather.revisit_phases(rng, weather.S2_REVISIT_DAYS, 1)
+    s2_dates = weather.revisit_dates(config.year, weather.S2_REVISIT_DAYS, s2_start)
     for i, doy in enumerate(s2_dates):
         report("Sentinel-2", i + 1, len(s2_dates))
         cover = weather.cloud_cover_fraction(rng, int(doy), config.year)
@@ -108,8 +109,10 @@ def simulate(
 
     s1 = {}
     aspect = rng.choice([-1.5, 1.5], size=shape).astype(np.float32)
-    for orbit in sensors.S1_ORBITS:
-        doys = weather.revisit_dates(rng, config.year, weather.s1_revisit(config.year))
+    s1_every = weather.s1_revisit(config.year)
+    phases = weather.revisit_phases(rng, s1_every, len(sensors.S1_ORBITS))
+    for orbit, start in zip(sensors.S1_ORBITS, phases):
+        doys = weather.revisit_dates(config.year, s1_every, start)
         values = []
         for i, d in enumerate(doys):
             report(f"Sentinel-1 {orbit}", i + 1, len(doys))

@@ -19,10 +19,14 @@ def days_in_year(year: int) -> int:
     return 366 if calendar.isleap(year) else 365
 
 
-def revisit_dates(rng: np.random.Generator, year: int, every: int) -> np.ndarray:
-    """Days of year of a regular revisit with a random phase: (T,) uint16 sorted."""
-    start = int(rng.integers(1, every + 1))
+def revisit_dates(year: int, every: int, start: int) -> np.ndarray:
+    """Days of year of a regular revisit from day ``start``: (T,) uint16 sorted."""
     return np.arange(start, days_in_year(year) + 1, every, dtype=np.uint16)
+
+
+def revisit_phases(rng: np.random.Generator, every: int, n: int) -> list[int]:
+    """``n`` distinct first days in 1…every: ascending and descending passes fall on other days."""
+    return [int(s) for s in rng.choice(np.arange(1, every + 1), size=n, replace=False)]
 
 
 def s1_revisit(year: int) -> int:
