@@ -1,0 +1,172 @@
+"""Checkpoints: ours (safetensors with the config in its header) and the published ``.pt`` dicts.
+
+Never pickle: safetensors holds only tensors plus string metadata, and ``.pt`` files are read with
+``torch.load(weights_only=True)``, which refuses arbitrary objects. A checkpoint describes itself
+(config, preset, step, software version), so loading never guesses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from tessera import __version__
+from tessera.atomic import atomic_file
+from tessera.errors import ConfigError, InputNotFoundError, TesseraError
+from tessera.model.config import PRESETS, TesseraConfig, preset_name
+from tessera.model.tessera_model import Tessera
+
+log = logging.getLogger(__name__)
+FORMAT = "tessera-checkpoint/1"
+# Wrappers that prefix parameter names: DDP ("module.") and torch.compile ("_orig_mod.").
+_PREFIXES = ("module.", "_orig_mod.")
+
+
+class CheckpointError(TesseraError, ValueError):
+    """A checkpoint file is unreadable or its tensors do not fit the model."""
+
+
+def save(model: Tessera, path: str | os.PathLike, *, step: int | None = None,
+         extra: dict[str, str] | None = None) -> Path:  # fmt: skip
+    """Write weights + config to ``path`` (.safetensors) atomically."""
+    path = Path(path)
+    meta = {
+        "format": FORMAT,
+        "config": json.dumps(model.cfg.to_dict()),
+        "preset": preset_name(model.cfg) or "custom",
+        "software_version": __version__,
+        **({"step": str(step)} if step is not None else {}),
+        **(extra or {}),
+    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_file(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The string metadata of one of our safetensors checkpoints."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({exc})") from exc
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Content hash, recorded as provenance wherever embeddings are written."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _published_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # weights_only raises UnpicklingError for anything but tensors
+        raise CheckpointError(f"{path} is not a weights-only PyTorch file ({exc}); "
+                              "re-save it as a plain tensor dict") from exc  # fmt: skip
+    if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        for key in ("model_state_dict", "state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path} holds no tensor state dict (looked at the top level and "
+                              "'model_state_dict', 'state_dict', 'model')")  # fmt: skip
+    out = {}
+    for k, v in obj.items():
+        for prefix in _PREFIXES:
+            k = k.removeprefix(prefix)
+        out[k] = v
+    return out
+
+
+def infer_config(state: dict[str, torch.Tensor], n_heads: int | None = None) -> TesseraConfig:
+    """Recover the model shapes from a state dict's tensor shapes.
+
+    Head count leaves no trace in shapes; it is taken from the preset with the same shapes, or
+    must be given.
+    """
+    try:
+        emb2 = state["s2_backbone.embedding.0.weight"]
+        emb1 = state["s1_backbone.embedding.0.weight"]
+        ffn = state["s2_backbone.transformer_encoder.layers.0.linear1.weight"]
+        fuse = state["dim_reducer.0.weight"]
+    except KeyError as exc:
+        raise CheckpointError(f"state dict lacks {exc.args[0]}; it is not a TESSERA model") from exc
+    pat = re.compile(r"s2_backbone\.transformer_encoder\.layers\.(\d+)\.")
+    layers = {int(m.group(1)) for k in state if (m := pat.match(k))}
+    shapes = dict(d_model=emb2.shape[0], n_layers=len(layers), d_ffn=ffn.shape[0],
+                  embed_dim=fuse.shape[0], s2_bands=emb2.shape[1], s1_bands=emb1.shape[1])  # fmt: skip
+    if n_heads is None:
+        for p in PRESETS.values():
+            if all(getattr(p, k) == v for k, v in shapes.items()):
+                n_heads = p.n_heads
+                break
+        else:
+            raise ConfigError(f"shapes {shapes} match no preset and the head count cannot be read "
+                              "from weights; pass config=TesseraConfig(...) or n_heads=")  # fmt: skip
+    return TesseraConfig(n_heads=n_heads, **shapes)
+
+
+def check_state_dict(model: Tessera, state: dict[str, torch.Tensor], source: str) -> None:
+    """Name every missing, unexpected or reshaped tensor instead of a generic load failure."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    reshaped = [f"{k} {tuple(state[k].shape)} (model needs {tuple(v.shape)})"
+                for k, v in expected.items() if k in state and state[k].shape != v.shape]  # fmt: skip
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)}: {', '.join(missing[:5])}")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)}: {', '.join(unexpected[:5])}")
+    if reshaped:
+        problems.append(f"wrong shape: {', '.join(reshaped[:5])}")
+    if problems:
+        raise CheckpointError(f"{source} does not fit the model — " + "; ".join(problems))
+
+
+def load(path: str | os.PathLike, config: TesseraConfig | None = None,
+         n_heads: int | None = None) -> Tessera:  # fmt: skip
+    """Load our ``.safetensors`` checkpoints or a published-format ``.pt`` state dict.
+
+    The config comes from the checkpoint header (ours), from ``config``, or is inferred from
+    tensor shapes (published). The model is returned in eval mode, on the CPU.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(f"no checkpoint at {path}")
+    if path.suffix == ".safetensors":
+        meta = read_metadata(path)
+        if "config" not in meta:
+            raise CheckpointError(f"{path} has no tessera config in its header; it was not "
+                                  "written by tessera.model.save")  # fmt: skip
+        stored = TesseraConfig.from_dict(json.loads(meta["config"]))
+        if config is not None and {**config.to_dict(), "dropout": 0} != {**stored.to_dict(), "dropout": 0}:
+            raise ConfigError(f"{path} holds a {stored} model, not the requested {config}")
+        named = meta.get("preset", "custom")
+        if named != "custom" and named in PRESETS and preset_name(stored) != named:
+            raise CheckpointError(f"{path} says preset {named!r} but its config is {stored}; "
+                                  "the file was edited or corrupted")  # fmt: skip
+        state = load_file(str(path))
+        cfg = config or stored
+    else:
+        state = _published_state_dict(path)
+        cfg = config or infer_config(state, n_heads)
+    model = Tessera(cfg)
+    check_state_dict(model, state, str(path))
+    model.load_state_dict(state, strict=True)
+    log.info("loaded %s (%s)", path, preset_name(cfg) or "custom shapes")
+    return model.eval()

@@ -1,0 +1,106 @@
+"""Per-pixel timestep sampling, as published: 40 valid dates, sorted by day of year.
+
+Each pixel draws ``n`` of its valid observations — without replacement when it has at least
+``n``, with replacement otherwise — and orders them by DOY. Inference uses one draw; training
+takes two independent draws of the same pixel as the two Barlow Twins views. Everything is
+vectorised over pixels (millions per block): no Python loop per pixel. NumPy only, so the
+data-loading side never needs torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tessera import sensors
+from tessera.errors import ConfigError
+
+N_TIMESTEPS = 40  # published sequence length per sensor
+
+
+def sample_indices(
+    valid: np.ndarray, doy: np.ndarray, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Choose ``n`` valid time indices per pixel, ordered by DOY.
+
+    valid: (N, T) bool; doy: (T,). Returns (idx (N, n) int64, ok (N,) bool); ``ok`` is False for
+    pixels with no valid observation (their ``idx`` is meaningless: write no-data for them).
+    """
+    valid = np.asarray(valid, dtype=bool)
+    if valid.ndim != 2:
+        raise ConfigError(f"valid must be (N, T), got shape {valid.shape}")
+    if n <= 0:
+        raise ConfigError(f"number of timesteps must be positive, got {n}")
+    n_pix, t = valid.shape
+    count = valid.sum(axis=1)
+    ok = count > 0
+    if t == 0:
+        return np.zeros((n_pix, n), np.int64), ok
+    # Random keys with invalid dates pushed last: the first `count` positions of the key order
+    # are a uniformly random permutation of the pixel's valid dates.
+    keys = rng.random((n_pix, t), dtype=np.float32)
+    keys[~valid] = 2.0
+    idx = np.zeros((n_pix, n), np.int64)
+
+    enough = count >= n
+    if enough.any():
+        k = keys[enough]
+        idx[enough] = np.argpartition(k, n - 1, axis=1)[:, :n] if t > n else np.argsort(k, axis=1)
+
+    few = ok & ~enough
+    if few.any():
+        order = np.argsort(keys[few], axis=1)  # valid dates first, in random order
+        pick = (rng.random((int(few.sum()), n)) * count[few, None]).astype(np.int64)
+        idx[few] = np.take_along_axis(order, pick, axis=1)
+
+    by_day = np.argsort(np.asarray(doy)[idx], axis=1, kind="stable")
+    return np.take_along_axis(idx, by_day, axis=1), ok
+
+
+@dataclass(frozen=True)
+class PixelTokens:
+    """Model inputs for N pixels: ``s2`` (N, n, 11), ``s1`` (N, n, 3) float32, and ``ok`` (N,)
+    True where both sensors had at least one valid observation."""
+
+    s2: np.ndarray
+    s1: np.ndarray
+    ok: np.ndarray
+
+
+def sample_tokens(
+    s2_bands: np.ndarray,
+    s2_mask: np.ndarray,
+    s2_doy: np.ndarray,
+    s1_values: np.ndarray,
+    s1_doy: np.ndarray,
+    rng: np.random.Generator,
+    n: int = N_TIMESTEPS,
+) -> PixelTokens:
+    """Sample and tokenise both sensors for N pixels.
+
+    s2_bands (T, N, 10), s2_mask (T, N), s2_doy (T,); s1_values (T′, N, 2) with both orbit
+    directions already pooled (see :func:`pool_s1`) and s1_doy (T′,). Time stays the leading
+    axis so a cube window reshaped to (T, H·W, C) is used without a transpose copy.
+    """
+    n_pix = s2_mask.shape[1]
+    pixels = np.arange(n_pix)[:, None]
+    idx2, ok2 = sample_indices(np.asarray(s2_mask).T.astype(bool), s2_doy, n, rng)
+    s2 = sensors.s2_tokens(s2_bands[idx2, pixels], np.asarray(s2_doy)[idx2])
+    if len(s1_doy):
+        idx1, ok1 = sample_indices(sensors.s1_valid_mask(s1_values).T, s1_doy, n, rng)
+        s1 = sensors.s1_tokens(s1_values[idx1, pixels], np.asarray(s1_doy)[idx1])
+    else:
+        ok1 = np.zeros(n_pix, bool)
+        s1 = np.zeros((n_pix, n, len(sensors.S1_BANDS) + 1), np.float32)
+    return PixelTokens(s2, s1, ok2 & ok1)
+
+
+def pool_s1(
+    ascending: np.ndarray, ascending_doy: np.ndarray, descending: np.ndarray, descending_doy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pool both orbit directions into one S1 series sorted by DOY: (T_a + T_d, …, 2), (T_a + T_d,)."""
+    doy = np.concatenate([ascending_doy, descending_doy])
+    order = np.argsort(doy, kind="stable")
+    values = np.concatenate([ascending, descending], axis=0)
+    return values[order], doy[order]

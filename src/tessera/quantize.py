@@ -1,0 +1,36 @@
+"""Per-pixel int8 quantisation of embeddings, as in the published product.
+
+scale = max|x| / 127 per pixel, q = round(x / scale). The element of largest magnitude maps to
+±127 exactly and every element's error is at most scale / 2. NumPy only: the store and access
+layers dequantise without torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+QMAX = 127
+
+
+def quantize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(…, D) float → (q (…, D) int8, scale (…,) float32). An all-zero vector gets scale 0.
+
+    Rows containing NaN get scale NaN and q = 0 (no data), never garbage.
+
+    >>> q, s = quantize(np.array([[0.5, -1.27, 0.0]]))
+    >>> q.tolist(), s.round(4).tolist()
+    ([[50, -127, 0]], [0.01])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    scale = np.max(np.abs(x), axis=-1) / QMAX
+    nodata = ~np.isfinite(scale)
+    safe = np.where((scale > 0) & ~nodata, scale, 1.0)
+    q = np.clip(np.rint(x / safe[..., None]), -QMAX, QMAX)
+    q = np.where(nodata[..., None], 0, q).astype(np.int8)
+    scale = np.where(nodata, np.nan, scale).astype(np.float32)
+    return q, scale
+
+
+def dequantize(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(q (…, D) int8, scale (…,)) → (…, D) float32; NaN scale gives a NaN row (no data)."""
+    return (np.asarray(q, np.float32) * np.asarray(scale, np.float32)[..., None]).astype(np.float32)

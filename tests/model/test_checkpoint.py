@@ -1,0 +1,89 @@
+import re
+
+import pytest
+import torch
+
+import tessera.model as tm
+from tessera.errors import ConfigError, InputNotFoundError
+from tessera.model import CheckpointError, Tessera, preset
+
+from .test_architecture import tokens
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return Tessera(preset("tiny")).eval()
+
+
+def outputs(m):
+    s2, s1 = tokens(b=4)
+    with torch.no_grad():
+        return m.eval()(s2, s1)
+
+
+def test_published_format_pt_loads_and_gives_identical_outputs(model, tmp_path):
+    path = tmp_path / "published.pt"
+    torch.save({k: v.clone() for k, v in model.state_dict().items()}, path)
+    loaded = tm.load(path)
+    assert loaded.cfg == model.cfg and not loaded.training
+    assert torch.equal(outputs(loaded), outputs(model))
+
+
+def test_wrapped_and_prefixed_state_dicts_load(model, tmp_path):
+    path = tmp_path / "ddp.pt"
+    state = {f"module.{k}": v for k, v in model.state_dict().items()}
+    torch.save({"model_state_dict": state, "epoch": torch.tensor(3)}, path)
+    assert torch.equal(outputs(tm.load(path)), outputs(model))
+
+
+def test_our_safetensors_round_trip_with_metadata(model, tmp_path):
+    path = tm.save(model, tmp_path / "ckpt.safetensors", step=17)
+    meta = tm.checkpoint.read_metadata(path)
+    assert meta["preset"] == "tiny" and meta["step"] == "17"
+    assert torch.equal(outputs(tm.load(path)), outputs(model))
+    assert len(tm.file_sha256(path)) == 64
+
+
+def test_renamed_tensor_is_named_in_the_error(model, tmp_path):
+    state = dict(model.state_dict())
+    state["s2_backbone.attn_pool.query.weightX"] = state.pop("s2_backbone.attn_pool.query.weight")
+    torch.save(state, tmp_path / "renamed.pt")
+    with pytest.raises(CheckpointError, match=r"missing 1: s2_backbone\.attn_pool\.query\.weight.*"
+                                              r"unexpected 1: s2_backbone\.attn_pool\.query\.weightX"):
+        tm.load(tmp_path / "renamed.pt")
+
+
+def test_reshaped_tensor_is_named_in_the_error(model, tmp_path):
+    state = dict(model.state_dict())
+    key = "s1_backbone.transformer_encoder.layers.1.linear2.weight"
+    state[key] = torch.zeros(64, 100)
+    torch.save(state, tmp_path / "reshaped.pt")
+    with pytest.raises(CheckpointError, match=re.escape(f"wrong shape: {key} (64, 100)")):
+        tm.load(tmp_path / "reshaped.pt")
+
+
+class NotATensor:
+    pass
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    torch.save({"x": NotATensor()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="weights-only"):
+        tm.load(tmp_path / "evil.pt")
+
+
+def test_config_checks(model, tmp_path):
+    path = tm.save(model, tmp_path / "ckpt.safetensors")
+    with pytest.raises(ConfigError, match="not the requested"):
+        tm.load(path, config=preset("small"))
+    with pytest.raises(InputNotFoundError):
+        tm.load(tmp_path / "nope.pt")
+    odd = Tessera(tm.TesseraConfig(d_model=24, n_layers=1, n_heads=3, d_ffn=40))
+    torch.save(odd.state_dict(), tmp_path / "odd.pt")
+    with pytest.raises(ConfigError, match="head count"):
+        tm.load(tmp_path / "odd.pt")
+    assert tm.load(tmp_path / "odd.pt", n_heads=3).cfg.n_heads == 3
+    (tmp_path / "bad.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="not a readable"):
+        tm.load(tmp_path / "bad.safetensors")
