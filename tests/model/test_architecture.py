@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+
 import pytest
 import torch
 from torch import nn
@@ -119,3 +121,32 @@ def test_gradients_reach_every_parameter():
     model(s2, s1).square().sum().backward()
     dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not dead, f"no gradient for {dead}"
+
+
+def test_fast_inference_path_equals_the_training_path(monkeypatch):
+    """No-grad forwards take micro-batches, chunked FFNs and oneDNN linears: same numbers."""
+    torch.manual_seed(2)
+    model = Tessera(PRESETS["tiny"]).eval()
+    monkeypatch.setattr(type(model.s2_backbone), "inference_chunk_tokens", 90)  # 2 px per chunk
+    s2, s1 = tokens(b=5)
+    with torch.no_grad():
+        fast = model(s2, s1)
+    with torch.enable_grad():
+        reference = model(s2, s1)
+    assert torch.allclose(fast, reference, atol=1e-4)
+
+
+def test_bf16_embedder_is_close_to_fp32():
+    from tessera.model import Embedder, InferenceConfig
+
+    torch.manual_seed(3)
+    model = Tessera(PRESETS["tiny"])
+    s2, s1 = tokens(b=37)
+    fp32 = Embedder(model, InferenceConfig("fp32", batch_size=16))(s2.numpy(), s1.numpy())
+    bf16 = Embedder(model, InferenceConfig("bf16", batch_size=16))(s2.numpy(), s1.numpy())
+    assert fp32.shape == (37, 128) and fp32.dtype == bf16.dtype == np.float32
+    cos = (fp32 * bf16).sum(1) / (abs(fp32 * fp32).sum(1) ** 0.5 * abs(bf16 * bf16).sum(1) ** 0.5)
+    assert cos.min() > 0.99
+    # batching does not change results
+    again = Embedder(model, InferenceConfig("fp32", batch_size=37))(s2.numpy(), s1.numpy())
+    assert abs(again - fp32).max() < 1e-5
