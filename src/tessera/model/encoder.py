@@ -41,11 +41,15 @@ def _as_dtype(t: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
            relu: bool = False) -> torch.Tensor:  # fmt: skip
-    """``F.linear`` (+ ReLU); at CPU inference through oneDNN, honouring CPU autocast."""
+    """``F.linear`` (+ ReLU); at CPU inference through oneDNN, honouring CPU autocast.
+
+    Without autocast the input is cast to the weight's dtype, so a model converted to bf16
+    can keep some state (the GRU's) in float32.
+    """
     if _ONEDNN_LINEAR is None or torch.is_grad_enabled() or x.device.type != "cpu":
-        y = F.linear(x, weight, bias)
+        y = F.linear(x.to(weight.dtype), weight, bias)
         return (F.relu_(y) if not torch.is_grad_enabled() else F.relu(y)) if relu else y
-    dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+    dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else weight.dtype
     return _ONEDNN_LINEAR(x.to(dtype), _as_dtype(weight, dtype), _as_dtype(bias, dtype),
                           "relu" if relu else "none", [], "")  # fmt: skip
 
@@ -176,7 +180,9 @@ class GRUCell(nn.Module):
         xi = self.input_projection(x) if xi is None else xi
         w_rz = torch.cat((self.W_hr.weight, self.W_hz.weight))  # (2d, d)
         w_hh = self.W_hh.weight
-        h = x.new_zeros(b, d)
+        # The recurrence accumulates over T steps: keep its state in float32 even in bf16 models.
+        h = x.new_zeros(b, d, dtype=torch.float32)
+        xi = xi.float()
         out = []
         for step in range(t):
             xr, xz, xh = xi[:, step].split(d, dim=-1)
@@ -186,7 +192,7 @@ class GRUCell(nn.Module):
             h_hat = torch.tanh(xh + linear(r * h, w_hh).to(h.dtype))
             h = torch.lerp(h, h_hat, z)  # (1 − z)·h + z·ĥ
             out.append(h)
-        return torch.stack(out, dim=1)
+        return torch.stack(out, dim=1).to(x.dtype)
 
 
 class TemporalContext(nn.Module):
