@@ -1,0 +1,72 @@
+"""``tessera shards`` and ``tessera train``."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import typer
+
+from tessera.cli.app import app, console, progress_bar
+from tessera.errors import ConfigError, InputNotFoundError
+
+
+@app.command("shards")
+def shards_command(
+    cubes: list[Path] = typer.Argument(..., help="Input cubes (.zarr) or scene directories."),
+    out: Path = typer.Option(..., "--out", "-o", help="Shard directory to write."),
+    samples_per_epoch: int = typer.Option(100_000, help="Two-view samples per epoch."),
+    shard_size: int = typer.Option(20_000, help="Samples per shard file."),
+    epochs: int = typer.Option(2, help="Epochs to pre-write, each with fresh draws."),
+    min_valid: int = typer.Option(10, help="Skip pixels with fewer valid dates per sensor."),
+    seed: int = typer.Option(0, help="Sampling seed."),
+    overwrite: bool = typer.Option(False, help="Replace existing shards at OUT."),
+) -> None:
+    """Write globally shuffled two-view training shards from many cubes."""
+    from tessera.train import ShardConfig, write_shards
+
+    paths = [c / "cube.zarr" if (c / "cube.zarr").is_dir() else c for c in cubes]
+    cfg = ShardConfig(samples_per_epoch=samples_per_epoch, shard_size=shard_size, epochs=epochs,
+                      min_valid=min_valid, seed=seed)  # fmt: skip
+    with progress_bar() as progress:
+        write_shards(paths, out, cfg, overwrite=overwrite, progress=progress)
+    counts = json.loads((out / "shards.json").read_text())["samples_per_epoch"]
+    console.print(f"wrote [bold]{out}[/]: {len(counts)} epochs, samples per epoch {counts}")
+
+
+@app.command("train")
+def train_command(
+    shards: Path = typer.Option(..., help="Shard directory from `tessera shards`."),
+    out: Path = typer.Option(..., help="Run directory (resumed if it holds checkpoints)."),
+    preset: str = typer.Option("tiny", help="Model preset: v1, small, tiny."),
+    config: Path = typer.Option(None, help="TOML file with TrainConfig fields (overrides flags)."),
+    steps: int = typer.Option(2000),
+    batch_size: int = typer.Option(256, help="Samples per process and step."),
+    lr: float = typer.Option(1e-3),
+    warmup_steps: int = typer.Option(100),
+    checkpoint_every: int = typer.Option(200),
+    eval_every: int = typer.Option(200),
+    val_scene: Path = typer.Option(None, help="Labelled scene for RankMe and the linear probe."),
+    time_limit: float = typer.Option(None, help="Stop after this many seconds (checkpointed)."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Pretrain with Barlow Twins + mix regulariser; resumes automatically; DDP under torchrun."""
+    from tessera.train import TrainConfig, train
+
+    fields = dict(preset=preset, steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,
+                  checkpoint_every=checkpoint_every, eval_every=eval_every, seed=seed,
+                  val_scene=str(val_scene) if val_scene else None, time_limit_s=time_limit)  # fmt: skip
+    if config is not None:
+        if not config.is_file():
+            raise InputNotFoundError(f"no config file at {config}")
+        try:
+            fields |= tomllib.loads(config.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config} is not valid TOML ({exc})") from exc
+    cfg = TrainConfig.from_dict(fields)
+    with progress_bar() as progress:
+        last = train(cfg, shards, out, progress=progress)
+    if last:
+        console.print(" ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "time"))
+    console.print(f"run: [bold]{out}[/] (metrics.jsonl, training.png, model.safetensors)")

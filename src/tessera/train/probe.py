@@ -1,0 +1,98 @@
+"""Validation during pretraining: a labelled scene, its fixed pixel tokens, and a linear probe."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tessera.cube import interpolate_gaps
+from tessera.errors import ConfigError
+from tessera.model.sampling import N_TIMESTEPS, pool_s1, sample_tokens
+from tessera.simulate import open_scene_cube, read_labels
+from tessera.train.losses import rankme
+
+
+@dataclass(frozen=True)
+class ValidationSet:
+    """Fixed tokens and labels of up to ``max_pixels`` pixels of a labelled scene."""
+
+    s2: np.ndarray  # (N, T, 11)
+    s1: np.ndarray  # (N, T, 3)
+    labels: np.ndarray  # (N,)
+    raw: np.ndarray  # (N, F) gap-filled per-date raw bands: the baseline's features
+    rows: np.ndarray  # (N,) pixel row, for spatial hold-out
+    cols: np.ndarray  # (N,) pixel column
+
+
+def load_validation(scene_dir: str | os.PathLike, max_pixels: int = 4096, seed: int = 0) -> ValidationSet:
+    cube = open_scene_cube(scene_dir).read()
+    labels = read_labels(Path(scene_dir))["classes"].ravel()
+    t, h, w, _ = cube.s2_bands.shape
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(h * w, min(max_pixels, h * w), replace=False))
+    bands = cube.s2_bands.reshape(t, -1, 10)[:, pick]
+    mask = cube.s2_mask.reshape(t, -1)[:, pick]
+    s1, s1_doy = pool_s1(cube.s1_ascending.values, cube.s1_ascending.doy,
+                         cube.s1_descending.values, cube.s1_descending.doy)  # fmt: skip
+    tok = sample_tokens(bands, mask, cube.s2_doy, s1.reshape(len(s1_doy), -1, 2)[:, pick], s1_doy,
+                        rng, N_TIMESTEPS)  # fmt: skip
+    raw = interpolate_gaps(bands, mask.astype(bool), cube.s2_doy, np.arange(5, 366, 15))
+    raw = np.nan_to_num(raw.transpose(1, 0, 2).reshape(len(pick), -1))
+    ok = tok.ok
+    rows, cols = np.divmod(pick, w)
+    return ValidationSet(tok.s2[ok], tok.s1[ok], labels[pick][ok], raw[ok], rows[ok], cols[ok])
+
+
+def block_split(rows: np.ndarray, cols: np.ndarray, block: int, seed: int = 0) -> np.ndarray:
+    """True for pixels in a random half of ``block``-pixel squares: label those, test the others,
+    so no test pixel has a labelled neighbour in its own square (spatial hold-out)."""
+    ids = (rows // block) * 100_003 + cols // block
+    uniq = np.unique(ids)
+    chosen = np.random.default_rng(seed).permutation(uniq)[: len(uniq) // 2]
+    return np.isin(ids, chosen)
+
+
+def linear_probe(features: np.ndarray, labels: np.ndarray, fraction: float, seed: int = 0,
+                 region: np.ndarray | None = None) -> float:  # fmt: skip
+    """Accuracy of a logistic regression trained on ``fraction`` of the pixels, tested on the rest.
+
+    At least one labelled pixel per class, as a user labelling a map would ensure. With
+    ``region`` (bool per pixel), labels are drawn only inside it and accuracy is measured only
+    outside it (spatial hold-out, see :func:`block_split`).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    inside = np.ones(n, bool) if region is None else region
+    train = (rng.random(n) < fraction * n / max(inside.sum(), 1)) & inside
+    for c in np.unique(labels[inside]):
+        train[rng.choice(np.flatnonzero((labels == c) & inside))] = True
+    if train.all() or len(np.unique(labels[train])) < 2:
+        raise ConfigError("the probe needs at least two classes and some held-out pixels")
+    scaler = StandardScaler().fit(features[train])
+    clf = LogisticRegression(max_iter=2000).fit(scaler.transform(features[train]), labels[train])
+    test = ~train if region is None else ~inside
+    return float(clf.score(scaler.transform(features[test]), labels[test]))
+
+
+@torch.no_grad()
+def embed_validation(model: torch.nn.Module, val: ValidationSet, batch: int = 1024) -> np.ndarray:
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = [model(torch.from_numpy(val.s2[i : i + batch]).to(device),
+                 torch.from_numpy(val.s1[i : i + batch]).to(device)).float().cpu()
+           for i in range(0, len(val.s2), batch)]  # fmt: skip
+    model.train(was_training)
+    return torch.cat(out).numpy()
+
+
+def evaluate(model: torch.nn.Module, val: ValidationSet, fraction: float) -> dict[str, float]:
+    emb = embed_validation(model, val)
+    return {"rankme": rankme(torch.from_numpy(emb)), "probe_acc": linear_probe(emb, val.labels, fraction)}
