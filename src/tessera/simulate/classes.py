@@ -49,6 +49,9 @@ class LandCover:
     s1_veg_db: tuple[float, float] = (-10.0, -15.0)
     agricultural: bool = False
     field_share: float = 0.0  # probability of a field getting this class
+    # Spread (± days, per field) of the calendar: sowing dates for crops, mowing for grass,
+    # leaf-out for forests.
+    timing_jitter: float = 9.0
 
 
 _CONIFER = (0.7, 0.7, 0.7, 0.72, 0.72, 0.8, 0.72, 0.72, 0.75, 0.8)
@@ -87,12 +90,13 @@ CLASSES: tuple[LandCover, ...] = (
               dry=((1, .10), (140, 0), (150, .35), (165, .10), (212, .10), (222, .30),
                    (242, .05), (366, .10)),
               height_m=(0.2, 0.5), s1_veg_db=(-12.0, -18.5),
-              agricultural=True, field_share=0.20),
+              agricultural=True, field_share=0.20, timing_jitter=25.0),
     LandCover(5, "deciduous_forest", "#2e7d32",
               green=((1, .15), (100, .20), (128, .85), (270, .85), (300, .30), (320, .15),
                      (366, .15)),
               dry=((1, .60), (100, .55), (128, .10), (270, .10), (300, .50), (366, .60)),
-              height_m=(16.0, 30.0), s1_base_db=(-8.5, -14.5), s1_veg_db=(-7.0, -12.5)),
+              height_m=(16.0, 30.0), s1_base_db=(-8.5, -14.5), s1_veg_db=(-7.0, -12.5),
+              timing_jitter=6.0),
     LandCover(6, "evergreen_forest", "#1b4332",
               green=((1, .72), (150, .80), (250, .80), (366, .72)),
               dry=((1, .20), (366, .20)), green_scale=_CONIFER,

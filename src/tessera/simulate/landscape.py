@@ -39,6 +39,10 @@ class Landscape:
     vigour: np.ndarray  # float32 ≈ 1: canopy density multiplier
     soil_brightness: np.ndarray  # float32 ≈ 1
     moisture_gain: np.ndarray  # float32 ≈ 1: how strongly soil moisture shows
+    # Mixed pixels: a pixel on a patch edge also sees its neighbour across the edge. Flat index
+    # of that neighbour (itself inside patches) and the neighbour's share of the signal.
+    mix_partner: np.ndarray  # int64 (H, W)
+    mix_share: np.ndarray  # float32 (H, W), 0 inside patches
 
 
 def _voronoi_fields(rng: np.random.Generator, shape: tuple[int, int], field_px: float) -> np.ndarray:
@@ -106,7 +110,10 @@ def make_landscape(
     # Traits: per patch (shared by a field's pixels) times small per-pixel variation.
     trait = np.random.default_rng([seed, year, 2])
     per_patch = lambda lo, hi: trait.uniform(lo, hi, n_ids)[patch_ids]  # noqa: E731
-    shift = per_patch(-9, 9) + trait.normal(0, 1.5, shape)
+    jitter = np.zeros(shape, np.float32)
+    for c in CLASSES:
+        jitter[classes == c.id] = c.timing_jitter
+    shift = per_patch(-1, 1) * jitter + trait.normal(0, 1.5, shape)
     vigour = per_patch(0.8, 1.12) * (1 + 0.04 * smooth_noise(trait, shape, 3))
     soil = per_patch(0.7, 1.3) * (1 + 0.05 * smooth_noise(trait, shape, 4))
     moisture_gain = per_patch(0.6, 1.4)
@@ -131,4 +138,27 @@ def make_landscape(
         vigour=vigour.astype(np.float32),
         soil_brightness=soil.astype(np.float32),
         moisture_gain=moisture_gain.astype(np.float32),
+        **_edge_mixing(patch_ids, trait),
     )
+
+
+def _edge_mixing(patch_ids: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """For each pixel with a 4-neighbour in another patch: that neighbour and a share in 0.2–0.5
+    (a 10 m pixel straddling a field boundary sees both sides)."""
+    h, w = patch_ids.shape
+    flat = np.arange(h * w).reshape(h, w)
+    partner = flat.copy()
+    share = np.zeros((h, w), np.float32)
+    for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+        shifted = np.roll(flat, (-dy, -dx), axis=(0, 1))
+        other = np.roll(patch_ids, (-dy, -dx), axis=(0, 1)) != patch_ids
+        # np.roll wraps around: the far edge is no neighbour.
+        if dy:
+            other[(h - 1) if dy > 0 else 0, :] = False
+        if dx:
+            other[:, (w - 1) if dx > 0 else 0] = False
+        take = other & (share == 0)
+        partner[take] = shifted[take]
+        share[take] = 1.0
+    share = np.where(share > 0, rng.uniform(0.2, 0.5, (h, w)), 0).astype(np.float32)
+    return {"mix_partner": partner, "mix_share": share}

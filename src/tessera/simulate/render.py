@@ -74,6 +74,14 @@ def green_spectrum(land: Landscape) -> np.ndarray:
     return ENDMEMBERS["green"] * scale
 
 
+def mix_edges(land: Landscape, values: np.ndarray) -> np.ndarray:
+    """Blend each edge pixel with its neighbour across the patch boundary: (H, W, C) → same."""
+    h, w, c = values.shape
+    flat = values.reshape(h * w, c)
+    share = land.mix_share[..., None]
+    return (1 - share) * values + share * flat[land.mix_partner.ravel()].reshape(h, w, c)
+
+
 def render_s2(
     land: Landscape, doy: int, moisture: float, sky: CloudScene, rng: np.random.Generator,
     green_spectrum: np.ndarray | None = None,
@@ -85,6 +93,7 @@ def render_s2(
     refl = (cp.green[..., None] * green + cp.dry[..., None] * ENDMEMBERS["dry"]
             + cp.flower[..., None] * ENDMEMBERS["flower"]
             + rest[..., None] * _base_spectrum(land, moisture))  # fmt: skip
+    refl = mix_edges(land, refl)
     refl *= 1 + 0.02 * rng.standard_normal(refl.shape, dtype=np.float32)
     refl += 25 * rng.standard_normal(refl.shape, dtype=np.float32)
     op = sky.opacity[..., None]
@@ -128,6 +137,7 @@ def render_s1(
     ramp = np.linspace(1.0, -1.0, w, dtype=np.float32)
     ramp = ramp if orbit == "ascending" else -ramp - 0.5
     power *= 10 ** (ramp / 10)[None, :, None]
+    power = mix_edges(land, power)
     power *= rng.gamma(SPECKLE_LOOKS, 1 / SPECKLE_LOOKS, size=power.shape).astype(np.float32)
     q = sensors.s1_encode_power(power)
     if rng.random() < 0.05:  # swath edge: part of the scene not imaged on this pass

@@ -75,8 +75,10 @@ def clouds(
     thr = np.quantile(field, 1 - cover)
     core = field > thr
     opacity = np.where(core, 0.6 + 0.4 * np.clip((field - thr) / 0.5, 0, 1), 0.0)
-    fringe = (~core) & (field > thr - 0.25)
-    opacity = np.where(fringe, 0.3 * (field - (thr - 0.25)) / 0.25, opacity)
+    # Haze and thin cloud around the cores; its faint outer part (opacity < 0.1) passes the
+    # scene classification as valid, as Sen2Cor's misses do.
+    fringe = (~core) & (field > thr - 0.6)
+    opacity = np.where(fringe, 0.3 * ((field - (thr - 0.6)) / 0.6) ** 2, opacity)
     dy, dx = sun_offset
     shadow = np.zeros(shape, bool)
     shadow[dy:, dx:] = core[: h - dy, : w - dx]
