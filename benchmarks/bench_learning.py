@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=14.0)
     ap.add_argument("--steps", type=int, default=700)
     ap.add_argument("--scenes", type=int, default=6)
+    ap.add_argument("--lr", type=float, default=2e-3)
     args = ap.parse_args()
     w = args.work
     tessera = [sys.executable, "-m", "tessera"]
@@ -50,7 +51,7 @@ def main() -> None:
                    "--samples-per-epoch", "60000", "--shard-size", "20000", "--epochs", "3", "--overwrite"])  # fmt: skip
     t = time.time()
     run(tessera + ["train", "--shards", str(w / "shards"), "--out", str(w / "run"), "--preset", "tiny",
-                   "--steps", str(args.steps), "--batch-size", "256", "--lr", "2e-3", "--warmup-steps", "50",
+                   "--steps", str(args.steps), "--batch-size", "256", "--lr", str(args.lr), "--warmup-steps", "50",
                    "--eval-every", "100", "--checkpoint-every", "100", "--val-scene", str(w / "val"),
                    "--time-limit", str(args.minutes * 60)])  # fmt: skip
     minutes = (time.time() - t) / 60

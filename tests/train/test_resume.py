@@ -1,6 +1,5 @@
 """Crash safety: SIGKILL mid-run, resume from the last whole checkpoint, same result."""
 
-import os
 import signal
 import subprocess
 import sys
