@@ -14,7 +14,7 @@ import numpy as np
 
 from tessera import sensors
 from tessera.simulate.classes import CLASSES, ENDMEMBERS, curve
-from tessera.simulate.landscape import Landscape
+from tessera.simulate.landscape import Landscape, smooth_noise
 from tessera.simulate.weather import CloudScene
 
 CLOUD_SPECTRUM = np.array([6500, 6800, 6600, 7000, 7000, 6700, 6900, 7000, 5200, 4200], np.float32)
@@ -104,9 +104,13 @@ def render_s2(
     is_water = land.classes == 7
     scl = np.where(cp.green > 0.3, SCL_VEG, SCL_NOT_VEG)
     scl = np.where(is_water, SCL_WATER, scl)
-    scl = np.where(sky.shadow, SCL_SHADOW, scl)
-    scl = np.where(sky.opacity >= 0.03, SCL_CIRRUS, scl)  # thin haze: flagged yet "valid"
-    scl = np.where(sky.opacity >= 0.1, SCL_CLOUD_MED, scl)
+    # Sen2Cor's known weak spots, which the published mask lets through to the model: cloud
+    # shadow is hard to tell from dark ground, so about half of it goes unflagged, and thin
+    # cirrus (class 10, opacity up to 0.15 here) counts as valid.
+    flagged = sky.shadow & (smooth_noise(rng, sky.shadow.shape, 15) > 0) if sky.shadow.any() else sky.shadow
+    scl = np.where(flagged, SCL_SHADOW, scl)
+    scl = np.where(sky.opacity >= 0.03, SCL_CIRRUS, scl)
+    scl = np.where(sky.opacity >= 0.15, SCL_CLOUD_MED, scl)
     scl = np.where(sky.opacity >= 0.6, SCL_CLOUD_HIGH, scl)
     return dn, scl.astype(np.uint8)
 

@@ -20,15 +20,16 @@ from tessera.train.losses import rankme
 class ValidationSet:
     """Fixed tokens and labels of up to ``max_pixels`` pixels of a labelled scene."""
 
-    s2: np.ndarray  # (N, T, 11)
-    s1: np.ndarray  # (N, T, 3)
+    s2: np.ndarray  # (D, N, T, 11): D independent 40-date draws per pixel
+    s1: np.ndarray  # (D, N, T, 3)
     labels: np.ndarray  # (N,)
     raw: np.ndarray  # (N, F) gap-filled per-date raw bands: the baseline's features
     rows: np.ndarray  # (N,) pixel row, for spatial hold-out
     cols: np.ndarray  # (N,) pixel column
 
 
-def load_validation(scene_dir: str | os.PathLike, max_pixels: int = 4096, seed: int = 0) -> ValidationSet:
+def load_validation(scene_dir: str | os.PathLike, max_pixels: int = 4096, seed: int = 0,
+                    draws: int = 1) -> ValidationSet:  # fmt: skip
     cube = open_scene_cube(scene_dir).read()
     labels = read_labels(Path(scene_dir))["classes"].ravel()
     t, h, w, _ = cube.s2_bands.shape
@@ -38,13 +39,14 @@ def load_validation(scene_dir: str | os.PathLike, max_pixels: int = 4096, seed: 
     mask = cube.s2_mask.reshape(t, -1)[:, pick]
     s1, s1_doy = pool_s1(cube.s1_ascending.values, cube.s1_ascending.doy,
                          cube.s1_descending.values, cube.s1_descending.doy)  # fmt: skip
-    tok = sample_tokens(bands, mask, cube.s2_doy, s1.reshape(len(s1_doy), -1, 2)[:, pick], s1_doy,
-                        rng, N_TIMESTEPS)  # fmt: skip
+    s1 = s1.reshape(len(s1_doy), -1, 2)[:, pick]
+    toks = [sample_tokens(bands, mask, cube.s2_doy, s1, s1_doy, rng, N_TIMESTEPS) for _ in range(draws)]
     raw = interpolate_gaps(bands, mask.astype(bool), cube.s2_doy, np.arange(5, 366, 15))
     raw = np.nan_to_num(raw.transpose(1, 0, 2).reshape(len(pick), -1))
-    ok = tok.ok
+    ok = toks[0].ok  # the same in every draw: it depends only on the counts of valid dates
     rows, cols = np.divmod(pick, w)
-    return ValidationSet(tok.s2[ok], tok.s1[ok], labels[pick][ok], raw[ok], rows[ok], cols[ok])
+    return ValidationSet(np.stack([t.s2[ok] for t in toks]), np.stack([t.s1[ok] for t in toks]),
+                         labels[pick][ok], raw[ok], rows[ok], cols[ok])  # fmt: skip
 
 
 def block_split(rows: np.ndarray, cols: np.ndarray, block: int, seed: int = 0) -> np.ndarray:
@@ -83,14 +85,18 @@ def linear_probe(features: np.ndarray, labels: np.ndarray, fraction: float, seed
 
 @torch.no_grad()
 def embed_validation(model: torch.nn.Module, val: ValidationSet, batch: int = 1024) -> np.ndarray:
+    """(N, embed_dim) embeddings, averaged over the set's draws (as ``tessera embed --draws``)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    out = [model(torch.from_numpy(val.s2[i : i + batch]).to(device),
-                 torch.from_numpy(val.s1[i : i + batch]).to(device)).float().cpu()
-           for i in range(0, len(val.s2), batch)]  # fmt: skip
+    total = 0
+    for s2, s1 in zip(val.s2, val.s1, strict=True):
+        out = [model(torch.from_numpy(s2[i : i + batch]).to(device),
+                     torch.from_numpy(s1[i : i + batch]).to(device)).float().cpu()
+               for i in range(0, len(s2), batch)]  # fmt: skip
+        total = total + torch.cat(out).numpy()
     model.train(was_training)
-    return torch.cat(out).numpy()
+    return total / len(val.s2)
 
 
 def evaluate(model: torch.nn.Module, val: ValidationSet, fraction: float) -> dict[str, float]:

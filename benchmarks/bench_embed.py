@@ -1,0 +1,101 @@
+"""End-to-end ``tessera embed`` against the model alone, in the same run; memory; bytes on disk.
+
+    python benchmarks/bench_embed.py --preset small --sizes 256 384
+
+For each cube size: simulates a cube, runs ``tessera embed`` on it in a fresh process (the real
+CLI, a local Dask cluster sized to this machine) and prints its pixels/s, its peak resident
+memory and the store's bytes per pixel. Before and after, the model alone runs on tokens of the
+same cube with the same preset, batch size and thread count: the ratio end-to-end / model-only
+says how much reading, sampling, quantising, writing and scheduling cost. Weights are random
+(speed does not depend on them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tessera.cube import open_cube
+from tessera.embed.cluster import available_cores, local_shape
+from tessera.grid import Window
+from tessera.model import Embedder, InferenceConfig, Tessera, pool_s1, preset, sample_tokens, save
+from tessera.simulate import SimulationConfig, simulate, write_scene
+
+
+def model_only(cube_path: Path, ckpt_model: Tessera, batch: int, pixels: int) -> float:
+    """px/s of the model alone on real tokens of the cube (best of 3 passes after a warm-up)."""
+    cube = open_cube(cube_path)
+    side = int(np.ceil(np.sqrt(pixels)))
+    d = cube.read(Window(0, 0, min(side, cube.shape[0]), min(side, cube.shape[1])))
+    n = d.s2_mask.shape[1] * d.s2_mask.shape[2]
+    s1, doy1 = pool_s1(d.s1_ascending.values, d.s1_ascending.doy, d.s1_descending.values, d.s1_descending.doy)
+    tok = sample_tokens(d.s2_bands.reshape(len(d.s2_doy), n, 10), d.s2_mask.reshape(len(d.s2_doy), n),
+                        d.s2_doy, s1.reshape(len(doy1), n, 2), doy1, np.random.default_rng(0))  # fmt: skip
+    emb = Embedder(ckpt_model, InferenceConfig(batch_size=batch))
+    emb(tok.s2[:batch], tok.s1[:batch])
+    best = 0.0
+    for _ in range(3):
+        t = time.perf_counter()
+        emb(tok.s2, tok.s1)
+        best = max(best, n / (time.perf_counter() - t))
+    return best
+
+
+def du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="small")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 384])
+    ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--work", type=Path, default=None)
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-embed-"))
+    shape = local_shape(available_cores())
+    torch.set_num_threads(shape.torch_threads)
+    torch.manual_seed(0)
+    model = Tessera(preset(args.preset)).eval()
+    ckpt = save(model, work / f"{args.preset}.safetensors")
+    print(f"preset {args.preset}, batch {args.batch}, {available_cores()} cores → {shape}")
+    for size in args.sizes:
+        scene = work / f"scene{size}"
+        if not (scene / "cube.zarr").is_dir():
+            write_scene(simulate(SimulationConfig(height=size, width=size, seed=size)), scene)
+        before = model_only(scene / "cube.zarr", model, args.batch, 8192)
+        store = work / f"store{size}"
+        cmd = [sys.executable, "-m", "tessera", "embed", str(scene), "-c", str(ckpt), "-s", str(store),
+               "--batch-size", str(args.batch)]  # fmt: skip
+        subprocess.run(["rm", "-rf", str(store)], check=True)
+        t = time.perf_counter()
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        wall = time.perf_counter() - t
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        after = model_only(scene / "cube.zarr", model, args.batch, 8192)
+        reported = float(re.search(r"speed\s*│\s*([\d,]+) px/s", out).group(1).replace(",", ""))
+        group = next((store / "2024").iterdir())
+        data_bytes = du(group / "embeddings") + du(group / "scales")
+        total_bytes = du(store)
+        px = size * size
+        ref = max(before, after)
+        print(json.dumps({
+            "cube_px": px, "model_only_px_s": round(ref), "model_only_runs": [round(before), round(after)],
+            "embed_px_s": round(reported), "ratio": round(reported / ref, 3),
+            "embed_px_s_incl_process_start": round(px / wall), "peak_rss_mb_max_so_far": round(peak_mb),
+            "bytes_per_px_data": round(data_bytes / px, 1), "bytes_per_px_store": round(total_bytes / px, 1),
+        }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

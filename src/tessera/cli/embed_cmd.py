@@ -1,0 +1,44 @@
+"""``tessera embed``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from tessera.cli.app import app, console, progress_bar
+
+
+@app.command("embed")
+def embed_command(
+    cube: Path = typer.Argument(..., help="A d-pixel cube (.zarr) or a simulated scene directory."),
+    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Model weights (.safetensors or published .pt)."),
+    store: Path = typer.Option(..., "--store", "-s", help="Embedding store to write into (created if absent)."),
+    workers: int = typer.Option(None, help="Local worker processes (default: sized to this machine)."),
+    scheduler: str = typer.Option(None, help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786."),
+    seed: int = typer.Option(0, help="Sampling seed; the same seed and checkpoint give the same bytes."),
+    draws: int = typer.Option(1, help="Average this many 40-date draws per pixel (1 = published product)."),
+    precision: str = typer.Option("fp32", help="fp32 or bf16."),
+    batch_size: int = typer.Option(512, help="Pixels per forward pass."),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:1, …"),
+    shard: int = typer.Option(128, help="Pixels per shard side, for a new store (a block = one shard)."),
+) -> None:
+    """Embed every pixel of a cube into the int8 embedding store; rerun to resume."""
+    from tessera.embed import EmbedConfig, embed_cube
+    from tessera.model import InferenceConfig
+    from tessera.store import StoreLayout
+
+    if (cube / "cube.zarr").is_dir():
+        cube = cube / "cube.zarr"
+    cfg = EmbedConfig(seed=seed, draws=draws, workers=workers, scheduler=scheduler,
+                      inference=InferenceConfig(precision=precision, batch_size=batch_size, device=device),
+                      layout=StoreLayout(shard=shard))  # fmt: skip
+    with progress_bar() as progress:
+        s = embed_cube(cube, checkpoint, store, cfg, progress=progress)
+    table = Table(title=f"embedded into {s.store} / {s.group}", show_header=False)
+    for k, v in (("blocks", f"{s.blocks} ({s.computed} computed, {s.skipped} already recorded)"),
+                 ("pixels embedded", f"{s.pixels:,}"), ("no-data pixels", f"{s.nodata:,}"),
+                 ("time", f"{s.seconds:.1f} s"), ("speed", f"{s.pixels_per_second:,.0f} px/s")):  # fmt: skip
+        table.add_row(k, v)
+    console.print(table)

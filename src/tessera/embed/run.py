@@ -1,0 +1,118 @@
+"""``embed_cube``: a cube → blocks → Dask tasks → the embedding store, resumable at any point."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distributed import as_completed
+
+from tessera import __version__
+from tessera.cube import open_cube
+from tessera.embed.cluster import LocalShape, available_cores, dask_client, local_shape
+from tessera.embed.worker import BlockTask, JobSpec, embed_block
+from tessera.errors import ConfigError
+from tessera.grid import Window
+from tessera.model import InferenceConfig, file_sha256, load, preset_name
+from tessera.model.sampling import N_TIMESTEPS
+from tessera.progress import Progress
+from tessera.store import Provenance, StoreError, StoreLayout, blocks, group_path, open_for_write, place
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    seed: int = 0  # sampling seed: with the checkpoint it fixes every output byte
+    draws: int = 1  # 40-date draws averaged per pixel; 1 = the published product
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    workers: int | None = None  # local processes; None sizes the cluster to the machine
+    scheduler: str | None = None  # address of an existing Dask scheduler instead
+    scheduler_timeout_s: float = 10.0  # then an unreachable scheduler is an error, not a hang
+    layout: StoreLayout = field(default_factory=StoreLayout)  # used only when creating a store
+    dataset_version: str = f"tessera-{__version__}"
+
+    def __post_init__(self) -> None:
+        if self.draws < 1:
+            raise ConfigError(f"draws must be ≥ 1, got {self.draws}")
+
+
+@dataclass(frozen=True)
+class EmbedSummary:
+    store: str
+    group: str
+    blocks: int
+    computed: int
+    skipped: int
+    pixels: int
+    nodata: int
+    seconds: float
+    stage_seconds: dict[str, float]
+
+    @property
+    def pixels_per_second(self) -> float:
+        return (self.pixels + self.nodata) / self.seconds if self.seconds > 0 else 0.0
+
+
+def plan(cube_window: Window, zone_window: Window, layout: StoreLayout) -> list[BlockTask]:
+    """Every block of a cube: the shard it falls in, its zone window and its cube window."""
+    return [BlockTask(shard, piece, Window(piece.row - zone_window.row, piece.col - zone_window.col,
+                                           piece.height, piece.width))
+            for shard, piece in blocks(zone_window, layout)]  # fmt: skip
+
+
+def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, store_path: str | os.PathLike,
+               config: EmbedConfig = EmbedConfig(), progress: Progress | None = None) -> EmbedSummary:  # fmt: skip
+    """Embed every pixel of a cube into the store; blocks already recorded are skipped.
+
+    Safe to kill at any moment and to rerun; safe to run beside other ``embed_cube`` calls on
+    other cubes of the same zone (see ``tessera.store.locks``).
+    """
+    t_start = time.perf_counter()
+    cube = open_cube(cube_path)
+    checkpoint = Path(checkpoint)
+    model = load(checkpoint)  # validates the file (preset vs weights) before anything is written
+    zone, window = place(cube.grid)
+    if Path(store_path).is_file():
+        raise StoreError(f"store path {store_path} is a file; give a directory (new or an existing store)")
+    sha = file_sha256(checkpoint)
+    provenance = Provenance(
+        model={"preset": preset_name(model.cfg) or "custom", "checkpoint_sha256": sha,
+               "config": model.cfg.to_dict()},
+        sampling={"seed": config.seed, "timesteps": N_TIMESTEPS, "draws": config.draws},
+        software_version=__version__, dataset_version=config.dataset_version,
+    )  # fmt: skip
+    shape: LocalShape | None = None if config.scheduler else local_shape(available_cores(), config.workers)
+    pixels = nodata = computed = 0
+    stages: dict[str, float] = {}
+    # The cluster comes up before the store is touched: an unreachable scheduler leaves nothing behind.
+    with dask_client(shape, config.scheduler, config.scheduler_timeout_s) as client:
+        store, pinned = open_for_write(store_path, config.layout)
+        if pinned is not None and pinned != (cube.year, zone):
+            raise StoreError(f"{store_path} is the group {group_path(*pinned)}, but the cube is year "
+                             f"{cube.year} in {zone.name}; give the store root instead")  # fmt: skip
+        tasks = plan(Window(0, 0, *cube.grid.shape), window, store.layout)
+        group = store.ensure_group(cube.year, zone, model.cfg.embed_dim, provenance)
+        todo = [t for t in tasks if group.manifest(t.shard).find(t.zone_window) is None]
+        log.info("%d blocks, %d already recorded", len(tasks), len(tasks) - len(todo))
+        spec = JobSpec(cube=str(Path(cube.path).resolve()), store=str(store.root.resolve()), year=cube.year,
+                       zone=zone.name, checkpoint=str(checkpoint.resolve()), checkpoint_sha256=sha,
+                       model_config=model.cfg.to_dict(), source=str(Path(cube.path).resolve()),
+                       seed=config.seed, draws=config.draws, inference=config.inference,
+                       torch_threads=shape.torch_threads if shape else None)  # fmt: skip
+        if progress:
+            progress("blocks", len(tasks) - len(todo), len(tasks))
+        futures = client.map(embed_block, [spec] * len(todo), todo, pure=False)
+        for done, fut in enumerate(as_completed(futures), start=1):
+            res = fut.result()
+            pixels, nodata = pixels + res.pixels, nodata + res.nodata
+            computed += not res.skipped
+            for k, v in res.seconds.items():
+                stages[k] = stages.get(k, 0.0) + v
+            if progress:
+                progress("blocks", len(tasks) - len(todo) + done, len(tasks))
+    return EmbedSummary(str(store.root), group_path(cube.year, zone), len(tasks), computed,
+                        len(tasks) - computed, pixels, nodata, time.perf_counter() - t_start, stages)  # fmt: skip

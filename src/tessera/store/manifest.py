@@ -1,0 +1,126 @@
+"""The manifest: which blocks of a zone group are complete, and checksums to verify them.
+
+One small JSON file per shard (``manifest/r{R}_c{C}.json`` in the zone group), replaced
+atomically under the shard's lock. A block counts as written only once it is listed here: a
+writer killed between writing pixels and recording them leaves an unlisted block, which the next
+run recomputes (deterministically, so identically) and readers treat as absent.
+
+Each file lists its blocks (zone window, source cube, pixel and no-data counts, a SHA-256 of the
+block's int8 values + scales as stored) and the SHA-256 and size of the shard's data files, so a
+remote reader can verify a downloaded shard before trusting a byte of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tessera.atomic import atomic_file
+from tessera.errors import TesseraError
+from tessera.grid import Window
+
+MANIFEST_DIR = "manifest"
+
+
+class ManifestError(TesseraError, ValueError):
+    """A manifest file is unreadable or names a path outside its store."""
+
+
+@dataclass(frozen=True)
+class BlockRecord:
+    window: tuple[int, int, int, int]  # zone row, col, height, width
+    source: str  # the cube it was computed from
+    pixels: int
+    nodata: int
+    sha256: str  # of the block's int8 embeddings then float32 scales, C order
+
+    @property
+    def zone_window(self) -> Window:
+        return Window(*self.window)
+
+
+@dataclass(frozen=True)
+class ShardManifest:
+    shard: tuple[int, int]
+    blocks: tuple[BlockRecord, ...] = ()
+    files: dict[str, dict] | None = None  # store-relative key → {"sha256", "size"}
+
+    def find(self, window: Window) -> BlockRecord | None:
+        key = (window.row, window.col, window.height, window.width)
+        return next((b for b in self.blocks if tuple(b.window) == key), None)
+
+    def with_block(self, record: BlockRecord, files: dict[str, dict]) -> ShardManifest:
+        kept = tuple(b for b in self.blocks if tuple(b.window) != tuple(record.window))
+        return ShardManifest(self.shard, (*kept, record), files)
+
+
+def block_checksum(q: np.ndarray, scales: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(q, np.int8).tobytes())
+    h.update(np.ascontiguousarray(scales, np.float32).tobytes())
+    return h.hexdigest()
+
+
+def file_checksum(path: Path) -> dict:
+    data = path.read_bytes()
+    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+def manifest_name(shard: tuple[int, int]) -> str:
+    return f"r{shard[0]:06d}_c{shard[1]:06d}.json"
+
+
+def check_key(key: str) -> str:
+    """Refuse store keys that could escape the store (``..``, absolute paths, backslashes)."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
+        raise ManifestError(f"manifest names the path {key!r}, which is not inside the store; "
+                            "the manifest is corrupt or hostile — do not use this store")  # fmt: skip
+    return key
+
+
+def parse(text: str, source: str) -> ShardManifest:
+    try:
+        raw = json.loads(text)
+        blocks = tuple(BlockRecord(tuple(int(v) for v in b["window"]), str(b["source"]), int(b["pixels"]),
+                                   int(b["nodata"]), str(b["sha256"])) for b in raw["blocks"])  # fmt: skip
+        files = {check_key(str(k)): {"sha256": str(v["sha256"]), "size": int(v["size"])}
+                 for k, v in (raw.get("files") or {}).items()}  # fmt: skip
+        return ShardManifest((int(raw["shard"][0]), int(raw["shard"][1])), blocks, files)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise ManifestError(f"manifest {source} is unreadable ({exc}); delete it and rerun "
+                            "`tessera embed` to recompute its blocks") from exc  # fmt: skip
+
+
+def read(zone_dir: Path, shard: tuple[int, int]) -> ShardManifest:
+    path = zone_dir / MANIFEST_DIR / manifest_name(shard)
+    try:
+        return parse(path.read_text(), str(path))
+    except FileNotFoundError:
+        return ShardManifest(shard)
+
+
+def write(zone_dir: Path, manifest: ShardManifest) -> None:
+    """Replace the shard's manifest atomically (call under the shard's lock)."""
+    doc = {"shard": list(manifest.shard),
+           "blocks": [{**asdict(b), "window": list(b.window)} for b in manifest.blocks],
+           "files": manifest.files or {}}  # fmt: skip
+    with atomic_file(zone_dir / MANIFEST_DIR / manifest_name(manifest.shard)) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
+
+
+def read_all(zone_dir: Path) -> dict[tuple[int, int], ShardManifest]:
+    """Every shard manifest of a zone group, by shard index."""
+    out = {}
+    folder = zone_dir / MANIFEST_DIR
+    if folder.is_dir():
+        for entry in os.scandir(folder):
+            if entry.name.startswith("r") and entry.name.endswith(".json"):
+                m = parse(Path(entry.path).read_text(), entry.path)
+                out[m.shard] = m
+    return out

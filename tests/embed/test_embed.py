@@ -1,0 +1,117 @@
+"""tessera embed in-process: exactness against the model, resume, no data, bad input."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from tessera.cube import open_cube, write_cube
+from tessera.grid import Window
+from tessera.embed import EmbedConfig, SchedulerError, block_rng, embed_cube, plan
+from tessera.model import CheckpointError, Embedder, Tessera, pool_s1, preset, sample_tokens, save
+from tessera.quantize import dequantize
+from tessera.simulate import SimulationConfig, simulate
+from tessera.store import EmbeddingStore, StoreError, StoreLayout, Zone, place
+
+CFG = EmbedConfig(layout=StoreLayout(shard=16, chunk=8))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("embed")
+    scene = simulate(SimulationConfig(height=40, width=36, seed=5, field_px=12))
+    mask = scene.cube.s2_mask.copy()
+    mask[:, :3, :5] = 0  # a cloud that never lifts: no valid S2 date → no data
+    cube = write_cube(root / "cube.zarr", dataclasses.replace(scene.cube, s2_mask=mask))
+    torch.manual_seed(0)
+    ckpt = save(Tessera(preset("tiny")), root / "tiny.safetensors")
+    return root, cube, ckpt
+
+
+def reference_embeddings(cube_path, ckpt, layout, seed=0):
+    """The model's float output for every pixel, computed the slow obvious way."""
+    from tessera.model import load
+
+    cube = open_cube(cube_path)
+    _, zone_win = place(cube.grid)
+    emb = Embedder(load(ckpt))
+    out = np.full((*cube.grid.shape, 128), np.nan, np.float32)
+    for task in plan(Window(0, 0, *cube.grid.shape), zone_win, layout):
+        d = cube.read(task.cube_window)
+        h, w = task.cube_window.height, task.cube_window.width
+        s1, s1_doy = pool_s1(d.s1_ascending.values, d.s1_ascending.doy, d.s1_descending.values, d.s1_descending.doy)
+        tok = sample_tokens(d.s2_bands.reshape(len(d.s2_doy), h * w, 10), d.s2_mask.reshape(len(d.s2_doy), -1),
+                            d.s2_doy, s1.reshape(len(s1_doy), h * w, 2), s1_doy, block_rng(seed, task.zone_window))
+        vals = np.full((h * w, 128), np.nan, np.float32)
+        vals[tok.ok] = emb(tok.s2[tok.ok], tok.s1[tok.ok])
+        r, c = task.cube_window.slices
+        out[r, c] = vals.reshape(h, w, 128)
+    return out
+
+
+def read_cube_window(store_path, cube_path):
+    cube = open_cube(cube_path)
+    zone, win = place(cube.grid)
+    group = EmbeddingStore(store_path).group(cube.year, zone)
+    return group, *group.read(win)
+
+
+def test_embed_matches_the_model_within_half_a_quantisation_step(setup, tmp_path):
+    root, cube, ckpt = setup
+    summary = embed_cube(cube, ckpt, tmp_path / "store", CFG)
+    assert summary.blocks == summary.computed > 4
+    assert summary.pixels + summary.nodata == 40 * 36 and summary.nodata == 15
+    group, q, scales = read_cube_window(tmp_path / "store", cube)
+    ref = reference_embeddings(cube, ckpt, CFG.layout)
+    nodata = np.isnan(ref).any(-1)
+    assert nodata.sum() == 15 and np.isnan(scales[nodata]).all() and (q[nodata] == 0).all()
+    err = np.abs(dequantize(q, scales) - ref)[~nodata]
+    assert np.all(err <= scales[~nodata][:, None] / 2 + 1e-6)
+    assert group.attrs["model"]["preset"] == "tiny" and group.attrs["sampling"]["seed"] == 0
+
+
+def test_rerun_skips_recorded_blocks_and_changes_nothing(setup, tmp_path):
+    _, cube, ckpt = setup
+    embed_cube(cube, ckpt, tmp_path / "store", CFG)
+    group, q0, s0 = read_cube_window(tmp_path / "store", cube)
+    before = group.manifests()
+    again = embed_cube(cube, ckpt, tmp_path / "store", CFG)
+    assert again.computed == 0 and again.skipped == again.blocks
+    _, q1, s1 = read_cube_window(tmp_path / "store", cube)
+    assert np.array_equal(q0, q1) and np.array_equal(s0, s1, equal_nan=True) and group.manifests() == before
+
+
+def test_checkpoint_whose_preset_does_not_match_its_weights(setup, tmp_path):
+    _, cube, _ = setup
+    bad = save(Tessera(preset("tiny")), tmp_path / "bad.safetensors", extra={"preset": "small"})
+    with pytest.raises(CheckpointError, match="preset"):
+        embed_cube(cube, bad, tmp_path / "store", CFG)
+    assert not (tmp_path / "store").exists()
+
+
+def test_cube_of_another_year_or_zone_than_the_named_group(setup, tmp_path):
+    root, cube, ckpt = setup
+    embed_cube(cube, ckpt, tmp_path / "store", CFG)
+    group_dir = tmp_path / "store" / "2024" / "utm31N"
+    for name, cfg in (("y2023", SimulationConfig(height=16, width=16, seed=5, year=2023)),
+                      ("zone30", SimulationConfig(height=16, width=16, seed=5, lon=-1.5))):  # fmt: skip
+        other = write_cube(root / f"{name}.zarr", simulate(cfg).cube)
+        with pytest.raises(StoreError, match="give the store root"):
+            embed_cube(other, ckpt, group_dir, CFG)
+    assert [g for g in EmbeddingStore(tmp_path / "store").groups()] == [(2024, Zone(31, True))]
+
+
+def test_store_path_that_is_a_file(setup, tmp_path):
+    _, cube, ckpt = setup
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(StoreError, match="is a file"):
+        embed_cube(cube, ckpt, tmp_path / "f", CFG)
+
+
+def test_unreachable_scheduler_is_a_clear_error_and_writes_nothing(setup, tmp_path):
+    _, cube, ckpt = setup
+    cfg = dataclasses.replace(CFG, scheduler="tcp://127.0.0.1:9", scheduler_timeout_s=1.0)
+    with pytest.raises(SchedulerError, match="cannot reach"):
+        embed_cube(cube, ckpt, tmp_path / "store", cfg)
+    assert not (tmp_path / "store").exists()

@@ -1,0 +1,122 @@
+"""Crash safety and concurrency of ``tessera embed``, through the real CLI in subprocesses."""
+
+import hashlib
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from tessera.cube import write_cube
+from tessera.grid import Window
+from tessera.model import Tessera, preset, save
+from tessera.simulate import SimulationConfig, simulate
+from tessera.store import EmbeddingStore, Zone, block_checksum, place
+
+SHARD = 16
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("crash")
+    data = simulate(SimulationConfig(height=64, width=64, seed=11, field_px=12)).cube
+    torch.manual_seed(1)
+    return root, write_cube(root / "cube.zarr", data), save(Tessera(preset("tiny")), root / "tiny.safetensors"), data
+
+
+def cli(cube, ckpt, store):
+    return [sys.executable, "-m", "tessera", "embed", str(cube), "-c", str(ckpt), "-s", str(store),
+            "--shard", str(SHARD), "--seed", "3"]  # fmt: skip
+
+
+def state(store):
+    """Every recorded block → (its record, sha + mtime of its shard's data files)."""
+    group = EmbeddingStore(store).group(2024, Zone(31, True))
+    out = {}
+    for shard, m in group.manifests().items():
+        files = {k: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+                 for k, p in group.shard_files(shard).items()}  # fmt: skip
+        for b in m.blocks:
+            out[b.window] = (b, files)
+    return out
+
+
+def arrays(store, cube_grid):
+    zone, win = place(cube_grid)
+    return EmbeddingStore(store).group(2024, zone).read(win)
+
+
+def kill_and_resume(setup, tmp_path, kills):
+    root, cube, ckpt, data = setup
+    subprocess.run(cli(cube, ckpt, tmp_path / "reference"), check=True, capture_output=True)
+    total = len(state(tmp_path / "reference"))
+    rng = random.Random(kills)
+    store = tmp_path / "crashed"
+    manifests = store / "2024" / "utm31N" / "manifest"
+    seen, partial = {}, 0
+    for _ in range(kills):
+        # Kill at a random point of the block sequence: once a random number of blocks is
+        # recorded, a random moment later (mid-model, mid-write or mid-record).
+        target = rng.randrange(0, total)
+        proc = subprocess.Popen(cli(cube, ckpt, store), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while proc.poll() is None and (len(list(manifests.glob("*.json"))) if manifests.is_dir() else 0) < target:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.3))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if (store / "2024" / "utm31N" / "zarr.json").exists():
+            now = state(store)
+            for window, rec in seen.items():  # recorded once → never recomputed or rewritten
+                assert now[window] == rec, f"block {window} changed after it was recorded"
+            seen = now
+            partial += 0 < len(now) < total
+    assert partial >= kills // 2, "most kills should land mid-run"
+    subprocess.run(cli(cube, ckpt, store), check=True, capture_output=True)
+    final = state(store)
+    for window, rec in seen.items():
+        assert final[window] == rec
+    reference = state(tmp_path / "reference")
+    assert final.keys() == reference.keys()
+    assert [final[w][0] for w in final] == [reference[w][0] for w in final]  # same checksums
+    q, s = arrays(store, data.grid)
+    rq, rs = arrays(tmp_path / "reference", data.grid)
+    assert np.array_equal(q, rq) and np.array_equal(s, rs, equal_nan=True) and np.isfinite(s).all()
+
+
+def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_run(setup, tmp_path):
+    kill_and_resume(setup, tmp_path, kills=5)
+
+
+@pytest.mark.slow
+def test_sigkill_twenty_times(setup, tmp_path):
+    kill_and_resume(setup, tmp_path, kills=20)
+
+
+def test_two_processes_embedding_neighbouring_cubes_into_one_zone(setup, tmp_path):
+    """The cubes meet mid-shard, so both write into the same shard files."""
+    root, _, ckpt, data = setup
+    _, win = place(data.grid)
+    split = next(c for c in range(20, 44) if (win.col + c) % SHARD == SHARD // 2)
+    halves = [write_cube(root / f"half{i}.zarr", data.window(w)) for i, w in
+              enumerate((Window(0, 0, 64, split), Window(0, split, 64, 64 - split)))]  # fmt: skip
+    together = tmp_path / "together"
+    procs = [subprocess.Popen(cli(h, ckpt, together), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             for h in halves]  # fmt: skip
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read().decode()
+    apart = tmp_path / "apart"
+    for h in halves:
+        subprocess.run(cli(h, ckpt, apart), check=True, capture_output=True)
+    q, s = arrays(together, data.grid)
+    rq, rs = arrays(apart, data.grid)
+    assert np.array_equal(q, rq) and np.array_equal(s, rs, equal_nan=True) and np.isfinite(s).all()
+    group = EmbeddingStore(together).group(2024, Zone(31, True))
+    shared = [m for m in group.manifests().values() if len({b.source for b in m.blocks}) == 2]
+    assert shared, "the cubes should share shards"
+    for m in group.manifests().values():
+        for b in m.blocks:
+            assert block_checksum(*group.read(b.zone_window)) == b.sha256
