@@ -17,7 +17,7 @@ from tessera.model import Tessera, preset, save
 from tessera.simulate import SimulationConfig, simulate
 from tessera.store import EmbeddingStore, Zone, block_checksum, place
 
-SHARD = 16
+SHARD = 8
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def kill_and_resume(setup, tmp_path, kills):
         proc = subprocess.Popen(cli(cube, ckpt, store), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while proc.poll() is None and (len(list(manifests.glob("*.json"))) if manifests.is_dir() else 0) < target:
             time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.3))
+        time.sleep(rng.uniform(0.0, 0.05))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if (store / "2024" / "utm31N" / "zarr.json").exists():

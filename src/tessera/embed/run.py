@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from distributed import as_completed
 
 from tessera import __version__
 from tessera.cube import open_cube
 from tessera.embed.cluster import LocalShape, available_cores, dask_client, local_shape
-from tessera.embed.worker import BlockTask, JobSpec, embed_block
+from tessera.embed.worker import (
+    BlockResult,
+    BlockTask,
+    JobSpec,
+    embed_block,
+    prepare_block,
+    run_model,
+    store_block,
+)
 from tessera.errors import ConfigError
 from tessera.grid import Window
-from tessera.model import InferenceConfig, file_sha256, load, preset_name
+from tessera.model import Embedder, InferenceConfig, file_sha256, load, preset_name
 from tessera.model.sampling import N_TIMESTEPS
 from tessera.progress import Progress
+from tessera.quantize import quantize
 from tessera.store import Provenance, StoreError, StoreLayout, blocks, group_path, open_for_write, place
 
 log = logging.getLogger(__name__)
@@ -105,9 +118,13 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
                        torch_threads=shape.torch_threads if shape else None)  # fmt: skip
         if progress:
             progress("blocks", len(tasks) - len(todo), len(tasks))
-        futures = client.map(embed_block, [spec] * len(todo), todo, pure=False)
-        for done, fut in enumerate(as_completed(futures), start=1):
-            res = fut.result()
+        in_driver = shape is not None and shape.processes == 1
+        if in_driver:
+            torch.set_num_threads(shape.torch_threads)
+            results = _pipelined(client, spec, todo, Embedder(model, config.inference))
+        else:
+            results = _as_tasks(client, spec, todo)
+        for done, res in enumerate(results, start=1):
             pixels, nodata = pixels + res.pixels, nodata + res.nodata
             computed += not res.skipped
             for k, v in res.seconds.items():
@@ -116,3 +133,38 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
                 progress("blocks", len(tasks) - len(todo) + done, len(tasks))
     return EmbedSummary(str(store.root), group_path(cube.year, zone), len(tasks), computed,
                         len(tasks) - computed, pixels, nodata, time.perf_counter() - t_start, stages)  # fmt: skip
+
+
+def _as_tasks(client, spec: JobSpec, todo: list[BlockTask]) -> Iterator[BlockResult]:
+    """Each block one task, wholly in a worker (worker processes, remote clusters)."""
+    for fut in as_completed(client.map(embed_block, [spec] * len(todo), todo, pure=False)):
+        yield fut.result()
+
+
+def _pipelined(client, spec: JobSpec, todo: list[BlockTask], embedder: Embedder,
+               ahead: int = 2) -> Iterator[BlockResult]:  # fmt: skip
+    """The model on this (main) thread, reading/sampling and writing on Dask threads around it.
+
+    Up to ``ahead`` blocks are prepared in advance and up to ``ahead`` wait to be written, so
+    memory stays a few blocks whatever the cube size, and the model never waits on I/O.
+    """
+    queue = deque(client.submit(prepare_block, spec, t, pure=False) for t in todo[:ahead])
+    writing: deque = deque()
+    nxt = len(queue)
+    while queue:
+        prepared = queue.popleft().result()
+        if nxt < len(todo):
+            queue.append(client.submit(prepare_block, spec, todo[nxt], pure=False))
+            nxt += 1
+        if prepared is None:  # recorded meanwhile by another process
+            yield BlockResult((0, 0), 0, 0, True, {})
+            continue
+        t = time.perf_counter()
+        q, scales = quantize(run_model(embedder, prepared))
+        # Only the int8 block travels to the writer, not the tokens (tens of MB per block).
+        light = dataclasses.replace(prepared, draws=[])
+        writing.append(client.submit(store_block, spec, light, q, scales, time.perf_counter() - t, pure=False))
+        while writing and (len(writing) > ahead or writing[0].done()):
+            yield writing.popleft().result()
+    while writing:
+        yield writing.popleft().result()

@@ -1,8 +1,10 @@
-"""One block of ``tessera embed``: read → sample → model → quantise → write → record.
+"""The stages of one block of ``tessera embed``: read + sample → model → quantise + write + record.
 
-Runs as a Dask task in any worker process. Each process keeps its model, cubes and store groups
-open across tasks, and lets one block at a time use the model while its other task threads read,
-sample, quantise and write neighbouring blocks — so the model is not left waiting on I/O.
+``embed_block`` runs them all as one Dask task (worker processes, remote clusters): each process
+keeps its model, cubes and store groups open across tasks, and lets one block at a time use the
+model while its other task threads read, sample and write neighbouring blocks. On one machine the
+driver instead runs the model itself and gives only the other stages to Dask threads (see
+``run``): PyTorch's CPU kernels run ~1.5× slower when called from a thread other than the main one.
 Everything a block's values depend on (tokens drawn from a generator seeded by the run seed and
 the block's zone position, fixed batches) is fixed, so recomputing a block gives identical bytes.
 """
@@ -21,7 +23,7 @@ from tessera.cube import Cube, open_cube
 from tessera.errors import ConfigError
 from tessera.grid import Window
 from tessera.model import Embedder, InferenceConfig, TesseraConfig, file_sha256, load, pool_s1
-from tessera.model.sampling import N_TIMESTEPS, sample_tokens
+from tessera.model.sampling import N_TIMESTEPS, PixelTokens, sample_tokens
 from tessera.quantize import quantize
 from tessera.store import EmbeddingStore, Zone, ZoneGroup
 
@@ -67,7 +69,8 @@ _cubes: dict[str, Cube] = {}
 _groups: dict[tuple, ZoneGroup] = {}
 
 
-def _embedder(spec: JobSpec) -> Embedder:
+def embedder_for(spec: JobSpec) -> Embedder:
+    """This process's model for the run (loaded once, checked against the run's checkpoint)."""
     key = (spec.checkpoint, spec.checkpoint_sha256, spec.inference, spec.torch_threads)
     with _open_lock:
         if key not in _embedders:
@@ -97,17 +100,25 @@ def block_rng(seed: int, window: Window) -> np.random.Generator:
     return np.random.default_rng([seed, window.row, window.col])
 
 
-def embed_block(spec: JobSpec, task: BlockTask) -> BlockResult:
-    """Compute and store one block, unless it is already recorded."""
+@dataclass(frozen=True)
+class Prepared:
+    """A block's model inputs: ``draws`` token sets for its valid pixels, and which those are."""
+
+    task: BlockTask
+    draws: list[PixelTokens]  # each holds only the ``ok`` pixels
+    ok: np.ndarray  # (h·w,) bool
+    seconds: dict[str, float]
+
+
+def prepare_block(spec: JobSpec, task: BlockTask) -> Prepared | None:
+    """Read the block's window and sample its tokens; None if the block is already recorded."""
     cube, group = _open(spec)
     if group.manifest(task.shard).find(task.zone_window) is not None:
-        return BlockResult(task.shard, 0, 0, True, {})
-    embedder = _embedder(spec)
+        return None
     t0 = time.perf_counter()
     data = cube.read(task.cube_window)
     t1 = time.perf_counter()
-    h, w = task.cube_window.height, task.cube_window.width
-    n = h * w
+    n = task.cube_window.height * task.cube_window.width
     bands = data.s2_bands.reshape(len(data.s2_doy), n, -1)
     mask = data.s2_mask.reshape(len(data.s2_doy), n)
     s1, s1_doy = pool_s1(data.s1_ascending.values, data.s1_ascending.doy,
@@ -116,16 +127,39 @@ def embed_block(spec: JobSpec, task: BlockTask) -> BlockResult:
     rng = block_rng(spec.seed, task.zone_window)
     draws = [sample_tokens(bands, mask, data.s2_doy, s1, s1_doy, rng, N_TIMESTEPS) for _ in range(spec.draws)]
     ok = draws[0].ok  # the same for every draw: it depends only on each pixel's valid dates
-    t2 = time.perf_counter()
-    emb = np.full((n, embedder.model.cfg.embed_dim), np.nan, np.float32)
-    if ok.any():
-        with _model_lock:
-            total = sum(embedder(tok.s2[ok], tok.s1[ok]) for tok in draws)
-        emb[ok] = total / len(draws)
-    t3 = time.perf_counter()
-    q, scales = quantize(emb)
-    group.write_block(task.shard, task.zone_window, q.reshape(h, w, -1), scales.reshape(h, w), spec.source)
-    t4 = time.perf_counter()
-    return BlockResult(task.shard, int(ok.sum()), int(n - ok.sum()), False,
-                       {"read": t1 - t0, "sample": t2 - t1, "model": t3 - t2, "write": t4 - t3})  # fmt: skip
+    kept = [PixelTokens(t.s2[ok], t.s1[ok], t.ok[ok]) for t in draws]
+    return Prepared(task, kept, ok, {"read": t1 - t0, "sample": time.perf_counter() - t1})
 
+
+def run_model(embedder: Embedder, prepared: Prepared) -> np.ndarray:
+    """(h·w, D) float32 embeddings, the mean over draws; NaN rows where there is no data."""
+    emb = np.full((len(prepared.ok), embedder.model.cfg.embed_dim), np.nan, np.float32)
+    if prepared.ok.any():
+        with _model_lock:
+            total = sum(embedder(tok.s2, tok.s1) for tok in prepared.draws)
+        emb[prepared.ok] = total / len(prepared.draws)
+    return emb
+
+
+def store_block(spec: JobSpec, prepared: Prepared, q: np.ndarray, scales: np.ndarray,
+                model_s: float) -> BlockResult:  # fmt: skip
+    """Write a quantised block (``quantize`` of ``run_model``'s output), then record it."""
+    _, group = _open(spec)
+    task = prepared.task
+    h, w = task.cube_window.height, task.cube_window.width
+    t0 = time.perf_counter()
+    group.write_block(task.shard, task.zone_window, q.reshape(h, w, -1), scales.reshape(h, w), spec.source)
+    n_ok = int(prepared.ok.sum())
+    return BlockResult(task.shard, n_ok, h * w - n_ok, False,
+                       {**prepared.seconds, "model": model_s, "write": time.perf_counter() - t0})  # fmt: skip
+
+
+def embed_block(spec: JobSpec, task: BlockTask) -> BlockResult:
+    """All stages of one block in one task (for worker processes and remote clusters)."""
+    prepared = prepare_block(spec, task)
+    if prepared is None:
+        return BlockResult(task.shard, 0, 0, True, {})
+    embedder = embedder_for(spec)
+    t = time.perf_counter()
+    q, scales = quantize(run_model(embedder, prepared))
+    return store_block(spec, prepared, q, scales, time.perf_counter() - t)
