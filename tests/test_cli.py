@@ -72,3 +72,18 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, scene_dir):
 def test_version():
     r = runner.invoke(app, ["--version"])
     assert r.exit_code == 0 and r.output.startswith("tessera ")
+
+
+def test_embed_errors_are_one_line_without_traceback(scene_dir, tmp_path):
+    import torch
+
+    from tessera.model import Tessera, preset, save
+
+    torch.manual_seed(0)
+    ckpt = save(Tessera(preset("tiny")), tmp_path / "tiny.safetensors")
+    (tmp_path / "file").write_text("x")
+    r = tessera("embed", scene_dir, "-c", ckpt, "-s", tmp_path / "file")
+    assert r.returncode == 2 and "is a file" in r.stderr and "Traceback" not in r.stderr
+    r = tessera("embed", scene_dir, "-c", ckpt, "-s", tmp_path / "store", "--shard", "16")
+    assert r.returncode == 0, r.stderr
+    assert "768" in r.stdout and "computed" in r.stdout  # 32 × 24 px

@@ -37,7 +37,8 @@ def test_samples_are_valid_sorted_dates_of_their_own_pixel(shards, cubes):
             assert (c.s2_doy[t] == days).all() and c.s2_mask[t, r, col].all()  # valid dates only
             assert np.allclose(s2[i, view, :, :10], normalize_s2(c.s2_bands[t, r, col]), atol=1e-5)
             assert (np.diff(s1[i, view, :, -1]) >= 0).all()
-        assert not np.array_equal(s2[i, 0], s2[i, 1])  # two independent views
+        if c.s2_mask[:, r, col].sum() != 40:  # exactly 40 valid dates: both views take them all
+            assert not np.array_equal(s2[i, 0], s2[i, 1])  # two independent views
 
 
 def test_a_batch_mixes_every_cube_in_proportion(shards):

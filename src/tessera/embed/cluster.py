@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tessera.errors import TesseraError
+from tessera.errors import ConfigError, TesseraError
 
 CORES_PER_PROCESS = 8
 TASK_THREADS = 3  # one block in the model, one reading + sampling, one quantising + writing
@@ -41,9 +41,9 @@ def local_shape(cores: int, workers: int | None = None) -> LocalShape:
     LocalShape(processes=4, threads_per_process=3, torch_threads=8)
     """
     cores = max(1, cores)
-    n = workers if workers else max(1, cores // CORES_PER_PROCESS)
+    n = max(1, cores // CORES_PER_PROCESS) if workers is None else workers
     if n <= 0:
-        raise TesseraError(f"--workers must be positive, got {n}")
+        raise ConfigError(f"--workers must be a positive number of processes, got {n}")
     return LocalShape(n, TASK_THREADS, max(1, cores // n))
 
 
