@@ -1,0 +1,189 @@
+"""Embeddings over areas: regions (mosaicked across blocks and UTM zones), patches, strips.
+
+A region in a zone's own CRS at 10 m lies on that zone's lattice, so its pixels are copied
+exactly, with no resampling. Pixels from other zones (or any read into another CRS) are
+warped with nearest-neighbour resampling — embeddings are not averaged, since a mean of two
+pixels' vectors is nobody's embedding. Where zones overlap, the target's own zone wins.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from affine import Affine
+
+from tessera.access.points import check_lonlat, zone_numbers, zone_pixels
+from tessera.access.reader import AccessError, StoreReader, ZoneReader
+from tessera.grid import PIXEL_SIZE_M, Grid, Window, utm_epsg
+from tessera.store import Zone
+
+MAX_REGION_BYTES = 8 << 30  # beyond this, read with iter_region
+DEGREES_PER_10M = PIXEL_SIZE_M / 111_320.0  # default resolution of geographic outputs
+
+
+@dataclass(frozen=True)
+class Region:
+    """``data`` (H, W, D) float32 (NaN = no data) on ``grid`` (CRS, transform, size)."""
+
+    data: np.ndarray
+    grid: Grid
+
+    @property
+    def transform(self) -> Affine:
+        return self.grid.transform
+
+    @property
+    def crs(self) -> str:
+        return self.grid.crs
+
+
+def check_bbox(bbox) -> tuple[float, float, float, float]:
+    """(min lon, min lat, max lon, max lat) in degrees, validated."""
+    try:
+        w, s, e, n = (float(v) for v in bbox)
+    except (TypeError, ValueError) as exc:
+        raise AccessError(f"bbox {bbox!r} must be four numbers: min lon, min lat, max lon, max lat") from exc
+    check_lonlat(np.array([w, e]), np.array([s, n]))
+    if w > e:
+        raise AccessError(f"bbox {bbox!r} has min lon > max lon: it crosses the antimeridian or is "
+                          "inverted; split it into boxes on each side of 180°")  # fmt: skip
+    if s > n:
+        raise AccessError(f"bbox {bbox!r} has min lat > max lat; give min lon, min lat, max lon, max lat")
+    if w == e or s == n:
+        raise AccessError(f"bbox {bbox!r} is empty (zero width or height)")
+    return w, s, e, n
+
+
+def target_grid(bbox, crs: str | None = None, resolution: float | None = None) -> Grid:
+    """The output grid of a region read: the bbox's UTM zone at 10 m by default, snapped outward
+    to that zone's lattice; or ``crs`` at ``resolution`` (CRS units; 10 m or ~0.0000898°)."""
+    from pyproj import CRS
+    from rasterio.warp import transform_bounds
+
+    w, s, e, n = check_bbox(bbox)
+    crs = crs or f"EPSG:{utm_epsg((w + e) / 2, max(-80.0, min(84.0, (s + n) / 2)))}"
+    geographic = CRS.from_user_input(crs).is_geographic
+    res = resolution or (DEGREES_PER_10M if geographic else PIXEL_SIZE_M)
+    left, bottom, right, top = transform_bounds("EPSG:4326", crs, w, s, e, n, densify_pts=21)
+    left, bottom = math.floor(left / res) * res, math.floor(bottom / res) * res
+    right, top = math.ceil(right / res) * res, math.ceil(top / res) * res
+    grid = Grid(crs, Affine(res, 0.0, left, 0.0, -res, top), round((top - bottom) / res), round((right - left) / res))
+    return grid
+
+
+def _candidate_zones(store: StoreReader, year: int, grid: Grid, own: Zone | None) -> list[ZoneReader]:
+    """Zone groups that may hold pixels of ``grid``: the grid's own zone first, then zones within
+    one of the bbox's longitudes (Sentinel-2 tiles reach past their zone's edge)."""
+    from rasterio.warp import transform_bounds
+
+    w, s, e, n = transform_bounds(grid.crs, "EPSG:4326", *_bounds(grid), densify_pts=21)
+    lo, _ = zone_numbers(np.array([w]), np.array([s]))
+    hi, _ = zone_numbers(np.array([e]), np.array([n]))
+    wanted = {(num, hemi) for num in range(max(1, lo[0] - 1), min(60, hi[0] + 1) + 1)
+              for hemi in {s >= 0, n >= 0, s - 1 >= 0, n + 1 >= 0}}  # fmt: skip
+    zones = [z for z in store.zones(year) if (z.number, z.north) in wanted]
+    zones.sort(key=lambda z: z != own)
+    return [r for z in zones if (r := store.zone(year, z)) is not None]
+
+
+def _bounds(grid: Grid) -> tuple[float, float, float, float]:
+    b = grid.bounds
+    return b.left, b.bottom, b.right, b.top
+
+
+def _lattice_window(grid: Grid, zone: Zone) -> Window | None:
+    """``grid`` as a window of the zone lattice, if it is one (same CRS, 10 m, aligned)."""
+    t, z = grid.transform, zone.grid().transform
+    if grid.crs != f"EPSG:{zone.epsg}" or (t.a, t.e) != (z.a, z.e):
+        return None
+    col, row = (t.c - z.c) / t.a, (z.f - t.f) / -t.e
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    return Window(round(row), round(col), grid.height, grid.width)
+
+
+def _fill(out: np.ndarray, vals: np.ndarray) -> None:
+    """First valid wins: copy ``vals`` only where ``out`` has no data yet."""
+    empty = np.isnan(out).all(axis=-1) & ~np.isnan(vals).any(axis=-1)
+    out[empty] = vals[empty]
+
+
+def _warp_zone(reader: ZoneReader, grid: Grid) -> np.ndarray | None:
+    """The zone's pixels warped onto ``grid`` (nearest), or None where it holds none."""
+    from rasterio.warp import Resampling, reproject, transform_bounds
+
+    zone = reader.group.zone
+    zg = zone.grid()
+    try:
+        left, bottom, right, top = transform_bounds(grid.crs, zg.crs, *_bounds(grid), densify_pts=21)
+    except Exception:  # noqa: BLE001 — far outside the zone's projection domain: nothing here
+        return None
+    if not all(map(math.isfinite, (left, bottom, right, top))):
+        return None
+    z = zg.transform
+    r0, r1 = math.floor((z.f - top) / PIXEL_SIZE_M) - 2, math.ceil((z.f - bottom) / PIXEL_SIZE_M) + 2
+    c0, c1 = math.floor((left - z.c) / PIXEL_SIZE_M) - 2, math.ceil((right - z.c) / PIXEL_SIZE_M) + 2
+    win = Window(r0, c0, r1 - r0, c1 - c0).intersection(Window(0, 0, *zg.shape))
+    if win is None:
+        return None
+    src = reader.read(win)
+    if np.isnan(src).all():
+        return None
+    dst = np.full((src.shape[2], grid.height, grid.width), np.nan, np.float32)
+    reproject(np.ascontiguousarray(src.transpose(2, 0, 1)), dst,
+              src_transform=zg.window(win).transform, src_crs=zg.crs, src_nodata=np.nan,
+              dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan,
+              resampling=Resampling.nearest)  # fmt: skip
+    return dst.transpose(1, 2, 0)
+
+
+def read_grid(store: StoreReader, grid: Grid, year: int) -> Region:
+    """Embeddings on any grid: exact copies from the grid's own zone, warped from the others."""
+    store.check_year(year)
+    zones = store.zones(year)
+    dim = store.zone(year, zones[0]).group.embed_dim
+    if grid.height * grid.width * dim * 4 > MAX_REGION_BYTES:
+        raise AccessError(f"a {grid.height} × {grid.width} px region needs "
+                          f"{grid.height * grid.width * dim * 4 / 2**30:.1f} GiB; read it in strips "
+                          "with iter_region")  # fmt: skip
+    out = np.full((grid.height, grid.width, dim), np.nan, np.float32)
+    try:
+        own = Zone.from_epsg(grid.epsg)
+    except Exception:  # noqa: BLE001 — a non-UTM target CRS has no own zone
+        own = None
+    for reader in _candidate_zones(store, year, grid, own):
+        win = _lattice_window(grid, reader.group.zone)
+        vals = reader.read(win) if win is not None else _warp_zone(reader, grid)
+        if vals is not None:
+            _fill(out, vals)
+    return Region(out, grid)
+
+
+def read_region(store: StoreReader, bbox, year: int, crs: str | None = None,
+                resolution: float | None = None) -> Region:  # fmt: skip
+    """Embeddings over a lon/lat bbox, mosaicked across blocks and zones (see ``target_grid``)."""
+    return read_grid(store, target_grid(bbox, crs, resolution), year)
+
+
+def iter_region(store: StoreReader, bbox, year: int, crs: str | None = None, resolution: float | None = None,
+                strip_rows: int = 256) -> Iterator[Region]:  # fmt: skip
+    """The same region in strips of ``strip_rows`` rows, top to bottom, for larger-than-memory work."""
+    grid = target_grid(bbox, crs, resolution)
+    for row in range(0, grid.height, strip_rows):
+        yield read_grid(store, grid.window(Window(row, 0, min(strip_rows, grid.height - row), grid.width)), year)
+
+
+def read_patch(store: StoreReader, lon: float, lat: float, year: int, size_px: int) -> Region:
+    """A ``size_px`` square centred on a point, in the point's UTM zone at 10 m (no resampling)."""
+    if size_px <= 0:
+        raise AccessError(f"size_px must be positive, got {size_px}")
+    check_lonlat(np.array([lon]), np.array([lat]))
+    zone = Zone.from_epsg(utm_epsg(lon, lat))
+    rows, cols = zone_pixels(zone, np.array([lon]), np.array([lat]))
+    win = Window(int(rows[0]) - size_px // 2, int(cols[0]) - size_px // 2, size_px, size_px)
+    zg = zone.grid()
+    grid = Grid(zg.crs, zg.transform @ Affine.translation(win.col, win.row), size_px, size_px)
+    return read_grid(store, grid, year)

@@ -1,0 +1,194 @@
+"""Reading the store: points, regions, patches and strips, across blocks and UTM zones.
+
+The test store's values encode where they were written — zone number and zone-lattice row and
+column of every pixel — so any seam, shift or wrong zone shows up as a wrong decoded position.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from pyproj import Transformer
+
+from tessera.access import NODATA, OUTSIDE, VALID, AccessError, open_store
+from tessera.access.points import zone_pixels
+from tessera.errors import InputNotFoundError
+from tessera.grid import Window
+from tessera.store import Provenance, StoreError, StoreLayout, Zone, blocks, open_for_write
+from tessera.store import manifest as mf
+
+LAYOUT = StoreLayout(shard=16, chunk=8)
+Z30, Z31 = Zone(30, True), Zone(31, True)
+BBOX = (-0.01, 52.0, 0.01, 52.01)  # straddles the 30N / 31N boundary at 0°
+NODATA_PX = {}
+
+
+def encode(zone: Zone, win: Window) -> np.ndarray:
+    r = np.arange(win.row, win.row + win.height)[:, None] + np.zeros(win.width, int)
+    c = np.arange(win.col, win.col + win.width)[None, :] + np.zeros((win.height, 1), int)
+    digits = [r % 100, r // 100 % 100, r // 10000, c % 100, c // 100 % 100, c // 10000]
+    return np.stack([np.full_like(r, 127), np.full_like(r, zone.number), *digits], -1).astype(np.int8)
+
+
+def decode(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    v = np.rint(vals).astype(np.int64)
+    return v[..., 1], v[..., 2] + 100 * v[..., 3] + 10000 * v[..., 4], v[..., 5] + 100 * v[..., 6] + 10000 * v[..., 7]
+
+
+def zone_window(zone, lon0, lon1, lat0, lat1):
+    rows, cols = zone_pixels(zone, np.array([lon0, lon1, lon0, lon1]), np.array([lat0, lat0, lat1, lat1]))
+    return Window(int(rows.min()), int(cols.min()), int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1))
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory):
+    root = tmp_path_factory.mktemp("access") / "store"
+    store, _ = open_for_write(root, LAYOUT)
+    prov = Provenance({"checkpoint_sha256": "0" * 64}, {"seed": 0}, "test", "test")
+    # Each zone covers its side of 0° and a little of the other: overlap, no gap.
+    for zone, (lon0, lon1) in ((Z30, (-0.02, 0.002)), (Z31, (-0.002, 0.02))):
+        group = store.ensure_group(2024, zone, 8, prov)
+        win = zone_window(zone, lon0, lon1, 51.99, 52.02)
+        for shard, piece in blocks(win, LAYOUT):
+            q = encode(zone, piece)
+            scales = np.ones(q.shape[:2], np.float32)
+            if zone == Z31 and (piece.row // 16 + piece.col // 16) % 7 == 0:
+                scales[0, 0] = np.nan  # a pixel embedded without any valid observation
+                NODATA_PX[(piece.row, piece.col)] = True
+            group.write_block(shard, piece, q, scales, f"cube-{zone.name}")
+    return root
+
+
+def centres_in(crs_from: str, crs_to: str, xs, ys):
+    return Transformer.from_crs(crs_from, crs_to, always_xy=True).transform(xs, ys)
+
+
+def test_region_in_a_zone_crs_is_exact_and_seamless_across_zones_and_blocks(store_path):
+    store = open_store(store_path)
+    reg = store.read_region(BBOX, 2024)
+    assert reg.crs == "EPSG:32631" and reg.data.shape[2] == 8
+    valid = ~np.isnan(reg.data).any(-1)
+    zone, row, col = decode(np.nan_to_num(reg.data))
+    own = valid & (zone == 31)
+    # Own-zone pixels are copies: row/col are exactly the lattice position of the output pixel.
+    t = reg.transform
+    z = Z31.grid().transform
+    r0, c0 = round((z.f - t.f) / 10), round((t.c - z.c) / 10)
+    ii, jj = np.mgrid[: reg.grid.height, : reg.grid.width]
+    assert np.array_equal(row[own], (r0 + ii)[own]) and np.array_equal(col[own], (c0 + jj)[own])
+    # Pixels from 30N (west of 31N's coverage) are nearest-neighbour: their source centre lies
+    # within half a pixel diagonal of the output pixel's centre.
+    other = valid & (zone == 30)
+    assert other.sum() > 100 and own.sum() > 100
+    zg = Z30.grid().transform
+    sx, sy = zg.c + 10 * (col[other] + 0.5), zg.f - 10 * (row[other] + 0.5)
+    x, y = centres_in("EPSG:32630", "EPSG:32631", sx, sy)
+    tx, ty = t.c + 10 * (jj[other] + 0.5), t.f - 10 * (ii[other] + 0.5)
+    assert np.hypot(x - tx, y - ty).max() <= 7.2
+    # No seams: every pixel is data except the deliberate no-data pixels.
+    assert (~valid).sum() <= len(NODATA_PX)
+
+
+def test_region_in_geographic_coordinates(store_path):
+    store = open_store(store_path)
+    reg = store.read_region(BBOX, 2024, crs="EPSG:4326")
+    valid = ~np.isnan(reg.data).any(-1)
+    assert valid.mean() > 0.99
+    zone, row, col = decode(np.nan_to_num(reg.data))
+    ii, jj = np.mgrid[: reg.grid.height, : reg.grid.width]
+    t = reg.transform
+    lon, lat = t.c + t.a * (jj + 0.5), t.f + t.e * (ii + 0.5)
+    for z in (Z30, Z31):
+        sel = valid & (zone == z.number)
+        zg = z.grid().transform
+        x, y = centres_in("EPSG:4326", f"EPSG:{z.epsg}", lon[sel], lat[sel])
+        sx, sy = zg.c + 10 * (col[sel] + 0.5), zg.f - 10 * (row[sel] + 0.5)
+        assert np.hypot(x - sx, y - sy).max() <= 7.2
+
+
+def test_points_match_their_own_zone_pixel_with_status(store_path):
+    store = open_store(store_path)
+    rng = np.random.default_rng(0)
+    pts = np.column_stack([rng.uniform(-0.01, 0.01, 500), rng.uniform(52.0, 52.01, 500)])
+    pts = np.vstack([pts, [[5.0, 52.0], [0.0, 10.0]]])  # two points outside coverage
+    s = store.sample_points(pts, 2024)
+    assert s.values.shape == (502, 8)
+    assert list(s.status[-2:]) == [OUTSIDE, OUTSIDE] and np.isnan(s.values[-2:]).all()
+    ok = s.status == VALID
+    assert ok.sum() >= 495 and set(s.status[:500]) <= {VALID, NODATA}
+    zone, row, col = decode(s.values[ok])
+    for i, (lon, lat) in enumerate(pts[ok]):
+        z = Z30 if lon < 0 else Z31
+        r, c = zone_pixels(z, np.array([lon]), np.array([lat]))
+        assert (zone[i], row[i], col[i]) == (z.number, r[0], c[0])
+    vec, status = store.probe(*pts[0], 2024)
+    assert status == s.status[0] and np.array_equal(vec, s.values[0], equal_nan=True)
+
+
+def test_geojson_points(store_path, tmp_path):
+    feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [0.005, 52.005]}, "properties": {}}]
+    (tmp_path / "p.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    s = open_store(store_path).sample_points(tmp_path / "p.geojson", 2024)
+    assert s.values.shape == (1, 8) and s.status[0] in (VALID, NODATA)
+
+
+def test_patch_is_centred_and_strips_reassemble_the_region(store_path):
+    store = open_store(store_path)
+    patch = store.read_patch(0.005, 52.005, 2024, 5)
+    r, c = zone_pixels(Z31, np.array([0.005]), np.array([52.005]))
+    _, row, col = decode(np.nan_to_num(patch.data[2, 2]))
+    assert (row, col) == (r[0], c[0]) and patch.data.shape == (5, 5, 8)
+    whole = store.read_region(BBOX, 2024)
+    strips = list(store.iter_region(BBOX, 2024, strip_rows=37))
+    assert len(strips) > 1
+    assert np.array_equal(np.concatenate([s.data for s in strips]), whole.data, equal_nan=True)
+
+
+def test_unrecorded_blocks_read_as_no_data(store_path, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(store_path, copy)
+    group = open_store(copy).zone(2024, Z31).group
+    (shard, m), *_ = sorted(group.manifests().items())
+    mf.write(group.path, mf.ShardManifest(shard, (), m.files))  # as if killed before recording
+    win = m.blocks[0].zone_window
+    reader = open_store(copy).zone(2024, Z31)
+    assert np.isnan(reader.read(win)).all()
+    assert not np.isnan(open_store(store_path).zone(2024, Z31).read(win)).all()
+
+
+@pytest.mark.parametrize("bbox, match", [
+    ((0.01, 52.0, -0.01, 52.01), "antimeridian or is inverted"),
+    ((-0.01, 52.01, 0.01, 52.0), "min lat > max lat"),
+    ((0.0, 52.0, 0.0, 52.01), "empty"),
+    ((-0.01, 52.0, 0.01, 95.0), "latitude"),
+    ((170.0, 52.0, -170.0, 53.0), "antimeridian"),
+    ((1, 2, 3), "four numbers"),
+])  # fmt: skip
+def test_bad_bboxes(store_path, bbox, match):
+    with pytest.raises(AccessError, match=match):
+        open_store(store_path).read_region(bbox, 2024)
+
+
+def test_bad_years_points_and_locations(store_path, tmp_path):
+    store = open_store(store_path)
+    with pytest.raises(AccessError, match="no embeddings for 2019"):
+        store.read_region(BBOX, 2019)
+    with pytest.raises(AccessError, match="latitude"):
+        store.sample_points([[0.0, 91.0]], 2024)
+    with pytest.raises(InputNotFoundError):
+        open_store(tmp_path / "nothing")
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(StoreError, match="not a tessera embedding store"):
+        open_store(tmp_path / "plain")
+    assert store.years == [2024] and store.zones(2024) == [Z30, Z31]
+    assert sum(r["pixels"] + r["nodata"] for r in store.coverage()) > 0
+
+
+def test_access_and_store_never_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, tessera.access, tessera.store; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
