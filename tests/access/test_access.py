@@ -11,53 +11,11 @@ import pytest
 from pyproj import Transformer
 
 from tessera.access import NODATA, OUTSIDE, VALID, AccessError, open_store
+from tests.access.coord_store import BBOX, NODATA_PX, Z30, Z31, decode
 from tessera.access.points import zone_pixels
 from tessera.errors import InputNotFoundError
-from tessera.grid import Window
-from tessera.store import Provenance, StoreError, StoreLayout, Zone, blocks, open_for_write
+from tessera.store import StoreError
 from tessera.store import manifest as mf
-
-LAYOUT = StoreLayout(shard=16, chunk=8)
-Z30, Z31 = Zone(30, True), Zone(31, True)
-BBOX = (-0.01, 52.0, 0.01, 52.01)  # straddles the 30N / 31N boundary at 0°
-NODATA_PX = {}
-
-
-def encode(zone: Zone, win: Window) -> np.ndarray:
-    r = np.arange(win.row, win.row + win.height)[:, None] + np.zeros(win.width, int)
-    c = np.arange(win.col, win.col + win.width)[None, :] + np.zeros((win.height, 1), int)
-    digits = [r % 100, r // 100 % 100, r // 10000, c % 100, c // 100 % 100, c // 10000]
-    return np.stack([np.full_like(r, 127), np.full_like(r, zone.number), *digits], -1).astype(np.int8)
-
-
-def decode(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    v = np.rint(vals).astype(np.int64)
-    return v[..., 1], v[..., 2] + 100 * v[..., 3] + 10000 * v[..., 4], v[..., 5] + 100 * v[..., 6] + 10000 * v[..., 7]
-
-
-def zone_window(zone, lon0, lon1, lat0, lat1):
-    rows, cols = zone_pixels(zone, np.array([lon0, lon1, lon0, lon1]), np.array([lat0, lat0, lat1, lat1]))
-    return Window(int(rows.min()), int(cols.min()), int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1))
-
-
-@pytest.fixture(scope="module")
-def store_path(tmp_path_factory):
-    root = tmp_path_factory.mktemp("access") / "store"
-    store, _ = open_for_write(root, LAYOUT)
-    prov = Provenance({"checkpoint_sha256": "0" * 64}, {"seed": 0}, "test", "test")
-    # Each zone covers its side of 0° and a little of the other: overlap, no gap.
-    for zone, (lon0, lon1) in ((Z30, (-0.02, 0.002)), (Z31, (-0.002, 0.02))):
-        group = store.ensure_group(2024, zone, 8, prov)
-        win = zone_window(zone, lon0, lon1, 51.99, 52.02)
-        for shard, piece in blocks(win, LAYOUT):
-            q = encode(zone, piece)
-            scales = np.ones(q.shape[:2], np.float32)
-            if zone == Z31 and (piece.row // 16 + piece.col // 16) % 7 == 0:
-                scales[0, 0] = np.nan  # a pixel embedded without any valid observation
-                NODATA_PX[(piece.row, piece.col)] = True
-            group.write_block(shard, piece, q, scales, f"cube-{zone.name}")
-    return root
-
 
 def centres_in(crs_from: str, crs_to: str, xs, ys):
     return Transformer.from_crs(crs_from, crs_to, always_xy=True).transform(xs, ys)
@@ -192,3 +150,44 @@ def test_access_and_store_never_import_torch():
 
     code = "import sys, tessera.access, tessera.store; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_cli_info_sample_export(store_path, tmp_path):
+    import subprocess
+    import sys
+
+    import rasterio
+
+    def tessera(*args):
+        return subprocess.run([sys.executable, "-m", "tessera", *map(str, args)], capture_output=True, text=True)
+
+    r = tessera("info", store_path, "--json")
+    assert r.returncode == 0, r.stderr
+    groups = json.loads(r.stdout)["groups"]
+    assert [(g["year"], g["zone"]) for g in groups] == [(2024, "utm30N"), (2024, "utm31N")]
+
+    (tmp_path / "pts.csv").write_text("lon,lat\n0.005,52.005\n-0.005,52.005\n5.0,52.0\n")
+    r = tessera("sample", store_path, tmp_path / "pts.csv", "--year", "2024", "-o", tmp_path / "out.csv")
+    assert r.returncode == 0, r.stderr
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[0].startswith("lon,lat,status,e0") and len(lines) == 4 and lines[3].split(",")[2] == OUTSIDE
+    direct = open_store(store_path).sample_points([[0.005, 52.005]], 2024).values[0]
+    assert np.allclose([float(v) for v in lines[1].split(",")[3:]], direct, equal_nan=True)
+
+    r = tessera("export", store_path, tmp_path / "r.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2024")
+    assert r.returncode == 0, r.stderr
+    region = open_store(store_path).read_region(BBOX, 2024)
+    with rasterio.open(tmp_path / "r.tif") as src:
+        assert src.crs.to_epsg() == 32631 and src.transform == region.transform and src.count == 8
+        assert np.array_equal(src.read().transpose(1, 2, 0), region.data, equal_nan=True)
+        assert src.tags()["utm31N_checkpoint_sha256"] == "0" * 64
+    r = tessera("export", store_path, tmp_path / "q.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2024", "--int8")
+    assert r.returncode == 0, r.stderr
+    with rasterio.open(tmp_path / "q.tif") as q, rasterio.open(tmp_path / "q_scales.tif") as s:
+        back = q.read().transpose(1, 2, 0).astype(np.float32) * s.read(1)[..., None]
+    assert np.allclose(back, region.data, equal_nan=True)
+
+    r = tessera("export", store_path, tmp_path / "x.tif", "--bbox", "1,2,3", "--year", "2024")
+    assert r.returncode == 2 and "four comma-separated" in r.stderr and "Traceback" not in r.stderr
+    r = tessera("export", store_path, tmp_path / "x.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2019")
+    assert r.returncode == 2 and "no embeddings for 2019" in r.stderr

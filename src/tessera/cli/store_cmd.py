@@ -1,0 +1,148 @@
+"""``tessera info``, ``tessera sample`` and ``tessera export``: reading an embedding store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from tessera.cli.app import app, console
+from tessera.errors import ConfigError
+
+
+def _bbox(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"--bbox {text!r} must be four comma-separated numbers: W,S,E,N in degrees") from exc
+    if len(values) != 4:
+        raise ConfigError(f"--bbox {text!r} must be four comma-separated numbers: W,S,E,N in degrees")
+    return values
+
+
+@app.command("info")
+def info_command(
+    store: str = typer.Argument(..., help="Embedding store (path or file:// URL)."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Describe an embedding store: years, UTM zones, blocks, pixels, provenance."""
+    from tessera.access import open_store
+
+    s = open_store(store)
+    rows = []
+    for year in s.years:
+        for zone in s.zones(year):
+            group = s.zone(year, zone).group
+            blocks = [b for m in group.manifests().values() for b in m.blocks]
+            model = group.attrs.get("model", {})
+            rows.append({"year": year, "zone": zone.name, "blocks": len(blocks),
+                         "pixels": sum(b.pixels for b in blocks), "nodata": sum(b.nodata for b in blocks),
+                         "model": model.get("preset"), "checkpoint_sha256": model.get("checkpoint_sha256"),
+                         "sampling": group.attrs.get("sampling")})  # fmt: skip
+    if as_json:
+        console.print_json(json.dumps({"store": s.location, "layout": s.store.layout.to_attrs(), "groups": rows}))
+        return
+    table = Table(title=f"embedding store {s.location}")
+    for col in ("year", "zone", "blocks", "pixels", "no data", "model", "checkpoint"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["year"]), r["zone"], str(r["blocks"]), f"{r['pixels']:,}", f"{r['nodata']:,}",
+                      str(r["model"]), str(r["checkpoint_sha256"])[:12] + "…")  # fmt: skip
+    console.print(table)
+
+
+def _read_points(path: Path):
+    """(N, 2) lon/lat from a CSV with lon/lat columns, or any vector file the access layer reads."""
+    if path.suffix.lower() == ".csv":
+        import csv
+
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        keys = {k.lower(): k for k in (rows[0].keys() if rows else [])}
+        lon_key = keys.get("lon") or keys.get("longitude") or keys.get("x")
+        lat_key = keys.get("lat") or keys.get("latitude") or keys.get("y")
+        if not rows or not lon_key or not lat_key:
+            raise ConfigError(f"{path} needs 'lon' and 'lat' columns (or longitude/latitude, x/y)")
+        try:
+            return np.array([[float(r[lon_key]), float(r[lat_key])] for r in rows])
+        except ValueError as exc:
+            raise ConfigError(f"{path} has a non-numeric lon/lat value ({exc})") from exc
+    return path
+
+
+@app.command("sample")
+def sample_command(
+    store: str = typer.Argument(..., help="Embedding store (path or file:// URL)."),
+    points: Path = typer.Argument(..., help="Points: CSV with lon,lat columns, GeoJSON, or a vector file."),
+    year: int = typer.Option(..., help="Year to sample."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
+) -> None:
+    """Embeddings at points → a table: lon, lat, status, e0 … e127 (NaN where no vector)."""
+    from tessera.access import open_store
+    from tessera.access.points import as_lonlat
+    from tessera.atomic import atomic_file
+
+    if not points.exists():
+        raise ConfigError(f"no points file at {points}")
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise ConfigError(f"--out {out} must end in .csv or .parquet")
+    pts = _read_points(points)
+    lon, lat = as_lonlat(pts)
+    res = open_store(store).sample_points(np.column_stack([lon, lat]), year)
+    dim = res.values.shape[1]
+    with atomic_file(out) as tmp:
+        if out.suffix.lower() == ".parquet":
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError as exc:
+                raise ConfigError("writing .parquet needs pyarrow (`pip install pyarrow`); or use .csv") from exc
+            cols = {"lon": lon, "lat": lat, "status": res.status.astype(str),
+                    **{f"e{i}": res.values[:, i] for i in range(dim)}}  # fmt: skip
+            pq.write_table(pa.table(cols), tmp)
+        else:
+            header = "lon,lat,status," + ",".join(f"e{i}" for i in range(dim))
+            with open(tmp, "w") as f:
+                f.write(header + "\n")
+                for i in range(len(lon)):
+                    f.write(f"{lon[i]!r},{lat[i]!r},{res.status[i]}," + ",".join(map(repr, res.values[i].tolist())) + "\n")
+    counts = {k: int((res.status == k).sum()) for k in ("valid", "nodata", "outside")}
+    console.print(f"wrote [bold]{out}[/]: {len(lon)} points — {counts['valid']} valid, "
+                  f"{counts['nodata']} no data, {counts['outside']} outside coverage")  # fmt: skip
+
+
+@app.command("export")
+def export_command(
+    store: str = typer.Argument(..., help="Embedding store (path or file:// URL)."),
+    out: Path = typer.Argument(..., help="Output file (.tif or .npy)."),
+    bbox: str = typer.Option(..., help="W,S,E,N in degrees (EPSG:4326)."),
+    year: int = typer.Option(..., help="Year to export."),
+    fmt: str = typer.Option("tif", "--format", help="tif (Cloud-Optimised GeoTIFF) or npy."),
+    layout: str = typer.Option("zarr", help="zarr (one file for the bbox) or geotessera (0.1° tiles)."),
+    crs: str = typer.Option(None, help="Output CRS, e.g. EPSG:4326 (default: the bbox's UTM zone)."),
+    resolution: float = typer.Option(None, help="Pixel size in CRS units (default 10 m / ~0.0000898°)."),
+    int8: bool = typer.Option(False, help="GeoTIFF as int8 + a _scales.tif companion (4× smaller)."),
+) -> None:
+    """Export a region's embeddings, mosaicked across blocks and zones."""
+    from tessera.access import open_store
+    from tessera.access.export import export_geotiff, export_npy, provenance_tags
+
+    if layout == "geotessera":
+        raise ConfigError("--layout geotessera is not built yet (issue #6); export --layout zarr for now")
+    if layout != "zarr":
+        raise ConfigError(f"--layout {layout!r} must be zarr or geotessera")
+    if fmt not in ("tif", "npy"):
+        raise ConfigError(f"--format {fmt!r} must be tif or npy")
+    s = open_store(store)
+    region = s.read_region(_bbox(bbox), year, crs=crs, resolution=resolution)
+    tags = provenance_tags(s, year)
+    if fmt == "tif":
+        export_geotiff(region, out, tags, int8=int8)
+    else:
+        export_npy(region, out, tags)
+    valid = float((~np.isnan(region.data).any(-1)).mean())
+    console.print(f"wrote [bold]{out}[/]: {region.grid.height} × {region.grid.width} px in {region.crs}, "
+                  f"{valid:.1%} with data")  # fmt: skip
