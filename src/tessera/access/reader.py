@@ -7,8 +7,8 @@ block and recording it leaves values that nothing vouches for; readers treat the
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ import numpy as np
 from tessera.errors import InputNotFoundError, TesseraError
 from tessera.grid import Window
 from tessera.quantize import dequantize
-from tessera.store import EmbeddingStore, StoreError, Zone, ZoneGroup, is_store
+from tessera.store import EmbeddingStore, StoreError, Zone, ZoneGroup, blocks, is_store
 
 
 class AccessError(TesseraError, ValueError):
@@ -25,19 +25,30 @@ class AccessError(TesseraError, ValueError):
 
 @dataclass
 class ZoneReader:
-    """Read side of one zone group: dequantised windows and points, masked to recorded blocks."""
+    """Read side of one zone group: dequantised windows and points, masked to recorded blocks.
+
+    ``fetch`` (remote stores) is called with the shards a read needs before it reads them; it
+    brings their manifests and verified data files into the local mirror the group lives in.
+    """
 
     group: ZoneGroup
+    fetch: Callable[[list[tuple[int, int]]], None] | None = None
+    _recorded: dict[tuple[int, int], list[Window]] = field(default_factory=dict)
 
-    @cached_property
-    def recorded(self) -> dict[tuple[int, int], list[Window]]:
-        """Recorded block windows by shard."""
-        return {shard: [b.zone_window for b in m.blocks] for shard, m in self.group.manifests().items()}
+    def recorded(self, shards: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[Window]]:
+        """Recorded block windows of the given shards (their manifests read once, then cached)."""
+        shards = list(dict.fromkeys(shards))
+        missing = [sh for sh in shards if sh not in self._recorded]
+        if missing and self.fetch is not None:
+            self.fetch(missing)
+        for sh in missing:
+            self._recorded[sh] = [b.zone_window for b in self.group.manifest(sh).blocks]
+        return {sh: self._recorded[sh] for sh in shards}
 
     def recorded_mask(self, window: Window) -> np.ndarray:
         """(h, w) bool: True where a recorded block covers the pixel."""
         mask = np.zeros((window.height, window.width), bool)
-        for wins in self.recorded.values():
+        for wins in self.recorded(sh for sh, _ in blocks(window, self.group.layout)).values():
             for w in wins:
                 inter = w.intersection(window)
                 if inter is not None:
@@ -52,8 +63,9 @@ class ZoneReader:
         out = np.full((window.height, window.width, self.group.embed_dim), np.nan, np.float32)
         if inside is None:
             return out
+        recorded = self.recorded_mask(inside)  # first: a remote store fetches what it needs here
         q, scales = self.group.read(inside)
-        scales = np.where(self.recorded_mask(inside), scales, np.nan)
+        scales = np.where(recorded, scales, np.nan)
         r0, c0 = inside.row - window.row, inside.col - window.col
         out[r0 : r0 + inside.height, c0 : c0 + inside.width] = dequantize(q, scales)
         return out
@@ -81,9 +93,10 @@ class ZoneReader:
         s = self.group.layout.shard
         ok = np.zeros(len(rows), bool)
         shard_r, shard_c = rows // s, cols // s
-        for key in set(zip(shard_r.tolist(), shard_c.tolist(), strict=True)):
+        recorded = self.recorded(sorted(set(zip(shard_r.tolist(), shard_c.tolist(), strict=True))))
+        for key, wins in recorded.items():
             sel = (shard_r == key[0]) & (shard_c == key[1])
-            for win in self.recorded.get(key, []):
+            for win in wins:
                 ok[sel] |= ((rows[sel] >= win.row) & (rows[sel] < win.row + win.height)
                             & (cols[sel] >= win.col) & (cols[sel] < win.col + win.width))  # fmt: skip
         return ok
@@ -92,14 +105,15 @@ class ZoneReader:
 class StoreReader:
     """A store opened for reading. Use :func:`open_store`."""
 
-    def __init__(self, store: EmbeddingStore) -> None:
+    def __init__(self, store: EmbeddingStore, remote=None) -> None:
         self.store = store
+        self.remote = remote  # a RemoteStore whose mirror ``store`` is, or None for a local store
         self._zones: dict[tuple[int, Zone], ZoneReader] = {}
         self._groups = store.groups()
 
     @property
     def location(self) -> str:
-        return str(self.store.root)
+        return self.remote.url if self.remote is not None else str(self.store.root)
 
     @property
     def years(self) -> list[int]:
@@ -118,7 +132,11 @@ class StoreReader:
         if (year, zone) not in self._groups:
             return None
         if (year, zone) not in self._zones:
-            self._zones[(year, zone)] = ZoneReader(self.store.group(year, zone))
+            fetch = None
+            if self.remote is not None:
+                name = f"{year}/{zone.name}"
+                fetch = lambda shards: self.remote.fetch_shards(name, shards)  # noqa: E731
+            self._zones[(year, zone)] = ZoneReader(self.store.group(year, zone), fetch)
         return self._zones[(year, zone)]
 
     # Reads (implemented in ``points`` and ``region``; methods here so a store reads like a dataset).
@@ -159,17 +177,26 @@ class StoreReader:
         return rows
 
 
-def open_store(location: str | os.PathLike) -> StoreReader:
-    """Open an embedding store for reading: a local path or a ``file://`` URL.
+def open_store(location: str | os.PathLike, cache: str | os.PathLike | None = None) -> StoreReader:
+    """Open an embedding store for reading: a local path, ``file://`` or ``http(s)://`` URL.
 
-    >>> store = open_store("embeddings.zarr")        # doctest: +SKIP
-    >>> store.years                                   # doctest: +SKIP
+    Over HTTP, blocks are fetched when a read needs them, verified against the manifest and kept
+    in ``cache`` (default ``~/.cache/tessera/<hash of URL>``).
+
+    >>> store = open_store("embeddings.zarr")                  # doctest: +SKIP
+    >>> store = open_store("http://127.0.0.1:8000/")           # doctest: +SKIP
+    >>> store.years                                             # doctest: +SKIP
     [2024]
     """
     text = os.fspath(location)
-    if text.startswith(("http://", "https://", "s3://", "gs://")):
+    if text.startswith(("http://", "https://")):
+        from tessera.access.remote import RemoteStore
+
+        remote = RemoteStore(text, cache)
+        return StoreReader(EmbeddingStore(remote.open()), remote)
+    if "://" in text and not text.startswith("file://"):
         raise AccessError(f"reading stores over {text.split(':')[0]} is not built yet; copy the store "
-                          "locally (e.g. `aws s3 sync`) and open the path")  # fmt: skip
+                          "locally (e.g. `aws s3 sync`) or serve it over HTTP")  # fmt: skip
     path = Path(text.removeprefix("file://"))
     if not path.exists():
         raise InputNotFoundError(f"no embedding store at {path}")

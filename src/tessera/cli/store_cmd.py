@@ -146,3 +146,22 @@ def export_command(
     valid = float((~np.isnan(region.data).any(-1)).mean())
     console.print(f"wrote [bold]{out}[/]: {region.grid.height} × {region.grid.width} px in {region.crs}, "
                   f"{valid:.1%} with data")  # fmt: skip
+
+
+@app.command("serve")
+def serve_command(
+    store: Path = typer.Argument(..., help="Embedding store directory."),
+    port: int = typer.Option(8000, help="TCP port (0 picks a free one)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind; loopback by default (no authentication)."),
+) -> None:
+    """Serve a store read-only over HTTP, for open_store('http://HOST:PORT/')."""
+    from tessera.access.serve import make_server
+
+    server = make_server(store, host, port)
+    console.print(f"serving [bold]{store}[/] at http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

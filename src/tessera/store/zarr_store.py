@@ -184,6 +184,14 @@ class EmbeddingStore:
         with file_lock(self.root / LOCK_DIR / f"{name}.lock"):
             yield
 
+    def _register(self, name: str) -> None:
+        """List the group in the root attributes: readers over HTTP cannot list directories."""
+        with self._lock("root"):
+            root = zarr.open_group(str(self.root), mode="r+")
+            names = list(root.attrs.get("groups", []))
+            if name not in names:
+                root.attrs["groups"] = sorted([*names, name])
+
     def ensure_group(self, year: int, zone: Zone, embed_dim: int, provenance: Provenance) -> ZoneGroup:
         """Open the (year, zone) group, creating it if absent; refuse one of other provenance.
 
@@ -197,6 +205,7 @@ class EmbeddingStore:
                     zarr.create_group(str(path.parent), attributes={"year": year})
                 with atomic_dir(path) as tmp:
                     _create_zone_group(tmp, year, zone, embed_dim, provenance, self.layout)
+            self._register(group_path(year, zone))
         group = ZoneGroup(path, self.layout)
         diffs = provenance.conflicts(group.attrs)
         if diffs:
