@@ -117,7 +117,7 @@ def sample_command(
 @app.command("export")
 def export_command(
     store: str = typer.Argument(..., help="Embedding store (path or file:// URL)."),
-    out: Path = typer.Argument(..., help="Output file (.tif or .npy)."),
+    out: Path = typer.Argument(..., help="Output file (.tif or .npy), or a directory for --layout geotessera."),
     bbox: str = typer.Option(..., help="W,S,E,N in degrees (EPSG:4326)."),
     year: int = typer.Option(..., help="Year to export."),
     fmt: str = typer.Option("tif", "--format", help="tif (Cloud-Optimised GeoTIFF) or npy."),
@@ -131,7 +131,14 @@ def export_command(
     from tessera.access.export import export_geotiff, export_npy, provenance_tags
 
     if layout == "geotessera":
-        raise ConfigError("--layout geotessera is not built yet (issue #6); export --layout zarr for now")
+        from tessera.access.geotessera import export_tiles
+
+        if fmt != "npy":
+            raise ConfigError("--layout geotessera writes .npy tiles; add --format npy")
+        records = export_tiles(open_store(store), _bbox(bbox), year, out)
+        console.print(f"wrote [bold]{out}[/]: {len(records)} tiles of 0.1° with data, registry.parquet, "
+                      "landmasks.parquet")  # fmt: skip
+        return
     if layout != "zarr":
         raise ConfigError(f"--layout {layout!r} must be zarr or geotessera")
     if fmt not in ("tif", "npy"):

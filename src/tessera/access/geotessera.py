@@ -1,0 +1,136 @@
+"""The geotessera layout: 0.1° tiles as .npy files plus Parquet registries, as the official
+``geotessera`` client (0.7.x) reads them offline from a local directory:
+
+    OUT/global_0.1_degree_representation/{year}/grid_{lon:.2f}_{lat:.2f}/grid_{lon:.2f}_{lat:.2f}.npy
+        int8 (H, W, 128)    and    ..._scales.npy float32 (H, W), NaN = no data
+    OUT/global_0.1_degree_tiff_all/grid_{lon:.2f}_{lat:.2f}.tiff
+        uint8 land mask (1 = embedded) carrying the tile's UTM CRS and transform
+    OUT/registry.parquet     GeoParquet: year, lon, lat, hash, file_size, scales_hash, scales_size, geometry
+    OUT/landmasks.parquet    lon, lat, hash, file_size
+
+Tiles are named by their centre (…05 offsets) and cover centre ± 0.05°; each is the box's
+footprint on its centre's UTM zone lattice at 10 m. ``GeoTessera(embeddings_dir=OUT,
+registry_dir=OUT)`` then reads it with no network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tessera.access.reader import AccessError, StoreReader
+from tessera.access.region import check_bbox, read_grid, target_grid
+from tessera.atomic import atomic_file
+from tessera.grid import Grid
+from tessera.quantize import quantize
+
+EMBEDDINGS_DIR = "global_0.1_degree_representation"
+LANDMASKS_DIR = "global_0.1_degree_tiff_all"
+TILE_DEG = 0.1
+
+
+def tile_name(lon: float, lat: float) -> str:
+    return f"grid_{lon:.2f}_{lat:.2f}"
+
+
+def tile_centres(bbox) -> list[tuple[float, float]]:
+    """Centres of the 0.1° tiles a bbox touches, west→east, south→north."""
+    w, s, e, n = check_bbox(bbox)
+    lons = range(math.floor(w / TILE_DEG + 1e-9), math.ceil(e / TILE_DEG - 1e-9))
+    lats = range(math.floor(s / TILE_DEG + 1e-9), math.ceil(n / TILE_DEG - 1e-9))
+    return [(round(i * TILE_DEG + 0.05, 2), round(j * TILE_DEG + 0.05, 2)) for j in lats for i in lons]
+
+
+def tile_grid(lon: float, lat: float) -> Grid:
+    """A tile's pixel grid: its 0.1° box on the lattice of its centre's UTM zone, 10 m."""
+    return target_grid((lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05))
+
+
+@dataclass(frozen=True)
+class TileRecord:
+    year: int
+    lon: float
+    lat: float
+    hash: str
+    file_size: int
+    scales_hash: str
+    scales_size: int
+    landmask_hash: str
+    landmask_size: int
+
+
+def _save_npy(path: Path, array: np.ndarray) -> tuple[str, int]:
+    with atomic_file(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+        data = tmp.read_bytes()
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+def _save_landmask(path: Path, grid: Grid, mask: np.ndarray) -> tuple[str, int]:
+    import rasterio
+
+    with atomic_file(path) as tmp:
+        with rasterio.open(tmp, "w", driver="GTiff", width=grid.width, height=grid.height, count=1,
+                           dtype="uint8", crs=grid.crs, transform=grid.transform, compress="deflate") as dst:  # fmt: skip
+            dst.write(mask.astype(np.uint8)[None])
+        data = tmp.read_bytes()
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+def export_tiles(store: StoreReader, bbox, year: int, out: str | os.PathLike) -> list[TileRecord]:
+    """Write every tile of ``bbox`` holding data, then both registries (replacing earlier rows of
+    the same tiles). Tiles without any embedded pixel are skipped."""
+    out = Path(out)
+    records = []
+    for lon, lat in tile_centres(bbox):
+        grid = tile_grid(lon, lat)
+        region = read_grid(store, grid, year)
+        has = ~np.isnan(region.data).any(axis=-1)
+        if not has.any():
+            continue
+        q, scales = quantize(region.data)
+        name = tile_name(lon, lat)
+        folder = out / EMBEDDINGS_DIR / str(year) / name
+        h, size = _save_npy(folder / f"{name}.npy", q)
+        sh, ssize = _save_npy(folder / f"{name}_scales.npy", scales)
+        lh, lsize = _save_landmask(out / LANDMASKS_DIR / f"{name}.tiff", grid, has)
+        records.append(TileRecord(year, lon, lat, h, size, sh, ssize, lh, lsize))
+    if records:
+        write_registries(out, records)
+    return records
+
+
+def write_registries(out: Path, records: list[TileRecord]) -> None:
+    """registry.parquet (GeoParquet) and landmasks.parquet, merged with any existing rows."""
+    try:
+        import geopandas as gpd
+        import pandas as pd
+        from shapely.geometry import box
+    except ImportError as exc:
+        raise AccessError("the geotessera layout's registries need geopandas and pyarrow "
+                          "(`pip install 'tessera[geotessera]'`)") from exc  # fmt: skip
+    rows = pd.DataFrame([{"year": r.year, "lon": r.lon, "lat": r.lat, "hash": r.hash, "file_size": r.file_size,
+                          "scales_hash": r.scales_hash, "scales_size": r.scales_size} for r in records])  # fmt: skip
+    masks = pd.DataFrame([{"lon": r.lon, "lat": r.lat, "hash": r.landmask_hash, "file_size": r.landmask_size}
+                          for r in records]).drop_duplicates(["lon", "lat"], keep="last")  # fmt: skip
+    reg_path, mask_path = out / "registry.parquet", out / "landmasks.parquet"
+    if reg_path.exists():
+        old = pd.DataFrame(gpd.read_parquet(reg_path).drop(columns="geometry"))
+        rows = pd.concat([old, rows]).drop_duplicates(["year", "lon", "lat"], keep="last")
+    if mask_path.exists():
+        masks = pd.concat([pd.read_parquet(mask_path), masks]).drop_duplicates(["lon", "lat"], keep="last")
+    for df in (rows, masks):
+        df["lon_i"] = (df["lon"] * 100).round().astype(np.int32)
+        df["lat_i"] = (df["lat"] * 100).round().astype(np.int32)
+    geometry = [box(lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05) for lon, lat in zip(rows.lon, rows.lat, strict=True)]
+    gdf = gpd.GeoDataFrame(rows.reset_index(drop=True), geometry=geometry, crs="EPSG:4326")
+    with atomic_file(reg_path) as tmp:
+        gdf.to_parquet(tmp)
+    with atomic_file(mask_path) as tmp:
+        masks.reset_index(drop=True).to_parquet(tmp)
