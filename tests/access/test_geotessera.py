@@ -34,3 +34,31 @@ def test_official_client_reads_our_export_offline(store_path, tmp_path, monkeypa
         assert crs.to_epsg() == grid.epsg and transform == grid.transform
         assert emb.shape == ours.shape and np.array_equal(emb, ours, equal_nan=True)
         assert (~np.isnan(emb).any(-1)).sum() > 1000
+
+
+def test_open_store_reads_the_geotessera_layout_like_the_store(store_path, tmp_path):
+    store = open_store(store_path)
+    export_tiles(store, BBOX, 2024, tmp_path / "gt")
+    tiles = open_store(tmp_path / "gt")
+    assert tiles.years == [2024]
+    a, b = tiles.read_region(BBOX, 2024), store.read_region(BBOX, 2024)
+    assert a.grid == b.grid
+    # Where the zones overlap (−0.002° to 0°) the store prefers 31N's own pixels, while the tiles
+    # hold 30N's there (the western tile lies in 30N): both right, different source pixels.
+    same_zone = np.nan_to_num(a.data[..., 1]) == np.nan_to_num(b.data[..., 1])
+    assert same_zone.mean() > 0.8 and same_zone[:, a.grid.width // 2 :].all()
+    assert np.allclose(a.data[same_zone], b.data[same_zone], equal_nan=True, rtol=1e-6)
+    pts = np.column_stack([np.linspace(-0.009, 0.009, 40), np.linspace(52.001, 52.009, 40)])
+    pa, pb = tiles.sample_points(pts, 2024), store.sample_points(pts, 2024)
+    assert np.allclose(pa.values, pb.values, equal_nan=True, rtol=1e-6) and list(pa.status) == list(pb.status)
+    assert tiles.probe(5.0, 52.0, 2024)[1] == "outside"
+
+
+def test_a_truncated_tile_is_a_clear_error(store_path, tmp_path):
+    from tessera.access import AccessError
+
+    export_tiles(open_store(store_path), BBOX, 2024, tmp_path / "gt")
+    npy = next((tmp_path / "gt").rglob("grid_0.05_52.05.npy"))
+    npy.write_bytes(npy.read_bytes()[: npy.stat().st_size // 2])
+    with pytest.raises(AccessError, match="truncated"):
+        open_store(tmp_path / "gt").read_region(BBOX, 2024)

@@ -8,8 +8,8 @@ never torch.
 >>> reg = store.read_region((0.10, 52.19, 0.14, 52.21), 2024)      # .data (H, W, 128), .grid
 """
 
-from tessera.access.points import NODATA, OUTSIDE, VALID, PointSample, probe, sample_points
-from tessera.access.reader import AccessError, StoreReader, ZoneReader, open_store
+from tessera.access.points import NODATA, OUTSIDE, VALID, PointSample, sample_points
+from tessera.access.reader import AccessError, RegionReads, StoreReader, ZoneReader, open_store
 from tessera.access.region import Region, iter_region, read_grid, read_patch, read_region, target_grid
 
 __all__ = [
@@ -19,11 +19,11 @@ __all__ = [
     "AccessError",
     "PointSample",
     "Region",
+    "RegionReads",
     "StoreReader",
     "ZoneReader",
     "iter_region",
     "open_store",
-    "probe",
     "read_grid",
     "read_patch",
     "read_region",

@@ -112,11 +112,8 @@ def sample_points(store: StoreReader, points, year: int) -> PointSample:
     if values is None:
         dim = dim or 128
         values = np.full((n, dim), np.nan, np.float32)
-    status = np.where(~recorded, OUTSIDE, np.where(np.isnan(values).any(axis=1), NODATA, VALID))
-    return PointSample(values, status)
+    return PointSample(values, statuses(values, recorded))
 
 
-def probe(store: StoreReader, lon: float, lat: float, year: int) -> tuple[np.ndarray, str]:
-    """The embedding at one point and its status (``valid``, ``nodata`` or ``outside``)."""
-    s = sample_points(store, [[lon, lat]], year)
-    return s.values[0], str(s.status[0])
+def statuses(values: np.ndarray, recorded: np.ndarray) -> np.ndarray:
+    return np.where(~recorded, OUTSIDE, np.where(np.isnan(values).any(axis=1), NODATA, VALID))

@@ -35,6 +35,14 @@ class ZoneReader:
     fetch: Callable[[list[tuple[int, int]]], None] | None = None
     _recorded: dict[tuple[int, int], list[Window]] = field(default_factory=dict)
 
+    @property
+    def grid(self):
+        return self.group.grid
+
+    @property
+    def embed_dim(self) -> int:
+        return self.group.embed_dim
+
     def recorded(self, shards: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[Window]]:
         """Recorded block windows of the given shards (their manifests read once, then cached)."""
         shards = list(dict.fromkeys(shards))
@@ -102,7 +110,33 @@ class ZoneReader:
         return ok
 
 
-class StoreReader:
+class RegionReads:
+    """Reads shared by every reader (a store, a geotessera directory); each reader provides
+    ``check_year``, ``embed_dim(year)``, ``sources(year, grid)`` and ``sample_points``."""
+
+    def probe(self, lon: float, lat: float, year: int):
+        """(vector (D,) float32, status) at one point; status ``valid``, ``nodata`` or ``outside``."""
+        s = self.sample_points([[lon, lat]], year)
+        return s.values[0], str(s.status[0])
+
+    def read_region(self, bbox, year: int, crs: str | None = None, resolution: float | None = None):
+        from tessera.access.region import read_region
+
+        return read_region(self, bbox, year, crs, resolution)
+
+    def iter_region(self, bbox, year: int, crs: str | None = None, resolution: float | None = None,
+                    strip_rows: int = 256):  # fmt: skip
+        from tessera.access.region import iter_region
+
+        return iter_region(self, bbox, year, crs, resolution, strip_rows)
+
+    def read_patch(self, lon: float, lat: float, year: int, size_px: int):
+        from tessera.access.region import read_patch
+
+        return read_patch(self, lon, lat, year, size_px)
+
+
+class StoreReader(RegionReads):
     """A store opened for reading. Use :func:`open_store`."""
 
     def __init__(self, store: EmbeddingStore, remote=None) -> None:
@@ -127,6 +161,20 @@ class StoreReader:
             raise AccessError(f"{self.location} holds no embeddings for {year}; it holds "
                               f"{', '.join(map(str, self.years)) or 'none'}")  # fmt: skip
 
+    def sources(self, year: int, grid) -> list[ZoneReader]:
+        """Zone groups that may cover ``grid``, the grid's own zone first (see ``region``)."""
+        from tessera.access.region import candidate_zones
+
+        return candidate_zones(self, year, grid)
+
+    def embed_dim(self, year: int) -> int:
+        return self.zone(year, self.zones(year)[0]).group.embed_dim
+
+    def sample_points(self, points, year: int):
+        from tessera.access.points import sample_points
+
+        return sample_points(self, points, year)
+
     def zone(self, year: int, zone: Zone) -> ZoneReader | None:
         """The zone's reader, or None if the store has no such group."""
         if (year, zone) not in self._groups:
@@ -139,33 +187,6 @@ class StoreReader:
             self._zones[(year, zone)] = ZoneReader(self.store.group(year, zone), fetch)
         return self._zones[(year, zone)]
 
-    # Reads (implemented in ``points`` and ``region``; methods here so a store reads like a dataset).
-    def probe(self, lon: float, lat: float, year: int):
-        from tessera.access.points import probe
-
-        return probe(self, lon, lat, year)
-
-    def sample_points(self, points, year: int):
-        from tessera.access.points import sample_points
-
-        return sample_points(self, points, year)
-
-    def read_region(self, bbox, year: int, crs: str | None = None, resolution: float | None = None):
-        from tessera.access.region import read_region
-
-        return read_region(self, bbox, year, crs, resolution)
-
-    def iter_region(self, bbox, year: int, crs: str | None = None, resolution: float | None = None,
-                    strip_rows: int = 256):  # fmt: skip
-        from tessera.access.region import iter_region
-
-        return iter_region(self, bbox, year, crs, resolution, strip_rows)
-
-    def read_patch(self, lon: float, lat: float, year: int, size_px: int):
-        from tessera.access.region import read_patch
-
-        return read_patch(self, lon, lat, year, size_px)
-
     def coverage(self) -> list[dict]:
         """One row per recorded block: year, zone, zone window, pixel and no-data counts."""
         rows = []
@@ -177,8 +198,9 @@ class StoreReader:
         return rows
 
 
-def open_store(location: str | os.PathLike, cache: str | os.PathLike | None = None) -> StoreReader:
-    """Open an embedding store for reading: a local path, ``file://`` or ``http(s)://`` URL.
+def open_store(location: str | os.PathLike, cache: str | os.PathLike | None = None) -> RegionReads:
+    """Open embeddings for reading: a store (local path, ``file://`` or ``http(s)://`` URL) or a
+    directory in the geotessera layout (official downloads, or ``tessera export --layout geotessera``).
 
     Over HTTP, blocks are fetched when a read needs them, verified against the manifest and kept
     in ``cache`` (default ``~/.cache/tessera/<hash of URL>``).
@@ -200,6 +222,10 @@ def open_store(location: str | os.PathLike, cache: str | os.PathLike | None = No
     path = Path(text.removeprefix("file://"))
     if not path.exists():
         raise InputNotFoundError(f"no embedding store at {path}")
+    if (path / "global_0.1_degree_representation").is_dir():
+        from tessera.access.tiles import GeotesseraReader
+
+        return GeotesseraReader(path)
     if not is_store(path):
         raise StoreError(f"{path} is not a tessera embedding store (no tessera_store attribute in zarr.json)")
     return StoreReader(EmbeddingStore(path))

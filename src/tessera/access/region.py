@@ -16,7 +16,7 @@ import numpy as np
 from affine import Affine
 
 from tessera.access.points import check_lonlat, zone_numbers, zone_pixels
-from tessera.access.reader import AccessError, StoreReader, ZoneReader
+from tessera.access.reader import AccessError, ZoneReader
 from tessera.grid import PIXEL_SIZE_M, Grid, Window, utm_epsg
 from tessera.store import Zone
 
@@ -74,11 +74,15 @@ def target_grid(bbox, crs: str | None = None, resolution: float | None = None) -
     return grid
 
 
-def _candidate_zones(store: StoreReader, year: int, grid: Grid, own: Zone | None) -> list[ZoneReader]:
+def candidate_zones(store, year: int, grid: Grid) -> list[ZoneReader]:
     """Zone groups that may hold pixels of ``grid``: the grid's own zone first, then zones within
     one of the bbox's longitudes (Sentinel-2 tiles reach past their zone's edge)."""
     from rasterio.warp import transform_bounds
 
+    try:
+        own = Zone.from_epsg(grid.epsg)
+    except Exception:  # noqa: BLE001 — a non-UTM target CRS has no own zone
+        own = None
     w, s, e, n = transform_bounds(grid.crs, "EPSG:4326", *_bounds(grid), densify_pts=21)
     lo, _ = zone_numbers(np.array([w]), np.array([s]))
     hi, _ = zone_numbers(np.array([e]), np.array([n]))
@@ -94,15 +98,26 @@ def _bounds(grid: Grid) -> tuple[float, float, float, float]:
     return b.left, b.bottom, b.right, b.top
 
 
-def _lattice_window(grid: Grid, zone: Zone) -> Window | None:
-    """``grid`` as a window of the zone lattice, if it is one (same CRS, 10 m, aligned)."""
-    t, z = grid.transform, zone.grid().transform
-    if grid.crs != f"EPSG:{zone.epsg}" or (t.a, t.e) != (z.a, z.e):
+def _lattice_window(grid: Grid, source: Grid) -> Window | None:
+    """``grid`` as a window of ``source``'s lattice, if it is one (same CRS and pixel size, whole-
+    pixel offset); the window may reach outside the source."""
+    t, z = grid.transform, source.transform
+    if grid.crs != source.crs or (t.a, t.e) != (z.a, z.e):
         return None
     col, row = (t.c - z.c) / t.a, (z.f - t.f) / -t.e
     if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
         return None
     return Window(round(row), round(col), grid.height, grid.width)
+
+
+def read_padded(source, window: Window) -> np.ndarray:
+    """``source.read`` of a window that may reach outside the source: NaN there."""
+    out = np.full((window.height, window.width, source.embed_dim), np.nan, np.float32)
+    inside = window.intersection(Window(0, 0, *source.grid.shape))
+    if inside is not None:
+        r0, c0 = inside.row - window.row, inside.col - window.col
+        out[r0 : r0 + inside.height, c0 : c0 + inside.width] = source.read(inside)
+    return out
 
 
 def _fill(out: np.ndarray, vals: np.ndarray) -> None:
@@ -111,64 +126,62 @@ def _fill(out: np.ndarray, vals: np.ndarray) -> None:
     out[empty] = vals[empty]
 
 
-def _warp_zone(reader: ZoneReader, grid: Grid) -> np.ndarray | None:
-    """The zone's pixels warped onto ``grid`` (nearest), or None where it holds none."""
+def _warp(source, grid: Grid) -> np.ndarray | None:
+    """The source's pixels warped onto ``grid`` (nearest), or None where it holds none."""
     from rasterio.warp import Resampling, reproject, transform_bounds
 
-    zone = reader.group.zone
-    zg = zone.grid()
+    sg = source.grid
     try:
-        left, bottom, right, top = transform_bounds(grid.crs, zg.crs, *_bounds(grid), densify_pts=21)
-    except Exception:  # noqa: BLE001 — far outside the zone's projection domain: nothing here
+        left, bottom, right, top = transform_bounds(grid.crs, sg.crs, *_bounds(grid), densify_pts=21)
+    except Exception:  # noqa: BLE001 — far outside the source's projection domain: nothing here
         return None
     if not all(map(math.isfinite, (left, bottom, right, top))):
         return None
-    z = zg.transform
-    r0, r1 = math.floor((z.f - top) / PIXEL_SIZE_M) - 2, math.ceil((z.f - bottom) / PIXEL_SIZE_M) + 2
-    c0, c1 = math.floor((left - z.c) / PIXEL_SIZE_M) - 2, math.ceil((right - z.c) / PIXEL_SIZE_M) + 2
-    win = Window(r0, c0, r1 - r0, c1 - c0).intersection(Window(0, 0, *zg.shape))
+    z = sg.transform
+    r0, r1 = math.floor((z.f - top) / -z.e) - 2, math.ceil((z.f - bottom) / -z.e) + 2
+    c0, c1 = math.floor((left - z.c) / z.a) - 2, math.ceil((right - z.c) / z.a) + 2
+    if r1 <= r0 or c1 <= c0:
+        return None
+    win = Window(r0, c0, r1 - r0, c1 - c0).intersection(Window(0, 0, *sg.shape))
     if win is None:
         return None
-    src = reader.read(win)
+    src = source.read(win)
     if np.isnan(src).all():
         return None
     dst = np.full((src.shape[2], grid.height, grid.width), np.nan, np.float32)
     reproject(np.ascontiguousarray(src.transpose(2, 0, 1)), dst,
-              src_transform=zg.window(win).transform, src_crs=zg.crs, src_nodata=np.nan,
+              src_transform=sg.window(win).transform, src_crs=sg.crs, src_nodata=np.nan,
               dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan,
               resampling=Resampling.nearest)  # fmt: skip
     return dst.transpose(1, 2, 0)
 
 
-def read_grid(store: StoreReader, grid: Grid, year: int) -> Region:
-    """Embeddings on any grid: exact copies from the grid's own zone, warped from the others."""
+def read_grid(store, grid: Grid, year: int) -> Region:
+    """Embeddings on any grid, from the reader's sources in priority order: exact copies from
+    sources on the grid's lattice, nearest-neighbour warps from the others."""
     store.check_year(year)
-    zones = store.zones(year)
-    dim = store.zone(year, zones[0]).group.embed_dim
+    sources = store.sources(year, grid)
+    dim = store.embed_dim(year)
     if grid.height * grid.width * dim * 4 > MAX_REGION_BYTES:
         raise AccessError(f"a {grid.height} × {grid.width} px region needs "
                           f"{grid.height * grid.width * dim * 4 / 2**30:.1f} GiB; read it in strips "
                           "with iter_region")  # fmt: skip
     out = np.full((grid.height, grid.width, dim), np.nan, np.float32)
-    try:
-        own = Zone.from_epsg(grid.epsg)
-    except Exception:  # noqa: BLE001 — a non-UTM target CRS has no own zone
-        own = None
-    for reader in _candidate_zones(store, year, grid, own):
-        win = _lattice_window(grid, reader.group.zone)
-        vals = reader.read(win) if win is not None else _warp_zone(reader, grid)
+    for source in sources:
+        win = _lattice_window(grid, source.grid)
+        vals = read_padded(source, win) if win is not None else _warp(source, grid)
         if vals is not None:
             _fill(out, vals)
     return Region(out, grid)
 
 
-def read_region(store: StoreReader, bbox, year: int, crs: str | None = None,
+def read_region(store, bbox, year: int, crs: str | None = None,
                 resolution: float | None = None) -> Region:  # fmt: skip
     """Embeddings over a lon/lat bbox, mosaicked across blocks and zones (see ``target_grid``)."""
     return read_grid(store, target_grid(bbox, crs, resolution), year)
 
 
-def iter_region(store: StoreReader, bbox, year: int, crs: str | None = None, resolution: float | None = None,
+def iter_region(store, bbox, year: int, crs: str | None = None, resolution: float | None = None,
                 strip_rows: int = 256) -> Iterator[Region]:  # fmt: skip
     """The same region in strips of ``strip_rows`` rows, top to bottom, for larger-than-memory work."""
     grid = target_grid(bbox, crs, resolution)
@@ -176,7 +189,7 @@ def iter_region(store: StoreReader, bbox, year: int, crs: str | None = None, res
         yield read_grid(store, grid.window(Window(row, 0, min(strip_rows, grid.height - row), grid.width)), year)
 
 
-def read_patch(store: StoreReader, lon: float, lat: float, year: int, size_px: int) -> Region:
+def read_patch(store, lon: float, lat: float, year: int, size_px: int) -> Region:
     """A ``size_px`` square centred on a point, in the point's UTM zone at 10 m (no resampling)."""
     if size_px <= 0:
         raise AccessError(f"size_px must be positive, got {size_px}")

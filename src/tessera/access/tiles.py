@@ -1,0 +1,134 @@
+"""Reading a directory in the geotessera layout (see ``geotessera``): official downloads or our
+own exports, through the same reads as a store — points, regions, patches, strips."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from tessera.access.geotessera import EMBEDDINGS_DIR, LANDMASKS_DIR, TILE_DEG, tile_name
+from tessera.access.points import PointSample, as_lonlat, check_lonlat, statuses
+from tessera.access.reader import AccessError, RegionReads
+from tessera.grid import Grid, Window
+from tessera.quantize import dequantize
+
+_TILE = re.compile(r"^grid_(-?\d+\.\d{2})_(-?\d+\.\d{2})$")
+
+
+def _load(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r")
+    except (ValueError, OSError, EOFError) as exc:
+        raise AccessError(f"{path} is not a readable .npy file ({exc}); it is truncated or damaged — "
+                          "download or export that tile again") from exc  # fmt: skip
+
+
+class TileSource:
+    """One tile: int8 embeddings and scales memory-mapped, its grid from the landmask GeoTIFF."""
+
+    def __init__(self, root: Path, year: int, lon: float, lat: float) -> None:
+        name = tile_name(lon, lat)
+        self.name = name
+        self.folder = root / EMBEDDINGS_DIR / str(year) / name
+        self.landmask = root / LANDMASKS_DIR / f"{name}.tiff"
+
+    @cached_property
+    def grid(self) -> Grid:
+        import rasterio
+
+        if not self.landmask.exists():
+            raise AccessError(f"tile {self.name} has no landmask GeoTIFF at {self.landmask} to place it "
+                              "on Earth; fetch the tile's landmask too")  # fmt: skip
+        with rasterio.open(self.landmask) as src:
+            return Grid(f"EPSG:{src.crs.to_epsg()}", src.transform, src.height, src.width)
+
+    @cached_property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        q, s = _load(self.folder / f"{self.name}.npy"), _load(self.folder / f"{self.name}_scales.npy")
+        if q.ndim != 3 or s.shape != q.shape[:2] or q.shape[:2] != self.grid.shape:
+            raise AccessError(f"tile {self.name}: embeddings {q.shape}, scales {s.shape} and landmask "
+                              f"{self.grid.shape} disagree; the tile is damaged")  # fmt: skip
+        return q, s
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self.arrays[0].shape[2])
+
+    def read(self, window: Window) -> np.ndarray:
+        q, s = self.arrays
+        rows, cols = window.slices
+        return dequantize(np.asarray(q[rows, cols]), np.asarray(s[rows, cols]))
+
+
+class GeotesseraReader(RegionReads):
+    """A geotessera-layout directory opened for reading. Use ``open_store``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tiles: dict[int, dict[tuple[float, float], TileSource]] = {}
+        base = root / EMBEDDINGS_DIR
+        for year_dir in sorted(p for p in base.iterdir() if p.is_dir() and p.name.isdigit()):
+            found = {}
+            for tile_dir in year_dir.iterdir():
+                m = _TILE.match(tile_dir.name)
+                if m and (tile_dir / f"{tile_dir.name}.npy").exists():
+                    lon, lat = float(m.group(1)), float(m.group(2))
+                    found[(lon, lat)] = TileSource(root, int(year_dir.name), lon, lat)
+            if found:
+                self._tiles[int(year_dir.name)] = found
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    @property
+    def years(self) -> list[int]:
+        return sorted(self._tiles)
+
+    def check_year(self, year: int) -> None:
+        if year not in self._tiles:
+            raise AccessError(f"{self.root} holds no tiles for {year}; it holds "
+                              f"{', '.join(map(str, self.years)) or 'none'}")  # fmt: skip
+
+    def embed_dim(self, year: int) -> int:
+        return next(iter(self._tiles[year].values())).embed_dim
+
+    def sources(self, year: int, grid: Grid) -> list[TileSource]:
+        """Tiles whose 0.1° box meets the grid's footprint; tiles on the grid's lattice first."""
+        from rasterio.warp import transform_bounds
+
+        b = grid.bounds
+        w, s, e, n = transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top, densify_pts=21)
+        hits = [t for (lon, lat), t in self._tiles.get(year, {}).items()
+                if lon - 0.05 < e and lon + 0.05 > w and lat - 0.05 < n and lat + 0.05 > s]  # fmt: skip
+        return sorted(hits, key=lambda t: t.grid.crs != grid.crs)
+
+    def sample_points(self, points, year: int) -> PointSample:
+        """One memory-mapped read per tile for all its points; ``outside`` where no tile covers."""
+        from pyproj import Transformer
+
+        self.check_year(year)
+        lon, lat = as_lonlat(points)
+        check_lonlat(lon, lat)
+        dim = self.embed_dim(year)
+        values = np.full((len(lon), dim), np.nan, np.float32)
+        recorded = np.zeros(len(lon), bool)
+        centre_lon = np.round(np.floor(lon / TILE_DEG) * TILE_DEG + 0.05, 2)
+        centre_lat = np.round(np.floor(lat / TILE_DEG) * TILE_DEG + 0.05, 2)
+        for key in set(zip(centre_lon.tolist(), centre_lat.tolist(), strict=True)):
+            tile = self._tiles[year].get(key)
+            if tile is None:
+                continue
+            sel = np.flatnonzero((centre_lon == key[0]) & (centre_lat == key[1]))
+            x, y = Transformer.from_crs("EPSG:4326", tile.grid.crs, always_xy=True).transform(lon[sel], lat[sel])
+            col, row = ~tile.grid.transform * (np.asarray(x), np.asarray(y))
+            row, col = np.floor(row).astype(np.int64), np.floor(col).astype(np.int64)
+            inside = (row >= 0) & (row < tile.grid.height) & (col >= 0) & (col < tile.grid.width)
+            q, s = tile.arrays
+            idx = sel[inside]
+            values[idx] = dequantize(np.asarray(q[row[inside], col[inside]]), np.asarray(s[row[inside], col[inside]]))
+            recorded[idx] = True
+        return PointSample(values, statuses(values, recorded))
