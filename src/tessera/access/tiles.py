@@ -124,7 +124,9 @@ class GeotesseraReader(RegionReads):
                 continue
             sel = np.flatnonzero((centre_lon == key[0]) & (centre_lat == key[1]))
             x, y = Transformer.from_crs("EPSG:4326", tile.grid.crs, always_xy=True).transform(lon[sel], lat[sel])
-            col, row = ~tile.grid.transform * (np.asarray(x), np.asarray(y))
+            inv = ~tile.grid.transform
+            x, y = np.asarray(x), np.asarray(y)
+            col, row = inv.a * x + inv.b * y + inv.c, inv.d * x + inv.e * y + inv.f
             row, col = np.floor(row).astype(np.int64), np.floor(col).astype(np.int64)
             inside = (row >= 0) & (row < tile.grid.height) & (col >= 0) & (col < tile.grid.width)
             q, s = tile.arrays
