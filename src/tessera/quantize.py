@@ -33,4 +33,4 @@ def quantize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def dequantize(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """(q (…, D) int8, scale (…,)) → (…, D) float32; NaN scale gives a NaN row (no data)."""
-    return (np.asarray(q, np.float32) * np.asarray(scale, np.float32)[..., None]).astype(np.float32)
+    return np.multiply(q, np.asarray(scale, np.float32)[..., None], dtype=np.float32)

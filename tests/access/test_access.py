@@ -191,3 +191,19 @@ def test_cli_info_sample_export(store_path, tmp_path):
     assert r.returncode == 2 and "four comma-separated" in r.stderr and "Traceback" not in r.stderr
     r = tessera("export", store_path, tmp_path / "x.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2019")
     assert r.returncode == 2 and "no embeddings for 2019" in r.stderr
+
+
+def test_direct_shard_point_reads_equal_zarr_indexing(store_path):
+    """The fast path parses shard files itself; it must agree with Zarr everywhere, including
+    pixels in unwritten chunks and shards (fill values)."""
+    reader = open_store(store_path).zone(2024, Z31)
+    g = reader.group
+    rng = np.random.default_rng(3)
+    win = next(iter(g.manifests().values())).blocks[0].zone_window
+    rows = win.row - 40 + rng.integers(0, 120, 3000)
+    cols = win.col - 40 + rng.integers(0, 120, 3000)
+    q, s = reader._read_points(rows, cols)
+    bands = np.arange(g.embed_dim)[None, :]
+    assert np.array_equal(q, g.embeddings.vindex[rows[:, None], cols[:, None], bands])
+    assert np.array_equal(s, g.scales.vindex[rows, cols], equal_nan=True)
+    assert np.isnan(s).any() and np.isfinite(s).any()

@@ -16,7 +16,7 @@ import numpy as np
 from tessera.errors import InputNotFoundError, TesseraError
 from tessera.grid import Window
 from tessera.quantize import dequantize
-from tessera.store import EmbeddingStore, StoreError, Zone, ZoneGroup, blocks, is_store
+from tessera.store import EmbeddingStore, StoreError, Zone, ZoneGroup, blocks, is_store, shard_points
 
 
 class AccessError(TesseraError, ValueError):
@@ -89,13 +89,37 @@ class ZoneReader:
         r, c = rows[inside], cols[inside]
         rec = self._recorded_points(r, c)
         if rec.any():
-            bands = np.arange(self.group.embed_dim)[None, :]
-            q = self.group.embeddings.vindex[r[rec][:, None], c[rec][:, None], bands]
-            s = self.group.scales.vindex[r[rec], c[rec]]
+            q, s = self._read_points(r[rec], c[rec])
             idx = np.flatnonzero(inside)[rec]
             out[idx] = dequantize(q, s)
             recorded[idx] = True
         return out, recorded
+
+    def _read_points(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, D) int8 and (N,) float32 at zone pixels: shard files read directly when their
+        layout is the one ``shard_points`` decodes, else Zarr's vectorised indexing."""
+        g = self.group
+        if not (shard_points.supported(g.embeddings) and shard_points.supported(g.scales)):
+            bands = np.arange(g.embed_dim)[None, :]
+            return g.embeddings.vindex[rows[:, None], cols[:, None], bands], g.scales.vindex[rows, cols]
+        size, chunk = g.layout.shard, g.layout.chunk
+        q = np.zeros((len(rows), g.embed_dim), np.int8)
+        s = np.full(len(rows), np.nan, np.float32)
+        sr, sc = rows // size, cols // size
+        order = np.lexsort((sc, sr))
+        bounds = np.flatnonzero(np.diff(sr[order]) | np.diff(sc[order])) + 1
+        def one_shard(sel: np.ndarray) -> None:
+            key = (int(sr[sel[0]]), int(sc[sel[0]]))
+            files = g.shard_files(key)
+            lr, lc = rows[sel] % size, cols[sel] % size
+            q[sel] = shard_points.read_points(files[f"embeddings/c/{key[0]}/{key[1]}/0"], lr, lc, size, chunk,
+                                              "int8", (g.embed_dim,), 0)  # fmt: skip
+            s[sel] = shard_points.read_points(files[f"scales/c/{key[0]}/{key[1]}"], lr, lc, size, chunk,
+                                              "<f4", (), np.nan)  # fmt: skip
+
+        for sel in np.split(order, bounds):
+            one_shard(sel)
+        return q, s
 
     def _recorded_points(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         s = self.group.layout.shard
