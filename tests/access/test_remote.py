@@ -79,3 +79,18 @@ def test_four_processes_share_one_cache_consistently(served, tmp_path):
 def test_unreachable_server_is_a_clear_error(tmp_path):
     with pytest.raises(AccessError, match="cannot fetch"):
         open_store("http://127.0.0.1:9/", cache=tmp_path / "c")
+
+
+def test_any_fsspec_url_reads_like_the_local_store(store_path, tmp_path):
+    """s3://, gs:// … go through fsspec; its in-memory filesystem stands in for object storage."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    for p in store_path.rglob("*"):
+        if p.is_file() and ".locks" not in p.parts:
+            fs.pipe_file(f"/bucket/store/{p.relative_to(store_path).as_posix()}", p.read_bytes())
+    remote = open_store("memory://bucket/store", cache=tmp_path / "cache")
+    local = open_store(store_path)
+    assert np.array_equal(remote.read_region(BBOX, 2024).data, local.read_region(BBOX, 2024).data, equal_nan=True)
+    with pytest.raises(AccessError, match="install the fsspec filesystem|cannot"):
+        open_store("nosuchproto://bucket/store", cache=tmp_path / "c2")

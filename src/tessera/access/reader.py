@@ -223,7 +223,8 @@ class StoreReader(RegionReads):
 
 
 def open_store(location: str | os.PathLike, cache: str | os.PathLike | None = None) -> RegionReads:
-    """Open embeddings for reading: a store (local path, ``file://`` or ``http(s)://`` URL) or a
+    """Open embeddings for reading: a store (local path, ``file://``, ``http(s)://`` or another
+    fsspec URL such as ``s3://`` when its filesystem package is installed) or a
     directory in the geotessera layout (official downloads, or ``tessera export --layout geotessera``).
 
     Over HTTP, blocks are fetched when a read needs them, verified against the manifest and kept
@@ -235,14 +236,11 @@ def open_store(location: str | os.PathLike, cache: str | os.PathLike | None = No
     [2024]
     """
     text = os.fspath(location)
-    if text.startswith(("http://", "https://")):
+    if "://" in text and not text.startswith("file://"):
         from tessera.access.remote import RemoteStore
 
         remote = RemoteStore(text, cache)
         return StoreReader(EmbeddingStore(remote.open()), remote)
-    if "://" in text and not text.startswith("file://"):
-        raise AccessError(f"reading stores over {text.split(':')[0]} is not built yet; copy the store "
-                          "locally (e.g. `aws s3 sync`) or serve it over HTTP")  # fmt: skip
     path = Path(text.removeprefix("file://"))
     if not path.exists():
         raise InputNotFoundError(f"no embedding store at {path}")

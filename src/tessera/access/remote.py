@@ -1,4 +1,5 @@
-"""Stores over HTTP(S): fetch what a read needs, verify it against the manifest, cache it.
+"""Remote stores (HTTP(S), or any fsspec URL such as ``s3://`` with its filesystem installed):
+fetch what a read needs, verify it against the manifest, cache it.
 
 The cache is a partial local mirror of the store: metadata on open, then for each read the
 manifests of the shards it touches and the shard files they list. A shard file enters the cache
@@ -9,6 +10,7 @@ that keeps failing its checksum is an error naming the block — never wrong num
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -33,7 +35,7 @@ def default_cache(url: str) -> Path:
 
 
 class RemoteStore:
-    """A store served over HTTP(S) (e.g. by ``tessera serve``), mirrored into ``cache``."""
+    """A store at a URL (``tessera serve``, a web server, object storage), mirrored into ``cache``."""
 
     def __init__(self, url: str, cache: str | os.PathLike | None = None, retries: int = 3,
                  timeout_s: float = 30.0) -> None:  # fmt: skip
@@ -42,19 +44,43 @@ class RemoteStore:
         self.retries = retries
         self.timeout_s = timeout_s
 
-    def _get(self, key: str) -> bytes | None:
-        """The bytes at ``key``, None if the server has no such file; bounded retries otherwise."""
-        mf.check_key(key)
-        last: Exception | None = None
-        for attempt in range(self.retries):
+    def _read(self, key: str) -> bytes | None:
+        """One attempt: HTTP(S) with the standard library, any other scheme through fsspec."""
+        if self.url.startswith(("http://", "https://")):
             try:
                 with urllib.request.urlopen(self.url + key, timeout=self.timeout_s) as resp:
                     return resp.read()
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:
                     return None
-                last = exc
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                raise
+        try:
+            return self._fs.cat_file(self._root + key)
+        except FileNotFoundError:
+            return None
+
+    @functools.cached_property
+    def _fs(self):
+        try:
+            import fsspec
+
+            fs, root = fsspec.core.url_to_fs(self.url)
+        except (ImportError, ValueError) as exc:  # fsspec lacks the protocol's package (e.g. s3fs)
+            raise AccessError(f"cannot open {self.url}: {exc}; install the fsspec filesystem for "
+                              "this protocol (s3fs for s3://, gcsfs for gs://)") from exc  # fmt: skip
+        self._root = root.rstrip("/") + "/"
+        return fs
+
+    def _get(self, key: str) -> bytes | None:
+        """The bytes at ``key``, None if there is no such file; bounded retries otherwise."""
+        mf.check_key(key)
+        last: Exception | None = None
+        for attempt in range(self.retries):
+            try:
+                return self._read(key)
+            except AccessError:
+                raise
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
                 last = exc
             time.sleep(0.2 * 2**attempt)
         raise AccessError(f"cannot fetch {self.url + key} after {self.retries} tries ({last}); check "
