@@ -1,0 +1,163 @@
+"""The whole story on simulated data, offline: simulate → pretrain → embed → read → heads → report.
+
+Every number and picture in the report comes from this run. The steps are the library's own
+(the same calls the individual commands make); only the orchestration lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tessera.progress import Progress
+
+FRACTIONS = (0.01, 0.05, 0.10, 0.20, 0.50, 1.00)
+HEADS = ("logistic", "rf")
+
+
+@dataclass(frozen=True)
+class QuickstartConfig:
+    train_scenes: int = 4  # simulated 96² px regions for pretraining (the target region is not one)
+    size: int = 128  # target region side, px (1.28 km)
+    minutes: float = 4.0  # pretraining budget on the CPU
+    steps: int = 400
+    repeats: int = 3  # label draws per fraction
+    seed: int = 0
+
+
+def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progress | None = None) -> Path:
+    """Run everything into ``out``; returns the report's path."""
+    from tessera.access import open_store
+    from tessera.access.region import read_grid
+    from tessera.cube import open_cube
+    from tessera.embed import EmbedConfig, embed_cube
+    from tessera.heads import baseline_features, learning_curve, make_head, summarise
+    from tessera.simulate import SimulationConfig, read_labels, simulate, write_scene
+    from tessera.train import ShardConfig, TrainConfig, train, write_shards
+    from tessera.viz import pca_rgb, plot_learning_curves, save_png
+
+    out.mkdir(parents=True, exist_ok=True)
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    scenes = []
+    for i in range(cfg.train_scenes):
+        scenes.append(write_scene(simulate(SimulationConfig(height=96, width=96, seed=100 + i, lon=0.12 + 0.05 * i)),
+                                  out / f"train{i}", overwrite=True))  # fmt: skip
+        if progress:
+            progress("simulate", i + 1, cfg.train_scenes + 2)
+    val = write_scene(simulate(SimulationConfig(height=64, width=64, seed=300, lon=0.5)), out / "val", overwrite=True)
+    target = write_scene(simulate(SimulationConfig(height=cfg.size, width=cfg.size, seed=200 + cfg.seed, lon=0.3,
+                                                   lat=52.3)), out / "region", overwrite=True)  # fmt: skip
+    if progress:
+        progress("simulate", cfg.train_scenes + 2, cfg.train_scenes + 2)
+    times["simulate"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    shards = write_shards([s / "cube.zarr" for s in scenes], out / "shards",
+                          ShardConfig(samples_per_epoch=30_000, shard_size=15_000, epochs=2, seed=cfg.seed),
+                          overwrite=True)  # fmt: skip
+    tcfg = TrainConfig(preset="tiny", steps=cfg.steps, batch_size=256, lr=2e-3, warmup_steps=40,
+                       checkpoint_every=100, eval_every=100, val_scene=str(val), seed=cfg.seed,
+                       time_limit_s=cfg.minutes * 60)  # fmt: skip
+    train(tcfg, shards, out / "run", progress=progress)
+    checkpoint = out / "run" / "model.safetensors"
+    times["pretrain"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    store_path = out / "embeddings.zarr"
+    summary = embed_cube(target / "cube.zarr", checkpoint, store_path, EmbedConfig(seed=cfg.seed, draws=4),
+                         progress=progress)  # fmt: skip
+    times["embed"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    cube = open_cube(target / "cube.zarr")
+    region = read_grid(open_store(store_path), cube.grid, cube.year)
+    emb = region.data
+    raw = baseline_features(cube.read())
+    labels = read_labels(target)["classes"].astype(int)
+    legend = {c["id"]: c["name"] for c in json.loads((target / "legend.json").read_text())}
+    h, w = labels.shape
+    rows, cols = np.divmod(np.arange(h * w), w)
+    keep = (labels.ravel() > 0) & ~np.isnan(emb.reshape(h * w, -1)).any(1) & ~np.isnan(raw.reshape(h * w, -1)).any(1)
+    feats = {"embeddings": emb.reshape(h * w, -1)[keep], "raw bands": raw.reshape(h * w, -1)[keep]}
+    points = learning_curve(feats, labels.ravel()[keep], rows[keep], cols[keep], heads=HEADS,
+                            fractions=FRACTIONS, repeats=cfg.repeats, split="spatial", block=16)  # fmt: skip
+    acc = summarise(points, "accuracy")
+    f1 = summarise(points, "macro_f1")
+    times["heads"] = time.perf_counter() - t
+
+    # Maps: the best head at 10 % labels on each feature set, over the whole region.
+    from tessera.heads.evaluate import block_split, draw_training
+
+    pool = block_split(rows[keep], cols[keep], 16, seed=0)
+    train_idx = draw_training(labels.ravel()[keep], pool, 0.10, np.random.default_rng(0), "classification")
+    maps = {}
+    for name, x in feats.items():
+        best = max(HEADS, key=lambda hd: acc[(name, hd, 0.10)][0])
+        model = make_head(best, seed=0).fit(x[train_idx], labels.ravel()[keep][train_idx])
+        full = np.zeros(h * w, int)
+        full[keep] = model.predict(x)
+        maps[name] = (best, full.reshape(h, w))
+    figs = out / "report"
+    figs.mkdir(exist_ok=True)
+    save_png(figs / "pca.png", pca_rgb(emb), "embeddings: first three principal components")
+    save_png(figs / "truth.png", labels, "ground truth", cmap="tab10", legend=legend)
+    for name, (head, m) in maps.items():
+        save_png(figs / f"map_{name.replace(' ', '_')}.png", m, f"{name} + {head}, 10 % labels", cmap="tab10")
+    plot_learning_curves(acc, figs / "learning_curve.png", "accuracy",
+                         "spatial-block hold-out (16 px), mean ± sd over draws")  # fmt: skip
+    report = write_report(out, cfg, acc, f1, maps, summary, times, int(keep.sum()))
+    return report
+
+
+def _verdict(acc, frac: float) -> tuple[bool, str]:
+    best = {f: max((acc[(f, hd, frac)][0], hd) for hd in HEADS) for f in ("embeddings", "raw bands")}
+    wins = best["embeddings"][0] > best["raw bands"][0]
+    return wins, (f"{best['embeddings'][0]:.3f} ({best['embeddings'][1]}) vs {best['raw bands'][0]:.3f} "
+                  f"({best['raw bands'][1]})")  # fmt: skip
+
+
+def write_report(out: Path, cfg: QuickstartConfig, acc, f1, maps, summary, times, n_labelled: int) -> Path:
+    from tessera.atomic import atomic_file
+
+    lines = ["# tessera quickstart report", "",
+             "Everything below was produced by this run of `tessera quickstart`, offline, on simulated "
+             "Sentinel-1/2 data.", "",
+             f"- pretraining: `tiny` preset on {cfg.train_scenes} simulated regions, ≤ {cfg.minutes:g} min "
+             f"({times['pretrain']:.0f} s incl. shards)",
+             f"- embedding: {summary.pixels + summary.nodata:,} px at {summary.pixels_per_second:,.0f} px/s "
+             f"(mean of 4 date draws per pixel) into `embeddings.zarr`",
+             f"- heads: {', '.join(HEADS)} on {n_labelled:,} labelled pixels, {cfg.repeats} label draws per "
+             "fraction, spatial-block hold-out (labels in half of the 16-px squares, scored in the other half)",
+             "- baseline: the same heads on raw-band features (per-band seasonal medians and 10/50/90th "
+             "percentiles of valid S2 observations, seasonal S1 medians)", "",
+             "## Accuracy (mean ± sd)", "",
+             "| features | head | " + " | ".join(f"{f:.0%}" for f in FRACTIONS) + " |",
+             "|---|---|" + "---|" * len(FRACTIONS)]  # fmt: skip
+    for feats in ("embeddings", "raw bands"):
+        for head in HEADS:
+            cells = [f"{acc[(feats, head, fr)][0]:.3f} ± {acc[(feats, head, fr)][1]:.3f}" for fr in FRACTIONS]
+            lines.append(f"| {feats} | {head} | " + " | ".join(cells) + " |")
+    lines += ["", "Macro-F1 at 1 % / 10 %: " + "; ".join(
+        f"{fe} + {hd}: {f1[(fe, hd, 0.01)][0]:.3f} / {f1[(fe, hd, 0.10)][0]:.3f}"
+        for fe in ("embeddings", "raw bands") for hd in HEADS), ""]  # fmt: skip
+    for frac in (0.01, 0.10):
+        wins, text = _verdict(acc, frac)
+        lines.append(f"- **{frac:.0%} labels:** best embeddings head vs best raw-band head: {text} — "
+                     + ("embeddings win." if wins else "embeddings do **not** win here; the model in this "
+                        "quickstart is pretrained for minutes on a CPU, so its features are still weak "
+                        "(see benchmarks/RESULTS.md for longer runs)."))  # fmt: skip
+    lines += ["", "![learning curve](report/learning_curve.png)", "",
+              "| embeddings (PCA) | ground truth | " + " | ".join(f"{n} + {h}" for n, (h, _) in maps.items()) + " |",
+              "|---|---|" + "---|" * len(maps),
+              "| ![pca](report/pca.png) | ![truth](report/truth.png) | "
+              + " | ".join(f"![{n}](report/map_{n.replace(' ', '_')}.png)" for n in maps) + " |", "",
+              "Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()), ""]  # fmt: skip
+    path = out / "report.md"
+    with atomic_file(path) as tmp:
+        tmp.write_text("\n".join(lines))
+    return path

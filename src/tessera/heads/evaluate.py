@@ -1,0 +1,113 @@
+"""Evaluation as the field does it: label fractions × repeats, random or spatial-block hold-out,
+accuracy / macro-F1 / per-class F1 / confusion, or RMSE / MAE / R²."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tessera.errors import ConfigError
+from tessera.heads.models import make_head
+
+FRACTIONS = (0.01, 0.05, 0.10, 0.20, 0.50, 1.00)
+
+
+class LabelError(ConfigError):
+    """Labels that cannot support the requested evaluation (one class, too few pixels, …)."""
+
+
+def block_split(rows: np.ndarray, cols: np.ndarray, block: int, seed: int = 0) -> np.ndarray:
+    """True for pixels in a random half of ``block``-px squares: train there, test elsewhere,
+    so no test pixel has a labelled neighbour in its own square."""
+    ids = (rows // block) * 1_000_003 + cols // block
+    uniq = np.unique(ids)
+    chosen = np.random.default_rng(seed).permutation(uniq)[: max(1, len(uniq) // 2)]
+    return np.isin(ids, chosen)
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray) -> dict:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    return {"accuracy": float(accuracy_score(y_true, y_pred)),
+            "macro_f1": float(f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
+            "per_class_f1": dict(zip(classes.tolist(), f1_score(y_true, y_pred, labels=classes, average=None,
+                                                               zero_division=0).round(4).tolist(), strict=True)),
+            "confusion": confusion_matrix(y_true, y_pred, labels=classes).tolist()}  # fmt: skip
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    return {"rmse": float(np.sqrt(mean_squared_error(y_true, y_pred))),
+            "mae": float(mean_absolute_error(y_true, y_pred)), "r2": float(r2_score(y_true, y_pred))}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    features: str
+    head: str
+    split: str
+    fraction: float
+    repeat: int
+    n_train: int
+    metrics: dict
+
+
+def draw_training(labels: np.ndarray, pool: np.ndarray, fraction: float, rng: np.random.Generator,
+                  task: str) -> np.ndarray:  # fmt: skip
+    """Indices of ``fraction`` of the pool, with at least one pixel per class (classification)."""
+    idx = np.flatnonzero(pool)
+    n = max(1, int(round(fraction * len(idx))))
+    train = rng.choice(idx, min(n, len(idx)), replace=False)
+    if task == "classification":
+        present = set(labels[train].tolist())
+        extra = [rng.choice(idx[labels[idx] == c]) for c in np.unique(labels[idx]) if c not in present]
+        train = np.concatenate([train, np.asarray(extra, int)])
+    return train
+
+
+def learning_curve(features: dict[str, np.ndarray], labels: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                   heads: tuple[str, ...] = ("logistic",), fractions=FRACTIONS, repeats: int = 3,
+                   split: str = "spatial", block: int = 16, task: str = "classification",
+                   min_train: int = 2) -> list[CurvePoint]:  # fmt: skip
+    """Fit every head on every feature set at every fraction, ``repeats`` times.
+
+    ``features`` maps a name ("embeddings", "raw bands") to (N, F) arrays of the same N labelled
+    pixels. With ``split="spatial"`` labels are drawn in half of the ``block``-px squares and
+    scored in the other half; with ``"random"`` scored on every pixel not drawn.
+    """
+    if split not in ("spatial", "random"):
+        raise ConfigError(f"split {split!r} must be spatial or random")
+    if task == "classification" and len(np.unique(labels)) < 2:
+        raise LabelError(f"the labels hold one class only ({np.unique(labels).tolist()}); a classifier "
+                         "needs at least two")  # fmt: skip
+    out = []
+    for r in range(repeats):
+        pool = block_split(rows, cols, block, seed=r) if split == "spatial" else np.ones(len(labels), bool)
+        test_mask = ~pool if split == "spatial" else None
+        for frac in fractions:
+            rng = np.random.default_rng([r, int(frac * 1e6)])
+            train = draw_training(labels, pool, frac, rng, task)
+            if len(train) < min_train:
+                raise LabelError(f"{frac:.0%} of {pool.sum()} labelled pixels is {len(train)} — too few to "
+                                 "fit a head; label more pixels or drop that fraction")  # fmt: skip
+            test = np.flatnonzero(test_mask) if test_mask is not None else np.setdiff1d(np.arange(len(labels)), train)
+            if len(test) == 0:
+                continue
+            for fname, x in features.items():
+                for head in heads:
+                    model = make_head(head, task, seed=r).fit(x[train], labels[train])
+                    pred = model.predict(x[test])
+                    m = (classification_metrics(labels[test], pred, np.unique(labels)) if task == "classification"
+                         else regression_metrics(labels[test], pred))  # fmt: skip
+                    out.append(CurvePoint(fname, head, split, frac, r, len(train), m))
+    return out
+
+
+def summarise(points: list[CurvePoint], metric: str = "accuracy") -> dict[tuple[str, str, float], tuple[float, float]]:
+    """(features, head, fraction) → (mean, sd) of ``metric`` over repeats."""
+    groups: dict[tuple[str, str, float], list[float]] = {}
+    for p in points:
+        groups.setdefault((p.features, p.head, p.fraction), []).append(p.metrics[metric])
+    return {k: (float(np.mean(v)), float(np.std(v))) for k, v in groups.items()}

@@ -1,0 +1,58 @@
+"""Baseline features from the raw observations, so every report says what embeddings add.
+
+Per pixel: each S2 band's median over the valid observations of each season (Dec–Feb, Mar–May,
+Jun–Aug, Sep–Nov), its 10th / 50th / 90th percentile over the year, and the seasonal medians of
+S1 VV and VH in dB (both orbit directions pooled) — the seasonal-composite features that remote
+sensing classifiers are usually given. A season without a valid observation takes the pixel's
+annual median, so no pixel is dropped for a cloudy winter.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from tessera import sensors
+from tessera.cube import CubeData
+
+SEASONS = ((335, 59), (60, 151), (152, 243), (244, 334))  # DOY ranges; the first wraps the year
+
+
+def _season_masks(doy: np.ndarray) -> list[np.ndarray]:
+    doy = np.asarray(doy, int)
+    return [((doy >= a) | (doy <= b)) if a > b else ((doy >= a) & (doy <= b)) for a, b in SEASONS]
+
+
+def _seasonal_medians(values: np.ndarray, doy: np.ndarray) -> np.ndarray:
+    """values (T, H, W, C) with NaN = invalid → (H, W, 4·C), gaps filled with the annual median."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices are expected (clouds)
+        annual = np.nanmedian(values, axis=0) if len(values) else np.full(values.shape[1:], np.nan)
+        out = []
+        for m in _season_masks(doy):
+            med = np.nanmedian(values[m], axis=0) if m.any() else np.full(values.shape[1:], np.nan)
+            out.append(np.where(np.isnan(med), annual, med))
+    return np.concatenate(out, axis=-1)
+
+
+def baseline_features(cube: CubeData) -> np.ndarray:
+    """(H, W, 78) float32 raw-band features of a cube window; NaN where a pixel has no valid S2."""
+    s2 = cube.s2_bands.astype(np.float32)
+    s2[cube.s2_mask == 0] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pct = np.nanpercentile(s2, (10, 50, 90), axis=0) if len(s2) else np.full((3, *s2.shape[1:]), np.nan)
+    parts = [_seasonal_medians(s2, cube.s2_doy), np.concatenate(list(pct), axis=-1)]
+    s1_vals, s1_doy = [], []
+    for orbit in ("ascending", "descending"):
+        series = cube.s1(orbit)
+        if len(series.doy):
+            db = sensors.s1_decode_db(series.values)  # NaN where not observed
+            s1_vals.append(np.where(sensors.s1_valid_mask(series.values)[..., None], db, np.nan))
+            s1_doy.append(series.doy)
+    if s1_vals:
+        parts.append(_seasonal_medians(np.concatenate(s1_vals), np.concatenate(s1_doy)))
+    else:
+        parts.append(np.full((*s2.shape[1:3], 8), np.nan, np.float32))
+    return np.concatenate(parts, axis=-1).astype(np.float32)

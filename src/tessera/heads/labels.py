@@ -1,0 +1,59 @@
+"""Labels on the embedding grid: from a raster (reprojected nearest if needed) or a vector file
+rasterised with stable class ids."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tessera.grid import Grid
+from tessera.heads.evaluate import LabelError
+
+NO_LABEL = 0  # class id 0 is "unlabelled" in label rasters
+
+
+def read_label_raster(path: str | os.PathLike, grid: Grid) -> np.ndarray:
+    """(H, W) labels on ``grid``; reprojected with nearest neighbour from another grid or CRS."""
+    import rasterio
+    from rasterio.warp import Resampling, reproject
+
+    with rasterio.open(path) as src:
+        if src.crs is None:
+            raise LabelError(f"{path} has no CRS; labels must be georeferenced")
+        out = np.zeros(grid.shape, src.dtypes[0])
+        reproject(rasterio.band(src, 1), out, dst_transform=grid.transform, dst_crs=grid.crs,
+                  resampling=Resampling.nearest, dst_nodata=NO_LABEL)  # fmt: skip
+    if not (out != NO_LABEL).any():
+        raise LabelError(f"{path} has no labels inside the region; check the file covers the area and year")
+    return out
+
+
+def rasterize_labels(path: str | os.PathLike, grid: Grid, column: str) -> tuple[np.ndarray, dict[str, int]]:
+    """Vector labels (GeoJSON, GeoPackage, Shapefile) → (H, W) class ids on ``grid`` and the
+    legend. Ids are 1… in sorted order of the class names, so they are stable across runs."""
+    try:
+        import geopandas as gpd
+    except ImportError as exc:
+        raise LabelError("vector labels need geopandas (`pip install geopandas`)") from exc
+    from rasterio.features import rasterize
+
+    gdf = gpd.read_file(path)
+    if column not in gdf.columns:
+        raise LabelError(f"{path} has no column {column!r}; it has {sorted(c for c in gdf.columns if c != 'geometry')}")
+    if gdf.crs is None:
+        raise LabelError(f"{path} has no CRS; give the file one (GeoJSON is EPSG:4326 by definition)")
+    gdf = gdf.to_crs(grid.crs)
+    names = sorted(map(str, gdf[column].unique()))
+    legend = {n: i + 1 for i, n in enumerate(names)}
+    shapes = [(geom, legend[str(v)]) for geom, v in zip(gdf.geometry, gdf[column], strict=True) if geom is not None]
+    out = rasterize(shapes, out_shape=grid.shape, transform=grid.transform, fill=NO_LABEL, dtype="int32")
+    if not (out != NO_LABEL).any():
+        raise LabelError(f"no labelled feature of {path} falls inside the region")
+    return out, legend
+
+
+def write_legend(path: Path, legend: dict[str, int]) -> None:
+    path.write_text(json.dumps(legend, indent=1))

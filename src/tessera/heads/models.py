@@ -1,0 +1,37 @@
+"""Small heads on per-pixel features: the classifiers and regressors the field uses, by name."""
+
+from __future__ import annotations
+
+from tessera.errors import ConfigError
+
+CLASSIFIERS = ("logistic", "knn", "rf", "mlp")
+REGRESSORS = ("ridge", "rf", "mlp")
+
+
+def make_head(name: str, task: str = "classification", seed: int = 0):
+    """A scikit-learn pipeline (standardise → model). Defaults suit 10²–10⁵ labelled pixels."""
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if task == "classification":
+        models = {
+            "logistic": lambda: LogisticRegression(max_iter=2000),
+            "knn": lambda: KNeighborsClassifier(n_neighbors=5, weights="distance"),
+            "rf": lambda: RandomForestClassifier(n_estimators=200, n_jobs=-1, random_state=seed),
+            "mlp": lambda: MLPClassifier((256,), max_iter=500, early_stopping=False, random_state=seed),
+        }
+    elif task == "regression":
+        models = {
+            "ridge": lambda: Ridge(alpha=1.0),
+            "rf": lambda: RandomForestRegressor(n_estimators=200, n_jobs=-1, random_state=seed),
+            "mlp": lambda: MLPRegressor((256,), max_iter=500, random_state=seed),
+        }
+    else:
+        raise ConfigError(f"task {task!r} must be classification or regression")
+    if name not in models:
+        raise ConfigError(f"head {name!r} is not one of {sorted(models)} for {task}")
+    return make_pipeline(StandardScaler(), models[name]())

@@ -1,0 +1,87 @@
+"""Heads, evaluation and labels on a small simulated scene."""
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+
+from tessera.heads import LabelError, baseline_features, block_split, learning_curve, rasterize_labels, read_label_raster
+
+
+@pytest.fixture(scope="module")
+def scene_data(small_scene):
+    raw = baseline_features(small_scene.cube)
+    h, w = small_scene.classes.shape
+    rows, cols = np.divmod(np.arange(h * w), w)
+    return raw.reshape(h * w, -1), small_scene.classes.ravel().astype(int), rows, cols
+
+
+def test_baseline_features_are_seasonal_summaries_without_gaps(small_scene):
+    raw = baseline_features(small_scene.cube)
+    assert raw.shape == (*small_scene.classes.shape, 78) and raw.dtype == np.float32
+    assert np.isfinite(raw).mean() > 0.99
+    # the annual median band feature equals a direct median of the valid observations
+    c = small_scene.cube
+    vals = c.s2_bands[:, 5, 7, 3].astype(float)[c.s2_mask[:, 5, 7] == 1]
+    assert np.isclose(raw[5, 7, 40 + 10 + 3], np.median(vals))
+
+
+def test_learning_curve_scores_only_unlabelled_blocks(scene_data):
+    x, y, rows, cols = scene_data
+    pts = learning_curve({"raw bands": x}, y, rows, cols, heads=("logistic",), fractions=(0.05, 1.0),
+                         repeats=2, split="spatial", block=8)  # fmt: skip
+    assert len(pts) == 4 and all(0 <= p.metrics["accuracy"] <= 1 for p in pts)
+    full = [p for p in pts if p.fraction == 1.0]
+    assert all(p.metrics["accuracy"] > 0.5 for p in full)
+    assert set(pts[0].metrics) == {"accuracy", "macro_f1", "per_class_f1", "confusion"}
+    train_half = block_split(rows, cols, 8, seed=0)
+    assert full[0].n_train == train_half.sum()
+
+
+def test_label_problems_are_clear(scene_data):
+    x, y, rows, cols = scene_data
+    with pytest.raises(LabelError, match="one class"):
+        learning_curve({"raw": x}, np.ones_like(y), rows, cols)
+    with pytest.raises(LabelError, match="too few"):
+        a, b = np.unique(y)[:2]
+        idx = np.array([*np.flatnonzero(y == a)[:2], np.flatnonzero(y == b)[0]])
+        learning_curve({"raw": x[idx]}, y[idx], rows[idx], cols[idx], fractions=(0.01,), min_train=5, split="random")
+
+
+def test_vector_labels_in_wgs84_land_on_the_utm_grid(small_scene, tmp_path):
+    from rasterio.warp import transform_bounds
+
+    grid = small_scene.cube.grid
+    b = grid.bounds
+    w, s, e, n = transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)
+    mid = (w + e) / 2
+    feats = [{"type": "Feature", "properties": {"crop": name},
+              "geometry": {"type": "Polygon", "coordinates": [[[x0, s], [x1, s], [x1, n], [x0, n], [x0, s]]]}}
+             for name, x0, x1 in (("wheat", w, mid), ("maize", mid, e))]  # fmt: skip
+    (tmp_path / "l.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    labels, legend = rasterize_labels(tmp_path / "l.geojson", grid, "crop")
+    assert legend == {"maize": 1, "wheat": 2}  # sorted names → stable ids
+    assert (labels[:, : grid.width // 3] == 2).all() and (labels[:, -grid.width // 3 :] == 1).all()
+    with pytest.raises(LabelError, match="no column"):
+        rasterize_labels(tmp_path / "l.geojson", grid, "class")
+    far = [{**f, "geometry": {"type": "Point", "coordinates": [100.0, 10.0]}} for f in feats]
+    (tmp_path / "far.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": far}))
+    with pytest.raises(LabelError, match="inside the region"):
+        rasterize_labels(tmp_path / "far.geojson", grid, "crop")
+
+
+def test_label_raster_in_another_crs_is_reprojected(small_scene, tmp_path):
+    from rasterio.warp import calculate_default_transform, reproject
+
+    grid = small_scene.cube.grid
+    src = small_scene.classes.astype(np.uint8)
+    t, w, h = calculate_default_transform(grid.crs, "EPSG:4326", grid.width, grid.height, *[
+        getattr(grid.bounds, k) for k in ("left", "bottom", "right", "top")])  # fmt: skip
+    dst = np.zeros((h, w), np.uint8)
+    reproject(src, dst, src_transform=grid.transform, src_crs=grid.crs, dst_transform=t, dst_crs="EPSG:4326")
+    with rasterio.open(tmp_path / "l.tif", "w", driver="GTiff", width=w, height=h, count=1, dtype="uint8",
+                       crs="EPSG:4326", transform=t) as f:  # fmt: skip
+        f.write(dst[None])
+    back = read_label_raster(tmp_path / "l.tif", grid)
+    assert back.shape == grid.shape and (back == src).mean() > 0.85
