@@ -15,8 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 quickstart: $(VENV)/.installed
-	$(BIN)/tessera simulate quickstart-out/scene --size 128 --overwrite
-	$(BIN)/tessera cube info quickstart-out/scene
+	$(BIN)/tessera quickstart --out quickstart-out
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

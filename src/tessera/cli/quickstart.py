@@ -21,7 +21,8 @@ HEADS = ("logistic", "rf")
 
 @dataclass(frozen=True)
 class QuickstartConfig:
-    train_scenes: int = 4  # simulated 96² px regions for pretraining (the target region is not one)
+    train_scenes: int = 4  # simulated regions for pretraining (the target region is not one of them)
+    train_size: int = 96  # their side, px
     size: int = 128  # target region side, px (1.28 km)
     minutes: float = 4.0  # pretraining budget on the CPU
     steps: int = 400
@@ -45,8 +46,8 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     t = time.perf_counter()
     scenes = []
     for i in range(cfg.train_scenes):
-        scenes.append(write_scene(simulate(SimulationConfig(height=96, width=96, seed=100 + i, lon=0.12 + 0.05 * i)),
-                                  out / f"train{i}", overwrite=True))  # fmt: skip
+        sim = SimulationConfig(height=cfg.train_size, width=cfg.train_size, seed=100 + i, lon=0.12 + 0.05 * i)
+        scenes.append(write_scene(simulate(sim), out / f"train{i}", overwrite=True))
         if progress:
             progress("simulate", i + 1, cfg.train_scenes + 2)
     val = write_scene(simulate(SimulationConfig(height=64, width=64, seed=300, lon=0.5)), out / "val", overwrite=True)
@@ -105,9 +106,11 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     figs = out / "report"
     figs.mkdir(exist_ok=True)
     save_png(figs / "pca.png", pca_rgb(emb), "embeddings: first three principal components")
-    save_png(figs / "truth.png", labels, "ground truth", cmap="tab10", legend=legend)
+    top = max(legend)
+    save_png(figs / "truth.png", labels, "ground truth", cmap="tab10", legend=legend, vmax=top)
     for name, (head, m) in maps.items():
-        save_png(figs / f"map_{name.replace(' ', '_')}.png", m, f"{name} + {head}, 10 % labels", cmap="tab10")
+        save_png(figs / f"map_{name.replace(' ', '_')}.png", m, f"{name} + {head}, 10 % labels", cmap="tab10",
+                 vmax=top)  # fmt: skip
     plot_learning_curves(acc, figs / "learning_curve.png", "accuracy",
                          "spatial-block hold-out (16 px), mean ± sd over draws")  # fmt: skip
     report = write_report(out, cfg, acc, f1, maps, summary, times, int(keep.sum()))

@@ -27,14 +27,16 @@ def pca_rgb(data: np.ndarray) -> np.ndarray:
 
 
 def save_png(path: str | os.PathLike, image: np.ndarray, title: str | None = None, cmap: str | None = None,
-             legend: dict[int, str] | None = None) -> Path:  # fmt: skip
+             legend: dict[int, str] | None = None, vmax: float | None = None) -> Path:  # fmt: skip
+    """Write an image (RGB, or a class map with ``cmap``) as PNG, atomically. Class maps share
+    colours across figures when given the same ``vmax`` (the largest class id)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
-    ax.imshow(image, cmap=cmap, interpolation="nearest")
+    ax.imshow(image, cmap=cmap, interpolation="nearest", vmin=0 if vmax is not None else None, vmax=vmax)
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=10)
@@ -43,8 +45,8 @@ def save_png(path: str | os.PathLike, image: np.ndarray, title: str | None = Non
 
         cm = plt.get_cmap(cmap)
         ids = sorted(legend)
-        vmax = max(ids) if ids else 1
-        ax.legend(handles=[Patch(color=cm(i / vmax), label=legend[i]) for i in ids], fontsize=6,
+        top = vmax or (max(ids) if ids else 1)
+        ax.legend(handles=[Patch(color=cm(i / top), label=legend[i]) for i in ids], fontsize=6,
                   loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)  # fmt: skip
     path = Path(path)
     with atomic_file(path) as tmp:
