@@ -15,3 +15,6 @@ def test_quickstart_end_to_end_small(tmp_path):
     assert len(rows) == 4 and all(len(re.findall(r"0\.\d{3} ± 0\.\d{3}", r)) == 6 for r in rows)
     assert "**1% labels:**" in text and "**10% labels:**" in text
     assert (tmp_path / "qs" / "embeddings.zarr" / "zarr.json").exists()
+    html = (tmp_path / "qs" / "report" / "map.html").read_text()
+    assert html.count("data:image/png;base64,") == 4 and "report/map.html" in text
+    assert (tmp_path / "qs" / "report" / "pca.tif").stat().st_size > 1000

@@ -85,3 +85,16 @@ def test_label_raster_in_another_crs_is_reprojected(small_scene, tmp_path):
         f.write(dst[None])
     back = read_label_raster(tmp_path / "l.tif", grid)
     assert back.shape == grid.shape and (back == src).mean() > 0.85
+
+
+def test_unet_learns_fields_from_sparse_labels(small_scene):
+    from tessera.heads.unet import UNetHead
+
+    x = baseline_features(small_scene.cube)
+    y = small_scene.classes.astype(int) + 1
+    keep = np.random.default_rng(0).random(y.shape) < 0.03
+    head = UNetHead(steps=300, patch=32).fit(x, np.where(keep, y, 0))
+    pred = head.predict(x)
+    assert (pred == y)[~keep].mean() > 0.8
+    x[:2, :2] = np.nan
+    assert (head.predict(x)[:2, :2] == 0).all()  # no data → no class

@@ -221,6 +221,18 @@ class StoreReader(RegionReads):
                                  "pixels": b.pixels, "nodata": b.nodata})  # fmt: skip
         return rows
 
+    def footprints(self) -> list[dict]:
+        """Recorded blocks as lon/lat boxes (year, zone, bounds W,S,E,N) — for coverage plots."""
+        from rasterio.warp import transform_bounds
+
+        out = []
+        for row in self.coverage():
+            zone = next(z for z in self.zones(row["year"]) if z.name == row["zone"])
+            b = self.zone(row["year"], zone).grid.window(Window(*row["window"])).bounds
+            box = transform_bounds(f"EPSG:{zone.epsg}", "EPSG:4326", b.left, b.bottom, b.right, b.top)
+            out.append({"year": row["year"], "zone": row["zone"], "bounds": box})
+        return out
+
 
 def open_store(location: str | os.PathLike, cache: str | os.PathLike | None = None) -> RegionReads:
     """Open embeddings for reading: a store (local path, ``file://``, ``http(s)://`` or another

@@ -106,6 +106,11 @@ class GeotesseraReader(RegionReads):
                 if lon - 0.05 < e and lon + 0.05 > w and lat - 0.05 < n and lat + 0.05 > s]  # fmt: skip
         return sorted(hits, key=lambda t: t.grid.crs != grid.crs)
 
+    def footprints(self) -> list[dict]:
+        """Tiles as their 0.1° lon/lat boxes (year, bounds W,S,E,N) — for coverage plots."""
+        return [{"year": year, "bounds": (lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05)}
+                for year, tiles in self._tiles.items() for lon, lat in tiles]  # fmt: skip
+
     def sample_points(self, points, year: int) -> PointSample:
         """One memory-mapped read per tile for all its points; ``outside`` where no tile covers."""
         from pyproj import Transformer

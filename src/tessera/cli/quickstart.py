@@ -105,12 +105,19 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
         maps[name] = (best, full.reshape(h, w))
     figs = out / "report"
     figs.mkdir(exist_ok=True)
-    save_png(figs / "pca.png", pca_rgb(emb), "embeddings: first three principal components")
+    rgb = pca_rgb(emb)
+    save_png(figs / "pca.png", rgb, "embeddings: first three principal components")
     top = max(legend)
     save_png(figs / "truth.png", labels, "ground truth", cmap="tab10", legend=legend, vmax=top)
     for name, (head, m) in maps.items():
         save_png(figs / f"map_{name.replace(' ', '_')}.png", m, f"{name} + {head}, 10 % labels", cmap="tab10",
                  vmax=top)  # fmt: skip
+    from tessera.viz.geo import class_rgba, rgb_rgba, save_rgb_geotiff, web_map
+
+    save_rgb_geotiff(figs / "pca.tif", rgb, cube.grid)
+    layers = {"embeddings (PCA)": rgb_rgba(rgb), "ground truth": class_rgba(labels, top)}
+    layers |= {f"{n} + {hd}, 10 % labels": class_rgba(m, top) for n, (hd, m) in maps.items()}
+    web_map(figs / "map.html", cube.grid, layers, legend=legend, vmax=top)
     plot_learning_curves(acc, figs / "learning_curve.png", "accuracy",
                          "spatial-block hold-out (16 px), mean ± sd over draws")  # fmt: skip
     report = write_report(out, cfg, acc, f1, maps, summary, times, int(keep.sum()))
@@ -159,6 +166,8 @@ def write_report(out: Path, cfg: QuickstartConfig, acc, f1, maps, summary, times
               "|---|---|" + "---|" * len(maps),
               "| ![pca](report/pca.png) | ![truth](report/truth.png) | "
               + " | ".join(f"![{n}](report/map_{n.replace(' ', '_')}.png)" for n in maps) + " |", "",
+              "Web map (PCA, ground truth and both predictions as layers): [report/map.html](report/map.html); "
+              "PCA false colour as GeoTIFF: `report/pca.tif`.", "",
               "Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()), ""]  # fmt: skip
     path = out / "report.md"
     with atomic_file(path) as tmp:

@@ -27,11 +27,19 @@ def _bbox(text: str) -> tuple[float, ...]:
 def info_command(
     store: str = typer.Argument(..., help="Embedding store (path or file:// URL)."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+    coverage: Path = typer.Option(None, help="Also plot where the store has embeddings (.png)."),
 ) -> None:
     """Describe an embedding store: years, UTM zones, blocks, pixels, provenance."""
     from tessera.access import open_store
 
     s = open_store(store)
+    if coverage is not None:
+        from tessera.viz.geo import plot_coverage
+
+        plot_coverage(s.footprints(), coverage, f"embedding coverage of {s.location}")
+        console.print(f"wrote [bold]{coverage}[/]")
+        if not hasattr(s, "zones"):
+            return
     rows = []
     for year in s.years:
         for zone in s.zones(year):

@@ -58,7 +58,12 @@ def draw_training(labels: np.ndarray, pool: np.ndarray, fraction: float, rng: np
                   task: str) -> np.ndarray:  # fmt: skip
     """Indices of ``fraction`` of the pool, with at least one pixel per class (classification)."""
     idx = np.flatnonzero(pool)
-    n = max(1, int(round(fraction * len(idx))))
+    n = int(round(fraction * len(idx)))
+    need = len(np.unique(labels[idx])) if task == "classification" else 2
+    if n < need:
+        raise LabelError(f"{fraction:.0%} of {len(idx)} labelled training pixels is {n} — too few to fit a head "
+                         f"(it needs {need}{', one per class' if task == 'classification' else ''}); "
+                         "label more pixels or drop that fraction")  # fmt: skip
     train = rng.choice(idx, min(n, len(idx)), replace=False)
     if task == "classification":
         present = set(labels[train].tolist())

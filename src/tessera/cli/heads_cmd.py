@@ -1,0 +1,201 @@
+"""``tessera heads curve|fit|predict``: learning curves, saved heads and class maps."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from tessera.cli.app import app, console
+from tessera.cli.store_cmd import _bbox
+from tessera.errors import ConfigError
+
+heads_app = typer.Typer(help="Small heads on embeddings: learning curves, fitting, maps.", no_args_is_help=True)
+app.add_typer(heads_app, name="heads")
+
+
+def _region(store: str, labels: Path, year: int, column: str | None, bbox: str | None, cube: Path | None):
+    from tessera.access import open_store
+    from tessera.heads.workflow import labelled_region
+
+    if cube is not None and (cube / "cube.zarr").is_dir():
+        cube = cube / "cube.zarr"
+    return labelled_region(open_store(store), year, labels, column, _bbox(bbox) if bbox else None, cube)
+
+
+@heads_app.command("curve")
+def curve_command(
+    store: str = typer.Argument(..., help="Embedding store, URL or geotessera-layout directory."),
+    labels: Path = typer.Option(..., help="Label raster (GeoTIFF, 0 = unlabelled) or vector file."),
+    year: int = typer.Option(..., help="Year of the embeddings."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory (curve.csv, curve.png)."),
+    column: str = typer.Option(None, help="Class column of vector labels."),
+    bbox: str = typer.Option(None, help="W,S,E,N in degrees: the region, for vector labels."),
+    cube: Path = typer.Option(None, help="The region's cube: its grid, plus a raw-band baseline."),
+    heads: str = typer.Option("logistic,rf", help="Comma-separated: logistic, knn, rf, mlp."),
+    fractions: str = typer.Option("0.01,0.05,0.1,0.2,0.5,1", help="Comma-separated label fractions."),
+    split: str = typer.Option("spatial", help="spatial (16-px blocks) or random hold-out."),
+    repeats: int = typer.Option(3, help="Label draws per fraction."),
+) -> None:
+    """Accuracy and macro-F1 against the fraction of labels used, as CSV + PNG."""
+    from tessera.atomic import atomic_file
+    from tessera.heads import learning_curve, summarise
+    from tessera.viz import plot_learning_curves
+
+    region = _region(store, labels, year, column, bbox, cube)
+    feats, y, rows, cols = region.pixels()
+    try:
+        fracs = tuple(float(f) for f in fractions.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"--fractions {fractions!r} must be comma-separated numbers in (0, 1]") from exc
+    if not all(0 < f <= 1 for f in fracs):
+        raise ConfigError(f"--fractions {fractions!r} must lie in (0, 1]")
+    points = learning_curve(feats, y, rows, cols, heads=tuple(heads.split(",")), fractions=fracs, split=split,
+                            repeats=repeats)  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_file(out / "curve.csv") as tmp, open(tmp, "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["features", "head", "split", "fraction", "repeat", "n_train", "accuracy", "macro_f1"])
+        for p in points:
+            wr.writerow([p.features, p.head, p.split, p.fraction, p.repeat, p.n_train,
+                         round(p.metrics["accuracy"], 5), round(p.metrics["macro_f1"], 5)])  # fmt: skip
+    acc = summarise(points, "accuracy")
+    plot_learning_curves(acc, out / "curve.png", "accuracy", f"{split} hold-out, {len(y):,} labelled pixels")
+    for (f, h, fr), (m, sd) in sorted(acc.items()):
+        if fr in (0.01, 0.1):
+            console.print(f"{f:>11} + {h:<8} {fr:>4.0%} labels: accuracy {m:.3f} ± {sd:.3f}")
+    console.print(f"wrote [bold]{out / 'curve.csv'}[/] and [bold]{out / 'curve.png'}[/]")
+
+
+def _fit(region, head: str):
+    from tessera.heads import make_head
+
+    feats, y, _, _ = region.pixels()
+    if len(np.unique(y)) < 2:
+        raise ConfigError(f"the labels hold one class only ({np.unique(y).tolist()}); a classifier needs two or more")
+    if head == "unet":
+        from tessera.heads.unet import UNetHead
+
+        return UNetHead().fit(region.embeddings, region.labels), len(y)
+    return make_head(head).fit(feats["embeddings"], y), len(y)
+
+
+def _meta(region, head: str, year: int, store: str, n: int) -> dict:
+    import tessera
+
+    return {"head": head, "task": "classification", "year": year, "store": store, "n_labelled": n,
+            "embed_dim": int(region.embeddings.shape[2]), "legend": {str(k): v for k, v in region.legend.items()},
+            "tessera": tessera.__version__}  # fmt: skip
+
+
+@heads_app.command("fit")
+def fit_command(
+    store: str = typer.Argument(..., help="Embedding store, URL or geotessera-layout directory."),
+    labels: Path = typer.Option(..., help="Label raster (GeoTIFF, 0 = unlabelled) or vector file."),
+    year: int = typer.Option(..., help="Year of the embeddings."),
+    out: Path = typer.Option(..., "--out", "-o", help="Saved head: .skops (logistic/knn/rf/mlp), .safetensors (unet)."),
+    column: str = typer.Option(None, help="Class column of vector labels."),
+    bbox: str = typer.Option(None, help="W,S,E,N in degrees: the region, for vector labels."),
+    cube: Path = typer.Option(None, help="The region's cube (its grid)."),
+    head: str = typer.Option("rf", help="logistic, knn, rf, mlp or unet."),
+) -> None:
+    """Fit a head on every labelled pixel and save it (no pickle) for `heads predict --model`."""
+    from tessera.heads.persist import save_head
+
+    want = ".safetensors" if head == "unet" else ".skops"
+    if out.suffix != want:
+        raise ConfigError(f"--out {out}: a {head} head is saved as {want}")
+    region = _region(store, labels, year, column, bbox, cube)
+    model, n = _fit(region, head)
+    save_head(out, model, _meta(region, head, year, store, n))
+    console.print(f"wrote [bold]{out}[/]: {head} on {n:,} labelled pixels, classes {region.legend}")
+
+
+def _predict(model, emb: np.ndarray) -> np.ndarray:
+    from tessera.heads.unet import UNetHead
+
+    if isinstance(model, UNetHead):
+        return model.predict(emb)
+    h, w, d = emb.shape
+    flat = emb.reshape(h * w, d)
+    ok = ~np.isnan(flat).any(axis=1)
+    pred = np.zeros(h * w, np.int32)
+    if ok.any():
+        pred[ok] = model.predict(flat[ok])
+    return pred.reshape(h, w)
+
+
+@heads_app.command("predict")
+def predict_command(
+    store: str = typer.Argument(..., help="Embedding store, URL or geotessera-layout directory."),
+    year: int = typer.Option(..., help="Year of the embeddings."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output map (.tif); .json legend and .png beside it."),
+    model: Path = typer.Option(None, help="A head saved by `heads fit`."),
+    labels: Path = typer.Option(None, help="…or labels to fit a head on first (raster or vector file)."),
+    column: str = typer.Option(None, help="Class column of vector labels."),
+    bbox: str = typer.Option(None, help="W,S,E,N in degrees: the region to map."),
+    cube: Path = typer.Option(None, help="The region's cube (its grid)."),
+    head: str = typer.Option("rf", help="With --labels: logistic, knn, rf, mlp or unet."),
+    html: Path = typer.Option(None, help="Also write a web map (.html) with PCA and prediction layers."),
+) -> None:
+    """Map a region with a head (saved, or fitted here on --labels): GeoTIFF, 0 = no data."""
+    from tessera.access import open_store
+    from tessera.access.region import read_grid
+    from tessera.heads.persist import load_head
+    from tessera.heads.workflow import region_grid
+
+    if out.suffix.lower() not in (".tif", ".tiff"):
+        raise ConfigError(f"--out {out} must be a .tif")
+    if (model is None) == (labels is None):
+        raise ConfigError("give exactly one of --model (a saved head) or --labels (fit one now)")
+    if model is not None:
+        fitted, meta = load_head(model)
+        if meta.get("year") not in (None, year):
+            console.print(f"[yellow]note:[/] the head was fitted on {meta['year']} embeddings, mapping {year}")
+        if cube is not None and (cube / "cube.zarr").is_dir():
+            cube = cube / "cube.zarr"
+        grid = region_grid(None, _bbox(bbox) if bbox else None, cube)
+        emb = read_grid(open_store(store), grid, year).data
+        if emb.shape[2] != meta["embed_dim"]:
+            raise ConfigError(f"the store has {emb.shape[2]}-d embeddings; the head was fitted on {meta['embed_dim']}-d")
+        legend = {int(k): v for k, v in meta["legend"].items()}
+        n = meta["n_labelled"]
+        head = meta["head"]
+    else:
+        region = _region(store, labels, year, column, bbox, cube)
+        fitted, n = _fit(region, head)
+        grid, emb, legend = region.grid, region.embeddings, region.legend
+    pred = _predict(fitted, emb)
+    write_class_map(out, pred, grid, legend, {"head": head, "year": str(year), "n_labelled": str(n)})
+    if html is not None:
+        from tessera.viz import pca_rgb
+        from tessera.viz.geo import class_rgba, rgb_rgba, web_map
+
+        top = max(legend) if legend else 1
+        web_map(html, grid, {"embeddings (PCA)": rgb_rgba(pca_rgb(emb)), f"{head} prediction": class_rgba(pred, top)},
+                legend=legend, vmax=top)  # fmt: skip
+        console.print(f"wrote [bold]{html}[/]")
+    h, w = pred.shape
+    console.print(f"wrote [bold]{out}[/]: {h} × {w} px, {(pred != 0).mean():.1%} mapped, head {head} on {n:,} labels")
+
+
+def write_class_map(out: Path, pred: np.ndarray, grid, legend: dict[int, str], tags: dict[str, str]) -> None:
+    """GeoTIFF (COG, 0 = no data) + ``.json`` legend + ``.png`` in the report's class colours."""
+    import rasterio
+
+    from tessera.atomic import atomic_file
+    from tessera.viz import save_png
+
+    h, w = pred.shape
+    with atomic_file(out) as tmp:
+        with rasterio.open(tmp, "w", driver="COG", width=w, height=h, count=1, dtype="int32", crs=grid.crs,
+                           transform=grid.transform, nodata=0, compress="deflate") as dst:  # fmt: skip
+            dst.write(pred.astype(np.int32).reshape(1, h, w))
+            dst.update_tags(**tags)
+    with atomic_file(out.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps({str(k): v for k, v in legend.items()}, indent=1))
+    top = max(legend) if legend else 1
+    save_png(out.with_suffix(".png"), pred, f"{tags.get('head', '')} prediction", cmap="tab10", legend=legend, vmax=top)

@@ -1,0 +1,89 @@
+"""Fitted heads on disk without pickle: scikit-learn pipelines through skops (loaded only when
+every type in the file is one our heads use), the UNet as safetensors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tessera.atomic import atomic_file
+from tessera.heads.evaluate import LabelError
+
+# Types skops does not trust by default but our heads (make_head) are built from.
+HEAD_TYPES = {
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.tree._tree.Tree",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+}
+
+
+class HeadFileError(LabelError):
+    """A saved head that cannot be loaded: damaged, of an unknown kind, or holding foreign types."""
+
+
+def save_head(path: str | os.PathLike, model, meta: dict) -> Path:
+    """Write ``model`` with ``meta`` (head name, task, legend, year, embedding size …) atomically."""
+    path = Path(path)
+    if hasattr(model, "state_dict_for_file"):
+        tensors, info = model.state_dict_for_file()
+        from safetensors.torch import save_file
+
+        with atomic_file(path) as tmp:
+            save_file(tensors, str(tmp), metadata={"tessera_head": _dumps({**meta, **info})})
+        return path
+    import skops.io as sio
+
+    with atomic_file(path) as tmp:
+        sio.dump({"model": model, "meta": meta}, tmp)
+    return path
+
+
+def load_head(path: str | os.PathLike):
+    """(model, meta) of a file written by :func:`save_head`."""
+    path = Path(path)
+    if not path.is_file():
+        raise HeadFileError(f"no saved head at {path}; write one with `tessera heads fit`")
+    if path.suffix == ".safetensors":
+        return _load_unet(path)
+    import skops.io as sio
+
+    try:
+        foreign = set(sio.get_untrusted_types(file=path)) - HEAD_TYPES
+        if foreign:
+            raise HeadFileError(f"{path} holds types no tessera head uses ({', '.join(sorted(foreign))}); "
+                                "refusing to load it")  # fmt: skip
+        obj = sio.load(path, trusted=sorted(HEAD_TYPES))
+    except HeadFileError:
+        raise
+    except Exception as exc:  # skops raises zipfile/json/type errors for damaged files
+        raise HeadFileError(f"{path} is not a readable head file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(obj, dict) or "model" not in obj or "meta" not in obj:
+        raise HeadFileError(f"{path} is a skops file but not a tessera head")
+    return obj["model"], obj["meta"]
+
+
+def _load_unet(path: Path):
+    import json
+
+    from safetensors import SafetensorError, safe_open
+
+    from tessera.heads.unet import UNetHead
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = json.loads((f.metadata() or {}).get("tessera_head", "null"))
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no iterator
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise HeadFileError(f"{path} is not a readable head file ({exc})") from exc
+    if not meta:
+        raise HeadFileError(f"{path} is a safetensors file but not a tessera head")
+    return UNetHead.from_file(tensors, meta), meta
+
+
+def _dumps(meta: dict) -> str:
+    import json
+
+    return json.dumps(meta, sort_keys=True)

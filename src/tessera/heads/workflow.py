@@ -1,0 +1,90 @@
+"""From a store and a label file to arrays a head can use: the region, its labels, its pixels."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tessera.grid import Grid
+from tessera.heads.evaluate import LabelError
+from tessera.heads.labels import NO_LABEL, rasterize_labels, read_label_raster
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".vrt")
+
+
+@dataclass(frozen=True)
+class LabelledRegion:
+    grid: Grid
+    embeddings: np.ndarray  # (H, W, D) float32, NaN = no data
+    labels: np.ndarray  # (H, W) int, 0 = unlabelled
+    legend: dict[int, str]
+    raw: np.ndarray | None = None  # (H, W, F) raw-band baseline features when a cube was given
+
+    def pixels(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        """(features by name, labels, rows, cols) of labelled pixels with every feature present."""
+        h, w = self.labels.shape
+        flat = {"embeddings": self.embeddings.reshape(h * w, -1)}
+        if self.raw is not None:
+            flat["raw bands"] = self.raw.reshape(h * w, -1)
+        keep = self.labels.ravel() != NO_LABEL
+        for x in flat.values():
+            keep &= ~np.isnan(x).any(axis=1)
+        if not keep.any():
+            raise LabelError("no labelled pixel has embeddings; check the labels cover embedded pixels of that year")
+        rows, cols = np.divmod(np.flatnonzero(keep), w)
+        return {k: v[keep] for k, v in flat.items()}, self.labels.ravel()[keep], rows, cols
+
+
+def region_grid(labels: Path | None = None, bbox=None, cube: str | os.PathLike | None = None) -> Grid:
+    """The grid to work on: the cube's, else the bbox's UTM grid at 10 m, else the label raster's."""
+    if cube is not None:
+        from tessera.cube import open_cube
+
+        return open_cube(cube).grid
+    if bbox is not None:
+        from tessera.access.region import target_grid
+
+        return target_grid(bbox)
+    if labels is not None and labels.suffix.lower() in RASTER_SUFFIXES:
+        import rasterio
+
+        with rasterio.open(labels) as src:
+            if src.crs is None:
+                raise LabelError(f"{labels} has no CRS; labels must be georeferenced")
+            return Grid(src.crs.to_string(), src.transform, src.height, src.width)
+    raise LabelError("say which region to map: --bbox, --cube, or a label raster")
+
+
+def labelled_region(store, year: int, labels: str | os.PathLike, column: str | None = None,
+                    bbox=None, cube: str | os.PathLike | None = None) -> LabelledRegion:  # fmt: skip
+    """Embeddings and labels on one grid: the cube's (``cube``), the bbox's UTM grid, or the label
+    raster's. Labels in another CRS are reprojected (rasters, nearest) or rasterised onto it."""
+    from tessera.access.region import read_grid
+
+    labels = Path(labels)
+    if not labels.exists():
+        raise LabelError(f"no label file at {labels}")
+    is_raster = labels.suffix.lower() in RASTER_SUFFIXES
+    if not is_raster and cube is None and bbox is None:
+        raise LabelError("vector labels need --bbox (or --cube) to say which region to map")
+    grid = region_grid(labels, bbox, cube)
+    if is_raster:
+        lab, legend = read_label_raster(labels, grid), {}
+    else:
+        if not column:
+            raise LabelError(f"{labels} is a vector file: name its class column with --column")
+        lab, names = rasterize_labels(labels, grid, column)
+        legend = {i: n for n, i in names.items()}
+    if not legend:
+        legend = {int(i): str(i) for i in np.unique(lab) if i != NO_LABEL}
+    emb = read_grid(store, grid, year).data
+    raw = None
+    if cube is not None:
+        from tessera.cube import open_cube
+        from tessera.heads.features import baseline_features
+
+        raw = baseline_features(open_cube(cube).read())
+    return LabelledRegion(grid, emb, lab.astype(int), legend, raw)

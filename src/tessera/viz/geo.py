@@ -1,0 +1,147 @@
+"""Georeferenced pictures: RGB GeoTIFFs, a self-contained HTML web map (folium/Leaflet), and a
+plot of where a store has embeddings."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tessera.atomic import atomic_file
+from tessera.grid import Grid
+
+
+def class_rgba(classes: np.ndarray, vmax: int, cmap: str = "tab10") -> np.ndarray:
+    """(H, W) class ids → (H, W, 4) uint8 in the colours :func:`save_png` uses; 0 transparent."""
+    import matplotlib
+
+    rgba = (matplotlib.colormaps[cmap](classes / max(vmax, 1)) * 255).astype(np.uint8)
+    rgba[classes == 0, 3] = 0
+    return rgba
+
+
+def rgb_rgba(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] → (H, W, 4) uint8; all-zero (no-data) pixels transparent."""
+    out = np.zeros((*rgb.shape[:2], 4), np.uint8)
+    out[..., :3] = np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
+    out[..., 3] = np.where(rgb.any(axis=2), 255, 0)
+    return out
+
+
+def save_rgb_geotiff(path: str | os.PathLike, rgb: np.ndarray, grid: Grid) -> Path:
+    """An RGB(A) picture as a Cloud-Optimised GeoTIFF on ``grid`` (GIS tools show it in place)."""
+    import rasterio
+
+    img = rgb_rgba(rgb) if rgb.dtype != np.uint8 else rgb
+    path = Path(path)
+    with atomic_file(path) as tmp:
+        with rasterio.open(tmp, "w", driver="COG", width=grid.width, height=grid.height, count=img.shape[2],
+                           dtype="uint8", crs=grid.crs, transform=grid.transform, compress="deflate") as dst:  # fmt: skip
+            dst.write(img.transpose(2, 0, 1))
+            if img.shape[2] == 4:
+                from rasterio.enums import ColorInterp
+
+                dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
+    return path
+
+
+def _to_web_mercator(rgba: np.ndarray, grid: Grid) -> tuple[np.ndarray, list[list[float]]]:
+    """Warp to EPSG:3857 (Leaflet's plane, where an image overlay is stretched linearly) and give
+    its corners in lat/lon."""
+    from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
+
+    b = grid.bounds
+    dst_t, w, h = calculate_default_transform(grid.crs, "EPSG:3857", grid.width, grid.height,
+                                              b.left, b.bottom, b.right, b.top)  # fmt: skip
+    out = np.zeros((4, h, w), np.uint8)
+    for i in range(4):
+        reproject(np.ascontiguousarray(rgba[..., i]), out[i], src_transform=grid.transform, src_crs=grid.crs,
+                  dst_transform=dst_t, dst_crs="EPSG:3857", resampling=Resampling.nearest)  # fmt: skip
+    left, top = dst_t.c, dst_t.f
+    right, bottom = left + w * dst_t.a, top + h * dst_t.e
+    west, south, east, north = transform_bounds("EPSG:3857", "EPSG:4326", left, bottom, right, top)
+    return out.transpose(1, 2, 0), [[south, west], [north, east]]
+
+
+def _png_uri(rgba: np.ndarray) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    plt.imsave(buf, rgba, format="png")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def web_map(path: str | os.PathLike, grid: Grid, layers: dict[str, np.ndarray],
+            legend: dict[int, str] | None = None, vmax: int | None = None) -> Path:  # fmt: skip
+    """One HTML file with an OpenStreetMap base and each (H, W, 4) uint8 layer inlined as PNG,
+    switchable in a layer control. Leaflet itself is loaded from its CDN by the browser."""
+    import folium
+
+    first = None
+    m = None
+    for name, rgba in layers.items():
+        img, bounds = _to_web_mercator(rgba, grid)
+        if m is None:
+            first = bounds
+            m = folium.Map(tiles="OpenStreetMap", control_scale=True)
+        folium.raster_layers.ImageOverlay(_png_uri(img), bounds=bounds, name=name, opacity=0.85,
+                                          interactive=False).add_to(m)  # fmt: skip
+    if m is None:
+        raise ValueError("web_map needs at least one layer")
+    m.fit_bounds(first)
+    folium.LayerControl(collapsed=False).add_to(m)
+    if legend:
+        import matplotlib
+
+        cm, top = matplotlib.colormaps["tab10"], vmax or max(legend)
+        rows = "".join(f'<div><span style="background:{matplotlib.colors.to_hex(cm(i / top))};display:inline-block;'
+                       f'width:12px;height:12px;margin-right:4px"></span>{name}</div>'
+                       for i, name in sorted(legend.items()))  # fmt: skip
+        box = (f'<div style="position:fixed;bottom:24px;left:12px;z-index:9999;background:white;padding:6px;'
+               f'font:12px sans-serif;border-radius:4px">{rows}</div>')  # fmt: skip
+        m.get_root().html.add_child(folium.Element(box))
+    path = Path(path)
+    with atomic_file(path) as tmp:
+        m.save(str(tmp))
+    return path
+
+
+def plot_coverage(footprints: list[dict], path: str | os.PathLike, title: str = "") -> Path:
+    """Where a store has embeddings: one rectangle per recorded block or tile (lon/lat), coloured
+    by year."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
+    years = sorted({f["year"] for f in footprints})
+    colours = {y: matplotlib.colormaps["tab10"](i % 10) for i, y in enumerate(years)}
+    for f in footprints:
+        w, s, e, n = f["bounds"]
+        ax.add_patch(Rectangle((w, s), e - w, n - s, facecolor=colours[f["year"]], alpha=0.35,
+                               edgecolor=colours[f["year"]], linewidth=0.5))  # fmt: skip
+    if footprints:
+        b = np.array([f["bounds"] for f in footprints])
+        pad = max(b[:, 2].max() - b[:, 0].min(), b[:, 3].max() - b[:, 1].min()) * 0.05 + 1e-4
+        ax.set_xlim(b[:, 0].min() - pad, b[:, 2].max() + pad)
+        ax.set_ylim(b[:, 1].min() - pad, b[:, 3].max() + pad)
+    ax.set_aspect(1 / np.cos(np.deg2rad(np.mean(ax.get_ylim()))))
+    ax.set_xlabel("longitude (°)")
+    ax.set_ylabel("latitude (°)")
+    ax.set_title(title or "embedding coverage", fontsize=10)
+    ax.legend(handles=[Rectangle((0, 0), 1, 1, color=colours[y], alpha=0.5, label=str(y)) for y in years],
+              fontsize=7, loc="upper right")  # fmt: skip
+    ax.grid(alpha=0.3)
+    path = Path(path)
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -1,0 +1,46 @@
+"""A small simulated scene embedded into a store, with its class raster as labels."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+
+from tessera.cube import write_cube
+from tessera.embed import EmbedConfig, embed_cube
+from tessera.grid import Grid
+from tessera.model import Tessera, preset, save
+from tessera.simulate import SimulationConfig, simulate
+from tessera.store import StoreLayout
+
+
+@dataclass
+class Embedded:
+    root: Path
+    cube: Path
+    store: Path
+    labels: Path  # GeoTIFF on the cube grid: class id + 1, so 0 stays "unlabelled"
+    classes: np.ndarray
+    grid: Grid
+
+
+def write_label_raster(path, labels, grid, crs=None, transform=None):
+    with rasterio.open(path, "w", driver="GTiff", width=labels.shape[1], height=labels.shape[0], count=1,
+                       dtype="uint8", crs=crs or grid.crs, transform=transform or grid.transform, nodata=0) as f:  # fmt: skip
+        f.write(labels.astype(np.uint8)[None])
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("heads")
+    scene = simulate(SimulationConfig(height=48, width=48, seed=11, field_px=12))
+    cube = write_cube(root / "cube.zarr", scene.cube)
+    torch.manual_seed(0)
+    ckpt = save(Tessera(preset("tiny")), root / "tiny.safetensors")
+    embed_cube(cube, ckpt, root / "store", EmbedConfig(layout=StoreLayout(shard=16, chunk=8)))
+    classes = scene.classes.astype(int) + 1
+    labels = write_label_raster(root / "labels.tif", classes, scene.cube.grid)
+    return Embedded(root, cube, root / "store", labels, classes, scene.cube.grid)

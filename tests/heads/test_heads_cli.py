@@ -1,0 +1,187 @@
+"""`tessera heads curve|fit|predict`, `tessera similar`, coverage plots and web maps on an
+embedded simulated scene — including the geotessera layout and the listed bad inputs."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+from typer.testing import CliRunner
+
+from tessera.cli import app
+from tessera.errors import TesseraError
+from tests.heads.conftest import write_label_raster
+
+
+def cli(*args):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def sparse(classes, fraction, seed=0):
+    keep = np.random.default_rng(seed).random(classes.shape) < fraction
+    return np.where(keep, classes, 0)
+
+
+def test_curve_writes_csv_and_png(embedded, tmp_path):
+    out = tmp_path / "curve"
+    text = cli("heads", "curve", embedded.store, "--labels", embedded.labels, "--year", 2024, "--out", out,
+               "--cube", embedded.cube, "--heads", "logistic", "--fractions", "0.1,1", "--repeats", "2")  # fmt: skip
+    rows = list(csv.DictReader(open(out / "curve.csv")))
+    # embeddings and raw bands (a cube was given) × 1 head × 2 fractions × 2 repeats
+    assert len(rows) == 8 and {r["features"] for r in rows} == {"embeddings", "raw bands"}
+    assert all(0 <= float(r["accuracy"]) <= 1 for r in rows)
+    assert (out / "curve.png").stat().st_size > 5000 and "10% labels" in text
+
+
+def test_fit_then_predict_maps_the_region(embedded, tmp_path):
+    labels = write_label_raster(tmp_path / "few.tif", sparse(embedded.classes, 0.2), embedded.grid)
+    cli("heads", "fit", embedded.store, "--labels", labels, "--year", 2024, "--out", tmp_path / "rf.skops")
+    cli("heads", "predict", embedded.store, "--model", tmp_path / "rf.skops", "--year", 2024,
+        "--cube", embedded.cube, "--out", tmp_path / "map.tif", "--html", tmp_path / "map.html")  # fmt: skip
+    with rasterio.open(tmp_path / "map.tif") as src:
+        pred = src.read(1)
+        assert src.crs.to_string() == embedded.grid.crs and src.transform == embedded.grid.transform
+        assert src.tags()["head"] == "rf"
+    unseen = labels_read(labels) == 0
+    assert (pred[unseen] == embedded.classes[unseen]).mean() > 0.5  # a random-init model, still well above chance
+    assert set(json.loads((tmp_path / "map.json").read_text())) <= {str(c) for c in np.unique(embedded.classes)}
+    html = (tmp_path / "map.html").read_text()
+    assert html.count("data:image/png;base64,") == 2 and "embeddings (PCA)" in html
+    assert (tmp_path / "map.png").stat().st_size > 1000
+
+
+def labels_read(path):
+    with rasterio.open(path) as f:
+        return f.read(1)
+
+
+def test_predict_fits_on_labels_in_another_crs(embedded, tmp_path):
+    from rasterio.warp import calculate_default_transform, reproject
+
+    g = embedded.grid
+    b = g.bounds
+    t, w, h = calculate_default_transform(g.crs, "EPSG:4326", g.width, g.height, b.left, b.bottom, b.right, b.top)
+    dst = np.zeros((h, w), np.uint8)
+    reproject(sparse(embedded.classes, 0.3).astype(np.uint8), dst, src_transform=g.transform, src_crs=g.crs,
+              dst_transform=t, dst_crs="EPSG:4326")  # fmt: skip
+    labels = write_label_raster(tmp_path / "wgs84.tif", dst, g, crs="EPSG:4326", transform=t)
+    cli("heads", "predict", embedded.store, "--labels", labels, "--year", 2024, "--cube", embedded.cube,
+        "--head", "logistic", "--out", tmp_path / "map.tif")  # fmt: skip
+    with rasterio.open(tmp_path / "map.tif") as src:
+        assert src.shape == g.shape and src.crs.to_string() == g.crs  # mapped on the cube's UTM grid
+
+
+def test_unet_head_round_trips_through_safetensors(embedded, tmp_path):
+    labels = write_label_raster(tmp_path / "few.tif", sparse(embedded.classes, 0.1), embedded.grid)
+    cli("heads", "fit", embedded.store, "--labels", labels, "--year", 2024, "--head", "unet",
+        "--out", tmp_path / "unet.safetensors")  # fmt: skip
+    from tessera.heads.persist import load_head
+
+    model, meta = load_head(tmp_path / "unet.safetensors")
+    assert meta["head"] == "unet" and meta["embed_dim"] == 128
+    cli("heads", "predict", embedded.store, "--model", tmp_path / "unet.safetensors", "--year", 2024,
+        "--cube", embedded.cube, "--out", tmp_path / "map.tif")  # fmt: skip
+    pred = labels_read(tmp_path / "map.tif")
+    assert set(np.unique(pred)) <= set(np.unique(embedded.classes))
+
+
+def test_heads_read_the_geotessera_layout(embedded, tmp_path):
+    from rasterio.warp import transform_bounds
+
+    from tessera.access import open_store
+    from tessera.access.geotessera import export_tiles
+
+    g = embedded.grid
+    b = g.bounds
+    bbox = transform_bounds(g.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)
+    export_tiles(open_store(embedded.store), bbox, 2024, tmp_path / "gt")
+    for store, name in ((embedded.store, "zarr"), (tmp_path / "gt", "gt")):
+        cli("heads", "predict", store, "--labels", embedded.labels, "--year", 2024, "--cube", embedded.cube,
+            "--head", "logistic", "--out", tmp_path / f"{name}.tif")  # fmt: skip
+    # the tiles hold the store's int8 values on the same UTM lattice: the same embeddings, the same map
+    assert (labels_read(tmp_path / "zarr.tif") == labels_read(tmp_path / "gt.tif")).all()
+
+
+def test_bad_labels_are_one_line_errors(embedded, tmp_path):
+    one = write_label_raster(tmp_path / "one.tif", np.where(embedded.classes > 0, 1, 0), embedded.grid)
+    with pytest.raises(TesseraError, match="one class"):
+        cli("heads", "fit", embedded.store, "--labels", one, "--year", 2024, "--out", tmp_path / "m.skops")
+    with pytest.raises(TesseraError, match="one class"):
+        cli("heads", "curve", embedded.store, "--labels", one, "--year", 2024, "--out", tmp_path / "c")
+    far = rasterio.transform.from_origin(500000, 100000, 10, 10)  # same CRS, hundreds of km away
+    outside = write_label_raster(tmp_path / "far.tif", embedded.classes, embedded.grid, transform=far)
+    with pytest.raises(TesseraError, match="no labels inside the region"):
+        cli("heads", "curve", embedded.store, "--labels", outside, "--year", 2024, "--out", tmp_path / "c",
+            "--cube", embedded.cube)  # fmt: skip
+    few = np.zeros_like(embedded.classes)
+    few[0, 0], few[-1, -1], few[0, -1] = 1, 2, 2
+    few_path = write_label_raster(tmp_path / "few.tif", few, embedded.grid)
+    with pytest.raises(TesseraError, match="too few"):
+        cli("heads", "curve", embedded.store, "--labels", few_path, "--year", 2024, "--out", tmp_path / "c",
+            "--fractions", "0.01", "--split", "random")  # fmt: skip
+    with pytest.raises(TesseraError, match="exactly one of --model"):
+        cli("heads", "predict", embedded.store, "--year", 2024, "--out", tmp_path / "m.tif")
+    # and the console shows it as one line, no traceback
+    r = subprocess.run([sys.executable, "-m", "tessera", "heads", "fit", str(embedded.store), "--labels", str(one),
+                        "--year", "2024", "--out", str(tmp_path / "m.skops")], capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "one class" in r.stderr
+    assert not (tmp_path / "m.skops").exists()
+
+
+def test_saved_heads_with_foreign_types_are_refused(tmp_path):
+    import os
+
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    from tessera.heads.persist import HeadFileError, load_head
+
+    sio.dump({"model": FunctionTransformer(os.system), "meta": {}}, tmp_path / "evil.skops")
+    with pytest.raises(HeadFileError, match="types no tessera head uses"):
+        load_head(tmp_path / "evil.skops")
+    (tmp_path / "junk.skops").write_bytes(b"not a zip")
+    with pytest.raises(HeadFileError, match="not a readable head file"):
+        load_head(tmp_path / "junk.skops")
+
+
+def test_similar_finds_the_query_and_lists_distinct_places(embedded, tmp_path):
+    from rasterio.warp import transform
+
+    g = embedded.grid
+    x, y = g.transform * (20.5, 24.5)
+    (lon,), (lat,) = transform(g.crs, "EPSG:4326", [x], [y])
+    cli("similar", embedded.store, "--point", f"{lon},{lat}", "--year", 2024, "--out", tmp_path / "sim.tif",
+        "--size", 64, "--top-k", 5, "--separation", 6)  # fmt: skip
+    with rasterio.open(tmp_path / "sim.tif") as src:
+        sim = src.read(1)
+        r, c = src.index(x, y)
+    assert sim[r, c] == pytest.approx(1.0, abs=1e-5) and np.nanmax(sim) <= 1 + 1e-5
+    top = list(csv.DictReader(open(tmp_path / "sim.csv")))
+    assert len(top) == 5 and [float(t["similarity"]) for t in top] == sorted((float(t["similarity"]) for t in top),
+                                                                           reverse=True)  # fmt: skip
+    with pytest.raises(TesseraError, match="no embedding"):
+        cli("similar", embedded.store, "--point", "10.0,10.0", "--year", 2024, "--out", tmp_path / "s.tif")
+
+
+def test_info_plots_coverage(embedded, tmp_path):
+    cli("info", embedded.store, "--coverage", tmp_path / "cov.png")
+    assert (tmp_path / "cov.png").stat().st_size > 3000
+    from tessera.access import open_store
+
+    s = open_store(embedded.store)
+    boxes, blocks = s.footprints(), s.coverage()
+    assert len(boxes) == len(blocks) > 1 and sum(b["pixels"] + b["nodata"] for b in blocks) == 48 * 48
+    # the boxes are lon/lat and tile the scene's footprint: their areas add up to it (± projection)
+    from rasterio.warp import transform_bounds
+
+    b = embedded.grid.bounds
+    w, s_, e, n = transform_bounds(embedded.grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)
+    area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in (f["bounds"] for f in boxes))
+    assert area == pytest.approx((e - w) * (n - s_), rel=0.05)
