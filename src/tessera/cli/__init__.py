@@ -1,6 +1,7 @@
 """The ``tessera`` command. The only module that knows every part; nothing imports it."""
 
 from tessera.cli import (  # noqa: F401  (registers the commands)
+    acquire_cmd,
     cube_cmd,
     embed_cmd,
     heads_cmd,

@@ -1,0 +1,184 @@
+"""``acquire``: ROI + year → search → choose dates → per-date mosaics, written date chunk by date
+chunk into a d-pixel cube (nothing appears at the output until it is complete)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tessera.acquire.catalogs import PROFILES, AcquireError, CatalogProfile
+from tessera.acquire.load import s1_mosaic, s2_mosaic, s2_mosaic_valid, solar_day
+from tessera.acquire.search import search
+from tessera.grid import Grid, Window, utm_epsg
+from tessera.progress import Progress
+
+log = logging.getLogger(__name__)
+MIN_VALID = 0.05  # dates with less valid S2 coverage of the ROI are skipped
+
+
+@dataclass(frozen=True)
+class AcquireConfig:
+    catalog: str = "planetary-computer"  # a PROFILES name, a STAC API URL, or a static catalog (path/URL)
+    s2_collection: str | None = None  # default: the profile's
+    s1_collection: str | None = None
+    s1_values: str | None = None  # power | amplitude | db; default: the profile's
+    max_cloud: float | None = 90.0  # item-level eo:cloud_cover filter (S2)
+    min_valid: float = MIN_VALID
+    date_chunk: int = 8  # S2 dates held in memory at once
+    sign: Callable[[str], str] | None = None  # URL signer; Planetary Computer's when its extra is installed
+    overwrite: bool = False
+
+
+@dataclass
+class AcquireSummary:
+    grid: Grid
+    s2_items: int = 0
+    s2_dates_found: int = 0
+    s2_dates_kept: int = 0
+    s2_valid_fraction: float = 0.0  # mean over kept dates
+    s1_items: dict[str, int] = field(default_factory=dict)
+    s1_dates: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def profile_for(config: AcquireConfig) -> CatalogProfile:
+    base = PROFILES.get(config.catalog) or CatalogProfile("custom", config.catalog)
+    return CatalogProfile(base.name, base.url, config.s2_collection or base.s2_collection,
+                          config.s1_collection or base.s1_collection, base.s1_assets,
+                          config.s1_values or base.s1_values, base.sign)  # fmt: skip
+
+
+def _signer(profile: CatalogProfile, config: AcquireConfig):
+    if config.sign is not None or not profile.sign:
+        return config.sign, None
+    try:
+        import planetary_computer
+    except ImportError as exc:
+        raise AcquireError("Planetary Computer asset URLs must be signed: pip install 'tessera[planetary-computer]' "
+                           "(or use --catalog earth-search)") from exc  # fmt: skip
+    return planetary_computer.sign, planetary_computer.sign_inplace
+
+
+def roi_bbox(path: str | os.PathLike) -> tuple[tuple[float, float, float, float], Grid | None]:
+    """A ROI file → (lon/lat bbox, grid). A raster ROI gives its own grid (as the official
+    stacker's ROI GeoTIFF does); a vector ROI gives only its bounds."""
+    path = Path(path)
+    if not path.exists():
+        raise AcquireError(f"no ROI file at {path}")
+    from rasterio.warp import transform_bounds
+
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import rasterio
+
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise AcquireError(f"ROI {path} has no CRS")
+            grid = Grid(src.crs.to_string(), src.transform, src.height, src.width)
+        b = grid.bounds
+        return transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top), grid
+    import geopandas as gpd
+
+    gdf = gpd.read_file(path)
+    if gdf.crs is None:
+        raise AcquireError(f"ROI {path} has no CRS")
+    return tuple(gdf.to_crs("EPSG:4326").total_bounds.tolist()), None
+
+
+def _grid(bbox, summary_notes: list[str]) -> Grid:
+    from tessera.access.region import check_bbox, target_grid
+
+    w, s, e, n = check_bbox(bbox)
+    zones = {utm_epsg(w, (s + n) / 2), utm_epsg(e, (s + n) / 2)}
+    grid = target_grid((w, s, e, n))
+    if len(zones) > 1:
+        names = ", ".join(f"{z % 100}{'N' if z < 32700 else 'S'}" for z in sorted(zones))
+        summary_notes.append(f"the bbox spans UTM zones {names}; the cube uses {grid.crs} (the bbox centre's "
+                             "zone) and reprojects granules of the other zone onto it")  # fmt: skip
+    return grid
+
+
+def _by_day(items, lon: float, key=lambda i: ()) -> dict:
+    groups = defaultdict(list)
+    for item in items:
+        groups[(*key(item), solar_day(item, lon))].append(item)
+    return dict(sorted(groups.items(), key=lambda kv: kv[0][-1]))
+
+
+def acquire(bbox, year: int, out: str | os.PathLike, config: AcquireConfig = AcquireConfig(),
+            grid: Grid | None = None, progress: Progress | None = None) -> AcquireSummary:  # fmt: skip
+    """Search, choose and mosaic dates, write the cube at ``out``."""
+    from tessera.cube import CubeWriter
+    from tessera.atomic import check_output
+    from tessera.cube import is_cube
+
+    check_output(Path(out), config.overwrite, is_cube)
+    notes: list[str] = []
+    grid = grid or _grid(bbox, notes)
+    summary = AcquireSummary(grid, notes=notes)
+    profile = profile_for(config)
+    location = config.catalog if config.catalog not in PROFILES else profile.url
+    sign, modifier = _signer(profile, config)
+    lon = (bbox[0] + bbox[2]) / 2
+    query = f"{profile.s2_collection} ∩ bbox {tuple(round(v, 5) for v in bbox)} in {year} at {location}"
+    s2_items = search(location, profile.s2_collection, bbox, year, config.max_cloud, modifier)
+    if not s2_items:
+        raise AcquireError(f"no Sentinel-2 items found: {query}"
+                           + (f" with eo:cloud_cover ≤ {config.max_cloud}" if config.max_cloud is not None else ""))
+    summary.s2_items = len(s2_items)
+    days = _by_day(s2_items, lon)
+    summary.s2_dates_found = len(days)
+
+    # Pass 1: SCL only, to keep the dates with enough valid coverage (and know the cube's dates).
+    kept, fractions = [], []
+    for i, (key, items) in enumerate(days.items()):
+        frac = float(s2_mosaic_valid(items, grid, sign).mean())
+        if frac >= config.min_valid:
+            kept.append((key[-1], items))
+            fractions.append(frac)
+        if progress:
+            progress("S2 coverage", i + 1, len(days))
+    summary.s2_dates_kept = len(kept)
+    summary.s2_valid_fraction = float(np.mean(fractions)) if fractions else 0.0
+    if not kept:
+        raise AcquireError(f"all {len(days)} Sentinel-2 dates have < {config.min_valid:.0%} valid pixels in the ROI; "
+                           "a cube needs at least one")  # fmt: skip
+
+    s1_days: dict[str, dict] = {"ascending": {}, "descending": {}}
+    if profile.s1_collection:
+        s1_items = search(location, profile.s1_collection, bbox, year, None, modifier)
+        for orbit in s1_days:
+            mine = [i for i in s1_items if i.properties.get("sat:orbit_state") == orbit]
+            summary.s1_items[orbit] = len(mine)
+            s1_days[orbit] = _by_day(mine, lon)
+            summary.s1_dates[orbit] = len(s1_days[orbit])
+        if not s1_items:
+            notes.append(f"no Sentinel-1 items in {profile.s1_collection}; the cube holds S2 only")
+    else:
+        notes.append(f"{profile.name} has no Sentinel-1 RTC collection; the cube holds S2 only "
+                     "(name one with --s1-collection)")  # fmt: skip
+
+    doy = lambda day: day.timetuple().tm_yday  # noqa: E731
+    full = Window(0, 0, *grid.shape)
+    asc_doy = [doy(k[-1]) for k in s1_days["ascending"]]
+    desc_doy = [doy(k[-1]) for k in s1_days["descending"]]
+    with CubeWriter(out, grid, year, np.array([doy(d) for d, _ in kept]), np.array(asc_doy, int),
+                    np.array(desc_doy, int), overwrite=config.overwrite) as writer:  # fmt: skip
+        # Pass 2: bands for the kept dates, a few dates in memory at a time.
+        for t0 in range(0, len(kept), config.date_chunk):
+            chunk = [s2_mosaic(items, grid, sign) for _, items in kept[t0 : t0 + config.date_chunk]]
+            writer.write_s2(full, np.stack([b for b, _ in chunk]), np.stack([m for _, m in chunk]), t0=t0)
+            if progress:
+                progress("S2 dates", min(t0 + config.date_chunk, len(kept)), len(kept))
+        for orbit, groups in s1_days.items():
+            for t, items in enumerate(groups.values()):
+                vals = s1_mosaic(items, grid, profile.s1_assets, profile.s1_values, sign)
+                writer.write_s1(orbit, full, vals[None], t0=t)
+                if progress:
+                    progress(f"S1 {orbit}", t + 1, len(groups))
+    return summary

@@ -1,0 +1,118 @@
+"""Acquisition end to end against a static STAC catalog of known values, on disk and over HTTP."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tessera import sensors
+from tessera.acquire import AcquireConfig, AcquireError, acquire
+from tessera.cube import open_cube
+from tests.acquire.catalog import BBOX, GRID, build, centres_in, clouds, footprint, value
+
+MARGIN = 25.0  # m: within this of a footprint or cloud edge, resampling may go either way
+DATES = {65: ("A", "B"), 162: ("A",), 183: ("A", "B")}  # kept S2 dates → granules, in mosaic order
+
+
+def _inside(x, y, box, margin):
+    left, bottom, right, top = box
+    inside = (x > left + margin) & (x < right - margin) & (y > bottom + margin) & (y < top - margin)
+    outside = (x < left - margin) | (x > right + margin) | (y < bottom - margin) | (y > top + margin)
+    return inside, outside
+
+
+def expected(doy: int):
+    """Per pixel: the granule whose value the mosaic must hold ('' = masked), and whether the
+    pixel is far enough from every edge for that to be certain."""
+    rows, cols = np.mgrid[0 : GRID.height, 0 : GRID.width]
+    want = np.full(GRID.shape, "", object)
+    sure = np.ones(GRID.shape, bool)
+    for g in reversed(DATES[doy]):  # later granules first, so earlier ones overwrite: first valid wins
+        crs, box = footprint(g)
+        x, y = centres_in(crs, rows, cols)
+        inside, outside = _inside(x, y, box, MARGIN)
+        valid = inside.copy()
+        if g == "A" and doy == 65:
+            for cloud in clouds():
+                c_in, c_out = _inside(x, y, cloud, -0.0)  # SCL is nearest-resampled on A's own lattice
+                valid &= ~c_in
+        want[valid] = g
+        sure &= inside | outside
+    return want, sure
+
+
+def test_cube_holds_exactly_the_expected_values_masks_and_dates(catalog, tmp_path):
+    summary = acquire(BBOX, 2024, tmp_path / "cube.zarr", AcquireConfig(catalog=str(catalog)))
+    d = open_cube(tmp_path / "cube.zarr").read()
+    assert d.grid == GRID and d.year == 2024
+    assert d.s2_doy.tolist() == [65, 162, 183]  # 2024-08-01 all cloud: skipped; 2023 never found
+    assert d.s1_ascending.doy.tolist() == [93] and d.s1_descending.doy.tolist() == [99]
+    assert (summary.s2_items, summary.s2_dates_found, summary.s2_dates_kept) == (7, 4, 3)
+    for t, doy in enumerate(d.s2_doy):
+        want, sure = expected(int(doy))
+        assert sure.mean() > 0.6
+        mask = d.s2_mask[t].astype(bool)
+        assert (mask[sure] == (want[sure] != "")).all(), f"mask of DOY {doy}"
+        for k in range(len(sensors.S2_BANDS)):
+            for g in ("A", "B"):
+                # offset removed exactly once: baseline 05.10 items (+1000 in the file) and the
+                # Earth-Search item (already harmonised) end up alike; 03.01 untouched
+                sel = sure & (want == g)
+                assert (d.s2_bands[t, ..., k][sel] == value(g, int(doy), k)).all(), f"DOY {doy} band {k} {g}"
+            # pixels near an edge hold one granule's value or are masked, never a blend
+            edge = ~sure & mask
+            allowed = [value(g, int(doy), k) for g in DATES[int(doy)]]
+            assert np.isin(d.s2_bands[t, ..., k][edge], allowed).all()
+        assert (d.s2_bands[t][~mask] == 0).all()
+    # two clouds in A on DOY 65: B fills the one it covers, the other stays masked
+    want, sure = expected(65)
+    assert ((want == "B") & sure & (centres_in("EPSG:32630", *np.mgrid[0:35, 0:37])[0] < footprint("A")[1][2])).any()
+    assert ((want == "") & sure).any()
+    asc = d.s1_ascending.values[0]
+    assert (asc[..., 0] == sensors.s1_encode_db(10 * np.log10(0.05))).all()
+    assert (asc[..., 1] == sensors.s1_encode_db(10 * np.log10(0.01))).all()
+    desc = d.s1_descending.values[0, ..., 0]  # two slices on one date: north 0.1, south 0.2 (overlap: north first)
+    north, south = sensors.s1_encode_db(10 * np.log10(0.1)), sensors.s1_encode_db(10 * np.log10(0.2))
+    assert (desc[:5] == north).all() and (desc[-5:] == south).all() and np.isin(desc, [north, south]).all()
+
+
+def test_over_http_the_cube_is_the_same(catalog, served, tmp_path):
+    acquire(BBOX, 2024, tmp_path / "disk.zarr", AcquireConfig(catalog=str(catalog)))
+    acquire(BBOX, 2024, tmp_path / "http.zarr", AcquireConfig(catalog=served))
+    a, b = open_cube(tmp_path / "disk.zarr").read(), open_cube(tmp_path / "http.zarr").read()
+    assert (a.s2_bands == b.s2_bands).all() and (a.s2_mask == b.s2_mask).all() and (a.s2_doy == b.s2_doy).all()
+    assert (a.s1_descending.values == b.s1_descending.values).all()
+
+
+def test_a_bbox_across_two_zones_uses_the_centre_zone_and_says_so(catalog, tmp_path):
+    s = acquire((-0.004, 52.000, 0.001, 52.003), 2024, tmp_path / "c.zarr", AcquireConfig(catalog=str(catalog)))
+    assert s.grid.crs == "EPSG:32630" and any("spans UTM zones 30N, 31N" in n for n in s.notes)
+
+
+def test_bad_input_is_a_clear_error(catalog, tmp_path):
+    with pytest.raises(AcquireError, match=r"no Sentinel-2 items found: sentinel-2-l2a ∩ bbox \(10\.0"):
+        acquire((10.0, 10.0, 10.01, 10.01), 2024, tmp_path / "a.zarr", AcquireConfig(catalog=str(catalog)))
+    with pytest.raises(AcquireError, match="no Sentinel-2 items"):
+        acquire(BBOX, 2021, tmp_path / "a.zarr", AcquireConfig(catalog=str(catalog)))
+    for url in ("http://127.0.0.1:9/catalog.json", "http://127.0.0.1:9/api/stac/v1"):
+        with pytest.raises(AcquireError, match="failed after 3 attempts"):
+            acquire(BBOX, 2024, tmp_path / "a.zarr", AcquireConfig(catalog=url))
+    broken = build(tmp_path / "broken", drop_band="B8A")
+    with pytest.raises(AcquireError, match="S2_A_20240305 has no asset for band B8A"):
+        acquire(BBOX, 2024, tmp_path / "a.zarr", AcquireConfig(catalog=str(broken)))
+    assert not (tmp_path / "a.zarr").exists()  # nothing half-written
+
+
+def test_cli_acquire_from_a_roi_file(catalog, tmp_path):
+    from typer.testing import CliRunner
+
+    from tessera.cli import app
+
+    w, s, e, n = BBOX
+    roi = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
+        "type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}}]}  # fmt: skip
+    (tmp_path / "roi.geojson").write_text(json.dumps(roi))
+    r = CliRunner().invoke(app, ["acquire", "--roi", str(tmp_path / "roi.geojson"), "--year", "2024",
+                                 "--out", str(tmp_path / "cube.zarr"), "--stac-url", str(catalog)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "3 of 4" in r.output and open_cube(tmp_path / "cube.zarr").read().s2_doy.tolist() == [65, 162, 183]
