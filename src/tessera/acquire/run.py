@@ -118,6 +118,8 @@ def acquire(bbox, year: int, out: str | os.PathLike, config: AcquireConfig = Acq
     from tessera.cube import is_cube
 
     check_output(Path(out), config.overwrite, is_cube)
+    if config.date_chunk < 1 or not 0 <= config.min_valid <= 1:
+        raise AcquireError(f"date_chunk must be ≥ 1 and min_valid in [0, 1] (got {config.date_chunk}, {config.min_valid})")
     notes: list[str] = []
     grid = grid or _grid(bbox, notes)
     summary = AcquireSummary(grid, notes=notes)

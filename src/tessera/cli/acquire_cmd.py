@@ -25,6 +25,7 @@ def acquire_command(
     s2_collection: str = typer.Option(None, help="S2 L2A collection id (default: the catalogue's)."),
     s1_collection: str = typer.Option(None, help="S1 RTC collection id (default: the catalogue's)."),
     s1_values: str = typer.Option(None, help="What the S1 assets hold: power, amplitude or db."),
+    date_chunk: int = typer.Option(8, help="S2 dates of bands held in memory at once."),
     overwrite: bool = typer.Option(False, help="Replace an existing cube at OUT."),
 ) -> None:
     """Search S2 L2A + S1 RTC for the ROI and year, mosaic each date onto the ROI's 10 m UTM grid,
@@ -39,7 +40,8 @@ def acquire_command(
     else:
         box = _bbox(bbox)
     cfg = AcquireConfig(catalog=stac_url, s2_collection=s2_collection, s1_collection=s1_collection,
-                        s1_values=s1_values, max_cloud=max_cloud, min_valid=min_valid, overwrite=overwrite)  # fmt: skip
+                        s1_values=s1_values, max_cloud=max_cloud, min_valid=min_valid, overwrite=overwrite,
+                        date_chunk=date_chunk)  # fmt: skip
     with progress_bar() as progress:
         s = acquire(box, year, out, cfg, grid=grid, progress=progress)
     table = Table(title=f"cube {out}: {s.grid.height} × {s.grid.width} px, {s.grid.crs}, {year}")
