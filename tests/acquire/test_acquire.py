@@ -100,6 +100,10 @@ def test_bad_input_is_a_clear_error(catalog, tmp_path):
     broken = build(tmp_path / "broken", drop_band="B8A")
     with pytest.raises(AcquireError, match="S2_A_20240305 has no asset for band B8A"):
         acquire(BBOX, 2024, tmp_path / "a.zarr", AcquireConfig(catalog=str(broken)))
+    gone = build(tmp_path / "gone")
+    (gone.parent / "S2_B_20240701" / "nir08.tif").unlink()
+    with pytest.raises(AcquireError, match="could not read item S2_B_20240701"):
+        acquire(BBOX, 2024, tmp_path / "a.zarr", AcquireConfig(catalog=str(gone)))
     assert not (tmp_path / "a.zarr").exists()  # nothing half-written
 
 

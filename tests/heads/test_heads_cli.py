@@ -185,3 +185,19 @@ def test_info_plots_coverage(embedded, tmp_path):
     w, s_, e, n = transform_bounds(embedded.grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)
     area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in (f["bounds"] for f in boxes))
     assert area == pytest.approx((e - w) * (n - s_), rel=0.05)
+
+
+def test_pca_picture_in_three_formats(embedded, tmp_path):
+    from rasterio.warp import transform_bounds
+
+    b = embedded.grid.bounds
+    bbox = ",".join(map(str, transform_bounds(embedded.grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)))
+    for name in ("pca.png", "pca.tif", "pca.html"):
+        cli("pca", embedded.store, "--bbox", bbox, "--year", 2024, "--out", tmp_path / name)
+    with rasterio.open(tmp_path / "pca.tif") as src:
+        rgba = src.read()
+        assert src.count == 4 and src.crs.to_string() == embedded.grid.crs
+    assert rgba[3].mean() > 200 and rgba[:3].std() > 10  # mostly opaque, not one flat colour
+    assert "data:image/png;base64," in (tmp_path / "pca.html").read_text()
+    with pytest.raises(TesseraError, match="must end in"):
+        cli("pca", embedded.store, "--bbox", bbox, "--year", 2024, "--out", tmp_path / "pca.jpg")

@@ -42,9 +42,23 @@ def needs_offset(item) -> bool:
         raise AcquireError(f"item {item.id} has processing baseline {baseline!r}, not a number like '04.00'") from exc
 
 
+_RIO_CONFIGURED = False
+
+
+def _configure_rio() -> None:
+    """GDAL settings for COGs over HTTP: no directory listings, bounded retries of asset reads."""
+    global _RIO_CONFIGURED
+    if not _RIO_CONFIGURED:
+        import odc.stac
+
+        odc.stac.configure_rio(cloud_defaults=True, GDAL_HTTP_MAX_RETRY="3", GDAL_HTTP_RETRY_DELAY="0.5")
+        _RIO_CONFIGURED = True
+
+
 def _load(item, keys: dict[str, str], grid: Grid, resampling: dict[str, str], sign: Callable | None) -> dict:
     import odc.stac
 
+    _configure_rio()
     try:
         ds = odc.stac.load([item], bands=list(keys.values()), geobox=geobox(grid), groupby="id", chunks=None,
                            resampling={keys[b]: r for b, r in resampling.items() if b in keys}, patch_url=sign,

@@ -10,6 +10,7 @@ from tessera.cli import (  # noqa: F401  (registers the commands)
     simulate_cmd,
     store_cmd,
     train_cmd,
+    viz_cmd,
 )
 from tessera.cli.app import app, main
 

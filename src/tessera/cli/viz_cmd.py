@@ -1,0 +1,38 @@
+"""``tessera pca``: a false-colour picture of a region's embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tessera.cli.app import app, console
+from tessera.cli.store_cmd import _bbox
+from tessera.errors import ConfigError
+
+
+@app.command("pca")
+def pca_command(
+    store: str = typer.Argument(..., help="Embedding store, URL or geotessera-layout directory."),
+    bbox: str = typer.Option(..., help="W,S,E,N in degrees."),
+    year: int = typer.Option(..., help="Year of the embeddings."),
+    out: Path = typer.Option(..., "--out", "-o", help="Picture to write: .png, .tif (RGBA COG) or .html (web map)."),
+) -> None:
+    """The first three principal components of the region's embeddings as RGB."""
+    from tessera.access import open_store
+    from tessera.access.region import read_region
+    from tessera.viz import pca_rgb, save_png
+    from tessera.viz.geo import rgb_rgba, save_rgb_geotiff, web_map
+
+    kind = out.suffix.lower()
+    if kind not in (".png", ".tif", ".tiff", ".html"):
+        raise ConfigError(f"--out {out} must end in .png, .tif or .html")
+    region = read_region(open_store(store), _bbox(bbox), year)
+    rgb = pca_rgb(region.data)
+    if kind == ".png":
+        save_png(out, rgb, f"embeddings {year}: first three principal components")
+    elif kind == ".html":
+        web_map(out, region.grid, {f"embeddings {year} (PCA)": rgb_rgba(rgb)})
+    else:
+        save_rgb_geotiff(out, rgb, region.grid)
+    console.print(f"wrote [bold]{out}[/]: {region.grid.height} × {region.grid.width} px")
