@@ -23,6 +23,10 @@ app = typer.Typer(
 cube_app = typer.Typer(help="Inspect and import d-pixel cubes.", no_args_is_help=True)
 app.add_typer(cube_app, name="cube")
 
+# Options several commands share, defined once so their wording stays the same.
+STORE_ARG = typer.Argument(..., help="Embedding store, URL or geotessera-layout directory.")
+YEAR_OPT = typer.Option(..., help="Year of the embeddings.")
+
 console = Console()
 err_console = Console(stderr=True)
 

@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from tessera.cli.app import app, console
+from tessera.cli.app import STORE_ARG, YEAR_OPT, app, console
 from tessera.cli.store_cmd import _bbox
 from tessera.errors import ConfigError
 
 heads_app = typer.Typer(help="Small heads on embeddings: learning curves, fitting, maps.", no_args_is_help=True)
 app.add_typer(heads_app, name="heads")
+LABELS_OPT = typer.Option(..., help="Label raster (GeoTIFF, 0 = unlabelled) or vector file.")
+COLUMN_OPT = typer.Option(None, help="Class column of vector labels.")
+BBOX_OPT = typer.Option(None, help="W,S,E,N in degrees: the region, for vector labels.")
 
 
 def _region(store: str, labels: Path, year: int, column: str | None, bbox: str | None, cube: Path | None):
@@ -28,12 +31,12 @@ def _region(store: str, labels: Path, year: int, column: str | None, bbox: str |
 
 @heads_app.command("curve")
 def curve_command(
-    store: str = typer.Argument(..., help="Embedding store, URL or geotessera-layout directory."),
-    labels: Path = typer.Option(..., help="Label raster (GeoTIFF, 0 = unlabelled) or vector file."),
-    year: int = typer.Option(..., help="Year of the embeddings."),
+    store: str = STORE_ARG,
+    labels: Path = LABELS_OPT,
+    year: int = YEAR_OPT,
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (curve.csv, curve.png)."),
-    column: str = typer.Option(None, help="Class column of vector labels."),
-    bbox: str = typer.Option(None, help="W,S,E,N in degrees: the region, for vector labels."),
+    column: str = COLUMN_OPT,
+    bbox: str = BBOX_OPT,
     cube: Path = typer.Option(None, help="The region's cube: its grid, plus a raw-band baseline."),
     heads: str = typer.Option("logistic,rf", help="Comma-separated: logistic, knn, rf, mlp."),
     fractions: str = typer.Option("0.01,0.05,0.1,0.2,0.5,1", help="Comma-separated label fractions."),
@@ -93,12 +96,12 @@ def _meta(region, head: str, year: int, store: str, n: int) -> dict:
 
 @heads_app.command("fit")
 def fit_command(
-    store: str = typer.Argument(..., help="Embedding store, URL or geotessera-layout directory."),
-    labels: Path = typer.Option(..., help="Label raster (GeoTIFF, 0 = unlabelled) or vector file."),
-    year: int = typer.Option(..., help="Year of the embeddings."),
+    store: str = STORE_ARG,
+    labels: Path = LABELS_OPT,
+    year: int = YEAR_OPT,
     out: Path = typer.Option(..., "--out", "-o", help="Saved head: .skops (logistic/knn/rf/mlp), .safetensors (unet)."),
-    column: str = typer.Option(None, help="Class column of vector labels."),
-    bbox: str = typer.Option(None, help="W,S,E,N in degrees: the region, for vector labels."),
+    column: str = COLUMN_OPT,
+    bbox: str = BBOX_OPT,
     cube: Path = typer.Option(None, help="The region's cube (its grid)."),
     head: str = typer.Option("rf", help="logistic, knn, rf, mlp or unet."),
 ) -> None:
@@ -130,12 +133,12 @@ def _predict(model, emb: np.ndarray) -> np.ndarray:
 
 @heads_app.command("predict")
 def predict_command(
-    store: str = typer.Argument(..., help="Embedding store, URL or geotessera-layout directory."),
-    year: int = typer.Option(..., help="Year of the embeddings."),
+    store: str = STORE_ARG,
+    year: int = YEAR_OPT,
     out: Path = typer.Option(..., "--out", "-o", help="Output map (.tif); .json legend and .png beside it."),
     model: Path = typer.Option(None, help="A head saved by `heads fit`."),
     labels: Path = typer.Option(None, help="…or labels to fit a head on first (raster or vector file)."),
-    column: str = typer.Option(None, help="Class column of vector labels."),
+    column: str = COLUMN_OPT,
     bbox: str = typer.Option(None, help="W,S,E,N in degrees: the region to map."),
     cube: Path = typer.Option(None, help="The region's cube (its grid)."),
     head: str = typer.Option("rf", help="With --labels: logistic, knn, rf, mlp or unet."),

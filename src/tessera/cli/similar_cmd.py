@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from tessera.cli.app import app, console
+from tessera.cli.app import STORE_ARG, YEAR_OPT, app, console
 from tessera.cli.store_cmd import _bbox
 from tessera.errors import ConfigError
 
@@ -24,9 +24,9 @@ def _point(text: str) -> tuple[float, float]:
 
 @app.command("similar")
 def similar_command(
-    store: str = typer.Argument(..., help="Embedding store, URL or geotessera-layout directory."),
+    store: str = STORE_ARG,
     point: str = typer.Option(..., help="LON,LAT of the place to look for."),
-    year: int = typer.Option(..., help="Year of the embeddings."),
+    year: int = YEAR_OPT,
     out: Path = typer.Option(..., "--out", "-o", help="Similarity map (.tif); .png and top-k .csv beside it."),
     bbox: str = typer.Option(None, help="W,S,E,N in degrees to search (default: a square around the point)."),
     size: int = typer.Option(512, help="Side of the square around the point, in 10 m pixels."),

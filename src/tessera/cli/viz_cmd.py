@@ -6,16 +6,16 @@ from pathlib import Path
 
 import typer
 
-from tessera.cli.app import app, console
+from tessera.cli.app import STORE_ARG, YEAR_OPT, app, console
 from tessera.cli.store_cmd import _bbox
 from tessera.errors import ConfigError
 
 
 @app.command("pca")
 def pca_command(
-    store: str = typer.Argument(..., help="Embedding store, URL or geotessera-layout directory."),
+    store: str = STORE_ARG,
     bbox: str = typer.Option(..., help="W,S,E,N in degrees."),
-    year: int = typer.Option(..., help="Year of the embeddings."),
+    year: int = YEAR_OPT,
     out: Path = typer.Option(..., "--out", "-o", help="Picture to write: .png, .tif (RGBA COG) or .html (web map)."),
 ) -> None:
     """The first three principal components of the region's embeddings as RGB."""

@@ -48,11 +48,7 @@ def save_png(path: str | os.PathLike, image: np.ndarray, title: str | None = Non
         top = vmax or (max(ids) if ids else 1)
         ax.legend(handles=[Patch(color=cm(i / top), label=legend[i]) for i in ids], fontsize=6,
                   loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)  # fmt: skip
-    path = Path(path)
-    with atomic_file(path) as tmp:
-        fig.savefig(tmp, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_learning_curves(summary: dict[tuple[str, str, float], tuple[float, float]], path: str | os.PathLike,
@@ -74,6 +70,13 @@ def plot_learning_curves(summary: dict[tuple[str, str, float], tuple[float, floa
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | os.PathLike) -> Path:
+    """Write a matplotlib figure as PNG atomically and free it."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     with atomic_file(path) as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")

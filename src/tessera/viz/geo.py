@@ -140,8 +140,6 @@ def plot_coverage(footprints: list[dict], path: str | os.PathLike, title: str = 
     ax.legend(handles=[Rectangle((0, 0), 1, 1, color=colours[y], alpha=0.5, label=str(y)) for y in years],
               fontsize=7, loc="upper right")  # fmt: skip
     ax.grid(alpha=0.3)
-    path = Path(path)
-    with atomic_file(path) as tmp:
-        fig.savefig(tmp, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return path
+    from tessera.viz import save_figure
+
+    return save_figure(fig, path)
