@@ -6,7 +6,7 @@ from tessera.cli.quickstart import QuickstartConfig, run
 
 
 def test_quickstart_end_to_end_small(tmp_path):
-    cfg = QuickstartConfig(train_scenes=2, train_size=48, size=64, minutes=0.5, steps=6, repeats=1)
+    cfg = QuickstartConfig(train_scenes=2, train_size=48, size=64, minutes=0.5, steps=6, repeats=1, draws=2)
     report = run(tmp_path / "qs", cfg)
     text = report.read_text()
     for fig in ("learning_curve.png", "pca.png", "truth.png", "map_embeddings.png", "map_raw_bands.png"):
