@@ -201,3 +201,31 @@ def test_pca_picture_in_three_formats(embedded, tmp_path):
     assert "data:image/png;base64," in (tmp_path / "pca.html").read_text()
     with pytest.raises(TesseraError, match="must end in"):
         cli("pca", embedded.store, "--bbox", bbox, "--year", 2024, "--out", tmp_path / "pca.jpg")
+
+
+def test_regression_curve_fit_and_value_map(embedded, tmp_path):
+    # a continuous target that follows the land cover (say, biomass), -9999 = not measured
+    rng = np.random.default_rng(3)
+    target = (embedded.classes * 1.5 + rng.normal(0, 0.2, embedded.classes.shape)).astype(np.float32)
+    measured = rng.random(target.shape) < 0.3
+    g = embedded.grid
+    with rasterio.open(tmp_path / "biomass.tif", "w", driver="GTiff", width=g.width, height=g.height, count=1,
+                       dtype="float32", crs=g.crs, transform=g.transform, nodata=-9999) as f:  # fmt: skip
+        f.write(np.where(measured, target, -9999)[None])
+    cli("heads", "curve", embedded.store, "--labels", tmp_path / "biomass.tif", "--year", 2024, "--task",
+        "regression", "--heads", "ridge", "--fractions", "0.2,1", "--repeats", "1", "--out", tmp_path / "c")  # fmt: skip
+    rows = list(csv.DictReader(open(tmp_path / "c" / "curve.csv")))
+    assert len(rows) == 2 and {"rmse", "mae", "r2"} <= set(rows[0])
+    cli("heads", "fit", embedded.store, "--labels", tmp_path / "biomass.tif", "--year", 2024, "--task",
+        "regression", "--head", "ridge", "--out", tmp_path / "ridge.skops")  # fmt: skip
+    cli("heads", "predict", embedded.store, "--model", tmp_path / "ridge.skops", "--year", 2024, "--cube",
+        embedded.cube, "--out", tmp_path / "biomass_map.tif", "--html", tmp_path / "b.html")  # fmt: skip
+    with rasterio.open(tmp_path / "biomass_map.tif") as src:
+        pred = src.read(1)
+        assert src.dtypes[0] == "float32" and src.tags()["task"] == "regression"
+    unseen = ~measured & np.isfinite(pred)
+    resid = pred[unseen] - target[unseen]
+    assert 1 - resid.var() / target[unseen].var() > 0.3  # R² on unmeasured pixels, random-init model
+    with pytest.raises(TesseraError, match="classification only"):
+        cli("heads", "fit", embedded.store, "--labels", tmp_path / "biomass.tif", "--year", 2024, "--task",
+            "regression", "--head", "unet", "--out", tmp_path / "u.safetensors")  # fmt: skip

@@ -18,15 +18,18 @@ app.add_typer(heads_app, name="heads")
 LABELS_OPT = typer.Option(..., help="Label raster (GeoTIFF, 0 = unlabelled) or vector file.")
 COLUMN_OPT = typer.Option(None, help="Class column of vector labels.")
 BBOX_OPT = typer.Option(None, help="W,S,E,N in degrees: the region, for vector labels.")
+TASK_OPT = typer.Option("classification", help="classification (class ids, 0 = unlabelled) or regression "
+                        "(values; no data = unlabelled).")
 
 
-def _region(store: str, labels: Path, year: int, column: str | None, bbox: str | None, cube: Path | None):
+def _region(store: str, labels: Path, year: int, column: str | None, bbox: str | None, cube: Path | None,
+            task: str = "classification"):  # fmt: skip
     from tessera.access import open_store
     from tessera.heads.workflow import labelled_region
 
     if cube is not None and (cube / "cube.zarr").is_dir():
         cube = cube / "cube.zarr"
-    return labelled_region(open_store(store), year, labels, column, _bbox(bbox) if bbox else None, cube)
+    return labelled_region(open_store(store), year, labels, column, _bbox(bbox) if bbox else None, cube, task)
 
 
 @heads_app.command("curve")
@@ -42,14 +45,16 @@ def curve_command(
     fractions: str = typer.Option("0.01,0.05,0.1,0.2,0.5,1", help="Comma-separated label fractions."),
     split: str = typer.Option("spatial", help="spatial (16-px blocks) or random hold-out."),
     repeats: int = typer.Option(3, help="Label draws per fraction."),
+    task: str = TASK_OPT,
 ) -> None:
-    """Accuracy and macro-F1 against the fraction of labels used, as CSV + PNG."""
+    """Accuracy and macro-F1 (or RMSE, MAE, R²) against the fraction of labels used, as CSV + PNG."""
     from tessera.atomic import atomic_file
     from tessera.heads import learning_curve, summarise
     from tessera.viz import plot_learning_curves
 
-    region = _region(store, labels, year, column, bbox, cube)
+    region = _region(store, labels, year, column, bbox, cube, task)
     feats, y, rows, cols = region.pixels()
+    metrics = ("accuracy", "macro_f1") if task == "classification" else ("rmse", "mae", "r2")
     try:
         fracs = tuple(float(f) for f in fractions.split(","))
     except ValueError as exc:
@@ -57,19 +62,20 @@ def curve_command(
     if not all(0 < f <= 1 for f in fracs):
         raise ConfigError(f"--fractions {fractions!r} must lie in (0, 1]")
     points = learning_curve(feats, y, rows, cols, heads=tuple(heads.split(",")), fractions=fracs, split=split,
-                            repeats=repeats)  # fmt: skip
+                            repeats=repeats, task=task)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     with atomic_file(out / "curve.csv") as tmp, open(tmp, "w", newline="") as f:
         wr = csv.writer(f)
-        wr.writerow(["features", "head", "split", "fraction", "repeat", "n_train", "accuracy", "macro_f1"])
+        wr.writerow(["features", "head", "split", "fraction", "repeat", "n_train", *metrics])
         for p in points:
             wr.writerow([p.features, p.head, p.split, p.fraction, p.repeat, p.n_train,
-                         round(p.metrics["accuracy"], 5), round(p.metrics["macro_f1"], 5)])  # fmt: skip
-    acc = summarise(points, "accuracy")
-    plot_learning_curves(acc, out / "curve.png", "accuracy", f"{split} hold-out, {len(y):,} labelled pixels")
+                         *(round(p.metrics[m], 5) for m in metrics)])  # fmt: skip
+    main = metrics[0] if task == "classification" else "r2"
+    acc = summarise(points, main)
+    plot_learning_curves(acc, out / "curve.png", main, f"{split} hold-out, {len(y):,} labelled pixels")
     for (f, h, fr), (m, sd) in sorted(acc.items()):
         if fr in (0.01, 0.1):
-            console.print(f"{f:>11} + {h:<8} {fr:>4.0%} labels: accuracy {m:.3f} ± {sd:.3f}")
+            console.print(f"{f:>11} + {h:<8} {fr:>4.0%} labels: {main} {m:.3f} ± {sd:.3f}")
     console.print(f"wrote [bold]{out / 'curve.csv'}[/] and [bold]{out / 'curve.png'}[/]")
 
 
@@ -77,6 +83,10 @@ def _fit(region, head: str):
     from tessera.heads import make_head
 
     feats, y, _, _ = region.pixels()
+    if region.task == "regression":
+        if head == "unet":
+            raise ConfigError("the UNet head does classification only; use ridge, rf or mlp for regression")
+        return make_head(head, "regression").fit(feats["embeddings"], y), len(y)
     if len(np.unique(y)) < 2:
         raise ConfigError(f"the labels hold one class only ({np.unique(y).tolist()}); a classifier needs two or more")
     if head == "unet":
@@ -89,7 +99,7 @@ def _fit(region, head: str):
 def _meta(region, head: str, year: int, store: str, n: int) -> dict:
     import tessera
 
-    return {"head": head, "task": "classification", "year": year, "store": store, "n_labelled": n,
+    return {"head": head, "task": region.task, "year": year, "store": store, "n_labelled": n,
             "embed_dim": int(region.embeddings.shape[2]), "legend": {str(k): v for k, v in region.legend.items()},
             "tessera": tessera.__version__}  # fmt: skip
 
@@ -103,7 +113,8 @@ def fit_command(
     column: str = COLUMN_OPT,
     bbox: str = BBOX_OPT,
     cube: Path = typer.Option(None, help="The region's cube (its grid)."),
-    head: str = typer.Option("rf", help="logistic, knn, rf, mlp or unet."),
+    head: str = typer.Option("rf", help="logistic, knn, rf, mlp or unet; regression: ridge, rf or mlp."),
+    task: str = TASK_OPT,
 ) -> None:
     """Fit a head on every labelled pixel and save it (no pickle) for `heads predict --model`."""
     from tessera.heads.persist import save_head
@@ -111,13 +122,14 @@ def fit_command(
     want = ".safetensors" if head == "unet" else ".skops"
     if out.suffix != want:
         raise ConfigError(f"--out {out}: a {head} head is saved as {want}")
-    region = _region(store, labels, year, column, bbox, cube)
+    region = _region(store, labels, year, column, bbox, cube, task)
     model, n = _fit(region, head)
     save_head(out, model, _meta(region, head, year, store, n))
-    console.print(f"wrote [bold]{out}[/]: {head} on {n:,} labelled pixels, classes {region.legend}")
+    console.print(f"wrote [bold]{out}[/]: {task} {head} on {n:,} labelled pixels"
+                  + (f", classes {region.legend}" if region.legend else ""))  # fmt: skip
 
 
-def _predict(model, emb: np.ndarray) -> np.ndarray:
+def _predict(model, emb: np.ndarray, task: str) -> np.ndarray:
     from tessera.heads.unet import UNetHead
 
     if isinstance(model, UNetHead):
@@ -125,7 +137,7 @@ def _predict(model, emb: np.ndarray) -> np.ndarray:
     h, w, d = emb.shape
     flat = emb.reshape(h * w, d)
     ok = ~np.isnan(flat).any(axis=1)
-    pred = np.zeros(h * w, np.int32)
+    pred = np.zeros(h * w, np.int32) if task == "classification" else np.full(h * w, np.nan, np.float32)
     if ok.any():
         pred[ok] = model.predict(flat[ok])
     return pred.reshape(h, w)
@@ -141,7 +153,8 @@ def predict_command(
     column: str = COLUMN_OPT,
     bbox: str = typer.Option(None, help="W,S,E,N in degrees: the region to map."),
     cube: Path = typer.Option(None, help="The region's cube (its grid)."),
-    head: str = typer.Option("rf", help="With --labels: logistic, knn, rf, mlp or unet."),
+    head: str = typer.Option("rf", help="With --labels: logistic, knn, rf, mlp or unet; regression: ridge, rf, mlp."),
+    task: str = TASK_OPT,
     html: Path = typer.Option(None, help="Also write a web map (.html) with PCA and prediction layers."),
 ) -> None:
     """Map a region with a head (saved, or fitted here on --labels): GeoTIFF, 0 = no data."""
@@ -165,24 +178,29 @@ def predict_command(
         if emb.shape[2] != meta["embed_dim"]:
             raise ConfigError(f"the store has {emb.shape[2]}-d embeddings; the head was fitted on {meta['embed_dim']}-d")
         legend = {int(k): v for k, v in meta["legend"].items()}
-        n = meta["n_labelled"]
-        head = meta["head"]
+        n, head, task = meta["n_labelled"], meta["head"], meta.get("task", "classification")
     else:
-        region = _region(store, labels, year, column, bbox, cube)
+        region = _region(store, labels, year, column, bbox, cube, task)
         fitted, n = _fit(region, head)
         grid, emb, legend = region.grid, region.embeddings, region.legend
-    pred = _predict(fitted, emb)
-    write_class_map(out, pred, grid, legend, {"head": head, "year": str(year), "n_labelled": str(n)})
+    pred = _predict(fitted, emb, task)
+    tags = {"head": head, "task": task, "year": str(year), "n_labelled": str(n)}
+    if task == "classification":
+        write_class_map(out, pred, grid, legend, tags)
+    else:
+        write_value_map(out, pred, grid, tags)
     if html is not None:
         from tessera.viz import pca_rgb
-        from tessera.viz.geo import class_rgba, rgb_rgba, web_map
+        from tessera.viz.geo import class_rgba, rgb_rgba, value_rgba, web_map
 
         top = max(legend) if legend else 1
-        web_map(html, grid, {"embeddings (PCA)": rgb_rgba(pca_rgb(emb)), f"{head} prediction": class_rgba(pred, top)},
-                legend=legend, vmax=top)  # fmt: skip
+        layer = class_rgba(pred, top) if task == "classification" else value_rgba(pred)
+        web_map(html, grid, {"embeddings (PCA)": rgb_rgba(pca_rgb(emb)), f"{head} prediction": layer},
+                legend=legend or None, vmax=top)  # fmt: skip
         console.print(f"wrote [bold]{html}[/]")
     h, w = pred.shape
-    console.print(f"wrote [bold]{out}[/]: {h} × {w} px, {(pred != 0).mean():.1%} mapped, head {head} on {n:,} labels")
+    mapped = (pred != 0) if task == "classification" else ~np.isnan(pred)
+    console.print(f"wrote [bold]{out}[/]: {h} × {w} px, {mapped.mean():.1%} mapped, {task} head {head} on {n:,} labels")
 
 
 def write_class_map(out: Path, pred: np.ndarray, grid, legend: dict[int, str], tags: dict[str, str]) -> None:
@@ -202,3 +220,19 @@ def write_class_map(out: Path, pred: np.ndarray, grid, legend: dict[int, str], t
         tmp.write_text(json.dumps({str(k): v for k, v in legend.items()}, indent=1))
     top = max(legend) if legend else 1
     save_png(out.with_suffix(".png"), pred, f"{tags.get('head', '')} prediction", cmap="tab10", legend=legend, vmax=top)
+
+
+def write_value_map(out: Path, pred: np.ndarray, grid, tags: dict[str, str]) -> None:
+    """Float32 GeoTIFF (COG, NaN = no data) + ``.png`` (viridis) of a regression map."""
+    import rasterio
+
+    from tessera.atomic import atomic_file
+    from tessera.viz import save_png
+
+    h, w = pred.shape
+    with atomic_file(out) as tmp:
+        with rasterio.open(tmp, "w", driver="COG", width=w, height=h, count=1, dtype="float32", crs=grid.crs,
+                           transform=grid.transform, nodata=np.nan, compress="deflate") as dst:  # fmt: skip
+            dst.write(pred.astype(np.float32).reshape(1, h, w))
+            dst.update_tags(**tags)
+    save_png(out.with_suffix(".png"), pred, f"{tags.get('head', '')} prediction", cmap="viridis")

@@ -31,21 +31,56 @@ def read_label_raster(path: str | os.PathLike, grid: Grid) -> np.ndarray:
     return out
 
 
-def rasterize_labels(path: str | os.PathLike, grid: Grid, column: str) -> tuple[np.ndarray, dict[str, int]]:
-    """Vector labels (GeoJSON, GeoPackage, Shapefile) → (H, W) class ids on ``grid`` and the
-    legend. Ids are 1… in sorted order of the class names, so they are stable across runs."""
+def read_value_raster(path: str | os.PathLike, grid: Grid) -> np.ndarray:
+    """(H, W) float32 target values on ``grid`` (nearest from any grid or CRS); NaN where the
+    raster has no data or does not reach."""
+    import rasterio
+    from rasterio.warp import Resampling, reproject
+
+    with rasterio.open(path) as src:
+        if src.crs is None:
+            raise LabelError(f"{path} has no CRS; labels must be georeferenced")
+        out = np.full(grid.shape, np.nan, np.float32)
+        reproject(rasterio.band(src, 1), out, dst_transform=grid.transform, dst_crs=grid.crs,
+                  resampling=Resampling.nearest, src_nodata=src.nodata, dst_nodata=np.nan)  # fmt: skip
+    if np.isnan(out).all():
+        raise LabelError(f"{path} has no values inside the region; check the file covers the area")
+    return out
+
+
+def rasterize_values(path: str | os.PathLike, grid: Grid, column: str) -> np.ndarray:
+    """A numeric column of a vector file → (H, W) float32 on ``grid``, NaN outside features."""
+    from rasterio.features import rasterize
+
+    gdf = _read_vector(path, column).to_crs(grid.crs)
+    if not np.issubdtype(gdf[column].dtype, np.number):
+        raise LabelError(f"column {column!r} of {path} is not numeric; regression needs numbers")
+    shapes = [(g, float(v)) for g, v in zip(gdf.geometry, gdf[column], strict=True) if g is not None and np.isfinite(v)]
+    out = rasterize(shapes, out_shape=grid.shape, transform=grid.transform, fill=np.nan, dtype="float32")
+    if np.isnan(out).all():
+        raise LabelError(f"no labelled feature of {path} falls inside the region")
+    return out
+
+
+def _read_vector(path, column: str):
     try:
         import geopandas as gpd
     except ImportError as exc:
         raise LabelError("vector labels need geopandas (`pip install geopandas`)") from exc
-    from rasterio.features import rasterize
-
     gdf = gpd.read_file(path)
     if column not in gdf.columns:
         raise LabelError(f"{path} has no column {column!r}; it has {sorted(c for c in gdf.columns if c != 'geometry')}")
     if gdf.crs is None:
         raise LabelError(f"{path} has no CRS; give the file one (GeoJSON is EPSG:4326 by definition)")
-    gdf = gdf.to_crs(grid.crs)
+    return gdf
+
+
+def rasterize_labels(path: str | os.PathLike, grid: Grid, column: str) -> tuple[np.ndarray, dict[str, int]]:
+    """Vector labels (GeoJSON, GeoPackage, Shapefile) → (H, W) class ids on ``grid`` and the
+    legend. Ids are 1… in sorted order of the class names, so they are stable across runs."""
+    from rasterio.features import rasterize
+
+    gdf = _read_vector(path, column).to_crs(grid.crs)
     names = sorted(map(str, gdf[column].unique()))
     legend = {n: i + 1 for i, n in enumerate(names)}
     shapes = [(geom, legend[str(v)]) for geom, v in zip(gdf.geometry, gdf[column], strict=True) if geom is not None]

@@ -10,7 +10,7 @@ import numpy as np
 
 from tessera.grid import Grid
 from tessera.heads.evaluate import LabelError
-from tessera.heads.labels import NO_LABEL, rasterize_labels, read_label_raster
+from tessera.heads.labels import NO_LABEL, rasterize_labels, rasterize_values, read_label_raster, read_value_raster
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt")
 
@@ -19,9 +19,10 @@ RASTER_SUFFIXES = (".tif", ".tiff", ".vrt")
 class LabelledRegion:
     grid: Grid
     embeddings: np.ndarray  # (H, W, D) float32, NaN = no data
-    labels: np.ndarray  # (H, W) int, 0 = unlabelled
+    labels: np.ndarray  # (H, W): int class ids, 0 = unlabelled; or float targets, NaN = unlabelled
     legend: dict[int, str]
     raw: np.ndarray | None = None  # (H, W, F) raw-band baseline features when a cube was given
+    task: str = "classification"
 
     def pixels(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """(features by name, labels, rows, cols) of labelled pixels with every feature present."""
@@ -29,7 +30,8 @@ class LabelledRegion:
         flat = {"embeddings": self.embeddings.reshape(h * w, -1)}
         if self.raw is not None:
             flat["raw bands"] = self.raw.reshape(h * w, -1)
-        keep = self.labels.ravel() != NO_LABEL
+        lab = self.labels.ravel()
+        keep = ~np.isnan(lab) if self.task == "regression" else lab != NO_LABEL
         for x in flat.values():
             keep &= ~np.isnan(x).any(axis=1)
         if not keep.any():
@@ -59,7 +61,8 @@ def region_grid(labels: Path | None = None, bbox=None, cube: str | os.PathLike |
 
 
 def labelled_region(store, year: int, labels: str | os.PathLike, column: str | None = None,
-                    bbox=None, cube: str | os.PathLike | None = None) -> LabelledRegion:  # fmt: skip
+                    bbox=None, cube: str | os.PathLike | None = None,
+                    task: str = "classification") -> LabelledRegion:  # fmt: skip
     """Embeddings and labels on one grid: the cube's (``cube``), the bbox's UTM grid, or the label
     raster's. Labels in another CRS are reprojected (rasters, nearest) or rasterised onto it."""
     from tessera.access.region import read_grid
@@ -71,14 +74,21 @@ def labelled_region(store, year: int, labels: str | os.PathLike, column: str | N
     if not is_raster and cube is None and bbox is None:
         raise LabelError("vector labels need --bbox (or --cube) to say which region to map")
     grid = region_grid(labels, bbox, cube)
-    if is_raster:
+    if task not in ("classification", "regression"):
+        raise LabelError(f"task {task!r} must be classification or regression")
+    if task == "regression":
+        if not is_raster and not column:
+            raise LabelError(f"{labels} is a vector file: name its value column with --column")
+        lab = read_value_raster(labels, grid) if is_raster else rasterize_values(labels, grid, column)
+        legend = {}
+    elif is_raster:
         lab, legend = read_label_raster(labels, grid), {}
     else:
         if not column:
             raise LabelError(f"{labels} is a vector file: name its class column with --column")
         lab, names = rasterize_labels(labels, grid, column)
         legend = {i: n for n, i in names.items()}
-    if not legend:
+    if not legend and task == "classification":
         legend = {int(i): str(i) for i in np.unique(lab) if i != NO_LABEL}
     emb = read_grid(store, grid, year).data
     raw = None
@@ -87,4 +97,5 @@ def labelled_region(store, year: int, labels: str | os.PathLike, column: str | N
         from tessera.heads.features import baseline_features
 
         raw = baseline_features(open_cube(cube).read())
-    return LabelledRegion(grid, emb, lab.astype(int), legend, raw)
+    lab = lab.astype(np.float32) if task == "regression" else lab.astype(int)
+    return LabelledRegion(grid, emb, lab, legend, raw, task)

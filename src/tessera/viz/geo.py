@@ -23,6 +23,18 @@ def class_rgba(classes: np.ndarray, vmax: int, cmap: str = "tab10") -> np.ndarra
     return rgba
 
 
+def value_rgba(values: np.ndarray, cmap: str = "viridis") -> np.ndarray:
+    """(H, W) values → (H, W, 4) uint8, stretched between the 2nd and 98th percentile; NaN transparent."""
+    import matplotlib
+
+    ok = np.isfinite(values)
+    lo, hi = np.percentile(values[ok], [2, 98]) if ok.any() else (0.0, 1.0)
+    scaled = np.clip((np.nan_to_num(values, nan=lo) - lo) / max(hi - lo, 1e-12), 0, 1)
+    rgba = (matplotlib.colormaps[cmap](scaled) * 255).astype(np.uint8)
+    rgba[~ok, 3] = 0
+    return rgba
+
+
 def rgb_rgba(rgb: np.ndarray) -> np.ndarray:
     """(H, W, 3) float in [0, 1] → (H, W, 4) uint8; all-zero (no-data) pixels transparent."""
     out = np.zeros((*rgb.shape[:2], 4), np.uint8)
