@@ -94,10 +94,11 @@ def s2_mosaic(items, grid: Grid, sign: Callable | None) -> tuple[np.ndarray, np.
         take = sensors.scl_valid_mask(data["SCL"]).astype(bool) & ~mask
         if not take.any():
             continue
-        stack = np.stack([np.asarray(data[b], np.float64) for b in sensors.S2_BANDS], axis=-1)
+        # Bilinear reads come back as integers of the band's dtype; int32 holds DN − 1000 exactly.
+        stack = np.stack([np.asarray(data[b])[take].astype(np.int32) for b in sensors.S2_BANDS], axis=-1)
         if needs_offset(item):
-            stack = stack - BOA_OFFSET
-        bands[take] = np.clip(np.rint(stack[take]), 0, np.iinfo(np.uint16).max).astype(np.uint16)
+            stack -= BOA_OFFSET
+        bands[take] = np.clip(stack, 0, np.iinfo(np.uint16).max).astype(np.uint16)
         mask |= take
     return bands, mask.astype(np.uint8)
 

@@ -15,11 +15,13 @@ import numpy as np
 from tessera.acquire.catalogs import PROFILES, AcquireError, CatalogProfile
 from tessera.acquire.load import s1_mosaic, s2_mosaic, s2_mosaic_valid, solar_day
 from tessera.acquire.search import search
+from tessera import sensors
 from tessera.grid import Grid, Window, utm_epsg
 from tessera.progress import Progress
 
 log = logging.getLogger(__name__)
 MIN_VALID = 0.05  # dates with less valid S2 coverage of the ROI are skipped
+MEMORY = 2 * 2**30  # bytes of S2 bands the automatic date chunk may hold
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class AcquireConfig:
     s1_values: str | None = None  # power | amplitude | db; default: the profile's
     max_cloud: float | None = 90.0  # item-level eo:cloud_cover filter (S2)
     min_valid: float = MIN_VALID
-    date_chunk: int = 8  # S2 dates held in memory at once
+    date_chunk: int | None = None  # S2 dates of bands in memory at once; None: the cube's time chunk within MEMORY
     sign: Callable[[str], str] | None = None  # URL signer; Planetary Computer's when its extra is installed
     overwrite: bool = False
 
@@ -103,6 +105,15 @@ def _grid(bbox, summary_notes: list[str]) -> Grid:
     return grid
 
 
+def date_chunk_for(grid: Grid) -> int:
+    """Dates per write: the cube's time chunk, so no chunk is rewritten, unless that many dates of
+    bands would exceed :data:`MEMORY`."""
+    from tessera.cube import CubeChunks
+
+    per_date = grid.height * grid.width * (len(sensors.S2_BANDS) * 2 + 1)
+    return max(1, min(CubeChunks().time, MEMORY // per_date))
+
+
 def _by_day(items, lon: float, key=lambda i: ()) -> dict:
     groups = defaultdict(list)
     for item in items:
@@ -118,7 +129,7 @@ def acquire(bbox, year: int, out: str | os.PathLike, config: AcquireConfig = Acq
     from tessera.cube import is_cube
 
     check_output(Path(out), config.overwrite, is_cube)
-    if config.date_chunk < 1 or not 0 <= config.min_valid <= 1:
+    if (config.date_chunk is not None and config.date_chunk < 1) or not 0 <= config.min_valid <= 1:
         raise AcquireError(f"date_chunk must be ≥ 1 and min_valid in [0, 1] (got {config.date_chunk}, {config.min_valid})")
     notes: list[str] = []
     grid = grid or _grid(bbox, notes)
@@ -165,6 +176,7 @@ def acquire(bbox, year: int, out: str | os.PathLike, config: AcquireConfig = Acq
         notes.append(f"{profile.name} has no Sentinel-1 RTC collection; the cube holds S2 only "
                      "(name one with --s1-collection)")  # fmt: skip
 
+    chunk = config.date_chunk or date_chunk_for(grid)
     doy = lambda day: day.timetuple().tm_yday  # noqa: E731
     full = Window(0, 0, *grid.shape)
     asc_doy = [doy(k[-1]) for k in s1_days["ascending"]]
@@ -172,11 +184,16 @@ def acquire(bbox, year: int, out: str | os.PathLike, config: AcquireConfig = Acq
     with CubeWriter(out, grid, year, np.array([doy(d) for d, _ in kept]), np.array(asc_doy, int),
                     np.array(desc_doy, int), overwrite=config.overwrite) as writer:  # fmt: skip
         # Pass 2: bands for the kept dates, a few dates in memory at a time.
-        for t0 in range(0, len(kept), config.date_chunk):
-            chunk = [s2_mosaic(items, grid, sign) for _, items in kept[t0 : t0 + config.date_chunk]]
-            writer.write_s2(full, np.stack([b for b, _ in chunk]), np.stack([m for _, m in chunk]), t0=t0)
+        for t0 in range(0, len(kept), chunk):
+            part = kept[t0 : t0 + chunk]
+            bands = np.empty((len(part), *grid.shape, len(sensors.S2_BANDS)), np.uint16)
+            masks = np.empty((len(part), *grid.shape), np.uint8)
+            for j, (_, items) in enumerate(part):
+                bands[j], masks[j] = s2_mosaic(items, grid, sign)
+            writer.write_s2(full, bands, masks, t0=t0)
+            del bands, masks
             if progress:
-                progress("S2 dates", min(t0 + config.date_chunk, len(kept)), len(kept))
+                progress("S2 dates", min(t0 + chunk, len(kept)), len(kept))
         for orbit, groups in s1_days.items():
             for t, items in enumerate(groups.values()):
                 vals = s1_mosaic(items, grid, profile.s1_assets, profile.s1_values, sign)

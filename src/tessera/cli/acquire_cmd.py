@@ -25,7 +25,8 @@ def acquire_command(
     s2_collection: str = typer.Option(None, help="S2 L2A collection id (default: the catalogue's)."),
     s1_collection: str = typer.Option(None, help="S1 RTC collection id (default: the catalogue's)."),
     s1_values: str = typer.Option(None, help="What the S1 assets hold: power, amplitude or db."),
-    date_chunk: int = typer.Option(8, help="S2 dates of bands held in memory at once."),
+    date_chunk: int = typer.Option(None, help="S2 dates of bands held in memory at once (default: 16, fewer "
+                                   "where that would pass 2 GiB)."),
     overwrite: bool = typer.Option(False, help="Replace an existing cube at OUT."),
 ) -> None:
     """Search S2 L2A + S1 RTC for the ROI and year, mosaic each date onto the ROI's 10 m UTM grid,
