@@ -28,6 +28,26 @@ def provenance_tags(store: StoreReader, year: int) -> dict[str, str]:
     return tags
 
 
+def write_cog(path: str | os.PathLike, data: np.ndarray, grid, nodata=None, tags: dict[str, str] | None = None,
+              descriptions: list[str] | None = None, colorinterp=None) -> Path:  # fmt: skip
+    """(C, H, W) ``data`` on ``grid`` as a Cloud-Optimised GeoTIFF, atomically."""
+    import rasterio
+
+    profile = {"driver": "COG", "width": grid.width, "height": grid.height, "count": data.shape[0],
+               "dtype": data.dtype.name, "crs": grid.crs, "transform": grid.transform, "nodata": nodata,
+               "compress": "deflate", "blocksize": 256, "BIGTIFF": "IF_SAFER"}  # fmt: skip
+    path = Path(path)
+    with atomic_file(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(data)
+        if descriptions:
+            dst.descriptions = tuple(descriptions)
+        if colorinterp:
+            dst.colorinterp = colorinterp
+        if tags:
+            dst.update_tags(**tags)
+    return path
+
+
 def _bands(region: Region, bands: list[int] | None) -> tuple[np.ndarray, list[int]]:
     dim = region.data.shape[2]
     idx = list(range(dim)) if bands is None else list(bands)
@@ -45,33 +65,18 @@ def export_geotiff(region: Region, path: str | os.PathLike, tags: dict[str, str]
     — GeoTIFF bands share one data type, so the scale cannot be a band of the int8 file.
     Band descriptions name the embedding dimensions.
     """
-    import rasterio
-
     data, idx = _bands(region, bands)
     names = [f"embedding_{b}" for b in idx]
+    path = Path(path)
     if int8:
         q, scale = quantize(data)
-        arrays = [q.transpose(2, 0, 1)]
-        dtype, nodata = "int8", None
+        write_cog(path, q.transpose(2, 0, 1), region.grid, None,
+                  {**(tags or {}), "tessera_encoding": "int8 × per-pixel scale"}, names)  # fmt: skip
+        write_cog(path.with_name(path.stem + "_scales.tif"), scale[None].astype(np.float32), region.grid,
+                  float("nan"), {**(tags or {}), "tessera_encoding": "per-pixel scale of " + path.name})  # fmt: skip
     else:
-        arrays = [data.transpose(2, 0, 1)]
-        dtype, nodata = "float32", float("nan")
-    path = Path(path)
-    g = region.grid
-    profile = {"driver": "COG", "width": g.width, "height": g.height, "count": len(idx), "dtype": dtype,
-               "crs": g.crs, "transform": g.transform, "nodata": nodata, "compress": "deflate",
-               "blocksize": 256, "BIGTIFF": "IF_SAFER"}  # fmt: skip
-    with atomic_file(path) as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(arrays[0].astype(dtype, copy=False))
-            dst.descriptions = tuple(names)
-            dst.update_tags(**(tags or {}), tessera_encoding="int8 × per-pixel scale" if int8 else "float32")
-    if int8:
-        scale_path = path.with_name(path.stem + "_scales.tif")
-        with atomic_file(scale_path) as tmp:
-            with rasterio.open(tmp, "w", **{**profile, "count": 1, "dtype": "float32", "nodata": float("nan")}) as dst:
-                dst.write(scale[None].astype(np.float32))
-                dst.update_tags(**(tags or {}), tessera_encoding="per-pixel scale of " + path.name)
+        write_cog(path, data.transpose(2, 0, 1).astype(np.float32, copy=False), region.grid, float("nan"),
+                  {**(tags or {}), "tessera_encoding": "float32"}, names)  # fmt: skip
     return path
 
 

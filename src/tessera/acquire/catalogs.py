@@ -3,7 +3,7 @@ asset of each published band in any item."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tessera import sensors
 from tessera.errors import TesseraError
@@ -28,7 +28,6 @@ class CatalogProfile:
     #: what the S1 assets hold: "power" (linear gamma0), "amplitude", or "db"
     s1_values: str = "power"
     sign: bool = False  # URLs need signing (Planetary Computer), via the optional extra
-    extra: dict = field(default_factory=dict)
 
 
 PROFILES = {

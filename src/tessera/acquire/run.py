@@ -3,23 +3,21 @@ chunk into a d-pixel cube (nothing appears at the output until it is complete)."
 
 from __future__ import annotations
 
-import logging
 import os
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from tessera import sensors
 from tessera.acquire.catalogs import PROFILES, AcquireError, CatalogProfile
 from tessera.acquire.load import s1_mosaic, s2_mosaic, s2_mosaic_valid, solar_day
 from tessera.acquire.search import search
-from tessera import sensors
 from tessera.grid import Grid, Window, utm_epsg
 from tessera.progress import Progress
 
-log = logging.getLogger(__name__)
 MIN_VALID = 0.05  # dates with less valid S2 coverage of the ROI are skipped
 MEMORY = 2 * 2**30  # bytes of S2 bands the automatic date chunk may hold
 
@@ -51,9 +49,9 @@ class AcquireSummary:
 
 def profile_for(config: AcquireConfig) -> CatalogProfile:
     base = PROFILES.get(config.catalog) or CatalogProfile("custom", config.catalog)
-    return CatalogProfile(base.name, base.url, config.s2_collection or base.s2_collection,
-                          config.s1_collection or base.s1_collection, base.s1_assets,
-                          config.s1_values or base.s1_values, base.sign)  # fmt: skip
+    return replace(base, s2_collection=config.s2_collection or base.s2_collection,
+                   s1_collection=config.s1_collection or base.s1_collection,
+                   s1_values=config.s1_values or base.s1_values)  # fmt: skip
 
 
 def _signer(profile: CatalogProfile, config: AcquireConfig):
@@ -63,7 +61,7 @@ def _signer(profile: CatalogProfile, config: AcquireConfig):
         import planetary_computer
     except ImportError as exc:
         raise AcquireError("Planetary Computer asset URLs must be signed: pip install 'tessera[planetary-computer]' "
-                           "(or use --catalog earth-search)") from exc  # fmt: skip
+                           "(or use --stac-url earth-search)") from exc  # fmt: skip
     return planetary_computer.sign, planetary_computer.sign_inplace
 
 
@@ -73,18 +71,18 @@ def roi_bbox(path: str | os.PathLike) -> tuple[tuple[float, float, float, float]
     path = Path(path)
     if not path.exists():
         raise AcquireError(f"no ROI file at {path}")
-    from rasterio.warp import transform_bounds
-
     if path.suffix.lower() in (".tif", ".tiff"):
-        import rasterio
+        from rasterio.warp import transform_bounds
 
-        with rasterio.open(path) as src:
-            if src.crs is None:
-                raise AcquireError(f"ROI {path} has no CRS")
-            grid = Grid(src.crs.to_string(), src.transform, src.height, src.width)
+        from tessera.cube import grid_from_geotiff
+
+        grid = grid_from_geotiff(path)
         b = grid.bounds
         return transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top), grid
-    import geopandas as gpd
+    try:
+        import geopandas as gpd
+    except ImportError as exc:
+        raise AcquireError(f"a vector ROI ({path.name}) needs geopandas: pip install geopandas") from exc
 
     gdf = gpd.read_file(path)
     if gdf.crs is None:
@@ -124,9 +122,8 @@ def _by_day(items, lon: float, key=lambda i: ()) -> dict:
 def acquire(bbox, year: int, out: str | os.PathLike, config: AcquireConfig = AcquireConfig(),
             grid: Grid | None = None, progress: Progress | None = None) -> AcquireSummary:  # fmt: skip
     """Search, choose and mosaic dates, write the cube at ``out``."""
-    from tessera.cube import CubeWriter
     from tessera.atomic import check_output
-    from tessera.cube import is_cube
+    from tessera.cube import CubeWriter, is_cube
 
     check_output(Path(out), config.overwrite, is_cube)
     if (config.date_chunk is not None and config.date_chunk < 1) or not 0 <= config.min_valid <= 1:

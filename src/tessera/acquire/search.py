@@ -23,11 +23,8 @@ def with_retries(what: str, fn: Callable, retries: int = RETRIES, backoff_s: flo
 
     import requests
     import urllib3
+    from pystac_client.exceptions import APIError
 
-    try:
-        from pystac_client.exceptions import APIError
-    except ImportError:  # pragma: no cover - pystac-client is a dependency
-        APIError = OSError  # noqa: N806
     last = None
     for attempt in range(retries):
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -28,6 +29,13 @@ STORE_ARG = typer.Argument(..., help="Embedding store, URL or geotessera-layout 
 YEAR_OPT = typer.Option(..., help="Year of the embeddings.")
 
 console = Console()
+
+
+def cube_path(path: Path) -> Path:
+    """A cube path as given, or the cube inside a simulated scene directory."""
+    if (path / "cube.zarr").is_dir() and not (path / "zarr.json").exists():
+        return path / "cube.zarr"
+    return path
 err_console = Console(stderr=True)
 
 

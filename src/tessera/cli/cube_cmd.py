@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tessera.cli.app import console, cube_app, progress_bar
+from tessera.cli.app import console, cube_app, cube_path, progress_bar
 from tessera.cube import import_npy, open_cube
 
 
@@ -18,9 +18,7 @@ def info_command(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Describe a d-pixel cube: grid, dates per sensor, valid fraction."""
-    if (path / "cube.zarr").is_dir() and not (path / "zarr.json").exists():
-        path = path / "cube.zarr"  # a scene directory: describe its cube
-    summary = open_cube(path).summary()
+    summary = open_cube(cube_path(path)).summary()
     if as_json:
         console.print_json(json.dumps(summary))
         return

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tessera.cli.app import app, console, progress_bar
+from tessera.cli.app import app, console, cube_path, progress_bar
 
 
 @app.command("embed")
@@ -29,13 +29,11 @@ def embed_command(
     from tessera.model import InferenceConfig
     from tessera.store import StoreLayout
 
-    if (cube / "cube.zarr").is_dir():
-        cube = cube / "cube.zarr"
     cfg = EmbedConfig(seed=seed, draws=draws, workers=workers, scheduler=scheduler,
                       inference=InferenceConfig(precision=precision, batch_size=batch_size, device=device),
                       layout=StoreLayout(shard=shard))  # fmt: skip
     with progress_bar() as progress:
-        s = embed_cube(cube, checkpoint, store, cfg, progress=progress)
+        s = embed_cube(cube_path(cube), checkpoint, store, cfg, progress=progress)
     table = Table(title=f"embedded into {s.store} / {s.group}", show_header=False)
     for k, v in (("blocks", f"{s.blocks} ({s.computed} computed, {s.skipped} already recorded)"),
                  ("pixels embedded", f"{s.pixels:,}"), ("no-data pixels", f"{s.nodata:,}"),

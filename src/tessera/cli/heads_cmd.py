@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from tessera.cli.app import STORE_ARG, YEAR_OPT, app, console
+from tessera.cli.app import STORE_ARG, YEAR_OPT, app, console, cube_path
 from tessera.cli.store_cmd import _bbox
 from tessera.errors import ConfigError
 
@@ -27,8 +27,7 @@ def _region(store: str, labels: Path, year: int, column: str | None, bbox: str |
     from tessera.access import open_store
     from tessera.heads.workflow import labelled_region
 
-    if cube is not None and (cube / "cube.zarr").is_dir():
-        cube = cube / "cube.zarr"
+    cube = cube_path(cube) if cube is not None else None
     return labelled_region(open_store(store), year, labels, column, _bbox(bbox) if bbox else None, cube, task)
 
 
@@ -171,9 +170,7 @@ def predict_command(
         fitted, meta = load_head(model)
         if meta.get("year") not in (None, year):
             console.print(f"[yellow]note:[/] the head was fitted on {meta['year']} embeddings, mapping {year}")
-        if cube is not None and (cube / "cube.zarr").is_dir():
-            cube = cube / "cube.zarr"
-        grid = region_grid(None, _bbox(bbox) if bbox else None, cube)
+        grid = region_grid(None, _bbox(bbox) if bbox else None, cube_path(cube) if cube is not None else None)
         emb = read_grid(open_store(store), grid, year).data
         if emb.shape[2] != meta["embed_dim"]:
             raise ConfigError(f"the store has {emb.shape[2]}-d embeddings; the head was fitted on {meta['embed_dim']}-d")
@@ -205,17 +202,11 @@ def predict_command(
 
 def write_class_map(out: Path, pred: np.ndarray, grid, legend: dict[int, str], tags: dict[str, str]) -> None:
     """GeoTIFF (COG, 0 = no data) + ``.json`` legend + ``.png`` in the report's class colours."""
-    import rasterio
-
+    from tessera.access.export import write_cog
     from tessera.atomic import atomic_file
     from tessera.viz import save_png
 
-    h, w = pred.shape
-    with atomic_file(out) as tmp:
-        with rasterio.open(tmp, "w", driver="COG", width=w, height=h, count=1, dtype="int32", crs=grid.crs,
-                           transform=grid.transform, nodata=0, compress="deflate") as dst:  # fmt: skip
-            dst.write(pred.astype(np.int32).reshape(1, h, w))
-            dst.update_tags(**tags)
+    write_cog(out, pred.astype(np.int32)[None], grid, 0, tags)
     with atomic_file(out.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps({str(k): v for k, v in legend.items()}, indent=1))
     top = max(legend) if legend else 1
@@ -224,15 +215,8 @@ def write_class_map(out: Path, pred: np.ndarray, grid, legend: dict[int, str], t
 
 def write_value_map(out: Path, pred: np.ndarray, grid, tags: dict[str, str]) -> None:
     """Float32 GeoTIFF (COG, NaN = no data) + ``.png`` (viridis) of a regression map."""
-    import rasterio
-
-    from tessera.atomic import atomic_file
+    from tessera.access.export import write_cog
     from tessera.viz import save_png
 
-    h, w = pred.shape
-    with atomic_file(out) as tmp:
-        with rasterio.open(tmp, "w", driver="COG", width=w, height=h, count=1, dtype="float32", crs=grid.crs,
-                           transform=grid.transform, nodata=np.nan, compress="deflate") as dst:  # fmt: skip
-            dst.write(pred.astype(np.float32).reshape(1, h, w))
-            dst.update_tags(**tags)
+    write_cog(out, pred.astype(np.float32)[None], grid, float("nan"), tags)
     save_png(out.with_suffix(".png"), pred, f"{tags.get('head', '')} prediction", cmap="viridis")

@@ -34,10 +34,10 @@ def similar_command(
     separation: int = typer.Option(10, help="Minimum distance between listed places, in pixels."),
 ) -> None:
     """Cosine similarity of every pixel to the embedding at --point, and the top-k matches."""
-    import rasterio
     from rasterio.warp import transform
 
     from tessera.access import open_store
+    from tessera.access.export import write_cog
     from tessera.access.region import read_patch, read_region
     from tessera.atomic import atomic_file
     from tessera.heads.similar import cosine_map, top_matches
@@ -57,11 +57,7 @@ def similar_command(
     r, c = ~g.transform * (x[0], y[0])
     here = (int(r), int(c)) if 0 <= r < g.height and 0 <= c < g.width else None
     matches = top_matches(sim, g, top_k, separation, exclude=here)
-    with atomic_file(out) as tmp:
-        with rasterio.open(tmp, "w", driver="COG", width=g.width, height=g.height, count=1, dtype="float32",
-                           crs=g.crs, transform=g.transform, nodata=np.nan, compress="deflate") as dst:  # fmt: skip
-            dst.write(sim[None])
-            dst.update_tags(query_lon=str(lon), query_lat=str(lat), year=str(year))
+    write_cog(out, sim[None], g, float("nan"), {"query_lon": str(lon), "query_lat": str(lat), "year": str(year)})
     save_png(out.with_suffix(".png"), np.nan_to_num(sim, nan=-1.0), f"cosine similarity to ({lon:.5f}, {lat:.5f})",
              cmap="magma")  # fmt: skip
     with atomic_file(out.with_suffix(".csv")) as tmp, open(tmp, "w", newline="") as f:

@@ -15,17 +15,24 @@ from tessera.heads.evaluate import LabelError
 NO_LABEL = 0  # class id 0 is "unlabelled" in label rasters
 
 
-def read_label_raster(path: str | os.PathLike, grid: Grid) -> np.ndarray:
-    """(H, W) labels on ``grid``; reprojected with nearest neighbour from another grid or CRS."""
+def _onto_grid(path: str | os.PathLike, grid: Grid, dtype, fill) -> np.ndarray:
+    """Band 1 of a raster on ``grid``, nearest neighbour from any grid or CRS; ``fill`` where the
+    raster has no data or does not reach."""
     import rasterio
     from rasterio.warp import Resampling, reproject
 
     with rasterio.open(path) as src:
         if src.crs is None:
             raise LabelError(f"{path} has no CRS; labels must be georeferenced")
-        out = np.zeros(grid.shape, src.dtypes[0])
+        out = np.full(grid.shape, fill, dtype or src.dtypes[0])
         reproject(rasterio.band(src, 1), out, dst_transform=grid.transform, dst_crs=grid.crs,
-                  resampling=Resampling.nearest, dst_nodata=NO_LABEL)  # fmt: skip
+                  resampling=Resampling.nearest, dst_nodata=fill)  # fmt: skip
+    return out
+
+
+def read_label_raster(path: str | os.PathLike, grid: Grid) -> np.ndarray:
+    """(H, W) labels on ``grid``; reprojected with nearest neighbour from another grid or CRS."""
+    out = _onto_grid(path, grid, None, NO_LABEL)
     if not (out != NO_LABEL).any():
         raise LabelError(f"{path} has no labels inside the region; check the file covers the area and year")
     return out
@@ -34,15 +41,7 @@ def read_label_raster(path: str | os.PathLike, grid: Grid) -> np.ndarray:
 def read_value_raster(path: str | os.PathLike, grid: Grid) -> np.ndarray:
     """(H, W) float32 target values on ``grid`` (nearest from any grid or CRS); NaN where the
     raster has no data or does not reach."""
-    import rasterio
-    from rasterio.warp import Resampling, reproject
-
-    with rasterio.open(path) as src:
-        if src.crs is None:
-            raise LabelError(f"{path} has no CRS; labels must be georeferenced")
-        out = np.full(grid.shape, np.nan, np.float32)
-        reproject(rasterio.band(src, 1), out, dst_transform=grid.transform, dst_crs=grid.crs,
-                  resampling=Resampling.nearest, src_nodata=src.nodata, dst_nodata=np.nan)  # fmt: skip
+    out = _onto_grid(path, grid, np.float32, np.nan)
     if np.isnan(out).all():
         raise LabelError(f"{path} has no values inside the region; check the file covers the area")
     return out

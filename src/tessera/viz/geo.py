@@ -45,19 +45,13 @@ def rgb_rgba(rgb: np.ndarray) -> np.ndarray:
 
 def save_rgb_geotiff(path: str | os.PathLike, rgb: np.ndarray, grid: Grid) -> Path:
     """An RGB(A) picture as a Cloud-Optimised GeoTIFF on ``grid`` (GIS tools show it in place)."""
-    import rasterio
+    from rasterio.enums import ColorInterp
+
+    from tessera.access.export import write_cog
 
     img = rgb_rgba(rgb) if rgb.dtype != np.uint8 else rgb
-    path = Path(path)
-    with atomic_file(path) as tmp:
-        with rasterio.open(tmp, "w", driver="COG", width=grid.width, height=grid.height, count=img.shape[2],
-                           dtype="uint8", crs=grid.crs, transform=grid.transform, compress="deflate") as dst:  # fmt: skip
-            dst.write(img.transpose(2, 0, 1))
-            if img.shape[2] == 4:
-                from rasterio.enums import ColorInterp
-
-                dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
-    return path
+    interp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha][: img.shape[2]]
+    return write_cog(path, np.ascontiguousarray(img.transpose(2, 0, 1)), grid, colorinterp=interp)
 
 
 def _to_web_mercator(rgba: np.ndarray, grid: Grid) -> tuple[np.ndarray, list[list[float]]]:
@@ -95,18 +89,14 @@ def web_map(path: str | os.PathLike, grid: Grid, layers: dict[str, np.ndarray],
     switchable in a layer control. Leaflet itself is loaded from its CDN by the browser."""
     import folium
 
-    first = None
-    m = None
+    if not layers:
+        raise ValueError("web_map needs at least one layer")
+    m = folium.Map(tiles="OpenStreetMap", control_scale=True)
     for name, rgba in layers.items():
-        img, bounds = _to_web_mercator(rgba, grid)
-        if m is None:
-            first = bounds
-            m = folium.Map(tiles="OpenStreetMap", control_scale=True)
+        img, bounds = _to_web_mercator(rgba, grid)  # every layer is on ``grid``: the same bounds
         folium.raster_layers.ImageOverlay(_png_uri(img), bounds=bounds, name=name, opacity=0.85,
                                           interactive=False).add_to(m)  # fmt: skip
-    if m is None:
-        raise ValueError("web_map needs at least one layer")
-    m.fit_bounds(first)
+    m.fit_bounds(bounds)
     folium.LayerControl(collapsed=False).add_to(m)
     if legend:
         import matplotlib
