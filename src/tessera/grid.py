@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from affine import Affine
 
 from tessera.errors import GeoreferenceError
@@ -105,6 +106,15 @@ class Grid:
             )
         t = self.transform @ Affine.translation(window.col, window.row)
         return Grid(self.crs, t, window.height, window.width)
+
+    def pixel_of(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, cols) int64 of the pixels holding CRS coordinates ``x``, ``y`` (arrays or scalars).
+
+        The one place points become pixels: an affine inverse gives (col, row), in that order.
+        """
+        x, y, inv = np.asarray(x, np.float64), np.asarray(y, np.float64), ~self.transform
+        cols, rows = inv.a * x + inv.b * y + inv.c, inv.d * x + inv.e * y + inv.f
+        return np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
 
     def to_attrs(self) -> dict:
         """JSON-ready attributes (GDAL-order transform: a, b, c, d, e, f)."""

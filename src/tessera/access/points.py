@@ -7,17 +7,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tessera.access.reader import AccessError, StoreReader
-from tessera.grid import PIXEL_SIZE_M
+from tessera.access.reader import NODATA, OUTSIDE, VALID, WATER, AccessError, StoreReader
 from tessera.store import Zone
 
-VALID, NODATA, OUTSIDE = "valid", "nodata", "outside"
+__all__ = ["NODATA", "OUTSIDE", "VALID", "WATER", "PointSample", "as_lonlat", "check_lonlat", "sample_points"]
 
 
 @dataclass(frozen=True)
 class PointSample:
     """``values`` (N, D) float32 with NaN rows where there is no vector; ``status`` (N,) str:
-    ``valid``, ``nodata`` (embedded, but no valid observation) or ``outside`` (not embedded)."""
+    ``valid``, ``water`` (NaN scale), ``nodata`` (+inf scale: no embedding that year) or
+    ``outside`` (no zone group, or beyond its grid)."""
 
     values: np.ndarray
     status: np.ndarray
@@ -70,50 +70,34 @@ def _geojson_points(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     return arr[:, 0], arr[:, 1]
 
 
-def zone_numbers(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """UTM zone number and hemisphere of each point (plain 6° zones, as the store uses)."""
-    number = np.clip(np.floor((lon + 180.0) / 6.0).astype(int) + 1, 1, 60)
-    return number, lat >= 0
+def zone_numbers(lon: np.ndarray) -> np.ndarray:
+    """UTM zone number of each point (plain 6° zones, as the convention's readers use)."""
+    return np.clip(np.floor((lon + 180.0) / 6.0).astype(int) + 1, 1, 60)
 
 
-def zone_pixels(zone: Zone, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row, col of each point in the zone's lattice."""
+def to_zone_xy(zone: Zone, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lon/lat → the zone's northern-code coordinates (negative northings south of the equator)."""
     from pyproj import Transformer
 
     x, y = Transformer.from_crs("EPSG:4326", f"EPSG:{zone.epsg}", always_xy=True).transform(lon, lat)
-    t = zone.grid().transform
-    return (np.floor((t.f - np.asarray(y)) / PIXEL_SIZE_M).astype(np.int64),
-            np.floor((np.asarray(x) - t.c) / PIXEL_SIZE_M).astype(np.int64))  # fmt: skip
+    return np.asarray(x, np.float64), np.asarray(y, np.float64)
 
 
-def sample_points(store: StoreReader, points, year: int) -> PointSample:
-    """Embeddings at points, grouped by zone; points outside coverage get NaN and ``outside``."""
+def sample_points(store: StoreReader, points, year: int, depth: int | None = None) -> PointSample:
+    """Embeddings at points, one vectorised read per zone; ``outside`` where no zone grid covers."""
     store.check_year(year)
+    store.check_depth(depth)
     lon, lat = as_lonlat(points)
     check_lonlat(lon, lat)
     n = len(lon)
-    dim = None
-    values: np.ndarray | None = None
-    recorded = np.zeros(n, bool)
-    number, north = zone_numbers(lon, lat)
-    in_utm = (lat >= -80) & (lat <= 84)
-    for num, hemi in sorted(set(zip(number[in_utm].tolist(), north[in_utm].tolist(), strict=True))):
-        reader = store.zone(year, Zone(num, hemi))
+    values = np.full((n, store.embed_dim(year, depth)), np.nan, np.float32)
+    status = np.full(n, OUTSIDE, dtype=object)
+    number = zone_numbers(lon)
+    for num in sorted(set(number.tolist())):
+        reader = store.zone(Zone(num))
         if reader is None:
             continue
-        sel = np.flatnonzero(in_utm & (number == num) & (north == hemi))
-        rows, cols = zone_pixels(reader.group.zone, lon[sel], lat[sel])
-        vals, rec = reader.points(rows, cols)
-        if values is None:
-            dim = vals.shape[1]
-            values = np.full((n, dim), np.nan, np.float32)
-        values[sel] = vals
-        recorded[sel] = rec
-    if values is None:
-        dim = dim or 128
-        values = np.full((n, dim), np.nan, np.float32)
-    return PointSample(values, statuses(values, recorded))
-
-
-def statuses(values: np.ndarray, recorded: np.ndarray) -> np.ndarray:
-    return np.where(~recorded, OUTSIDE, np.where(np.isnan(values).any(axis=1), NODATA, VALID))
+        sel = np.flatnonzero(number == num)
+        rows, cols = reader.grid.pixel_of(*to_zone_xy(reader.zone, lon[sel], lat[sel]))
+        values[sel], status[sel] = reader.points(rows, cols, year, depth)
+    return PointSample(values, status.astype(str))

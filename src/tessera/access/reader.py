@@ -1,246 +1,354 @@
-"""Open a store for reading: its years, zone groups, and which pixels are recorded.
+"""Open an embedding store for reading: any store in the published ``geoemb:`` convention — ours,
+or one geotessera's writer built — at a path, ``file://``, ``http(s)://`` or an fsspec URL.
 
-Only pixels inside blocks listed in the manifest are data. A writer killed between writing a
-block and recording it leaves values that nothing vouches for; readers treat them as absent.
+Everything is found from the root's inline consolidated metadata (one request), as the official
+reader does: HTTP servers cannot list directories. Values come straight from shard bytes through
+``chunks`` (crc32c-checked), never through a path that could return unchecked numbers.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 
 import numpy as np
 
+from tessera.access.chunks import ArrayReader, io_threads, spatial_chunks, window_chunks
 from tessera.errors import InputNotFoundError, TesseraError
-from tessera.grid import Window
-from tessera.quantize import dequantize
-from tessera.store import EmbeddingStore, StoreError, Zone, ZoneGroup, blocks, is_store, shard_points
+from tessera.grid import Grid, Window
+from tessera.store import Zone
+from tessera.store import convention as cv
+from tessera.store.errors import StoreDamageError, StoreError
+from tessera.store.shard_codec import ArraySpec
+from tessera.store.sources import ByteSource, LocalSource, open_source
+
+VALID, WATER, NODATA, OUTSIDE = "valid", "water", "nodata", "outside"
 
 
 class AccessError(TesseraError, ValueError):
     """A request the store cannot answer as asked (bad bbox, a year it does not hold, …)."""
 
 
-@dataclass
+def _overlap(start: int, size: int, lo: int, hi: int) -> tuple[int, int] | None:
+    a, b = max(start, lo), min(start + size, hi)
+    return (a, b) if a < b else None
+
+
 class ZoneReader:
-    """Read side of one zone group: dequantised windows and points, masked to recorded blocks.
+    """One ``utm{NN}`` group: its grid (from ``spatial:transform``), years and arrays."""
 
-    ``fetch`` (remote stores) is called with the shards a read needs before it reads them; it
-    brings their manifests and verified data files into the local mirror the group lives in.
-    """
+    def __init__(self, source: ByteSource, name: str, meta: dict[str, dict], dims: int,
+                 depths: dict[int, str]) -> None:  # fmt: skip
+        self.source, self.name = source, name
+        self.zone = Zone.from_name(name)
+        attrs = meta[name].get("attributes", {})
+        try:
+            self.grid = cv.zone_grid(attrs)
+        except TesseraError as exc:
+            raise StoreError(f"zone group {name} of {source.location} has no usable spatial:/proj: attributes ({exc})") from exc
+        if self.grid.epsg != self.zone.epsg:
+            raise StoreError(f"zone group {name} declares {self.grid.crs}; the convention uses EPSG:{self.zone.epsg}")
+        self.dims = dims
+        self.arrays: dict[int, ArrayReader] = {}
+        for depth, array in depths.items():
+            if f"{name}/{array}" in meta:
+                self.arrays[depth] = self._array(meta, array, ("time", cv.band_dim(depth, dims), "y", "x"), "int8")
+        if dims not in self.arrays:
+            raise StoreError(f"zone group {name} of {source.location} has no '{cv.EMBEDDINGS}' array")
+        self.scales = self._array(meta, cv.SCALES, ("time", "y", "x"), "float32")
+        self.time_spec = self._plain(meta, "time")
 
-    group: ZoneGroup
-    fetch: Callable[[list[tuple[int, int]]], None] | None = None
-    _recorded: dict[tuple[int, int], list[Window]] = field(default_factory=dict)
+    def _plain(self, meta: dict, array: str) -> ArraySpec:
+        key = f"{self.name}/{array}"
+        if key not in meta:
+            raise StoreError(f"zone group {self.name} of {self.source.location} has no '{array}' array")
+        return ArraySpec.from_metadata(key, meta[key])
 
-    @property
-    def grid(self):
-        return self.group.grid
+    def _array(self, meta: dict, array: str, dims: tuple[str, ...], dtype: str) -> ArrayReader:
+        spec = self._plain(meta, array)
+        h, w = self.grid.shape
+        if spec.dims != dims or spec.dtype.name != dtype or spec.shape[-2:] != (h, w):
+            raise StoreError(f"{spec.path} is {spec.dtype.name} {spec.shape} with dims {list(spec.dims)}; the "
+                             f"convention needs {dtype} with dims {list(dims)} on the zone's {h}×{w} grid")  # fmt: skip
+        if len(dims) == 4 and (spec.inner or spec.outer)[1] != spec.shape[1]:
+            raise StoreError(f"{spec.path} splits its band axis across chunks; tessera reads stores whose "
+                             "chunks hold every band of a pixel")  # fmt: skip
+        return ArrayReader(self.source, spec)
 
-    @property
-    def embed_dim(self) -> int:
-        return self.group.embed_dim
+    @cached_property
+    def years(self) -> list[int]:
+        spec = self.time_spec
+        n_chunks = -(-spec.shape[0] // spec.outer[0])
+        parts = []
+        for i in range(n_chunks):
+            raw = self.source.get(spec.key((i,)))
+            parts.append(np.full(spec.outer, spec.fill, spec.dtype) if raw is None else spec.decode_chunk(raw, spec.key((i,))))
+        return [int(v) for v in np.concatenate(parts)[: spec.shape[0]]] if parts else []
 
-    def recorded(self, shards: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[Window]]:
-        """Recorded block windows of the given shards (their manifests read once, then cached)."""
-        shards = list(dict.fromkeys(shards))
-        missing = [sh for sh in shards if sh not in self._recorded]
-        if missing and self.fetch is not None:
-            self.fetch(missing)
-        for sh in missing:
-            self._recorded[sh] = [b.zone_window for b in self.group.manifest(sh).blocks]
-        return {sh: self._recorded[sh] for sh in shards}
+    def time_index(self, year: int) -> int:
+        if year not in self.years:
+            raise AccessError(f"{self.source.location} holds no embeddings for {year}; it holds "
+                              f"{', '.join(map(str, self.years)) or 'none'}")  # fmt: skip
+        return self.years.index(year)
 
-    def recorded_mask(self, window: Window) -> np.ndarray:
-        """(h, w) bool: True where a recorded block covers the pixel."""
-        mask = np.zeros((window.height, window.width), bool)
-        for wins in self.recorded(sh for sh, _ in blocks(window, self.group.layout)).values():
-            for w in wins:
-                inter = w.intersection(window)
-                if inter is not None:
-                    mask[inter.row - window.row : inter.row - window.row + inter.height,
-                         inter.col - window.col : inter.col - window.col + inter.width] = True  # fmt: skip
-        return mask
+    def embeddings(self, depth: int | None) -> tuple[ArrayReader, int]:
+        """The array holding a depth (its own prefix array, else the full one sliced) and the depth."""
+        depth = depth or self.dims
+        if not 0 < depth <= self.dims:
+            raise AccessError(f"depth {depth} is not between 1 and {self.dims}")
+        return self.arrays.get(depth, self.arrays[self.dims]), depth
 
-    def read(self, window: Window) -> np.ndarray:
-        """(h, w, D) float32 of a zone window; NaN rows for no data and unrecorded pixels."""
-        full = Window(0, 0, *self.group.grid.shape)
-        inside = window.intersection(full)
-        out = np.full((window.height, window.width, self.group.embed_dim), np.nan, np.float32)
-        if inside is None:
-            return out
-        recorded = self.recorded_mask(inside)  # first: a remote store fetches what it needs here
-        q, scales = self.group.read(inside)
-        scales = np.where(recorded, scales, np.nan)
-        r0, c0 = inside.row - window.row, inside.col - window.col
-        out[r0 : r0 + inside.height, c0 : c0 + inside.width] = dequantize(q, scales)
-        return out
+    @cached_property
+    def pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(io_threads(self.source))
 
-    def points(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Vectorised point read: (N, D) float32 and (N,) recorded flag, one Zarr call per array."""
-        h, w = self.group.grid.shape
-        inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
-        out = np.full((len(rows), self.group.embed_dim), np.nan, np.float32)
-        recorded = np.zeros(len(rows), bool)
-        if not inside.any():
-            return out, recorded
+    # -- windows ------------------------------------------------------------------------------
+    def read(self, window: Window, year: int, depth: int | None = None) -> np.ndarray:
+        """(h, w, depth) float32 of a window inside the zone grid; NaN where there is no value."""
+        values, _ = self.read_scaled(window, year, depth)
+        return values
+
+    def read_scaled(self, window: Window, year: int, depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(values (h, w, depth) float32, scales (h, w) float32 as stored: NaN water, +inf no data)."""
+        t = self.time_index(year)
+        emb, depth = self.embeddings(depth)
+        r0, c0, h, w = window.row, window.col, window.height, window.width
+        scales = np.full((h, w), np.inf, np.float32)
+        s_present = np.zeros((h, w), bool)
+        for (cy, cx), block in self.scales.fetch(t, window_chunks(r0, c0, h, w, self.scales.chunk), self.pool).items():
+            sl, bl = self._slices(cy, cx, self.scales.chunk, window)
+            scales[sl] = block[0][bl]
+            s_present[sl] = True
+        finite = np.isfinite(scales)
+        e_chunks = window_chunks(r0, c0, h, w, emb.chunk)
+        e_present = np.zeros((h, w), bool)
+        located = {}
+        for c in e_chunks:
+            loc = emb.locate(t, *c)
+            if loc is not None:
+                located[c] = loc
+                e_present[self._slices(*c, emb.chunk, window)[0]] = True
+        self._check_pairs(t, emb, finite, e_present, s_present,
+                          lambda m: tuple(int(v) for v in np.argwhere(m)[0] + (r0, c0)))  # fmt: skip
+        out = np.full((h, w, depth), np.nan, np.float32)
+        need = [c for c in located if finite[self._slices(*c, emb.chunk, window)[0]].any()]
+        for (cy, cx), block in emb.fetch(t, need, self.pool).items():
+            sl, bl = self._slices(cy, cx, emb.chunk, window)
+            s = np.where(finite[sl], scales[sl], np.nan)
+            out[sl] = np.moveaxis(block[0, :depth][(slice(None), *bl)], 0, -1) * s[..., None]
+        return out, scales
+
+    @staticmethod
+    def _slices(cy: int, cx: int, chunk: tuple[int, int], window: Window):
+        """(slices into the window, slices into the chunk) of their overlap."""
+        ys = _overlap(cy * chunk[0], chunk[0], window.row, window.row + window.height)
+        xs = _overlap(cx * chunk[1], chunk[1], window.col, window.col + window.width)
+        assert ys and xs
+        return ((slice(ys[0] - window.row, ys[1] - window.row), slice(xs[0] - window.col, xs[1] - window.col)),
+                (slice(ys[0] - cy * chunk[0], ys[1] - cy * chunk[0]), slice(xs[0] - cx * chunk[1], xs[1] - cx * chunk[1])))  # fmt: skip
+
+    def _check_pairs(self, t: int, emb: ArrayReader, finite, e_present, s_present, where) -> None:
+        """A pixel with a finite scale but no stored embedding, or an embedding without a stored
+        scale, means a shard of the pair is missing or damaged — never data."""
+        orphan = finite & ~e_present
+        if orphan.any():
+            r, c = where(orphan)
+            key = emb._shard_key(t, r // emb.shard[0], c // emb.shard[1])
+            raise StoreDamageError(f"shard {key} is missing (or lacks chunks) while its scales hold data: the "
+                                   "store is damaged; restore the shard or re-embed (`tessera verify` lists all)")  # fmt: skip
+        lonely = e_present & ~s_present
+        if lonely.any():
+            r, c = where(lonely)
+            key = self.scales._shard_key(t, r // self.scales.shard[0], c // self.scales.shard[1])
+            raise StoreDamageError(f"shard {key} is missing (or lacks chunks) while embeddings are stored there: "
+                                   "the store is damaged; restore the shard or re-embed")  # fmt: skip
+
+    # -- points -------------------------------------------------------------------------------
+    def points(self, rows: np.ndarray, cols: np.ndarray, year: int,
+               depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """(values (N, depth) float32, status (N,) str) at zone pixels; ``outside`` off the grid."""
+        t = self.time_index(year)
+        emb, depth = self.embeddings(depth)
+        h, w = self.grid.shape
+        n = len(rows)
+        values = np.full((n, depth), np.nan, np.float32)
+        status = np.full(n, OUTSIDE, object)
+        inside = np.flatnonzero((rows >= 0) & (rows < h) & (cols >= 0) & (cols < w))
+        if not len(inside):
+            return values, status
         r, c = rows[inside], cols[inside]
-        rec = self._recorded_points(r, c)
-        if rec.any():
-            q, s = self._read_points(r[rec], c[rec])
-            idx = np.flatnonzero(inside)[rec]
-            out[idx] = dequantize(q, s)
-            recorded[idx] = True
-        return out, recorded
-
-    def _read_points(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, D) int8 and (N,) float32 at zone pixels: shard files read directly when their
-        layout is the one ``shard_points`` decodes, else Zarr's vectorised indexing."""
-        g = self.group
-        if not (shard_points.supported(g.embeddings) and shard_points.supported(g.scales)):
-            bands = np.arange(g.embed_dim)[None, :]
-            return g.embeddings.vindex[rows[:, None], cols[:, None], bands], g.scales.vindex[rows, cols]
-        size, chunk = g.layout.shard, g.layout.chunk
-        q = np.zeros((len(rows), g.embed_dim), np.int8)
-        s = np.full(len(rows), np.nan, np.float32)
-        sr, sc = rows // size, cols // size
-        order = np.lexsort((sc, sr))
-        bounds = np.flatnonzero(np.diff(sr[order]) | np.diff(sc[order])) + 1
-        def one_shard(sel: np.ndarray) -> None:
-            key = (int(sr[sel[0]]), int(sc[sel[0]]))
-            files = g.shard_files(key)
-            lr, lc = rows[sel] % size, cols[sel] % size
-            q[sel] = shard_points.read_points(files[f"embeddings/c/{key[0]}/{key[1]}/0"], lr, lc, size, chunk,
-                                              "int8", (g.embed_dim,), 0)  # fmt: skip
-            s[sel] = shard_points.read_points(files[f"scales/c/{key[0]}/{key[1]}"], lr, lc, size, chunk,
-                                              "<f4", (), np.nan)  # fmt: skip
-
-        for sel in np.split(order, bounds):
-            one_shard(sel)
-        return q, s
-
-    def _recorded_points(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        s = self.group.layout.shard
-        ok = np.zeros(len(rows), bool)
-        shard_r, shard_c = rows // s, cols // s
-        recorded = self.recorded(sorted(set(zip(shard_r.tolist(), shard_c.tolist(), strict=True))))
-        for key, wins in recorded.items():
-            sel = (shard_r == key[0]) & (shard_c == key[1])
-            for win in wins:
-                ok[sel] |= ((rows[sel] >= win.row) & (rows[sel] < win.row + win.height)
-                            & (cols[sel] >= win.col) & (cols[sel] < win.col + win.width))  # fmt: skip
-        return ok
+        scales = np.full(len(r), np.inf, np.float32)
+        s_present = np.zeros(len(r), bool)
+        groups = spatial_chunks(r, c, self.scales.chunk)
+        a, b = self.scales.chunk
+        for key, block in self.scales.fetch(t, groups, self.pool).items():
+            idx = groups[key]
+            scales[idx] = block[0][r[idx] % a, c[idx] % b]
+            s_present[idx] = True
+        finite = np.isfinite(scales)
+        e_groups = spatial_chunks(r, c, emb.chunk)
+        e_present = np.zeros(len(r), bool)
+        for key, idx in e_groups.items():
+            e_present[idx] = emb.locate(t, *key) is not None
+        self._check_pairs(t, emb, finite, e_present, s_present, lambda m: (int(r[m][0]), int(c[m][0])))
+        need = [k for k, idx in e_groups.items() if e_present[idx[0]] and finite[idx].any()]
+        a, b = emb.chunk
+        got = np.full((len(r), depth), np.nan, np.float32)
+        for key, block in emb.fetch(t, need, self.pool).items():
+            idx = e_groups[key]
+            got[idx] = block[0, :depth][:, r[idx] % a, c[idx] % b].T
+        got[~finite] = np.nan
+        values[inside] = got * np.where(finite, scales, np.nan)[:, None]
+        status[inside] = np.where(finite, VALID, np.where(np.isnan(scales), WATER, NODATA))
+        return values, status.astype(str)
 
 
 class RegionReads:
     """Reads shared by every reader (a store, a geotessera directory); each reader provides
-    ``check_year``, ``embed_dim(year)``, ``sources(year, grid)`` and ``sample_points``."""
+    ``check_year``, ``embed_dim(year, depth)``, ``sources(year, grid, depth)`` and ``sample_points``."""
 
-    def probe(self, lon: float, lat: float, year: int):
-        """(vector (D,) float32, status) at one point; status ``valid``, ``nodata`` or ``outside``."""
-        s = self.sample_points([[lon, lat]], year)
+    def probe(self, lon: float, lat: float, year: int, depth: int | None = None):
+        """(vector (D,) float32, status) at one point: ``valid``, ``water``, ``nodata`` or ``outside``."""
+        s = self.sample_points([[lon, lat]], year, depth=depth)
         return s.values[0], str(s.status[0])
 
-    def read_region(self, bbox, year: int, crs: str | None = None, resolution: float | None = None):
+    def read_region(self, bbox, year: int, crs: str | None = None, resolution: float | None = None,
+                    depth: int | None = None):  # fmt: skip
         from tessera.access.region import read_region
 
-        return read_region(self, bbox, year, crs, resolution)
+        return read_region(self, bbox, year, crs, resolution, depth=depth)
 
     def iter_region(self, bbox, year: int, crs: str | None = None, resolution: float | None = None,
-                    strip_rows: int = 256):  # fmt: skip
+                    strip_rows: int = 256, depth: int | None = None):  # fmt: skip
         from tessera.access.region import iter_region
 
-        return iter_region(self, bbox, year, crs, resolution, strip_rows)
+        return iter_region(self, bbox, year, crs, resolution, strip_rows, depth=depth)
 
-    def read_patch(self, lon: float, lat: float, year: int, size_px: int):
+    def read_patch(self, lon: float, lat: float, year: int, size_px: int, depth: int | None = None):
         from tessera.access.region import read_patch
 
-        return read_patch(self, lon, lat, year, size_px)
+        return read_patch(self, lon, lat, year, size_px, depth=depth)
+
+
+class ZoneYear:
+    """A zone at one year and depth: what ``region`` mosaics (``grid``, ``embed_dim``, ``read``)."""
+
+    def __init__(self, reader: ZoneReader, year: int, depth: int | None) -> None:
+        self.reader, self.year, self.depth = reader, year, depth
+        self.grid = reader.grid
+        self.embed_dim = depth or reader.dims
+
+    def read(self, window: Window) -> np.ndarray:
+        return self.reader.read(window, self.year, self.depth)
 
 
 class StoreReader(RegionReads):
-    """A store opened for reading. Use :func:`open_store`."""
+    """A convention store opened for reading. Use :func:`open_store`."""
 
-    def __init__(self, store: EmbeddingStore, remote=None) -> None:
-        self.store = store
-        self.remote = remote  # a RemoteStore whose mirror ``store`` is, or None for a local store
-        self._zones: dict[tuple[int, Zone], ZoneReader] = {}
-        self._groups = store.groups()
+    def __init__(self, source: ByteSource) -> None:
+        self.source = source
+        raw = source.get("zarr.json")
+        if raw is None:
+            raise StoreError(f"{source.location} has no zarr.json: it is not a Zarr store")
+        try:
+            doc = json.loads(raw)
+        except ValueError as exc:
+            raise StoreError(f"{source.location}/zarr.json is not JSON ({exc}); the store is damaged") from exc
+        self.attrs = doc.get("attributes") or {}
+        if doc.get("node_type") != "group" or "geoemb:type" not in self.attrs:
+            raise StoreError(f"{source.location} is not an embedding store in the geoemb: convention "
+                             "(no geoemb: attributes in its root zarr.json)")  # fmt: skip
+        consolidated = (doc.get("consolidated_metadata") or {}).get("metadata")
+        if consolidated is None:
+            raise StoreError(f"{source.location} has no consolidated metadata, which readers over HTTP need; "
+                             "run zarr.consolidate_metadata on it (or `geotessera-registry zarr-consolidate`)")  # fmt: skip
+        self.dims = int(self.attrs.get("geoemb:dimensions", cv.N_BANDS))
+        self.depths = {int(d["dimensions"]): str(d["array"]) for d in self.attrs.get("geoemb:depths", [])}
+        self.depths.setdefault(self.dims, cv.EMBEDDINGS)
+        names = sorted(k for k, v in consolidated.items() if "/" not in k and k.startswith("utm")
+                       and v.get("node_type") == "group")  # fmt: skip
+        self._zones = {Zone.from_name(n): ZoneReader(source, n, consolidated, self.dims, self.depths) for n in names}
 
     @property
     def location(self) -> str:
-        return self.remote.url if self.remote is not None else str(self.store.root)
+        return self.source.location
 
     @property
     def years(self) -> list[int]:
-        return sorted({y for y, _ in self._groups})
+        """The time axis, in stored order (the same in every zone)."""
+        return next(iter(self._zones.values())).years if self._zones else []
 
-    def zones(self, year: int) -> list[Zone]:
-        return [z for y, z in self._groups if y == year]
+    @property
+    def available_depths(self) -> list[int]:
+        return sorted(self.depths)
+
+    def zones(self) -> list[Zone]:
+        return sorted(self._zones)
+
+    def zone(self, zone: Zone) -> ZoneReader | None:
+        return self._zones.get(zone)
 
     def check_year(self, year: int) -> None:
         if year not in self.years:
             raise AccessError(f"{self.location} holds no embeddings for {year}; it holds "
                               f"{', '.join(map(str, self.years)) or 'none'}")  # fmt: skip
 
-    def sources(self, year: int, grid) -> list[ZoneReader]:
-        """Zone groups that may cover ``grid``, the grid's own zone first (see ``region``)."""
+    def check_depth(self, depth: int | None) -> None:
+        if depth is not None and not 0 < depth <= self.dims:
+            raise AccessError(f"depth {depth} is not between 1 and {self.dims}; this store declares "
+                              f"{self.available_depths}")  # fmt: skip
+
+    def embed_dim(self, year: int, depth: int | None = None) -> int:
+        return depth or self.dims
+
+    def sources(self, year: int, grid: Grid, depth: int | None = None) -> list[ZoneYear]:
+        """Zones that may cover ``grid``, the grid's own zone first (see ``region``)."""
         from tessera.access.region import candidate_zones
 
-        return candidate_zones(self, year, grid)
+        return [ZoneYear(z, year, depth) for z in candidate_zones(self, grid)]
 
-    def embed_dim(self, year: int) -> int:
-        return self.zone(year, self.zones(year)[0]).group.embed_dim
-
-    def sample_points(self, points, year: int):
+    def sample_points(self, points, year: int, depth: int | None = None):
         from tessera.access.points import sample_points
 
-        return sample_points(self, points, year)
-
-    def zone(self, year: int, zone: Zone) -> ZoneReader | None:
-        """The zone's reader, or None if the store has no such group."""
-        if (year, zone) not in self._groups:
-            return None
-        if (year, zone) not in self._zones:
-            fetch = None
-            if self.remote is not None:
-                name = f"{year}/{zone.name}"
-                fetch = lambda shards: self.remote.fetch_shards(name, shards)  # noqa: E731
-            self._zones[(year, zone)] = ZoneReader(self.store.group(year, zone), fetch)
-        return self._zones[(year, zone)]
-
-    def coverage(self) -> list[dict]:
-        """One row per recorded block: year, zone, zone window, pixel and no-data counts."""
-        rows = []
-        for year, zone in self._groups:
-            for m in self.store.group(year, zone).manifests().values():
-                for b in m.blocks:
-                    rows.append({"year": year, "zone": zone.name, "window": list(b.window),
-                                 "pixels": b.pixels, "nodata": b.nodata})  # fmt: skip
-        return rows
+        return sample_points(self, points, year, depth)
 
     def footprints(self) -> list[dict]:
-        """Recorded blocks as lon/lat boxes (year, zone, bounds W,S,E,N) — for coverage plots."""
+        """Written blocks as lon/lat boxes (year, zone, bounds W,S,E,N), from a local store's fill
+        records — for coverage plots."""
         from rasterio.warp import transform_bounds
 
         out = []
         for row in self.coverage():
-            zone = next(z for z in self.zones(row["year"]) if z.name == row["zone"])
-            b = self.zone(row["year"], zone).grid.window(Window(*row["window"])).bounds
+            zone = Zone.from_name(row["zone"])
+            b = self._zones[zone].grid.window(Window(*row["window"])).bounds
             box = transform_bounds(f"EPSG:{zone.epsg}", "EPSG:4326", b.left, b.bottom, b.right, b.top)
             out.append({"year": row["year"], "zone": row["zone"], "bounds": box})
         return out
 
+    def coverage(self) -> list[dict]:
+        """One row per written block (year, zone, zone window, pixel and no-data counts), from the
+        fill records beside a local store; other stores have none and give an error."""
+        from tessera.store import build_dir
+        from tessera.store import manifest as mf
 
-def open_store(location: str | os.PathLike, cache: str | os.PathLike | None = None) -> RegionReads:
-    """Open embeddings for reading: a store (local path, ``file://``, ``http(s)://`` or another
-    fsspec URL such as ``s3://`` when its filesystem package is installed) or a
-    directory in the geotessera layout (official downloads, or ``tessera export --layout geotessera``).
+        if not isinstance(self.source, LocalSource) or not build_dir(self.source.root).is_dir():
+            raise AccessError(f"{self.location} has no fill records beside it (only local stores written by "
+                              "tessera do); coverage is not known without reading every shard")  # fmt: skip
+        rows = []
+        for zone in self.zones():
+            for year in self.years:
+                for m in mf.read_all(build_dir(self.source.root) / "fills" / zone.name / str(year)).values():
+                    rows += [{"year": year, "zone": zone.name, "window": list(b.window), "pixels": b.pixels,
+                              "nodata": b.nodata} for b in m.blocks]  # fmt: skip
+        return rows
 
-    Over HTTP, blocks are fetched when a read needs them, verified against the manifest and kept
-    in ``cache`` (default ``~/.cache/tessera/<hash of URL>``).
+
+def open_store(location: str | os.PathLike) -> RegionReads:
+    """Open embeddings for reading: a store in the ``geoemb:`` convention (local path, ``file://``,
+    ``http(s)://`` or an fsspec URL such as ``s3://`` when its filesystem package is installed), or a
+    directory in the geotessera tile layout.
 
     >>> store = open_store("embeddings.zarr")                  # doctest: +SKIP
     >>> store = open_store("http://127.0.0.1:8000/")           # doctest: +SKIP
@@ -248,18 +356,17 @@ def open_store(location: str | os.PathLike, cache: str | os.PathLike | None = No
     [2024]
     """
     text = os.fspath(location)
-    if "://" in text and not text.startswith("file://"):
-        from tessera.access.remote import RemoteStore
+    if "://" not in text or text.startswith("file://"):
+        path = text.removeprefix("file://")
+        if not os.path.exists(path):
+            raise InputNotFoundError(f"no embedding store at {path}")
+        if os.path.isdir(os.path.join(path, "global_0.1_degree_representation")):
+            from pathlib import Path
 
-        remote = RemoteStore(text, cache)
-        return StoreReader(EmbeddingStore(remote.open()), remote)
-    path = Path(text.removeprefix("file://"))
-    if not path.exists():
-        raise InputNotFoundError(f"no embedding store at {path}")
-    if (path / "global_0.1_degree_representation").is_dir():
-        from tessera.access.tiles import GeotesseraReader
+            from tessera.access.tiles import GeotesseraReader
 
-        return GeotesseraReader(path)
-    if not is_store(path):
-        raise StoreError(f"{path} is not a tessera embedding store (no tessera_store attribute in zarr.json)")
-    return StoreReader(EmbeddingStore(path))
+            return GeotesseraReader(Path(path))
+    if text.rstrip("/").endswith(".icechunk"):
+        raise StoreError(f"{text} is an Icechunk repository; tessera does not read Icechunk yet — open the "
+                         "same store's plain Zarr copy (geotessera.registry.zarr_store_url() lists them)")  # fmt: skip
+    return StoreReader(open_source(text))

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from affine import Affine
 
-from tessera.access.points import check_lonlat, zone_numbers, zone_pixels
+from tessera.access.points import check_lonlat, to_zone_xy, zone_numbers
 from tessera.access.reader import AccessError, ZoneReader
-from tessera.grid import PIXEL_SIZE_M, Grid, Window, utm_epsg
-from tessera.store import Zone
+from tessera.grid import PIXEL_SIZE_M, Grid, Window
+from tessera.store import Zone, northern_grid
 
 MAX_REGION_BYTES = 8 << 30  # beyond this, read with iter_region
 DEGREES_PER_10M = PIXEL_SIZE_M / 111_320.0  # default resolution of geographic outputs
@@ -58,13 +58,14 @@ def check_bbox(bbox) -> tuple[float, float, float, float]:
 
 
 def target_grid(bbox, crs: str | None = None, resolution: float | None = None) -> Grid:
-    """The output grid of a region read: the bbox's UTM zone at 10 m by default, snapped outward
-    to that zone's lattice; or ``crs`` at ``resolution`` (CRS units; 10 m or ~0.0000898°)."""
+    """The output grid of a region read: the bbox's UTM zone at 10 m by default (its northern code
+    EPSG:326NN, as the store convention; negative northings south of the equator), snapped outward
+    to the 10 m lattice; or ``crs`` at ``resolution`` (CRS units; 10 m or ~0.0000898°)."""
     from pyproj import CRS
     from rasterio.warp import transform_bounds
 
     w, s, e, n = check_bbox(bbox)
-    crs = crs or f"EPSG:{utm_epsg((w + e) / 2, max(-80.0, min(84.0, (s + n) / 2)))}"
+    crs = crs or f"EPSG:{Zone(int(zone_numbers(np.array([(w + e) / 2]))[0])).epsg}"
     geographic = CRS.from_user_input(crs).is_geographic
     res = resolution or (DEGREES_PER_10M if geographic else PIXEL_SIZE_M)
     left, bottom, right, top = transform_bounds("EPSG:4326", crs, w, s, e, n, densify_pts=21)
@@ -74,7 +75,7 @@ def target_grid(bbox, crs: str | None = None, resolution: float | None = None) -
     return grid
 
 
-def candidate_zones(store, year: int, grid: Grid) -> list[ZoneReader]:
+def candidate_zones(store, grid: Grid) -> list[ZoneReader]:
     """Zone groups that may hold pixels of ``grid``: the grid's own zone first, then zones within
     one of the bbox's longitudes (Sentinel-2 tiles reach past their zone's edge)."""
     from rasterio.warp import transform_bounds
@@ -83,14 +84,11 @@ def candidate_zones(store, year: int, grid: Grid) -> list[ZoneReader]:
         own = Zone.from_epsg(grid.epsg)
     except Exception:  # noqa: BLE001 — a non-UTM target CRS has no own zone
         own = None
-    w, s, e, n = transform_bounds(grid.crs, "EPSG:4326", *_bounds(grid), densify_pts=21)
-    lo, _ = zone_numbers(np.array([w]), np.array([s]))
-    hi, _ = zone_numbers(np.array([e]), np.array([n]))
-    wanted = {(num, hemi) for num in range(max(1, lo[0] - 1), min(60, hi[0] + 1) + 1)
-              for hemi in {s >= 0, n >= 0, s - 1 >= 0, n + 1 >= 0}}  # fmt: skip
-    zones = [z for z in store.zones(year) if (z.number, z.north) in wanted]
+    w, _, e, _ = transform_bounds(grid.crs, "EPSG:4326", *_bounds(grid), densify_pts=21)
+    lo, hi = zone_numbers(np.array([w, e]))
+    zones = [z for z in store.zones() if max(1, lo - 1) <= z.number <= min(60, hi + 1)]
     zones.sort(key=lambda z: z != own)
-    return [r for z in zones if (r := store.zone(year, z)) is not None]
+    return [r for z in zones if (r := store.zone(z)) is not None]
 
 
 def _bounds(grid: Grid) -> tuple[float, float, float, float]:
@@ -101,6 +99,8 @@ def _bounds(grid: Grid) -> tuple[float, float, float, float]:
 def _lattice_window(grid: Grid, source: Grid) -> Window | None:
     """``grid`` as a window of ``source``'s lattice, if it is one (same CRS and pixel size, whole-
     pixel offset); the window may reach outside the source."""
+    if grid.crs.startswith("EPSG:327") and grid.epsg - 100 == source.epsg:
+        grid = northern_grid(grid)  # EPSG:327NN is EPSG:326NN shifted by 10 000 km: same pixels
     t, z = grid.transform, source.transform
     if grid.crs != source.crs or (t.a, t.e) != (z.a, z.e):
         return None
@@ -156,12 +156,13 @@ def _warp(source, grid: Grid) -> np.ndarray | None:
     return dst.transpose(1, 2, 0)
 
 
-def read_grid(store, grid: Grid, year: int) -> Region:
+def read_grid(store, grid: Grid, year: int, depth: int | None = None) -> Region:
     """Embeddings on any grid, from the reader's sources in priority order: exact copies from
     sources on the grid's lattice, nearest-neighbour warps from the others."""
     store.check_year(year)
-    sources = store.sources(year, grid)
-    dim = store.embed_dim(year)
+    store.check_depth(depth)
+    sources = store.sources(year, grid, depth)
+    dim = store.embed_dim(year, depth)
     if grid.height * grid.width * dim * 4 > MAX_REGION_BYTES:
         raise AccessError(f"a {grid.height} × {grid.width} px region needs "
                           f"{grid.height * grid.width * dim * 4 / 2**30:.1f} GiB; read it in strips "
@@ -175,28 +176,28 @@ def read_grid(store, grid: Grid, year: int) -> Region:
     return Region(out, grid)
 
 
-def read_region(store, bbox, year: int, crs: str | None = None,
-                resolution: float | None = None) -> Region:  # fmt: skip
+def read_region(store, bbox, year: int, crs: str | None = None, resolution: float | None = None,
+                depth: int | None = None) -> Region:  # fmt: skip
     """Embeddings over a lon/lat bbox, mosaicked across blocks and zones (see ``target_grid``)."""
-    return read_grid(store, target_grid(bbox, crs, resolution), year)
+    return read_grid(store, target_grid(bbox, crs, resolution), year, depth)
 
 
 def iter_region(store, bbox, year: int, crs: str | None = None, resolution: float | None = None,
-                strip_rows: int = 256) -> Iterator[Region]:  # fmt: skip
+                strip_rows: int = 256, depth: int | None = None) -> Iterator[Region]:  # fmt: skip
     """The same region in strips of ``strip_rows`` rows, top to bottom, for larger-than-memory work."""
     grid = target_grid(bbox, crs, resolution)
     for row in range(0, grid.height, strip_rows):
-        yield read_grid(store, grid.window(Window(row, 0, min(strip_rows, grid.height - row), grid.width)), year)
+        yield read_grid(store, grid.window(Window(row, 0, min(strip_rows, grid.height - row), grid.width)), year, depth)
 
 
-def read_patch(store, lon: float, lat: float, year: int, size_px: int) -> Region:
-    """A ``size_px`` square centred on a point, in the point's UTM zone at 10 m (no resampling)."""
+def read_patch(store, lon: float, lat: float, year: int, size_px: int, depth: int | None = None) -> Region:
+    """A ``size_px`` square centred on a point, on its zone's 10 m lattice (no resampling)."""
     if size_px <= 0:
         raise AccessError(f"size_px must be positive, got {size_px}")
     check_lonlat(np.array([lon]), np.array([lat]))
-    zone = Zone.from_epsg(utm_epsg(lon, lat))
-    rows, cols = zone_pixels(zone, np.array([lon]), np.array([lat]))
-    win = Window(int(rows[0]) - size_px // 2, int(cols[0]) - size_px // 2, size_px, size_px)
+    zone = Zone(int(zone_numbers(np.array([lon]))[0]))
     zg = zone.grid()
+    rows, cols = zg.pixel_of(*to_zone_xy(zone, np.array([lon]), np.array([lat])))
+    win = Window(int(rows[0]) - size_px // 2, int(cols[0]) - size_px // 2, size_px, size_px)
     grid = Grid(zg.crs, zg.transform @ Affine.translation(win.col, win.row), size_px, size_px)
-    return read_grid(store, grid, year)
+    return read_grid(store, grid, year, depth)

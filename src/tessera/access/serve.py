@@ -10,7 +10,9 @@ import functools
 import os
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-from tessera.access.reader import open_store
+from tessera.access.reader import StoreReader, open_store
+from tessera.store.errors import StoreError
+from tessera.store.sources import LocalSource
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -25,5 +27,7 @@ class _Handler(SimpleHTTPRequestHandler):
 def make_server(store: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
     """A server for ``store`` (checked to be one); call ``serve_forever()`` on it."""
     reader = open_store(store)
-    handler = functools.partial(_Handler, directory=str(reader.store.root))
+    if not isinstance(reader, StoreReader) or not isinstance(reader.source, LocalSource):
+        raise StoreError(f"{store} is not a local embedding store; serve a store directory")
+    handler = functools.partial(_Handler, directory=str(reader.source.root))
     return ThreadingHTTPServer((host, port), handler)

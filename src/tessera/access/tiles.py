@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tessera.access.geotessera import EMBEDDINGS_DIR, LANDMASKS_DIR, TILE_DEG, tile_name
-from tessera.access.points import PointSample, as_lonlat, check_lonlat, statuses
+from tessera.access.points import NODATA, OUTSIDE, VALID, PointSample, as_lonlat, check_lonlat
 from tessera.access.reader import AccessError, RegionReads
 from tessera.grid import Grid, Window
 from tessera.quantize import dequantize
@@ -60,7 +60,21 @@ class TileSource:
     def read(self, window: Window) -> np.ndarray:
         q, s = self.arrays
         rows, cols = window.slices
-        return dequantize(np.asarray(q[rows, cols]), np.asarray(s[rows, cols]))
+        out = dequantize(np.asarray(q[rows, cols]), np.asarray(s[rows, cols]))
+        out[~np.isfinite(np.asarray(s[rows, cols]))] = np.nan
+        return out
+
+
+class _Depth:
+    """A tile seen at a Matryoshka depth: its first ``depth`` bands."""
+
+    def __init__(self, tile: TileSource, depth: int | None) -> None:
+        self.tile, self.depth = tile, depth
+        self.grid = tile.grid
+        self.embed_dim = depth or tile.embed_dim
+
+    def read(self, window: Window) -> np.ndarray:
+        return self.tile.read(window)[..., : self.embed_dim]
 
 
 class GeotesseraReader(RegionReads):
@@ -93,10 +107,14 @@ class GeotesseraReader(RegionReads):
             raise AccessError(f"{self.root} holds no tiles for {year}; it holds "
                               f"{', '.join(map(str, self.years)) or 'none'}")  # fmt: skip
 
-    def embed_dim(self, year: int) -> int:
-        return next(iter(self._tiles[year].values())).embed_dim
+    def embed_dim(self, year: int, depth: int | None = None) -> int:
+        return depth or next(iter(self._tiles[year].values())).embed_dim
 
-    def sources(self, year: int, grid: Grid) -> list[TileSource]:
+    def check_depth(self, depth: int | None) -> None:
+        if depth is not None and not 0 < depth <= 128:
+            raise AccessError(f"depth {depth} is not between 1 and 128")
+
+    def sources(self, year: int, grid: Grid, depth: int | None = None) -> list[_Depth]:
         """Tiles whose 0.1° box meets the grid's footprint; tiles on the grid's lattice first."""
         from rasterio.warp import transform_bounds
 
@@ -104,23 +122,24 @@ class GeotesseraReader(RegionReads):
         w, s, e, n = transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top, densify_pts=21)
         hits = [t for (lon, lat), t in self._tiles.get(year, {}).items()
                 if lon - 0.05 < e and lon + 0.05 > w and lat - 0.05 < n and lat + 0.05 > s]  # fmt: skip
-        return sorted(hits, key=lambda t: t.grid.crs != grid.crs)
+        return [_Depth(t, depth) for t in sorted(hits, key=lambda t: t.grid.crs != grid.crs)]
 
     def footprints(self) -> list[dict]:
         """Tiles as their 0.1° lon/lat boxes (year, bounds W,S,E,N) — for coverage plots."""
         return [{"year": year, "bounds": (lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05)}
                 for year, tiles in self._tiles.items() for lon, lat in tiles]  # fmt: skip
 
-    def sample_points(self, points, year: int) -> PointSample:
+    def sample_points(self, points, year: int, depth: int | None = None) -> PointSample:
         """One memory-mapped read per tile for all its points; ``outside`` where no tile covers."""
         from pyproj import Transformer
 
         self.check_year(year)
+        self.check_depth(depth)
         lon, lat = as_lonlat(points)
         check_lonlat(lon, lat)
         dim = self.embed_dim(year)
         values = np.full((len(lon), dim), np.nan, np.float32)
-        recorded = np.zeros(len(lon), bool)
+        status = np.full(len(lon), OUTSIDE, dtype=object)
         centre_lon = np.round(np.floor(lon / TILE_DEG) * TILE_DEG + 0.05, 2)
         centre_lat = np.round(np.floor(lat / TILE_DEG) * TILE_DEG + 0.05, 2)
         for key in set(zip(centre_lon.tolist(), centre_lat.tolist(), strict=True)):
@@ -129,13 +148,12 @@ class GeotesseraReader(RegionReads):
                 continue
             sel = np.flatnonzero((centre_lon == key[0]) & (centre_lat == key[1]))
             x, y = Transformer.from_crs("EPSG:4326", tile.grid.crs, always_xy=True).transform(lon[sel], lat[sel])
-            inv = ~tile.grid.transform
-            x, y = np.asarray(x), np.asarray(y)
-            col, row = inv.a * x + inv.b * y + inv.c, inv.d * x + inv.e * y + inv.f
-            row, col = np.floor(row).astype(np.int64), np.floor(col).astype(np.int64)
+            row, col = tile.grid.pixel_of(x, y)
             inside = (row >= 0) & (row < tile.grid.height) & (col >= 0) & (col < tile.grid.width)
             q, s = tile.arrays
             idx = sel[inside]
-            values[idx] = dequantize(np.asarray(q[row[inside], col[inside]]), np.asarray(s[row[inside], col[inside]]))
-            recorded[idx] = True
-        return PointSample(values, statuses(values, recorded))
+            sc = np.asarray(s[row[inside], col[inside]])
+            values[idx] = dequantize(np.asarray(q[row[inside], col[inside]]), sc)
+            values[idx[~np.isfinite(sc)]] = np.nan
+            status[idx] = np.where(np.isfinite(sc), VALID, NODATA)  # tiles mark no data with NaN
+        return PointSample(values[:, : self.embed_dim(year, depth)], status.astype(str))

@@ -39,6 +39,16 @@ def cube_path(path: Path) -> Path:
 err_console = Console(stderr=True)
 
 
+def parse_depths(text: str) -> tuple[int, ...]:
+    """``"16,32,64"`` → (16, 32, 64); empty → ()."""
+    from tessera.errors import ConfigError
+
+    try:
+        return tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
+    except ValueError as exc:
+        raise ConfigError(f"--depths {text!r} must be comma-separated whole numbers, e.g. 16,32,64") from exc
+
+
 def _version(value: bool) -> None:
     if value:
         console.print(f"tessera {__version__}")

@@ -22,16 +22,18 @@ def embed_command(
     precision: str = typer.Option("fp32", help="fp32 or bf16."),
     batch_size: int = typer.Option(512, help="Pixels per forward pass."),
     device: str = typer.Option("cpu", help="cpu, cuda, cuda:1, …"),
-    shard: int = typer.Option(128, help="Pixels per shard side, for a new store (a block = one shard)."),
+    shard: int = typer.Option(256, help="Pixels per shard side for a new store: a multiple of 32 (official stores: 4096)."),
+    depths: str = typer.Option("", help="Also store Matryoshka prefixes in a new store, e.g. 16,32,64."),
 ) -> None:
     """Embed every pixel of a cube into the int8 embedding store; rerun to resume."""
     from tessera.embed import EmbedConfig, embed_cube
     from tessera.model import InferenceConfig
+    from tessera.cli.app import parse_depths
     from tessera.store import StoreLayout
 
     cfg = EmbedConfig(seed=seed, draws=draws, workers=workers, scheduler=scheduler,
                       inference=InferenceConfig(precision=precision, batch_size=batch_size, device=device),
-                      layout=StoreLayout(shard=shard))  # fmt: skip
+                      layout=StoreLayout(shard=shard), depths=parse_depths(depths))  # fmt: skip
     with progress_bar() as progress:
         s = embed_cube(cube_path(cube), checkpoint, store, cfg, progress=progress)
     table = Table(title=f"embedded into {s.store} / {s.group}", show_header=False)

@@ -25,12 +25,13 @@ def _bbox(text: str) -> tuple[float, ...]:
 
 @app.command("info")
 def info_command(
-    store: str = typer.Argument(..., help="Embedding store (path or file:// URL)."),
+    store: str = typer.Argument(..., help="Embedding store: a path, file://, http(s):// or s3:// URL."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
     coverage: Path = typer.Option(None, help="Also plot where the store has embeddings (.png)."),
 ) -> None:
-    """Describe an embedding store: years, UTM zones, blocks, pixels, provenance."""
+    """Describe an embedding store: years, UTM zones, depths, model, and written blocks."""
     from tessera.access import open_store
+    from tessera.access.describe import describe
 
     s = open_store(store)
     if coverage is not None:
@@ -38,28 +39,34 @@ def info_command(
 
         plot_coverage(s.footprints(), coverage, f"embedding coverage of {s.location}")
         console.print(f"wrote [bold]{coverage}[/]")
-        if not hasattr(s, "zones"):
-            return
-    rows = []
-    for year in s.years:
-        for zone in s.zones(year):
-            group = s.zone(year, zone).group
-            blocks = [b for m in group.manifests().values() for b in m.blocks]
-            model = group.attrs.get("model", {})
-            rows.append({"year": year, "zone": zone.name, "blocks": len(blocks),
-                         "pixels": sum(b.pixels for b in blocks), "nodata": sum(b.nodata for b in blocks),
-                         "model": model.get("preset"), "checkpoint_sha256": model.get("checkpoint_sha256"),
-                         "sampling": group.attrs.get("sampling")})  # fmt: skip
+    d = describe(s)
     if as_json:
-        console.print_json(json.dumps({"store": s.location, "layout": s.store.layout.to_attrs(), "groups": rows}))
+        console.print_json(json.dumps(d))
         return
-    table = Table(title=f"embedding store {s.location}")
-    for col in ("year", "zone", "blocks", "pixels", "no data", "model", "checkpoint"):
+    table = Table(title=f"embedding store {d['store']}")
+    for col in ("zone", "year", "grid (px)", "blocks", "pixels", "no data"):
         table.add_column(col)
-    for r in rows:
-        table.add_row(str(r["year"]), r["zone"], str(r["blocks"]), f"{r['pixels']:,}", f"{r['nodata']:,}",
-                      str(r["model"]), str(r["checkpoint_sha256"])[:12] + "…")  # fmt: skip
+    for r in d["groups"]:
+        table.add_row(r["zone"], str(r["year"]), r["grid"], *(f"{r[k]:,}" if isinstance(r[k], int) else "–"
+                                                             for k in ("blocks", "pixels", "nodata")))  # fmt: skip
     console.print(table)
+    console.print(f"model {d['model']} · depths {d['depths']} · shard {d['shard']} px")
+
+
+@app.command("verify")
+def verify_command(
+    store: str = typer.Argument(..., help="A local embedding store directory."),
+) -> None:
+    """Check every shard against its fill record and every chunk's crc32c; name what is damaged."""
+    from tessera.store.verify import verify_store
+
+    report = verify_store(store)
+    for line in report.problems:
+        console.print(f"[red]damaged[/] {line}")
+    console.print(f"{report.shards} shards, {report.chunks} chunks checked: "
+                  + ("[green]no damage[/]" if report.ok else f"[red]{len(report.problems)} problems[/]"))  # fmt: skip
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def _read_points(path: Path):

@@ -32,7 +32,7 @@ from tessera.model import Embedder, InferenceConfig, file_sha256, load, preset_n
 from tessera.model.sampling import N_TIMESTEPS
 from tessera.progress import Progress
 from tessera.quantize import quantize
-from tessera.store import Provenance, StoreError, StoreLayout, blocks, group_path, open_for_write, place
+from tessera.store import Provenance, StoreError, StoreLayout, blocks, open_for_write, place
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class EmbedConfig:
     scheduler: str | None = None  # address of an existing Dask scheduler instead
     scheduler_timeout_s: float = 10.0  # then an unreachable scheduler is an error, not a hang
     layout: StoreLayout = field(default_factory=StoreLayout)  # used only when creating a store
-    dataset_version: str = f"tessera-{__version__}"
+    depths: tuple[int, ...] = ()  # Matryoshka prefix arrays of a new store, e.g. (16, 32, 64)
 
     def __post_init__(self) -> None:
         if self.draws < 1:
@@ -68,6 +68,17 @@ class EmbedSummary:
     @property
     def pixels_per_second(self) -> float:
         return (self.pixels + self.nodata) / self.seconds if self.seconds > 0 else 0.0
+
+
+def source_name(cube_path: str | os.PathLike) -> str:
+    """How fill records name a cube: its folder name and a hash of its metadata — never the
+    user's directory layout, which ``tessera serve`` would publish."""
+    import hashlib
+
+    path = Path(cube_path)
+    meta = path / "zarr.json"
+    digest = hashlib.sha256(meta.read_bytes() if meta.exists() else path.name.encode()).hexdigest()[:12]
+    return f"{path.name}#{digest}"
 
 
 def plan(cube_window: Window, zone_window: Window, layout: StoreLayout) -> list[BlockTask]:
@@ -96,24 +107,21 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
         model={"preset": preset_name(model.cfg) or "custom", "checkpoint_sha256": sha,
                "config": model.cfg.to_dict()},
         sampling={"seed": config.seed, "timesteps": N_TIMESTEPS, "draws": config.draws},
-        software_version=__version__, dataset_version=config.dataset_version,
+        software_version=__version__,
     )  # fmt: skip
     shape: LocalShape | None = None if config.scheduler else local_shape(available_cores(), config.workers)
     pixels = nodata = computed = 0
     stages: dict[str, float] = {}
     # The cluster comes up before the store is touched: an unreachable scheduler leaves nothing behind.
     with dask_client(shape, config.scheduler, config.scheduler_timeout_s) as client:
-        store, pinned = open_for_write(store_path, config.layout)
-        if pinned is not None and pinned != (cube.year, zone):
-            raise StoreError(f"{store_path} is the group {group_path(*pinned)}, but the cube is year "
-                             f"{cube.year} in {zone.name}; give the store root instead")  # fmt: skip
-        tasks = plan(Window(0, 0, *cube.grid.shape), window, store.layout)
-        group = store.ensure_group(cube.year, zone, model.cfg.embed_dim, provenance)
+        store = open_for_write(store_path, provenance, model.cfg.embed_dim, config.layout, config.depths)
+        group = store.ensure(cube.year, zone, provenance, model.cfg.embed_dim)
+        tasks = plan(Window(0, 0, *cube.grid.shape), window, group.layout)
         todo = [t for t in tasks if group.manifest(t.shard).find(t.zone_window) is None]
         log.info("%d blocks, %d already recorded", len(tasks), len(tasks) - len(todo))
         spec = JobSpec(cube=str(Path(cube.path).resolve()), store=str(store.root.resolve()), year=cube.year,
                        zone=zone.name, checkpoint=str(checkpoint.resolve()), checkpoint_sha256=sha,
-                       model_config=model.cfg.to_dict(), source=str(Path(cube.path).resolve()),
+                       model_config=model.cfg.to_dict(), source=source_name(cube.path),
                        seed=config.seed, draws=config.draws, inference=config.inference,
                        torch_threads=shape.torch_threads if shape else None)  # fmt: skip
         if progress:
@@ -131,7 +139,7 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
                 stages[k] = stages.get(k, 0.0) + v
             if progress:
                 progress("blocks", len(tasks) - len(todo) + done, len(tasks))
-    return EmbedSummary(str(store.root), group_path(cube.year, zone), len(tasks), computed,
+    return EmbedSummary(str(store.root), f"{zone.name} / {cube.year}", len(tasks), computed,
                         len(tasks) - computed, pixels, nodata, time.perf_counter() - t_start, stages)  # fmt: skip
 
 

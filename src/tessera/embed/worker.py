@@ -25,7 +25,7 @@ from tessera.grid import Window
 from tessera.model import Embedder, InferenceConfig, TesseraConfig, file_sha256, load, pool_s1
 from tessera.model.sampling import N_TIMESTEPS, PixelTokens, sample_tokens
 from tessera.quantize import quantize
-from tessera.store import EmbeddingStore, Zone, ZoneGroup
+from tessera.store import EmbeddingStore, Zone, ZoneWriter
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ _model_lock = threading.Lock()  # one block in the model at a time per process
 _open_lock = threading.Lock()
 _embedders: dict[tuple, Embedder] = {}
 _cubes: dict[str, Cube] = {}
-_groups: dict[tuple, ZoneGroup] = {}
+_groups: dict[tuple, ZoneWriter] = {}
 
 
 def embedder_for(spec: JobSpec) -> Embedder:
@@ -84,14 +84,13 @@ def embedder_for(spec: JobSpec) -> Embedder:
         return _embedders[key]
 
 
-def _open(spec: JobSpec) -> tuple[Cube, ZoneGroup]:
+def _open(spec: JobSpec) -> tuple[Cube, ZoneWriter]:
     with _open_lock:
         if spec.cube not in _cubes:
             _cubes[spec.cube] = open_cube(spec.cube)
         key = (spec.store, spec.year, spec.zone)
         if key not in _groups:
-            store = EmbeddingStore(Path(spec.store))
-            _groups[key] = store.group(spec.year, Zone.from_name(spec.zone))
+            _groups[key] = EmbeddingStore(Path(spec.store)).writer(spec.year, Zone.from_name(spec.zone))
         return _cubes[spec.cube], _groups[key]
 
 

@@ -1,18 +1,20 @@
-"""The embedding store: int8 embeddings + per-pixel scales in Zarr v3, one group per year and UTM
-zone, with a manifest of checksummed blocks. NumPy + Zarr only (no torch).
+"""The embedding store in the published ``geoemb:`` Zarr convention: writing it (``zarr_store``),
+its facts (``convention``), and reading its bytes directly (``shard_codec``, ``sources``).
+NumPy + Zarr only (no torch).
 
->>> store, _ = open_for_write("embeddings.zarr")                      # doctest: +SKIP
->>> group = store.group(2024, Zone(30, True))                         # doctest: +SKIP
->>> q, scales = group.read(Window(row, col, 256, 256))                # doctest: +SKIP
+>>> store = open_for_write("embeddings.zarr", provenance, 128)        # doctest: +SKIP
+>>> writer = store.ensure(2024, Zone(31), provenance, 128)            # doctest: +SKIP
+>>> writer.write_block(shard, window, q, scales, "cube-a")            # doctest: +SKIP
 """
 
-from tessera.store.layout import StoreLayout, Zone, blocks, group_path, place, shard_window
+from tessera.store.errors import StoreDamageError, StoreError, StoreUnreachableError
+from tessera.store.layout import StoreLayout, Zone, blocks, lattice_window, northern_grid, place, shard_window
 from tessera.store.manifest import BlockRecord, ManifestError, ShardManifest, block_checksum
 from tessera.store.zarr_store import (
     EmbeddingStore,
     Provenance,
-    StoreError,
-    ZoneGroup,
+    ZoneWriter,
+    build_dir,
     is_store,
     open_for_write,
 )
@@ -23,14 +25,18 @@ __all__ = [
     "ManifestError",
     "Provenance",
     "ShardManifest",
+    "StoreDamageError",
     "StoreError",
     "StoreLayout",
+    "StoreUnreachableError",
     "Zone",
-    "ZoneGroup",
+    "ZoneWriter",
     "block_checksum",
     "blocks",
-    "group_path",
+    "build_dir",
     "is_store",
+    "lattice_window",
+    "northern_grid",
     "open_for_write",
     "place",
     "shard_window",

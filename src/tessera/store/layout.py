@@ -1,8 +1,12 @@
 """Where pixels live in the embedding store: UTM zone groups, their grids, and shard geometry.
 
-Pure functions and value types, no I/O. Every group of the store covers a whole UTM zone on one
-fixed 10 m grid, so cubes anywhere in the zone land on the same pixel lattice and can be written
-by different processes, and read back as one mosaic, without any resampling.
+Pure functions and value types, no I/O. The published convention keeps one group per UTM zone
+number (``utm31``) in the zone's NORTHERN code (EPSG:326NN) for both hemispheres, southern
+northings being stored negative (northing − 10 000 000 m), on the lattice of multiples of 10 m.
+Our writer gives every zone one fixed grid spanning the whole zone, so cubes anywhere in it land
+on the same pixels, can be written by different processes, and read back as one mosaic without
+resampling. Other writers size a zone's grid to their data: readers take the grid from each
+group's own ``spatial:transform``, never from this module.
 """
 
 from __future__ import annotations
@@ -15,54 +19,52 @@ from affine import Affine
 from tessera.errors import GeoreferenceError
 from tessera.grid import PIXEL_SIZE_M, Grid, Window
 
-# Zone grid extents in metres. Eastings span the whole false-easting range (Sentinel-2 tiles
-# reach ~100 km beyond a zone's edges); northings cover one hemisphere each, from 80° S to 84° N.
+# The fixed zone grid of our writer, in metres of the northern code. Eastings span the whole
+# false-easting range (Sentinel-2 tiles reach ~100 km past a zone's edges); northings run from
+# 84° N (≈ 9 329 km) down to 80° S (≈ −8 883 km in the northern code).
 ZONE_EASTING = (0.0, 1_000_000.0)
-NORTH_NORTHING = (0.0, 9_400_000.0)
-SOUTH_NORTHING = (1_000_000.0, 10_000_000.0)
+ZONE_NORTHING = (-9_000_000.0, 9_400_000.0)
+SOUTH_OFFSET_M = 10_000_000.0  # false northing of the southern codes EPSG:327NN
+INNER_CHUNK = 32  # pixels per inner-chunk side: the convention's (1, 128, 32, 32)
 
 
 @dataclass(frozen=True)
 class StoreLayout:
-    """Storage geometry shared by every group of a store (recorded in the root attributes).
+    """Shard geometry of the arrays our writer creates (readers take it from array metadata).
 
-    One shard file holds ``shard × shard`` pixels and is the unit of writing: one block of
-    ``tessera embed`` = the part of one shard covered by a cube. Inside it, ``chunk × chunk``
-    pixel chunks are the unit of reading: 8 × 8 × 128 int8 = 8 KiB, so a point read fetches a
-    few KB (one chunk plus the shard's 4 KiB index at the default 128-pixel shard).
+    A shard (``shard`` × ``shard`` px, one file per year and array) is the unit of writing: one
+    block of ``tessera embed`` is the part of one shard a cube covers. Its 32 × 32 inner chunks
+    (128 KiB of int8 before compression) are the unit of reading. 256 px keeps one block's model
+    inputs around 250 MB on CPU; the official stores use 4096 and every reader reads both.
     """
 
-    shard: int = 128
-    chunk: int = 8
+    shard: int = 256
+    chunk: int = INNER_CHUNK
 
     def __post_init__(self) -> None:
         if self.chunk <= 0 or self.shard <= 0 or self.shard % self.chunk:
             raise GeoreferenceError(
-                f"store layout shard={self.shard}, chunk={self.chunk}: both must be positive and "
-                "the shard a multiple of the chunk"
+                f"store layout shard={self.shard}: it must be a positive multiple of the "
+                f"{self.chunk}-pixel inner chunk (e.g. 256, 1024, 4096)"
             )
 
-    def to_attrs(self) -> dict:
-        return {"shard": self.shard, "chunk": self.chunk}
 
-    @classmethod
-    def from_attrs(cls, attrs: dict) -> StoreLayout:
-        return cls(int(attrs["shard"]), int(attrs["chunk"]))
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Zone:
-    """A UTM zone: number 1–60 and hemisphere."""
+    """A UTM zone number 1–60; both hemispheres share its group and its northern EPSG code."""
 
     number: int
-    north: bool
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.number <= 60:
+            raise GeoreferenceError(f"UTM zone {self.number} does not exist; zones are 1–60")
 
     @classmethod
     def from_epsg(cls, epsg: int) -> Zone:
         if 32601 <= epsg <= 32660:
-            return cls(epsg - 32600, True)
+            return cls(epsg - 32600)
         if 32701 <= epsg <= 32760:
-            return cls(epsg - 32700, False)
+            return cls(epsg - 32700)
         raise GeoreferenceError(
             f"EPSG:{epsg} is not a WGS84 UTM zone (EPSG:326xx north, 327xx south); the store "
             "keeps one group per UTM zone, so reproject the cube onto its UTM zone first"
@@ -70,55 +72,69 @@ class Zone:
 
     @classmethod
     def from_name(cls, name: str) -> Zone:
-        """``"utm30N"`` → Zone(30, True)."""
-        body, hemi = name[3:-1], name[-1:]
-        if not name.startswith("utm") or not body.isdigit() or hemi not in "NS" or not 1 <= int(body) <= 60:
-            raise GeoreferenceError(f"{name!r} is not a zone group name like 'utm30N' or 'utm55S'")
-        return cls(int(body), hemi == "N")
+        """``"utm31"`` → Zone(31)."""
+        body = name[3:]
+        if not name.startswith("utm") or len(body) != 2 or not body.isdigit() or not 1 <= int(body) <= 60:
+            raise GeoreferenceError(f"{name!r} is not a zone group name like 'utm31' or 'utm05'")
+        return cls(int(body))
 
     @property
     def epsg(self) -> int:
-        return (32600 if self.north else 32700) + self.number
+        """The northern code, used for both hemispheres."""
+        return 32600 + self.number
 
     @property
     def name(self) -> str:
-        return f"utm{self.number:02d}{'N' if self.north else 'S'}"
+        return f"utm{self.number:02d}"
 
     def grid(self) -> Grid:
-        """The zone's fixed 10 m grid: every group of this zone, every year, uses it."""
-        bottom, top = NORTH_NORTHING if self.north else SOUTH_NORTHING
+        """Our writer's fixed 10 m grid of the zone: every cube and year of it lands here."""
+        bottom, top = ZONE_NORTHING
         left, right = ZONE_EASTING
         res = PIXEL_SIZE_M
-        return Grid(f"EPSG:{self.epsg}", Affine(res, 0.0, left, 0.0, -res, top),
-                    round((top - bottom) / res), round((right - left) / res))  # fmt: skip
+        return Grid(
+            f"EPSG:{self.epsg}",
+            Affine(res, 0.0, left, 0.0, -res, top),
+            round((top - bottom) / res),
+            round((right - left) / res),
+        )
 
 
-def group_path(year: int, zone: Zone) -> str:
-    """The store-relative path of a year's zone group, e.g. ``"2024/utm30N"``."""
-    return f"{year}/{zone.name}"
+def northern_grid(grid: Grid) -> Grid:
+    """A grid in EPSG:327NN as the same pixels in EPSG:326NN (northings − 10 000 km)."""
+    if 32701 <= grid.epsg <= 32760:
+        t = grid.transform
+        shifted = Affine(t.a, t.b, t.c, t.d, t.e, t.f - SOUTH_OFFSET_M)
+        return Grid(f"EPSG:{grid.epsg - 100}", shifted, grid.height, grid.width)
+    return grid
 
 
-def place(grid: Grid) -> tuple[Zone, Window]:
-    """The zone of a cube's grid and the window it occupies in the zone grid.
+def lattice_window(grid: Grid, zone_grid: Grid) -> Window:
+    """The window ``grid`` occupies in ``zone_grid``; refuses grids off its 10 m lattice.
 
-    Refuses grids that are not 10 m, north-up and aligned to the zone lattice: silently
-    resampling them would shift every pixel by a fraction of its size.
+    Silently resampling them would shift every pixel by a fraction of its size.
     """
-    zone = Zone.from_epsg(grid.epsg)
-    zg = zone.grid()
-    t, z = grid.transform, zg.transform
-    if (t.a, -t.e) != (PIXEL_SIZE_M, PIXEL_SIZE_M):
+    grid = northern_grid(grid)
+    t, z = grid.transform, zone_grid.transform
+    if (t.a, -t.e) != (PIXEL_SIZE_M, PIXEL_SIZE_M) or t.b or t.d:
         raise GeoreferenceError(
-            f"cube pixels are {t.a} × {-t.e} m; the embedding store holds 10 m pixels, so resample "
-            "the cube to 10 m first"
+            f"cube pixels are {t.a} × {-t.e} m; the embedding store holds north-up 10 m pixels, so "
+            "resample the cube to 10 m first"
         )
     col, row = (t.c - z.c) / PIXEL_SIZE_M, (z.f - t.f) / PIXEL_SIZE_M
     if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
         raise GeoreferenceError(
-            f"cube origin ({t.c}, {t.f}) is not on the 10 m lattice of {zone.name} (corners at "
-            "multiples of 10 m); resample the cube onto an aligned grid"
+            f"cube origin ({t.c}, {t.f}) is not on the 10 m lattice (corners at multiples of "
+            "10 m); resample the cube onto an aligned grid"
         )
-    win = Window(round(row), round(col), grid.height, grid.width)
+    return Window(round(row), round(col), grid.height, grid.width)
+
+
+def place(grid: Grid) -> tuple[Zone, Window]:
+    """The zone of a cube's grid and the window it occupies in our fixed zone grid."""
+    zone = Zone.from_epsg(grid.epsg)
+    zg = zone.grid()
+    win = lattice_window(grid, zg)
     if win.intersection(Window(0, 0, zg.height, zg.width)) != win:
         raise GeoreferenceError(f"cube window {win} lies outside the {zone.name} zone grid")
     return zone, win

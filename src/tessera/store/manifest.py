@@ -1,13 +1,13 @@
-"""The manifest: which blocks of a zone group are complete, and checksums to verify them.
+"""Fill records: which blocks of a zone × year are written, and checksums to verify them.
 
-One small JSON file per shard (``manifest/r{R}_c{C}.json`` in the zone group), replaced
-atomically under the shard's lock. A block counts as written only once it is listed here: a
+One small JSON file per shard (``STORE.build/fills/utm31/2024/r{R}_c{C}.json``, outside the
+store as the convention asks), replaced atomically under the shard's lock. A block counts as written only once it is listed here: a
 writer killed between writing pixels and recording them leaves an unlisted block, which the next
 run recomputes (deterministically, so identically) and readers treat as absent.
 
 Each file lists its blocks (zone window, source cube, pixel and no-data counts, a SHA-256 of the
 block's int8 values + scales as stored) and the SHA-256 and size of the shard's data files, so a
-remote reader can verify a downloaded shard before trusting a byte of it.
+verifier (``tessera verify``) can tell a damaged file from a good one.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import numpy as np
 from tessera.atomic import atomic_file
 from tessera.errors import TesseraError
 from tessera.grid import Window
+from tessera.store import sources
 
-MANIFEST_DIR = "manifest"
 
 
 class ManifestError(TesseraError, ValueError):
@@ -76,12 +76,11 @@ def manifest_name(shard: tuple[int, int]) -> str:
 
 
 def check_key(key: str) -> str:
-    """Refuse store keys that could escape the store (``..``, absolute paths, backslashes)."""
-    parts = key.split("/")
-    if not key or key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
-        raise ManifestError(f"manifest names the path {key!r}, which is not inside the store; "
-                            "the manifest is corrupt or hostile — do not use this store")  # fmt: skip
-    return key
+    try:
+        return sources.check_key(key)
+    except TesseraError as exc:
+        raise ManifestError(f"a fill record names {key!r}, which is not inside the store; the record "
+                            "is corrupt or hostile — do not use this store") from exc  # fmt: skip
 
 
 def parse(text: str, source: str) -> ShardManifest:
@@ -97,27 +96,27 @@ def parse(text: str, source: str) -> ShardManifest:
                             "`tessera embed` to recompute its blocks") from exc  # fmt: skip
 
 
-def read(zone_dir: Path, shard: tuple[int, int]) -> ShardManifest:
-    path = zone_dir / MANIFEST_DIR / manifest_name(shard)
+def read(folder: Path, shard: tuple[int, int]) -> ShardManifest:
+    path = folder / manifest_name(shard)
     try:
         return parse(path.read_text(), str(path))
     except FileNotFoundError:
         return ShardManifest(shard)
 
 
-def write(zone_dir: Path, manifest: ShardManifest) -> None:
+def write(folder: Path, manifest: ShardManifest) -> None:
     """Replace the shard's manifest atomically (call under the shard's lock)."""
     doc = {"shard": list(manifest.shard),
            "blocks": [{**asdict(b), "window": list(b.window)} for b in manifest.blocks],
            "files": manifest.files or {}}  # fmt: skip
-    with atomic_file(zone_dir / MANIFEST_DIR / manifest_name(manifest.shard)) as tmp:
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_file(folder / manifest_name(manifest.shard)) as tmp:
         tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
 
 
-def read_all(zone_dir: Path) -> dict[tuple[int, int], ShardManifest]:
-    """Every shard manifest of a zone group, by shard index."""
+def read_all(folder: Path) -> dict[tuple[int, int], ShardManifest]:
+    """Every shard record of a zone × year, by shard index."""
     out = {}
-    folder = zone_dir / MANIFEST_DIR
     if folder.is_dir():
         for entry in os.scandir(folder):
             if entry.name.startswith("r") and entry.name.endswith(".json"):

@@ -1,16 +1,16 @@
-"""The embedding store on disk: a Zarr v3 hierarchy, one group per year and UTM zone.
+"""Writing the embedding store: one Zarr v3 store in the published ``geoemb:`` convention.
 
-    STORE/zarr.json                       root group: format version, storage layout
-    STORE/2024/utm30N/embeddings          int8 (H, W, D), sharded (shard, shard, D) / (chunk, chunk, D)
-    STORE/2024/utm30N/scales              float32 (H, W), NaN = no data
-    STORE/2024/utm30N/x, y                pixel-centre eastings / northings (m)
-    STORE/2024/utm30N/manifest/*.json     the blocks written, with checksums (see ``manifest``)
+    STORE/zarr.json              root: geoemb: + tessera: attributes, inline consolidated metadata
+    STORE/utm31/embeddings       int8 (T, 128, H, W), shards (1, 128, S, S), inner (1, 128, 32, 32)
+    STORE/utm31/scales           float32 (T, H, W), +inf = no data
+    STORE/utm31/{time,band,x,y}  coordinates
+    STORE.build/fills/utm31/2024/r{R}_c{C}.json   which blocks are written, with checksums
+    STORE.build/locks/                            flock files of concurrent writers
 
-Each zone group spans the zone's fixed 10 m grid (``layout.Zone.grid``): unwritten shards cost
-nothing and read back as no data. Group attributes carry the CRS, transform and provenance
-(model preset and checkpoint hash, sampling seed, software and dataset versions); a group only
-accepts blocks from the model and sampling it was created with, so one group never mixes products.
-No torch here: readers need only NumPy and Zarr.
+Nothing but Zarr is inside the store (the official writer keeps its bookkeeping in the same
+sibling). Zarr writes each shard file whole under a temporary name and renames it into place, so
+a shard appears whole or not at all; concurrent writers of one shard (neighbouring cubes) take
+the shard's lock. Every inner chunk carries a crc32c. No torch here.
 """
 
 from __future__ import annotations
@@ -24,244 +24,276 @@ from pathlib import Path
 
 import numpy as np
 import zarr
-from zarr.codecs import BloscCodec, ZstdCodec
+from zarr.codecs import BloscCodec, Crc32cCodec
 
+from tessera import __version__
 from tessera.atomic import atomic_dir
-from tessera.errors import OutputExistsError, TesseraError
-from tessera.grid import Grid, Window
+from tessera.errors import OutputExistsError
+from tessera.grid import Window
+from tessera.store import convention as cv
 from tessera.store import manifest
-from tessera.store.layout import StoreLayout, Zone, group_path
+from tessera.store.errors import StoreError
+from tessera.store.layout import StoreLayout, Zone
 from tessera.store.locks import file_lock
 
-FORMAT_KEY = "tessera_store"
-ZONE_KEY = "tessera_zone"
-FORMAT_VERSION = 1
-LOCK_DIR = ".locks"
-
-
-class StoreError(TesseraError, ValueError):
-    """A path is not a usable embedding store, or a store group does not fit what is written."""
+_FILL_DEFAULTS = {"write_empty_chunks": True}  # a written shard holds every chunk: see ``access``
 
 
 @dataclass(frozen=True)
 class Provenance:
-    """What produced a group's embeddings. Blocks are only added under identical provenance."""
+    """What produced a store's embeddings. A store only takes blocks of identical provenance."""
 
     model: dict  # {"preset", "checkpoint_sha256", "config"}
     sampling: dict  # {"seed", "timesteps", "draws"}
-    software_version: str
-    dataset_version: str
+    software_version: str = __version__
 
     def to_attrs(self) -> dict:
-        return {"model": self.model, "sampling": self.sampling,
-                "software_version": self.software_version, "dataset_version": self.dataset_version}  # fmt: skip
+        return {"model": self.model, "sampling": self.sampling, "software_version": self.software_version}
+
+    @property
+    def model_uri(self) -> str:
+        return f"urn:tessera:model:{self.model.get('preset', 'custom')}:sha256:{self.model.get('checkpoint_sha256', '')}"
 
     def conflicts(self, attrs: dict) -> list[str]:
-        """The provenance fields on which an existing group disagrees with this one."""
+        """The fields on which a store's recorded provenance disagrees with this one."""
         diffs = []
-        if attrs.get("model", {}).get("checkpoint_sha256") != self.model.get("checkpoint_sha256"):
-            diffs.append(f"checkpoint {str(attrs.get('model', {}).get('checkpoint_sha256'))[:12]}… "
-                         f"vs {self.model.get('checkpoint_sha256', '')[:12]}…")  # fmt: skip
+        theirs = (attrs.get("model") or {}).get("checkpoint_sha256")
+        if theirs != self.model.get("checkpoint_sha256"):
+            diffs.append(f"checkpoint {str(theirs)[:12]}… vs {self.model.get('checkpoint_sha256', '')[:12]}…")
         if attrs.get("sampling") != self.sampling:
             diffs.append(f"sampling {attrs.get('sampling')} vs {self.sampling}")
         return diffs
 
 
-def _read_json(path: Path) -> dict | None:
+def build_dir(root: Path) -> Path:
+    """The store's bookkeeping sibling, ``STORE.build``."""
+    return root.with_name(root.name + ".build")
+
+
+def _root_doc(path: Path) -> dict | None:
     try:
-        return json.loads(path.read_text())
+        doc = json.loads((path / "zarr.json").read_text())
     except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError) as exc:
-        raise StoreError(f"{path} is unreadable ({exc})") from exc
-
-
-def _node_attrs(path: Path) -> dict | None:
-    doc = _read_json(path / "zarr.json")
-    return None if doc is None else doc.get("attributes", {})
+        raise StoreError(f"{path}/zarr.json is unreadable ({exc})") from exc
+    return doc if isinstance(doc, dict) else None
 
 
 def is_store(path: str | os.PathLike) -> bool:
-    attrs = _node_attrs(Path(path))
-    return attrs is not None and FORMAT_KEY in attrs
+    doc = _root_doc(Path(path))
+    return doc is not None and doc.get("node_type") == "group" and "geoemb:type" in doc.get("attributes", {})
 
 
-class ZoneGroup:
-    """One year × UTM zone of a store: embeddings, scales, coordinates and the manifest."""
+class ZoneWriter:
+    """One zone × year of a store, open for writing blocks."""
 
-    def __init__(self, path: Path, layout: StoreLayout) -> None:
-        self.path = path
-        self.layout = layout
-        self._group = zarr.open_group(str(path), mode="r+")
-        attrs = dict(self._group.attrs)
-        self.attrs = attrs
-        self.year = int(attrs["year"])
-        self.zone = Zone.from_name(attrs["zone"])
-        self.grid = Grid.from_attrs(attrs)
-        self.embeddings = self._group["embeddings"]
-        self.scales = self._group["scales"]
+    def __init__(self, store: EmbeddingStore, zone: Zone, year: int) -> None:
+        self.store, self.zone, self.year = store, zone, year
+        group = zarr.open_group(str(store.root / zone.name), mode="r+", use_consolidated=False)
+        years = [int(v) for v in group["time"][:]]
+        if year not in years:
+            raise StoreError(f"{store.root} has no year {year} in {zone.name}; it holds {years}")
+        self.t = years.index(year)
+        self.embeddings = group[cv.EMBEDDINGS].with_config(_FILL_DEFAULTS)
+        self.scales = group[cv.SCALES].with_config(_FILL_DEFAULTS)
+        self.prefixes = {d: group[cv.depth_array(d, self.embed_dim)].with_config(_FILL_DEFAULTS)
+                         for d in store.depths}  # fmt: skip
+        self.fills = build_dir(store.root) / "fills" / zone.name / str(year)
 
     @property
     def embed_dim(self) -> int:
-        return int(self.embeddings.shape[-1])
+        return int(self.embeddings.shape[1])
 
-    def shard_lock(self, shard: tuple[int, int]) -> contextlib.AbstractContextManager:
-        return file_lock(self.path / LOCK_DIR / f"r{shard[0]:06d}_c{shard[1]:06d}.lock")
+    @property
+    def layout(self) -> StoreLayout:
+        return StoreLayout(int(self.embeddings.shards[-1]))
 
-    def shard_files(self, shard: tuple[int, int]) -> dict[str, Path]:
-        """Group-relative keys of the shard's data files → their paths (Zarr v3 default keys)."""
+    def shard_keys(self, shard: tuple[int, int]) -> list[str]:
+        """Store-relative keys of the shard's files in every array (Zarr v3 default keys)."""
         r, c = shard
-        keys = (f"embeddings/c/{r}/{c}/0", f"scales/c/{r}/{c}")
-        return {k: self.path / k for k in keys}
+        keys = [f"{self.zone.name}/{cv.EMBEDDINGS}/c/{self.t}/0/{r}/{c}", f"{self.zone.name}/{cv.SCALES}/c/{self.t}/{r}/{c}"]
+        return keys + [f"{self.zone.name}/{cv.depth_array(d, self.embed_dim)}/c/{self.t}/0/{r}/{c}" for d in self.prefixes]
 
     def manifest(self, shard: tuple[int, int]) -> manifest.ShardManifest:
-        return manifest.read(self.path, shard)
-
-    def manifests(self) -> dict[tuple[int, int], manifest.ShardManifest]:
-        return manifest.read_all(self.path)
+        return manifest.read(self.fills, shard)
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
-        """(q (h, w, D) int8, scales (h, w) float32) of a zone window, as stored."""
+        """(q (h, w, D) int8, scales (h, w) float32) of a zone window of this year, as stored."""
         rows, cols = window.slices
-        return self.embeddings[rows, cols, :], self.scales[rows, cols]
+        return np.moveaxis(self.embeddings[self.t, :, rows, cols], 0, -1), self.scales[self.t, rows, cols]
 
     def write_block(self, shard: tuple[int, int], window: Window, q: np.ndarray, scales: np.ndarray,
                     source: str) -> manifest.BlockRecord:  # fmt: skip
-        """Write one block (a piece of one shard) and record it in the manifest.
+        """Write one block (a piece of one shard) and record it in the build directory.
 
-        Under the shard's lock: other writers of the same shard (a neighbouring cube) wait, so
-        neither's read-modify-write of the shard file loses the other's pixels. The checksum is
-        taken from the values read back, so it vouches for what is stored, not what was meant.
+        No-data pixels (NaN scale from ``quantize``) are stored as +inf, the convention's "no data
+        for this year"; NaN is reserved for water. The checksum is taken from the values read
+        back, so it vouches for what is stored, not what was meant.
         """
         if q.shape != (window.height, window.width, self.embed_dim) or scales.shape != q.shape[:2]:
             raise StoreError(f"block {window} got arrays {q.shape} / {scales.shape}")
         rows, cols = window.slices
-        with self.shard_lock(shard):
-            self.embeddings[rows, cols, :] = q
-            self.scales[rows, cols] = scales
+        stored_scales = np.where(np.isnan(scales), np.float32(cv.SCALE_NODATA), scales).astype(np.float32)
+        planes = np.ascontiguousarray(np.moveaxis(q, -1, 0))  # (D, h, w)
+        with file_lock(build_dir(self.store.root) / "locks" / f"{self.zone.name}-{self.year}-r{shard[0]}_c{shard[1]}.lock"):
+            self.embeddings[self.t, :, rows, cols] = planes
+            for depth, array in self.prefixes.items():
+                array[self.t, :, rows, cols] = planes[:depth]
+            self.scales[self.t, rows, cols] = stored_scales  # last: the data it vouches for is in place
             back_q, back_s = self.read(window)
+            finite = np.isfinite(back_s)
             record = manifest.BlockRecord(
                 (window.row, window.col, window.height, window.width), source,
-                pixels=int(np.isfinite(back_s).sum()), nodata=int((~np.isfinite(back_s)).sum()),
+                pixels=int(finite.sum()), nodata=int((~finite).sum()),
                 sha256=manifest.block_checksum(back_q, back_s),
-            )
-            files = {k: manifest.file_checksum(p) for k, p in self.shard_files(shard).items() if p.exists()}
-            manifest.write(self.path, self.manifest(shard).with_block(record, files))
+            )  # fmt: skip
+            files = {k: manifest.file_checksum(self.store.root / k) for k in self.shard_keys(shard)
+                     if (self.store.root / k).exists()}  # fmt: skip
+            manifest.write(self.fills, self.manifest(shard).with_block(record, files))
         return record
 
 
 class EmbeddingStore:
-    """A store root: its layout and its year/zone groups."""
+    """A local store open for writing: its root attributes, zones and years."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        attrs = _node_attrs(root) or {}
-        if FORMAT_KEY not in attrs:
-            raise StoreError(f"{root} is not a tessera embedding store")
-        if int(attrs[FORMAT_KEY]) > FORMAT_VERSION:
-            raise StoreError(f"{root} is store format {attrs[FORMAT_KEY]}; this tessera reads up "
-                             f"to {FORMAT_VERSION} — upgrade tessera")  # fmt: skip
-        self.layout = StoreLayout.from_attrs(attrs["layout"])
-
-    def groups(self) -> list[tuple[int, Zone]]:
-        """(year, zone) of every complete zone group, sorted."""
-        out = []
-        for year_dir in sorted(p for p in self.root.iterdir() if p.is_dir() and p.name.isdigit()):
-            for zone_dir in sorted(year_dir.iterdir()):
-                attrs = _node_attrs(zone_dir) if zone_dir.is_dir() else None
-                if attrs and ZONE_KEY in attrs:
-                    out.append((int(year_dir.name), Zone.from_name(zone_dir.name)))
-        return out
-
-    def group(self, year: int, zone: Zone) -> ZoneGroup:
-        path = self.root / group_path(year, zone)
-        if not (_node_attrs(path) or {}).get(ZONE_KEY):
-            raise StoreError(f"store {self.root} has no group {group_path(year, zone)}")
-        return ZoneGroup(path, self.layout)
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        doc = _root_doc(self.root)
+        if doc is None or "geoemb:type" not in doc.get("attributes", {}):
+            raise StoreError(f"{self.root} is not an embedding store (no geoemb: attributes in zarr.json)")
+        self.attrs = doc["attributes"]
+        self.layout = StoreLayout(int((self.attrs.get("tessera:layout") or {}).get("shard", StoreLayout().shard)))
+        self.depths = tuple(int(d["dimensions"]) for d in self.attrs.get("geoemb:depths", [])
+                            if int(d["dimensions"]) != int(self.attrs["geoemb:dimensions"]))  # fmt: skip
 
     @contextlib.contextmanager
-    def _lock(self, name: str) -> Iterator[None]:
-        with file_lock(self.root / LOCK_DIR / f"{name}.lock"):
+    def _lock(self) -> Iterator[None]:
+        with file_lock(build_dir(self.root) / "locks" / "root.lock"):
             yield
 
-    def _register(self, name: str) -> None:
-        """List the group in the root attributes: readers over HTTP cannot list directories."""
-        with self._lock("root"):
-            root = zarr.open_group(str(self.root), mode="r+")
-            names = list(root.attrs.get("groups", []))
-            if name not in names:
-                root.attrs["groups"] = sorted([*names, name])
+    def zones(self) -> list[Zone]:
+        return sorted(Zone.from_name(p.name) for p in self.root.iterdir()
+                      if p.is_dir() and p.name.startswith("utm") and (p / "zarr.json").exists())  # fmt: skip
 
-    def ensure_group(self, year: int, zone: Zone, embed_dim: int, provenance: Provenance) -> ZoneGroup:
-        """Open the (year, zone) group, creating it if absent; refuse one of other provenance.
+    def years(self) -> list[int]:
+        zones = self.zones()
+        if not zones:
+            return []
+        return [int(v) for v in zarr.open_array(str(self.root / zones[0].name / "time"), mode="r")[:]]
 
-        Creation happens in a temporary directory renamed into place under a store-wide lock,
-        so concurrent writers agree on one group and a crash never leaves half a group.
+    def writer(self, year: int, zone: Zone) -> ZoneWriter:
+        return ZoneWriter(self, zone, year)
+
+    def ensure(self, year: int, zone: Zone, provenance: Provenance, embed_dim: int) -> ZoneWriter:
+        """Open (year, zone) for writing, adding the zone group or the year if absent.
+
+        A new year is appended to the time axis of every zone (arrays resized: other years'
+        shards are untouched) and the consolidated metadata is rewritten, under the store lock.
         """
-        path = self.root / group_path(year, zone)
-        with self._lock(f"group-{year}-{zone.name}"):
-            if not (_node_attrs(path) or {}).get(ZONE_KEY):
-                if _node_attrs(path.parent) is None:
-                    zarr.create_group(str(path.parent), attributes={"year": year})
-                with atomic_dir(path) as tmp:
-                    _create_zone_group(tmp, year, zone, embed_dim, provenance, self.layout)
-            self._register(group_path(year, zone))
-        group = ZoneGroup(path, self.layout)
-        diffs = provenance.conflicts(group.attrs)
+        diffs = provenance.conflicts(self.attrs.get(cv.PROVENANCE_KEY, {}))
         if diffs:
-            raise StoreError(f"group {group_path(year, zone)} of {self.root} holds embeddings of other "
-                             f"provenance ({'; '.join(diffs)}); write to another store")  # fmt: skip
-        if group.embed_dim != embed_dim:
-            raise StoreError(f"group {group_path(year, zone)} holds {group.embed_dim}-d embeddings; "
-                             f"this model makes {embed_dim}-d ones")  # fmt: skip
-        return group
+            raise StoreError(f"{self.root} holds embeddings of other provenance ({'; '.join(diffs)}); "
+                             "write to another store")  # fmt: skip
+        if int(self.attrs["geoemb:dimensions"]) != embed_dim:
+            raise StoreError(f"{self.root} holds {self.attrs['geoemb:dimensions']}-d embeddings; this model "
+                             f"makes {embed_dim}-d ones")  # fmt: skip
+        with self._lock():
+            years, zones = self.years(), self.zones()
+            changed = False
+            if year not in years:
+                years = [*years, year]
+                for z in zones:
+                    _append_year(self.root / z.name, years)
+                changed = True
+            if zone not in zones:
+                _create_zone(self.root, zone, years, embed_dim, self.depths, self.layout)
+                changed = True
+            if changed:
+                consolidate(self.root)
+        return self.writer(year, zone)
 
 
-def _create_zone_group(path: Path, year: int, zone: Zone, embed_dim: int, provenance: Provenance,
-                       layout: StoreLayout) -> None:  # fmt: skip
+def consolidate(root: Path) -> None:
+    """Rewrite the root's inline consolidated metadata (zarr writes zarr.json atomically)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata")
+        zarr.consolidate_metadata(str(root))
+
+
+def _compressor(dtype: str, crc: bool = True) -> tuple:
+    """Blosc zstd 3 as the official writer; then a crc32c over every compressed inner chunk."""
+    blosc = BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle" if dtype == "int8" else "shuffle")
+    return (blosc, Crc32cCodec()) if crc else (blosc,)
+
+
+def _create_zone(root: Path, zone: Zone, years: list[int], dims: int, depths: tuple[int, ...],
+                 layout: StoreLayout) -> None:  # fmt: skip
     grid = zone.grid()
-    attrs = {ZONE_KEY: FORMAT_VERSION, "year": year, "zone": zone.name, **grid.to_attrs(),
-             **provenance.to_attrs(), "layout": layout.to_attrs()}  # fmt: skip
-    g = zarr.create_group(str(path), attributes=attrs)
-    s, c = layout.shard, layout.chunk
-    g.create_array("embeddings", shape=(grid.height, grid.width, embed_dim), dtype="int8",
-                   shards=(s, s, embed_dim), chunks=(c, c, embed_dim), fill_value=0,
-                   compressors=ZstdCodec(level=3), dimension_names=("y", "x", "band"))  # fmt: skip
-    g.create_array("scales", shape=(grid.height, grid.width), dtype="float32", shards=(s, s),
-                   chunks=(c, c), fill_value=float("nan"), compressors=ZstdCodec(level=3),
-                   dimension_names=("y", "x"))  # fmt: skip
-    # Pixel centres. Bit-shuffled, an arithmetic sequence compresses ~350×: a zone's axes cost ~40 KB.
+    g = zarr.open_group(str(root), mode="r+", use_consolidated=False).create_group(zone.name, attributes=cv.zone_attrs(grid))
+    T, H, W, S, C = len(years), grid.height, grid.width, layout.shard, layout.chunk
+    for depth in (*depths, dims):
+        g.create_array(cv.depth_array(depth, dims), shape=(T, depth, H, W), dtype="int8",
+                       chunks=(1, depth, C, C), shards=(1, depth, S, S), fill_value=0,
+                       compressors=_compressor("int8"),
+                       dimension_names=("time", cv.band_dim(depth, dims), "y", "x"))  # fmt: skip
+    g.create_array(cv.SCALES, shape=(T, H, W), dtype="float32", chunks=(1, C, C), shards=(1, S, S),
+                   fill_value=np.float32(cv.SCALE_NODATA), compressors=_compressor("float32"),
+                   dimension_names=("time", "y", "x"))  # fmt: skip
     t = grid.transform
-    coords = {"x": t.c + t.a * (np.arange(grid.width) + 0.5), "y": t.f + t.e * (np.arange(grid.height) + 0.5)}
-    for name, values in coords.items():
-        a = g.create_array(name, shape=values.shape, dtype="float64", chunks=(65536,),
-                           compressors=BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle"),
-                           dimension_names=(name,), attributes={"units": "m", "crs": grid.crs})  # fmt: skip
+    coords = {
+        "x": (t.c + t.a * (np.arange(W) + 0.5), "x"),
+        "y": (t.f + t.e * (np.arange(H) + 0.5), "y"),
+        "time": (np.asarray(years, np.int32), "time"),
+        "band": (np.arange(dims, dtype=np.int32), "band"),
+        **{cv.band_dim(d, dims): (np.arange(d, dtype=np.int32), cv.band_dim(d, dims)) for d in depths},
+    }
+    for name, (values, dim) in coords.items():
+        chunk = 64 if name == "time" else min(len(values), 1 << 18)
+        a = g.create_array(name, shape=values.shape, dtype=values.dtype, chunks=(chunk,), fill_value=0,
+                           compressors=_compressor(str(values.dtype), crc=False), dimension_names=(dim,))  # fmt: skip
         a[:] = values
 
 
-def open_for_write(path: str | os.PathLike, layout: StoreLayout | None = None
-                   ) -> tuple[EmbeddingStore, tuple[int, Zone] | None]:  # fmt: skip
-    """Open or create a store for writing.
+def _append_year(zone_dir: Path, years: list[int]) -> None:
+    g = zarr.open_group(str(zone_dir), mode="r+", use_consolidated=False)
+    for name, node in g.arrays():
+        if node.metadata.dimension_names and node.metadata.dimension_names[0] == "time" and name != "time":
+            node.resize((len(years), *node.shape[1:]))
+    time = g["time"]
+    time.resize((len(years),))
+    time[:] = np.asarray(years, np.int32)
 
-    ``path`` is a store root (created if absent or an empty directory) or one of its zone
-    groups, which then pins the year and zone that may be written (returned second).
-    ``layout`` applies to a new store; an existing store keeps its own.
+
+def open_for_write(path: str | os.PathLike, provenance: Provenance, embed_dim: int,
+                   layout: StoreLayout | None = None, depths: tuple[int, ...] = ()) -> EmbeddingStore:  # fmt: skip
+    """Open a store for writing, creating it (whole, then renamed into place) if absent.
+
+    ``layout`` and ``depths`` apply to a new store; an existing store keeps its own.
     """
     path = Path(path)
+    if "://" in str(path):
+        raise StoreError(f"{path}: writing to a URL is not supported yet; write a local store and copy it")
     if path.exists() and not path.is_dir():
         raise StoreError(f"store path {path} is a file; give a directory (new or an existing store)")
-    attrs = _node_attrs(path)
-    if attrs is not None and ZONE_KEY in attrs and is_store(path.parent.parent):
-        return EmbeddingStore(path.parent.parent), (int(attrs["year"]), Zone.from_name(attrs["zone"]))
-    if attrs is not None and FORMAT_KEY in attrs:
-        return EmbeddingStore(path), None
-    if path.exists() and any(p.name != LOCK_DIR for p in path.iterdir()):
-        raise OutputExistsError(f"{path} holds other data, not an embedding store; choose a new "
-                                "or empty directory")  # fmt: skip
-    path.mkdir(parents=True, exist_ok=True)
-    with file_lock(path / LOCK_DIR / "root.lock"):
+    if is_store(path):
+        return EmbeddingStore(path)
+    if path.exists() and any(path.iterdir()):
+        raise OutputExistsError(f"{path} holds other data, not an embedding store; choose a new or empty directory")
+    for d in depths:
+        if not 0 < d < embed_dim:
+            raise StoreError(f"depth {d} must be between 1 and {embed_dim - 1} (the full depth is always stored)")
+    build_dir(path).mkdir(parents=True, exist_ok=True)
+    with file_lock(build_dir(path) / "locks" / "root.lock"):
         if not is_store(path):  # another writer may have created it meanwhile
-            zarr.create_group(str(path), attributes={FORMAT_KEY: FORMAT_VERSION,
-                                                     "layout": (layout or StoreLayout()).to_attrs()})  # fmt: skip
-    return EmbeddingStore(path), None
+            if path.exists():
+                path.rmdir()
+            with atomic_dir(path) as tmp:
+                attrs = cv.root_attrs(provenance.model_uri, embed_dim, f"tessera-{__version__}", tuple(sorted(depths)))
+                attrs[cv.PROVENANCE_KEY] = provenance.to_attrs()
+                attrs["tessera:layout"] = {"shard": (layout or StoreLayout()).shard}
+                zarr.create_group(str(tmp), attributes=attrs, zarr_format=3)
+                consolidate(tmp)
+    return EmbeddingStore(path)
