@@ -3,12 +3,14 @@
 
 import numpy as np
 
-from tessera.access.points import zone_pixels
+from tessera.access.points import to_zone_xy
 from tessera.grid import Window
 from tessera.store import Provenance, StoreLayout, Zone, blocks, open_for_write
 
-LAYOUT = StoreLayout(shard=16, chunk=8)
-Z30, Z31 = Zone(30, True), Zone(31, True)
+LAYOUT = StoreLayout(shard=64)
+DIMS = 10
+Z30, Z31 = Zone(30), Zone(31)
+PROV = Provenance({"checkpoint_sha256": "0" * 64}, {"seed": 0}, "test")
 BBOX = (-0.01, 52.0, 0.01, 52.01)  # straddles the 30N / 31N boundary at 0°
 NODATA_PX = {}
 
@@ -16,13 +18,18 @@ NODATA_PX = {}
 def encode(zone: Zone, win: Window) -> np.ndarray:
     r = np.arange(win.row, win.row + win.height)[:, None] + np.zeros(win.width, int)
     c = np.arange(win.col, win.col + win.width)[None, :] + np.zeros((win.height, 1), int)
-    digits = [r % 100, r // 100 % 100, r // 10000, c % 100, c // 100 % 100, c // 10000]
-    return np.stack([np.full_like(r, 127), np.full_like(r, zone.number), *digits], -1).astype(np.int8)
+    digits = [r % 100, r // 100 % 100, r // 10**4 % 100, r // 10**6, c % 100, c // 100 % 100, c // 10**4]
+    return np.stack([np.full_like(r, 127), np.full_like(r, zone.number), *digits, np.ones_like(r)], -1).astype(np.int8)
 
 
 def decode(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     v = np.rint(vals).astype(np.int64)
-    return v[..., 1], v[..., 2] + 100 * v[..., 3] + 10000 * v[..., 4], v[..., 5] + 100 * v[..., 6] + 10000 * v[..., 7]
+    row = v[..., 2] + 100 * v[..., 3] + 10**4 * v[..., 4] + 10**6 * v[..., 5]
+    return v[..., 1], row, v[..., 6] + 100 * v[..., 7] + 10**4 * v[..., 8]
+
+
+def zone_pixels(zone: Zone, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return zone.grid().pixel_of(*to_zone_xy(zone, lon, lat))
 
 
 def zone_window(zone, lon0, lon1, lat0, lat1):
@@ -31,16 +38,15 @@ def zone_window(zone, lon0, lon1, lat0, lat1):
 
 
 def build_store(root):
-    store, _ = open_for_write(root, LAYOUT)
-    prov = Provenance({"checkpoint_sha256": "0" * 64}, {"seed": 0}, "test", "test")
+    store = open_for_write(root, PROV, DIMS, LAYOUT)
     # Each zone covers its side of 0° and a little of the other: overlap, no gap.
     for zone, (lon0, lon1) in ((Z30, (-0.02, 0.002)), (Z31, (-0.002, 0.02))):
-        group = store.ensure_group(2024, zone, 8, prov)
+        group = store.ensure(2024, zone, PROV, DIMS)
         win = zone_window(zone, lon0, lon1, 51.99, 52.02)
         for shard, piece in blocks(win, LAYOUT):
             q = encode(zone, piece)
             scales = np.ones(q.shape[:2], np.float32)
-            if zone == Z31 and (piece.row // 16 + piece.col // 16) % 7 == 0:
+            if zone == Z31 and (piece.row // 64 + piece.col // 64) % 3 == 0:
                 scales[0, 0] = np.nan  # a pixel embedded without any valid observation
                 NODATA_PX[(piece.row, piece.col)] = True
             group.write_block(shard, piece, q, scales, f"cube-{zone.name}")

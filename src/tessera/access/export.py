@@ -18,13 +18,14 @@ from tessera.quantize import quantize
 def provenance_tags(store: StoreReader, year: int) -> dict[str, str]:
     """Dataset tags for exported files: where the numbers came from."""
     tags = {"tessera_software_version": __version__, "tessera_store": store.location, "year": str(year)}
-    for zone in store.zones(year):
-        attrs = store.zone(year, zone).group.attrs
-        model = attrs.get("model", {})
-        tags[f"{zone.name}_model_preset"] = str(model.get("preset"))
-        tags[f"{zone.name}_checkpoint_sha256"] = str(model.get("checkpoint_sha256"))
-        tags[f"{zone.name}_sampling"] = json.dumps(attrs.get("sampling"))
-        tags[f"{zone.name}_dataset_version"] = str(attrs.get("dataset_version"))
+    attrs = getattr(store, "attrs", {})
+    tags["geoemb_model"] = str(attrs.get("geoemb:model"))
+    tags["geoemb_build_version"] = str(attrs.get("geoemb:build_version"))
+    prov = attrs.get("tessera:provenance") or {}
+    model = prov.get("model") or {}
+    tags["model_preset"] = str(model.get("preset"))
+    tags["checkpoint_sha256"] = str(model.get("checkpoint_sha256"))
+    tags["sampling"] = json.dumps(prov.get("sampling"))
     return tags
 
 

@@ -1,27 +1,89 @@
-"""``tessera serve``: a store as static, read-only files over HTTP — enough for ``open_store(url)``.
+"""``tessera serve``: a store as static, read-only files over HTTP — what ``open_store(url)`` and
+the official client (``GeoTesseraZarr("http://…")``) need: GET and HEAD with byte ranges
+(``bytes=a-b``, ``bytes=a-``, ``bytes=-n``) so readers fetch shard indexes and inner chunks only.
 
-Loopback only unless told otherwise: the server has no authentication. GET and HEAD only; paths
-are confined to the store directory by ``SimpleHTTPRequestHandler``'s own path translation.
+Loopback only unless told otherwise: the server has no authentication. Only regular files whose
+real path lies inside the store are served (no symlinks out of it, no hidden or lock files);
+malformed paths get 400, missing files 404. No directory listings: readers use the consolidated
+metadata.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+import re
+import urllib.parse
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from tessera.access.reader import StoreReader, open_store
 from tessera.store.errors import StoreError
 from tessera.store.sources import LocalSource
 
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
-class _Handler(SimpleHTTPRequestHandler):
+
+class _Handler(BaseHTTPRequestHandler):
+    root: Path  # set on the subclass made per server
+    protocol_version = "HTTP/1.1"
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002 — the base class's name
         pass  # the CLI prints one line on start; per-request logs would drown it
 
-    def list_directory(self, path):  # listings are not part of the protocol: readers use the manifest
-        self.send_error(404, "no listings")
-        return None
+    def _resolve(self) -> Path | None:
+        raw = urllib.parse.urlsplit(self.path).path
+        key = urllib.parse.unquote(raw).lstrip("/")
+        parts = key.split("/")
+        if "\0" in key or "\\" in key or any(p in (".", "..") or p.startswith(".") for p in parts if p):
+            self.send_error(HTTPStatus.BAD_REQUEST, "bad path")
+            return None
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root) or not path.is_file():
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return None
+        return path
+
+    def do_HEAD(self) -> None:  # noqa: N802 — the base class's name
+        self._serve(body=False)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._serve(body=True)
+
+    def _serve(self, body: bool) -> None:
+        path = self._resolve()
+        if path is None:
+            return
+        size = path.stat().st_size
+        start, end, status = 0, size, HTTPStatus.OK
+        header = self.headers.get("Range")
+        if header:
+            m = _RANGE.match(header.strip())
+            if not m or (not m.group(1) and not m.group(2)):
+                self.send_error(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+                return
+            if m.group(1):
+                start = int(m.group(1))
+                end = min(size, int(m.group(2)) + 1) if m.group(2) else size
+            else:
+                start = max(0, size - int(m.group(2)))
+            if start >= size or start >= end:
+                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            status = HTTPStatus.PARTIAL_CONTENT
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(end - start))
+        if status == HTTPStatus.PARTIAL_CONTENT:
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
+        self.end_headers()
+        if body:
+            with open(path, "rb") as f:
+                self.wfile.write(os.pread(f.fileno(), end - start, start))
 
 
 def make_server(store: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
@@ -29,5 +91,7 @@ def make_server(store: str | os.PathLike, host: str = "127.0.0.1", port: int = 8
     reader = open_store(store)
     if not isinstance(reader, StoreReader) or not isinstance(reader.source, LocalSource):
         raise StoreError(f"{store} is not a local embedding store; serve a store directory")
-    handler = functools.partial(_Handler, directory=str(reader.source.root))
-    return ThreadingHTTPServer((host, port), handler)
+    handler = type("StoreHandler", (_Handler,), {"root": reader.source.root.resolve()})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
