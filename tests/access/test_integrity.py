@@ -1,0 +1,73 @@
+"""Damage is named, never read as numbers: one flipped byte (data or index), a truncated shard, a
+deleted embeddings or scales shard — through points, regions, the CLI and ``tessera verify``."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tessera.access import open_store
+from tessera.store.errors import StoreDamageError
+from tessera.store.shard_codec import ArraySpec
+from tessera.store.verify import verify_store
+from tests.access.coord_store import Z31, zone_pixels
+
+POINT = (0.005, 52.005)
+
+
+def _victim(root, array="embeddings"):
+    r, c = zone_pixels(Z31, np.array([POINT[0]]), np.array([POINT[1]]))
+    r, c = int(r[0]), int(c[0])
+    key = f"utm31/{array}/c/0/0/{r // 64}/{c // 64}" if array == "embeddings" else f"utm31/{array}/c/0/{r // 64}/{c // 64}"
+    spec = ArraySpec.from_metadata(f"utm31/{array}", json.loads((root / f"utm31/{array}/zarr.json").read_text()))
+    data = (root / key).read_bytes()
+    index = spec.decode_index(data[-spec.index_nbytes :], key, len(data))
+    offset, nbytes = index[(r % 64 // 32) * 2 + (c % 64 // 32)]
+    return key, int(offset) + int(nbytes) // 2
+
+
+def _flip(path, at):
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = {
+    "data byte": lambda root: (lambda k, at: (_flip(root / k, at), k)[1])(*_victim(root)),
+    "index byte": lambda root: (lambda k, _: (_flip(root / k, -7), k)[1])(*_victim(root)),
+    "scales byte": lambda root: (lambda k, at: (_flip(root / k, at), k)[1])(*_victim(root, "scales")),
+    "truncated": lambda root: (lambda k, _: ((root / k).write_bytes((root / k).read_bytes()[:-100]), k)[1])(*_victim(root)),
+    "embeddings deleted": lambda root: (lambda k, _: ((root / k).unlink(), k)[1])(*_victim(root)),
+    "scales deleted": lambda root: (lambda k, _: ((root / k).unlink(), k)[1])(*_victim(root, "scales")),
+}
+
+
+@pytest.mark.parametrize("kind", list(DAMAGE))
+def test_every_read_path_names_the_damaged_shard(store_path, tmp_path, kind):
+    root = tmp_path / "store"
+    shutil.copytree(store_path, root)
+    shutil.copytree(store_path.with_name("store.build"), tmp_path / "store.build")
+    key = DAMAGE[kind](root)
+    store = open_store(root)
+    bbox = (POINT[0] - 0.001, POINT[1] - 0.001, POINT[0] + 0.001, POINT[1] + 0.001)
+    with pytest.raises(StoreDamageError) as err:
+        store.sample_points([POINT], 2024)
+    assert key.rsplit("/c/", 1)[0] in str(err.value)
+    with pytest.raises(StoreDamageError):
+        store.read_region(bbox, 2024)
+    (tmp_path / "p.csv").write_text(f"lon,lat\n{POINT[0]},{POINT[1]}\n")
+    for args in (["sample", root, tmp_path / "p.csv", "--year", "2024", "-o", tmp_path / "o.csv"],
+                 ["export", root, tmp_path / "o.tif", "--bbox", ",".join(map(str, bbox)), "--year", "2024"]):  # fmt: skip
+        r = subprocess.run([sys.executable, "-m", "tessera", *map(str, args)], capture_output=True, text=True)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and "utm31/" in r.stderr, r.stderr
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "o.tif").exists()
+    report = verify_store(root)
+    assert not report.ok and any(key in p or key.split("/c/")[1][2:] in p for p in report.problems), report.problems
+
+
+def test_verify_passes_a_sound_store(store_path):
+    report = verify_store(store_path)
+    assert report.ok and report.shards > 0 and report.chunks > report.shards
