@@ -32,5 +32,7 @@ def quantize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dequantize(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(q (…, D) int8, scale (…,)) → (…, D) float32; NaN scale gives a NaN row (no data)."""
-    return np.multiply(q, np.asarray(scale, np.float32)[..., None], dtype=np.float32)
+    """(q (…, D) int8, scale (…,)) → (…, D) float32; a non-finite scale (the store's NaN = water,
+    +inf = no data) gives a NaN row."""
+    scale = np.asarray(scale, np.float32)
+    return np.multiply(q, np.where(np.isfinite(scale), scale, np.float32(np.nan))[..., None], dtype=np.float32)
