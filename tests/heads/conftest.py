@@ -40,7 +40,7 @@ def embedded(tmp_path_factory):
     cube = write_cube(root / "cube.zarr", scene.cube)
     torch.manual_seed(0)
     ckpt = save(Tessera(preset("tiny")), root / "tiny.safetensors")
-    embed_cube(cube, ckpt, root / "store", EmbedConfig(layout=StoreLayout(shard=16, chunk=8)))
+    embed_cube(cube, ckpt, root / "store", EmbedConfig(layout=StoreLayout(shard=32)))
     classes = scene.classes.astype(int) + 1
     labels = write_label_raster(root / "labels.tif", classes, scene.cube.grid)
     return Embedded(root, cube, root / "store", labels, classes, scene.cube.grid)
