@@ -7,6 +7,9 @@
         uint8 land mask (1 = embedded) carrying the tile's UTM CRS and transform
     OUT/registry.parquet     GeoParquet: year, lon, lat, hash, file_size, scales_hash, scales_size, geometry
     OUT/landmasks.parquet    lon, lat, hash, file_size
+    OUT/manifest.parquet     geotessera 0.11's tile inventory (the schema ``geotessera-registry
+                             file-scan`` writes), with which ``zarr-init`` / ``zarr-fill`` build an
+                             official store from OUT with no network
 
 Tiles are named by their centre (…05 offsets) and cover centre ± 0.05°; each is the box's
 footprint on its centre's UTM zone lattice at 10 m. ``GeoTessera(embeddings_dir=OUT,
@@ -134,3 +137,31 @@ def write_registries(out: Path, records: list[TileRecord]) -> None:
         gdf.to_parquet(tmp)
     with atomic_file(mask_path) as tmp:
         masks.reset_index(drop=True).to_parquet(tmp)
+    write_manifest(out)
+
+
+def write_manifest(out: Path) -> None:
+    """``manifest.parquet``: every tile under OUT, in the schema of geotessera 0.11's
+    ``file-scan`` (year, lon, lat, directory, grid_path, scales_path, grid_mtime, scales_mtime,
+    grid_size, scales_size, lon_i, lat_i; absolute paths, as that command writes them)."""
+    import pandas as pd
+
+    rows = []
+    for year_dir in sorted(p for p in (out / EMBEDDINGS_DIR).iterdir() if p.is_dir() and p.name.isdigit()):
+        for tile_dir in sorted(p for p in year_dir.iterdir() if p.is_dir()):
+            grid, scales = tile_dir / f"{tile_dir.name}.npy", tile_dir / f"{tile_dir.name}_scales.npy"
+            if not (grid.exists() and scales.exists()):
+                continue
+            _, lon, lat = tile_dir.name.split("_")
+            g, sc = grid.stat(), scales.stat()
+            rows.append({"year": int(year_dir.name), "lon": float(lon), "lat": float(lat),
+                         "directory": str(tile_dir.resolve()), "grid_path": str(grid.resolve()),
+                         "scales_path": str(scales.resolve()),
+                         "grid_mtime": pd.Timestamp(g.st_mtime_ns, unit="ns").as_unit("us"),
+                         "scales_mtime": pd.Timestamp(sc.st_mtime_ns, unit="ns").as_unit("us"),
+                         "grid_size": int(g.st_size), "scales_size": int(sc.st_size)})  # fmt: skip
+    df = pd.DataFrame(rows)
+    df["lon_i"] = (df["lon"] * 100).round().astype(np.int32)
+    df["lat_i"] = (df["lat"] * 100).round().astype(np.int32)
+    with atomic_file(out / "manifest.parquet") as tmp:
+        df.to_parquet(tmp)

@@ -1,0 +1,37 @@
+"""Run inside a Python ≥ 3.12 environment holding geotessera 0.11 (never imported by our tests):
+reads a store with the official client and saves what it read.
+
+    python official_client.py STORE REQUEST.json OUT.npz
+"""
+
+import json
+import sys
+
+import numpy as np
+from geotessera.store import GeoTesseraZarr
+
+
+def main(store: str, request: str, out: str) -> None:
+    req = json.loads(open(request).read())
+    g = GeoTesseraZarr(store)
+    res = {"years": np.array(g.years)}
+    for year in req["years"]:
+        res[f"points_{year}"] = g.sample_points([tuple(p) for p in req["points"]], year, progress=False,
+                                                search_px=0)  # fmt: skip
+        for i, bbox in enumerate(req["bboxes"]):
+            data, t, crs = g.read_region(tuple(bbox), year)
+            res[f"region_{year}_{i}"], res[f"region_t_{year}_{i}"] = data, np.array(list(t)[:6])
+            res[f"region_crs_{year}_{i}"] = np.array(crs)
+        for i, (lon, lat) in enumerate(req["patches"]):
+            data, t, crs = g.read_patch(lon, lat, year, 24)
+            res[f"patch_{year}_{i}"], res[f"patch_t_{year}_{i}"] = data, np.array(list(t)[:6])
+            res[f"patch_crs_{year}_{i}"] = np.array(crs)
+        for zone, box in req["zone_boxes"].items():
+            ds = g.open_zone(zone=int(zone))
+            data, t = ds.tessera.read_region(tuple(box), year)
+            res[f"zone_{zone}_{year}"], res[f"zone_t_{zone}_{year}"] = data, np.array(list(t)[:6])
+    np.savez(out, **res)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
