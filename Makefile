@@ -14,6 +14,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
+# The official client (geotessera 0.11, Python >= 3.12) for the interoperability tests.
+PY312 ?= $(shell command -v python3.12 || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1)
+.venv-geotessera:
+	$(PY312) -m venv .venv-geotessera.tmp
+	.venv-geotessera.tmp/bin/pip install -q "geotessera==0.11.0"
+	mv .venv-geotessera.tmp .venv-geotessera
+
 quickstart: $(VENV)/.installed
 	$(BIN)/tessera quickstart --out quickstart-out
 
@@ -24,4 +31,4 @@ test-slow: $(VENV)/.installed
 	$(BIN)/python -m pytest -m slow
 
 clean:
-	rm -rf $(VENV) quickstart-out
+	rm -rf $(VENV) .venv-geotessera quickstart-out

@@ -97,3 +97,79 @@ def test_official_client_reads_our_store_bit_for_bit(our_store, official_python,
         for number in PLACES:
             data = got[f"zone_{number}_{year}"]
             assert np.array_equal(data, ours_on(got[f"zone_t_{number}_{year}"], data.shape, f"EPSG:{32600 + number}", year), equal_nan=True)
+
+
+def _official_tiles(out: Path) -> dict:
+    """Small 128-d tiles in the geotessera layout (landmask GeoTIFFs in each tile's own UTM code,
+    southern ones in EPSG:327NN), values spelling zone, year, row and col; water rows; and the
+    registries ``zarr-init`` needs. Returns what each tile holds, for checking."""
+    import rasterio
+
+    from tessera.access.geotessera import EMBEDDINGS_DIR, LANDMASKS_DIR, TileRecord, tile_grid, tile_name, write_registries
+    from tessera.grid import utm_epsg
+    from tessera.store import lattice_window
+
+    rng = np.random.default_rng(2)
+    records, truth = [], {}
+    for number, (lon, lat) in PLACES.items():
+        epsg = utm_epsg(lon, lat)
+        zone = Zone(number)
+        grid = tile_grid(lon, lat)  # the whole 0.1° box, as the official writer expects
+        win = lattice_window(grid, zone.grid())
+        south = 10_000_000 if epsg > 32700 else 0
+        g = grid.transform
+        t = Affine(10, 0, g.c, 0, -10, g.f + south)
+        name = tile_name(lon, lat)
+        land = np.ones((win.height, win.width), np.uint8)
+        land[:5] = 0  # water along the top
+        with rasterio.open(out / LANDMASKS_DIR / f"{name}.tiff", "w", driver="GTiff", width=win.width,
+                           height=win.height, count=1, dtype="uint8", crs=f"EPSG:{epsg}", transform=t) as dst:  # fmt: skip
+            dst.write(land[None])
+        for year in YEARS[:1]:  # one year: full tiles are ~100 MB each
+            q, scales = encoded(number, year, win, rng)
+            scales = np.where(np.isfinite(scales), scales, np.float32(0.01))
+            folder = out / EMBEDDINGS_DIR / str(year) / name
+            folder.mkdir(parents=True)
+            np.save(folder / f"{name}.npy", q)
+            np.save(folder / f"{name}_scales.npy", scales)
+            truth[(number, year)] = (win, q, scales, land)
+            records.append(TileRecord(year, lon, lat, "0", 0, "0", 0, "0", 0))
+    write_registries(out, records)
+    return truth
+
+
+def test_a_store_built_by_the_official_writer_reads_back_exactly(official_python, tmp_path):
+    tiles = tmp_path / "tiles"
+    (tiles / "global_0.1_degree_tiff_all").mkdir(parents=True)
+    truth = _official_tiles(tiles)
+    registry = Path(official_python).with_name("geotessera-registry")
+    store = tmp_path / "official.zarr"
+    for args in (["zarr-init", tiles, "--years", str(YEARS[0]), "--output", store],
+                 ["zarr-fill", tiles, store, "--year", str(YEARS[0])]):  # fmt: skip
+        r = subprocess.run([str(registry), *map(str, args)], capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0 and "failed" not in r.stdout, (r.stdout + r.stderr)[-3000:]
+    ours = open_store(store)
+    assert ours.years == [YEARS[0]] and [z.number for z in ours.zones()] == sorted(PLACES)
+    for (number, year), (win, q, scales, land) in truth.items():
+        reader = ours.zone(Zone(number))
+        zg, rg = Zone(number).grid().transform, reader.grid.transform
+        # The official writer sizes its grid to the tiles: same lattice, another origin.
+        local = Window(win.row + round((rg.f - zg.f) / 10), win.col + round((zg.c - rg.c) / 10), win.height, win.width)
+        got, stored = reader.read_scaled(local, year)
+        expect = q.astype(np.float32) * scales[..., None]
+        # The official writer clips a tile to its own idea of the 0.1° box (a few edge rows may
+        # stay unfilled, +inf): wherever it did write, every value is exactly the tile's.
+        filled = (land == 1) & np.isfinite(stored)
+        assert filled.sum() > 0.9 * (land == 1).sum()
+        assert np.array_equal(got[filled], expect[filled])
+        assert np.isnan(stored[land == 0]).mean() > 0.9 and not np.isfinite(stored[land == 0]).any()
+        assert np.isnan(got[land == 0]).all()
+        ii, jj = np.mgrid[: win.height : 7, : win.width : 9]
+        vals, status = reader.points(local.row + ii.ravel(), local.col + jj.ravel(), year)
+        f = filled[ii, jj].ravel()
+        assert set(status[f]) == {VALID} and WATER in status and set(status[land[ii, jj].ravel() == 0]) <= {WATER, NODATA}
+        assert set(status[(land[ii, jj].ravel() == 1) & ~f]) <= {NODATA}
+        assert np.array_equal(vals[f], expect[ii, jj].reshape(-1, 128)[f])
+    lon, lat = PLACES[31]
+    assert ours.probe(lon + 0.2, lat, 2024)[1] in (NODATA, OUTSIDE)
+    assert ours.probe(10.0, 45.0, 2024)[1] == OUTSIDE
