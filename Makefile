@@ -16,10 +16,11 @@ $(VENV)/.installed: pyproject.toml
 
 # The official client (geotessera 0.11, Python >= 3.12) for the interoperability tests.
 PY312 ?= $(shell command -v python3.12 || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1)
-.venv-geotessera:
-	$(PY312) -m venv .venv-geotessera.tmp
-	.venv-geotessera.tmp/bin/pip install -q "geotessera==0.11.0"
-	mv .venv-geotessera.tmp .venv-geotessera
+.venv-geotessera/.installed:
+	rm -rf .venv-geotessera
+	$(PY312) -m venv .venv-geotessera
+	.venv-geotessera/bin/pip install -q "geotessera==0.11.0"
+	touch $@
 
 quickstart: $(VENV)/.installed
 	$(BIN)/tessera quickstart --out quickstart-out
