@@ -54,8 +54,9 @@ def similar_command(
     sim = cosine_map(region.data, sample.values[0])
     g = region.grid
     x, y = transform("EPSG:4326", g.crs, [lon], [lat])
-    r, c = ~g.transform * (x[0], y[0])
-    here = (int(r), int(c)) if 0 <= r < g.height and 0 <= c < g.width else None
+    rows, cols = g.pixel_of(x[0], y[0])  # (row, col): the affine inverse gives (col, row)
+    r, c = int(rows), int(cols)
+    here = (r, c) if 0 <= r < g.height and 0 <= c < g.width else None
     matches = top_matches(sim, g, top_k, separation, exclude=here)
     write_cog(out, sim[None], g, float("nan"), {"query_lon": str(lon), "query_lat": str(lat), "year": str(year)})
     save_png(out.with_suffix(".png"), np.nan_to_num(sim, nan=-1.0), f"cosine similarity to ({lon:.5f}, {lat:.5f})",
