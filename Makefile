@@ -15,8 +15,11 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The official client (geotessera 0.11, Python >= 3.12) for the interoperability tests.
-PY312 ?= $(shell command -v python3.12 || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1)
+# The first interpreter that actually runs as >= 3.12 (a pyenv shim may exist and still fail).
+PY312 ?= $(shell for p in $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null) python3.12 python3.13; do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && echo "$$p" && break; done)
 .venv-geotessera/.installed:
+	@test -n "$(PY312)" || { echo "the official client needs Python >= 3.12 (pyenv install 3.12)"; exit 2; }
 	rm -rf .venv-geotessera
 	$(PY312) -m venv .venv-geotessera
 	.venv-geotessera/bin/pip install -q "geotessera==0.11.0"
