@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from tessera.cube import open_cube
-from tessera.embed.cluster import available_cores, local_shape
+from tessera.cpus import available_cores
+from tessera.embed.cluster import local_shape
 from tessera.grid import Window
 from tessera.model import Embedder, InferenceConfig, Tessera, pool_s1, preset, sample_tokens, save
 from tessera.simulate import SimulationConfig, simulate, write_scene

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -45,13 +44,6 @@ def local_shape(cores: int, workers: int | None = None) -> LocalShape:
     if n <= 0:
         raise ConfigError(f"--workers must be a positive number of processes, got {n}")
     return LocalShape(n, TASK_THREADS, max(1, cores // n))
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @contextlib.contextmanager

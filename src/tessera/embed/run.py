@@ -16,7 +16,8 @@ from distributed import as_completed
 
 from tessera import __version__
 from tessera.cube import open_cube
-from tessera.embed.cluster import LocalShape, available_cores, dask_client, local_shape
+from tessera.cpus import available_cores
+from tessera.embed.cluster import LocalShape, dask_client, local_shape
 from tessera.embed.worker import (
     BlockResult,
     BlockTask,
