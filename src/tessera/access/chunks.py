@@ -7,14 +7,13 @@ where the array has one). Shard indexes are cached per reader. Every failure nam
 
 from __future__ import annotations
 
-import os
-from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from tessera.cpus import available_cores
 from tessera.store.errors import StoreDamageError
 from tessera.store.shard_codec import EMPTY, ArraySpec
 from tessera.store.sources import ByteSource, LocalSource
@@ -23,11 +22,7 @@ from tessera.store.sources import ByteSource, LocalSource
 def io_threads(source: ByteSource) -> int:
     """Local reads are CPU-bound (decoding): one thread per usable core. Remote reads wait on the
     network, so more requests in flight pay off."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return cores if isinstance(source, LocalSource) else 16
+    return available_cores() if isinstance(source, LocalSource) else 16
 
 
 @dataclass
@@ -47,13 +42,13 @@ class ArrayReader:
     def shard(self) -> tuple[int, int]:
         return self.spec.outer[-2], self.spec.outer[-1]
 
-    def _shard_key(self, t: int, sy: int, sx: int) -> str:
+    def shard_key(self, t: int, sy: int, sx: int) -> str:
         middle = [0] * (len(self.spec.shape) - 3)  # the band axis, never split
         return self.spec.key((t, *middle, sy, sx))
 
     def index(self, t: int, sy: int, sx: int) -> tuple[str, np.ndarray | None]:
         """(shard key, its index), None if the shard is absent. Unsharded arrays: a 1-entry index."""
-        key = self._shard_key(t, sy, sx)
+        key = self.shard_key(t, sy, sx)
         if key not in self._indexes:
             if not self.spec.sharded:
                 data = self.source.get(key)
@@ -98,11 +93,13 @@ class ArrayReader:
 
 def spatial_chunks(rows: np.ndarray, cols: np.ndarray, chunk: tuple[int, int]) -> dict[tuple[int, int], np.ndarray]:
     """Point indices grouped by the spatial chunk holding them."""
-    cy, cx = rows // chunk[0], cols // chunk[1]
-    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for i, key in enumerate(zip(cy.tolist(), cx.tolist(), strict=True)):
-        groups[key].append(i)
-    return {k: np.asarray(v) for k, v in groups.items()}
+    if not len(rows):
+        return {}
+    keys, inverse = np.unique(np.stack([rows // chunk[0], cols // chunk[1]], 1), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    order = np.argsort(inverse, kind="stable")  # each group's points in their input order
+    bounds = np.cumsum(np.bincount(inverse, minlength=len(keys)))[:-1]
+    return {(int(a), int(b)): idx for (a, b), idx in zip(keys, np.split(order, bounds), strict=True)}
 
 
 def window_chunks(r0: int, c0: int, h: int, w: int, chunk: tuple[int, int]) -> list[tuple[int, int]]:

@@ -18,6 +18,7 @@ import numpy as np
 from tessera.access.chunks import ArrayReader, io_threads, spatial_chunks, window_chunks
 from tessera.errors import InputNotFoundError, TesseraError
 from tessera.grid import Grid, Window
+from tessera.quantize import dequantize
 from tessera.store import Zone
 from tessera.store import convention as cv
 from tessera.store.errors import StoreDamageError, StoreError
@@ -122,23 +123,20 @@ class ZoneReader:
             scales[sl] = block[0][bl]
             s_present[sl] = True
         finite = np.isfinite(scales)
-        e_chunks = window_chunks(r0, c0, h, w, emb.chunk)
+        stored = [c for c in window_chunks(r0, c0, h, w, emb.chunk) if emb.locate(t, *c) is not None]
         e_present = np.zeros((h, w), bool)
-        located = {}
-        for c in e_chunks:
-            loc = emb.locate(t, *c)
-            if loc is not None:
-                located[c] = loc
-                e_present[self._slices(*c, emb.chunk, window)[0]] = True
+        for c in stored:
+            e_present[self._slices(*c, emb.chunk, window)[0]] = True
         self._check_pairs(t, emb, finite, e_present, s_present,
                           lambda m: tuple(int(v) for v in np.argwhere(m)[0] + (r0, c0)))  # fmt: skip
-        out = np.full((h, w, depth), np.nan, np.float32)
-        need = [c for c in located if finite[self._slices(*c, emb.chunk, window)[0]].any()]
+        # Past the pair check every finite scale has its chunk among ``stored``: chunks under no
+        # finite scale are not fetched, and their zeros dequantise to NaN with their scales.
+        q = np.zeros((h, w, depth), np.int8)
+        need = [c for c in stored if finite[self._slices(*c, emb.chunk, window)[0]].any()]
         for (cy, cx), block in emb.fetch(t, need, self.pool).items():
             sl, bl = self._slices(cy, cx, emb.chunk, window)
-            s = np.where(finite[sl], scales[sl], np.nan)
-            out[sl] = np.moveaxis(block[0, :depth][(slice(None), *bl)], 0, -1) * s[..., None]
-        return out, scales
+            q[sl] = np.moveaxis(block[0, :depth][(slice(None), *bl)], 0, -1)
+        return dequantize(q, scales), scales
 
     @staticmethod
     def _slices(cy: int, cx: int, chunk: tuple[int, int], window: Window):
@@ -155,13 +153,13 @@ class ZoneReader:
         orphan = finite & ~e_present
         if orphan.any():
             r, c = where(orphan)
-            key = emb._shard_key(t, r // emb.shard[0], c // emb.shard[1])
+            key = emb.shard_key(t, r // emb.shard[0], c // emb.shard[1])
             raise StoreDamageError(f"shard {key} is missing (or lacks chunks) while its scales hold data: the "
                                    "store is damaged; restore the shard or re-embed (`tessera verify` lists all)")  # fmt: skip
         lonely = e_present & ~s_present
         if lonely.any():
             r, c = where(lonely)
-            key = self.scales._shard_key(t, r // self.scales.shard[0], c // self.scales.shard[1])
+            key = self.scales.shard_key(t, r // self.scales.shard[0], c // self.scales.shard[1])
             raise StoreDamageError(f"shard {key} is missing (or lacks chunks) while embeddings are stored there: "
                                    "the store is damaged; restore the shard or re-embed")  # fmt: skip
 
@@ -195,12 +193,11 @@ class ZoneReader:
         self._check_pairs(t, emb, finite, e_present, s_present, lambda m: (int(r[m][0]), int(c[m][0])))
         need = [k for k, idx in e_groups.items() if e_present[idx[0]] and finite[idx].any()]
         a, b = emb.chunk
-        got = np.full((len(r), depth), np.nan, np.float32)
+        q = np.zeros((len(r), depth), np.int8)
         for key, block in emb.fetch(t, need, self.pool).items():
             idx = e_groups[key]
-            got[idx] = block[0, :depth][:, r[idx] % a, c[idx] % b].T
-        got[~finite] = np.nan
-        values[inside] = got * np.where(finite, scales, np.nan)[:, None]
+            q[idx] = block[0, :depth][:, r[idx] % a, c[idx] % b].T
+        values[inside] = dequantize(q, scales)
         status[inside] = np.where(finite, VALID, np.where(np.isnan(scales), WATER, NODATA))
         return values, status.astype(str)
 

@@ -60,9 +60,7 @@ class TileSource:
     def read(self, window: Window) -> np.ndarray:
         q, s = self.arrays
         rows, cols = window.slices
-        out = dequantize(np.asarray(q[rows, cols]), np.asarray(s[rows, cols]))
-        out[~np.isfinite(np.asarray(s[rows, cols]))] = np.nan
-        return out
+        return dequantize(np.asarray(q[rows, cols]), np.asarray(s[rows, cols]))
 
 
 class _Depth:
@@ -154,6 +152,5 @@ class GeotesseraReader(RegionReads):
             idx = sel[inside]
             sc = np.asarray(s[row[inside], col[inside]])
             values[idx] = dequantize(np.asarray(q[row[inside], col[inside]]), sc)
-            values[idx[~np.isfinite(sc)]] = np.nan
             status[idx] = np.where(np.isfinite(sc), VALID, NODATA)  # tiles mark no data with NaN
         return PointSample(values[:, : self.embed_dim(year, depth)], status.astype(str))
