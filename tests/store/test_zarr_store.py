@@ -105,7 +105,7 @@ def test_store_paths_that_are_not_stores_are_refused(tmp_path):
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(OutputExistsError):
         open_for_write(tmp_path / "other", prov(), D)
-    store = open_for_write(tmp_path / "s", prov(), D, LAYOUT)
+    open_for_write(tmp_path / "s", prov(), D, LAYOUT)
     assert open_for_write(tmp_path / "s", prov(), D, StoreLayout(shard=256)).layout == LAYOUT  # keeps its own
 
 
