@@ -92,3 +92,22 @@ def test_any_fsspec_url_reads_like_the_local_store(store_path):
     assert np.array_equal(remote.read_region(BBOX, 2024).data, local.read_region(BBOX, 2024).data, equal_nan=True)
     with pytest.raises(StoreError, match="install the fsspec filesystem|cannot"):
         open_store("nosuchproto://bucket/store")
+
+
+def test_a_server_that_ignores_byte_ranges_still_reads_right(store_path):
+    """Plain static servers (Python's http.server) answer 200 with the whole file."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(store_path))
+    handler.log_message = lambda *a: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        remote = open_store(f"http://127.0.0.1:{server.server_address[1]}/")
+        local = open_store(store_path)
+        pts = np.column_stack([np.linspace(-0.01, 0.01, 30), np.linspace(52.0, 52.01, 30)])
+        assert np.array_equal(remote.sample_points(pts, 2024).values, local.sample_points(pts, 2024).values, equal_nan=True)
+    finally:
+        server.shutdown()
+        server.server_close()
