@@ -1,122 +1,154 @@
-"""Reading embeddings: our store vs raw Zarr vs the official geotessera client, same data, one run.
+"""Reading embeddings: our reader vs the official client (geotessera 0.11's ``GeoTesseraZarr``) on
+the same store, in one run; and what points cost over HTTP.
 
-    python benchmarks/bench_access.py --size 1024 --points 100000
+    python benchmarks/bench_access.py --size 2048 --points 100000 --shard 256
 
-Builds a store of random 128-d int8 embeddings covering ``size × size`` px (10 m) in UTM 31N near
-Cambridge, exports the same area in the geotessera layout, then times, each as the best of
-``--rounds``:
-- point sampling of ``--points`` random points: ``StoreReader.sample_points`` vs the official
-  client's ``GeoTessera.sample_embeddings_at_points`` on the export (ratio = client / ours);
-- a region read in the zone's CRS: ``read_region`` vs reading the same embeddings and scales
-  chunks with ``zarr`` directly and dequantising (ratio = ours / zarr; target ≤ 1.5), and the
-  client's ``fetch_mosaic_for_region`` (in its default EPSG:4326) for reference.
+Builds a store of random 128-d int8 embeddings over ``size × size`` px (10 m) in UTM 31 near
+Cambridge with our writer, then, each the best of ``--rounds`` (a fresh reader per round):
+- ``--points`` random points: ``sample_points`` (ours) vs ``GeoTesseraZarr.sample_points``
+  (``search_px=0``); ratio = theirs / ours (target ≥ 10), values compared bit for bit;
+- a ``--region`` ² px region: ``read_region`` vs ``GeoTesseraZarr.read_region`` on the same
+  pixels (ratio target ≥ 2), compared bit for bit;
+- over ``tessera serve`` on 127.0.0.1: bytes fetched for ``--http-points`` scattered points vs the
+  compressed inner chunks (embeddings + scales) they touch (target ≤ 1.2).
+The official client runs in its own Python ≥ 3.12 environment (``--official-python``; ``make
+.venv-geotessera/.installed`` builds it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from tessera.access import open_store
-from tessera.access.geotessera import export_tiles
-from tessera.access.points import zone_pixels
+from tessera.access.points import to_zone_xy
+from tessera.access.serve import make_server
 from tessera.grid import Window
-from tessera.quantize import dequantize
-from tessera.store import Provenance, Zone, blocks, open_for_write
+from tessera.store import Provenance, StoreLayout, Zone, blocks, open_for_write
 
-ZONE = Zone(31, True)
+ZONE = Zone(31)
 LON0, LAT0 = 0.10, 52.10
+HERE = Path(__file__).resolve().parent
 
 
-def build_store(root: Path, size: int) -> tuple[float, float, float, float]:
-    store, _ = open_for_write(root)
-    group = store.ensure_group(2024, ZONE, 128, Provenance({"checkpoint_sha256": "bench"}, {"seed": 0}, "bench", "bench"))
-    rows, cols = zone_pixels(ZONE, np.array([LON0]), np.array([LAT0]))
+def build_store(root: Path, size: int, shard: int) -> Window:
+    prov = Provenance({"checkpoint_sha256": "bench"}, {"seed": 0}, "bench")
+    writer = open_for_write(root, prov, 128, StoreLayout(shard)).ensure(2024, ZONE, prov, 128)
+    rows, cols = ZONE.grid().pixel_of(*to_zone_xy(ZONE, np.array([LON0]), np.array([LAT0])))
     win = Window(int(rows[0]), int(cols[0]), size, size)
     rng = np.random.default_rng(0)
-    for shard, piece in blocks(win, store.layout):
+    for sh, piece in blocks(win, writer.layout):
         q = rng.integers(-126, 127, (piece.height, piece.width, 128), dtype=np.int8)
         q[..., 0] = 127  # as quantize makes it: each pixel's largest element is ±127
         s = rng.uniform(0.001, 0.01, (piece.height, piece.width)).astype(np.float32)
-        group.write_block(shard, piece, q, s, "bench")
-    g = ZONE.grid().window(win)
+        writer.write_block(sh, piece, q, s, "bench")
+    return win
+
+
+def lonlat_box(win: Window, margin_m: float = 0.0) -> tuple[float, float, float, float]:
     from rasterio.warp import transform_bounds
 
-    b = g.bounds
-    return transform_bounds(g.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)
+    b = ZONE.grid().window(win).bounds
+    return transform_bounds(ZONE.grid().crs, "EPSG:4326", b.left + margin_m, b.bottom + margin_m,
+                            b.right - margin_m, b.top - margin_m)  # fmt: skip
 
 
-def best(fn, rounds: int) -> float:
-    times = []
+def best(fn, rounds: int):
+    out, times = None, []
     for _ in range(rounds):
         t = time.perf_counter()
-        fn()
+        out = fn()
         times.append(time.perf_counter() - t)
-    return min(times)
+    return out, min(times)
+
+
+def touched_chunk_bytes(store: Path, rows: np.ndarray, cols: np.ndarray) -> int:
+    """Compressed size of the distinct inner chunks (embeddings + scales) holding these pixels."""
+    from tessera.access.reader import StoreReader
+    from tessera.store.sources import LocalSource
+
+    zr = StoreReader(LocalSource(store)).zone(ZONE)
+    total = 0
+    for array in (zr.arrays[128], zr.scales):
+        ch = array.chunk
+        for cy, cx in {(int(r) // ch[0], int(c) // ch[1]) for r, c in zip(rows, cols, strict=True)}:
+            loc = array.locate(0, cy, cx)
+            total += loc[2] if loc else 0
+    return total
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--size", type=int, default=2048)
+    ap.add_argument("--shard", type=int, default=256)
     ap.add_argument("--points", type=int, default=100_000)
-    ap.add_argument("--region", type=int, default=512, help="side of the region read, px")
+    ap.add_argument("--region", type=int, default=1024)
+    ap.add_argument("--http-points", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--official-python", default=str(HERE.parent / ".venv-geotessera/bin/python"))
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-access-"))
+    store = work / "store.zarr"
     t = time.perf_counter()
-    w, s, e, n = build_store(work / "store", args.size)
-    store = open_store(work / "store")
-    inner = (w + 1e-4, s + 1e-4, e - 1e-4, n - 1e-4)  # every tile touched holds data: all exported
-    records = export_tiles(store, inner, 2024, work / "gt")
-    print(f"store {args.size}² px and {len(records)} geotessera tiles built in {time.perf_counter() - t:.0f} s "
-          f"under {work}")  # fmt: skip
+    win = build_store(store, args.size, args.shard)
+    print(f"store {args.size}² px, shard {args.shard} px, built in {time.perf_counter() - t:.0f} s under {work}")
 
-    import geotessera
-
-    client = geotessera.GeoTessera(embeddings_dir=work / "gt", registry_dir=work / "gt", cache_dir=work / "gtcache")
+    w, s, e, n = lonlat_box(win, margin_m=20)
     rng = np.random.default_rng(1)
-    pts = np.column_stack([rng.uniform(inner[0], inner[2], args.points), rng.uniform(inner[1], inner[3], args.points)])
-    ours_pts = best(lambda: open_store(work / "store").sample_points(pts, 2024), args.rounds)
-    theirs_pts = best(lambda: client.sample_embeddings_at_points([tuple(p) for p in pts], 2024,
-                                                                 auto_download=False), args.rounds)  # fmt: skip
-    a = open_store(work / "store").sample_points(pts[:1000], 2024).values
-    b = client.sample_embeddings_at_points([tuple(p) for p in pts[:1000]], 2024, auto_download=False)
-    agree = float(np.mean(np.all(np.isclose(a, b, equal_nan=True), axis=1)))
+    pts = np.column_stack([rng.uniform(w, e, args.points), rng.uniform(s, n, args.points)])
+    reg_win = Window(win.row + 8, win.col + 8, args.region, args.region)
+    bbox = lonlat_box(reg_win, margin_m=15)
 
-    # A region in the zone CRS: ours vs zarr on the very same chunks.
-    r0, c0 = zone_pixels(ZONE, np.array([LON0]), np.array([LAT0]))
-    win = Window(int(r0[0]) + 50, int(c0[0]) + 50, args.region, args.region)
-    grid = ZONE.grid().window(win)
-    from rasterio.warp import transform_bounds
+    req = {"year": 2024, "rounds": args.rounds, "points": pts.tolist(), "bbox": list(bbox)}
+    (work / "req.json").write_text(json.dumps(req))
+    r = subprocess.run([args.official_python, str(HERE / "official_access.py"), str(store), str(work / "req.json"),
+                        str(work / "official.npz")], capture_output=True, text=True, check=False)  # fmt: skip
+    if r.returncode:
+        raise SystemExit(f"the official client failed:\n{r.stderr[-2000:]}")
+    theirs = json.loads(r.stdout.strip().splitlines()[-1])
+    got = np.load(work / "official.npz")
 
-    b_ = grid.bounds
-    bbox = transform_bounds(grid.crs, "EPSG:4326", b_.left + 5, b_.bottom + 5, b_.right - 5, b_.top - 5)
-    from tessera.access.region import read_grid
+    ours_pts, t_pts = best(lambda: open_store(store).sample_points(pts, 2024), args.rounds)
+    # The same pixels the official client returned, read by ours (its window, our zone reader).
+    tr = got["transform"]
+    zt = ZONE.grid().transform
+    same = Window(round((zt.f - tr[5]) / 10), round((tr[2] - zt.c) / 10), *got["region"].shape[:2])
+    ours_reg, t_reg = best(lambda: open_store(store).zone(ZONE).read(same, 2024), args.rounds)
+    _, t_region_api = best(lambda: open_store(store).read_region(bbox, 2024), args.rounds)
 
-    ours_reg = best(lambda: read_grid(open_store(work / "store"), grid, 2024), args.rounds)
-    group = store.zone(2024, ZONE).group
+    server = make_server(store, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        remote = open_store(f"http://127.0.0.1:{server.server_address[1]}/")
+        hp = pts[rng.choice(len(pts), args.http_points, replace=False)]
+        opened = remote.source.bytes_fetched  # root metadata and the time array
+        remote.sample_points(hp, 2024)
+        fetched = remote.source.bytes_fetched - opened
+    finally:
+        server.shutdown()
+        server.server_close()
+    rows, cols = ZONE.grid().pixel_of(*to_zone_xy(ZONE, hp[:, 0], hp[:, 1]))
+    chunks = touched_chunk_bytes(store, rows, cols)
 
-    def direct():
-        rows, cols = win.slices
-        return dequantize(group.embeddings[rows, cols, :], group.scales[rows, cols])
-
-    zarr_reg = best(direct, args.rounds)
-    assert np.array_equal(read_grid(store, grid, 2024).data, direct())
-    theirs_reg = best(lambda: client.fetch_mosaic_for_region(bbox, 2024, auto_download=False), 1)
-    ours_4326 = best(lambda: open_store(work / "store").read_region(bbox, 2024, crs="EPSG:4326"), 1)
     print(json.dumps({
-        "points": args.points, "ours_points_s": round(ours_pts, 3), "client_points_s": round(theirs_pts, 3),
-        "points_speedup": round(theirs_pts / ours_pts, 1), "points_agreement_first_1000": agree,
-        "region_px": args.region ** 2, "ours_region_s": round(ours_reg, 3), "zarr_direct_region_s": round(zarr_reg, 3),
-        "region_overhead_ratio": round(ours_reg / zarr_reg, 2),
-        "ours_region_epsg4326_s": round(ours_4326, 2), "client_mosaic_epsg4326_s": round(theirs_reg, 2),
-    }))  # fmt: skip
+        "points": args.points, "ours_points_s": round(t_pts, 3), "official_points_s": round(theirs["points_s"], 3),
+        "points_ratio": round(theirs["points_s"] / t_pts, 1),
+        "points_bit_equal": bool(np.array_equal(ours_pts.values, got["points"], equal_nan=True)),
+        "region_px": int(np.prod(got["region"].shape[:2])), "ours_region_s": round(t_reg, 3),
+        "ours_read_region_api_s": round(t_region_api, 3), "official_region_s": round(theirs["region_s"], 3),
+        "region_ratio": round(theirs["region_s"] / t_reg, 1),
+        "region_bit_equal": bool(np.array_equal(ours_reg, got["region"], equal_nan=True)),
+        "http_points": args.http_points, "http_bytes_fetched": fetched, "touched_chunk_bytes": chunks,
+        "http_bytes_ratio": round(fetched / chunks, 3),
+    }, indent=1))  # fmt: skip
 
 
 if __name__ == "__main__":

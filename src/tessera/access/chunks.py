@@ -7,7 +7,7 @@ where the array has one). Shard indexes are cached per reader. Every failure nam
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -77,18 +77,40 @@ class ArrayReader:
         offset, nbytes = index[self.chunk_slot(cy, cx)]
         return None if offset == EMPTY else (key, int(offset), int(nbytes))
 
-    def fetch(self, t: int, chunks: Iterable[tuple[int, int]], pool: ThreadPoolExecutor) -> dict[tuple[int, int], np.ndarray]:
-        """Decoded spatial chunks (band-first for embeddings); absent chunks are left out."""
-        where = {c: loc for c in chunks if (loc := self.locate(t, *c)) is not None}
+    def fetch(self, t: int, chunks: Iterable[tuple[int, int]], pool: ThreadPoolExecutor,
+              sink: Callable[[tuple[int, int], np.ndarray], None] | None = None) -> dict[tuple[int, int], np.ndarray]:  # fmt: skip
+        """Decoded spatial chunks (band-first for embeddings); absent chunks are left out. With
+        ``sink``, each chunk is handed to it on the decoding thread instead (nothing returned), so
+        what the caller does with it (dequantising into a region) runs in parallel too.
 
-        def one(item):
-            c, (key, offset, nbytes) = item
-            raw = self.source.get_range(key, offset, nbytes) if self.spec.sharded else self.source.get(key)
-            if raw is None or len(raw) != nbytes:
-                raise StoreDamageError(f"shard {key} is truncated: chunk {c} is cut short")
-            return c, self.spec.decode_chunk(raw, f"{c} of {key}")
+        Chunks lying back to back in a shard file (Zarr writes them in order) are fetched as one
+        range and decoded by one task: no byte that was not asked for is read, and a dense read
+        costs a few requests and tasks per shard rather than one per chunk.
+        """
+        located = sorted((loc, c) for c in chunks if (loc := self.locate(t, *c)) is not None)
+        runs: list[list] = []
+        for (key, offset, nbytes), c in located:
+            run = runs[-1] if runs else None
+            if run is not None and run[0] == key and run[2] == offset:
+                run[2] = offset + nbytes
+                run[3].append((c, offset, nbytes))
+            else:
+                runs.append([key, offset, offset + nbytes, [(c, offset, nbytes)]])
 
-        return dict(pool.map(one, where.items()))
+        def one(run) -> list[tuple[tuple[int, int], np.ndarray]]:
+            key, start, end, members = run
+            raw = self.source.get_range(key, start, end - start) if self.spec.sharded else self.source.get(key)
+            if raw is None or len(raw) != end - start:
+                raise StoreDamageError(f"shard {key} is truncated: chunks {[m[0] for m in members]} are cut short")
+            view = memoryview(raw)
+            decoded = [(c, self.spec.decode_chunk(view[o - start : o - start + n], f"{c} of {key}")) for c, o, n in members]
+            if sink is None:
+                return decoded
+            for c, block in decoded:
+                sink(c, block)
+            return []
+
+        return {c: block for part in pool.map(one, runs) for c, block in part}
 
 
 def spatial_chunks(rows: np.ndarray, cols: np.ndarray, chunk: tuple[int, int]) -> dict[tuple[int, int], np.ndarray]:

@@ -130,13 +130,16 @@ class ZoneReader:
         self._check_pairs(t, emb, finite, e_present, s_present,
                           lambda m: tuple(int(v) for v in np.argwhere(m)[0] + (r0, c0)))  # fmt: skip
         # Past the pair check every finite scale has its chunk among ``stored``: chunks under no
-        # finite scale are not fetched, and their zeros dequantise to NaN with their scales.
-        q = np.zeros((h, w, depth), np.int8)
+        # finite scale are not fetched and stay NaN, as their scales would dequantise them.
+        out = np.full((h, w, depth), np.nan, np.float32)
+
+        def put(c: tuple[int, int], block: np.ndarray) -> None:
+            sl, bl = self._slices(*c, emb.chunk, window)
+            out[sl] = dequantize(np.moveaxis(block[0, :depth][(slice(None), *bl)], 0, -1), scales[sl])
+
         need = [c for c in stored if finite[self._slices(*c, emb.chunk, window)[0]].any()]
-        for (cy, cx), block in emb.fetch(t, need, self.pool).items():
-            sl, bl = self._slices(cy, cx, emb.chunk, window)
-            q[sl] = np.moveaxis(block[0, :depth][(slice(None), *bl)], 0, -1)
-        return dequantize(q, scales), scales
+        emb.fetch(t, need, self.pool, sink=put)
+        return out, scales
 
     @staticmethod
     def _slices(cy: int, cx: int, chunk: tuple[int, int], window: Window):

@@ -146,6 +146,8 @@ class ArraySpec:
 def _strip_crc(data: bytes | memoryview, codecs, key: str, what: str) -> bytes | memoryview:
     if not any(name == "crc32c" for name, _ in codecs):
         return data
+    if len(data) < 4:
+        raise StoreDamageError(f"{what} of {key} is shorter than its crc32c: the file is damaged")
     body, stored = data[:-4], bytes(data[-4:])
     if crc32c(body) != int.from_bytes(stored, "little"):
         raise StoreDamageError(f"{what} of {key} fails its crc32c checksum: the file is damaged; "

@@ -1,0 +1,36 @@
+"""The official client's side of ``bench_access.py``; runs in the geotessera 0.11 environment
+(Python ≥ 3.12), times its own reads and saves what it read for the equality check.
+
+    python official_access.py STORE REQUEST.json OUT.npz
+"""
+
+import json
+import sys
+import time
+
+import numpy as np
+from geotessera.store import GeoTesseraZarr
+
+
+def best(fn, rounds):
+    out, times = None, []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return out, min(times)
+
+
+def main(store, request, out):
+    req = json.loads(open(request).read())
+    year, rounds = req["year"], req["rounds"]
+    coords = [tuple(p) for p in req["points"]]
+    # A fresh client per round: no dataset cache carried from one round to the next.
+    pts, t_pts = best(lambda: GeoTesseraZarr(store).sample_points(coords, year, progress=False, search_px=0), rounds)
+    (reg, transform, crs), t_reg = best(lambda: GeoTesseraZarr(store).read_region(tuple(req["bbox"]), year), rounds)
+    np.savez(out, points=pts, region=reg, transform=np.array(list(transform)[:6]))
+    print(json.dumps({"points_s": t_pts, "region_s": t_reg, "crs": crs}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
