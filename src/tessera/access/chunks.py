@@ -117,11 +117,12 @@ def spatial_chunks(rows: np.ndarray, cols: np.ndarray, chunk: tuple[int, int]) -
     """Point indices grouped by the spatial chunk holding them."""
     if not len(rows):
         return {}
-    keys, inverse = np.unique(np.stack([rows // chunk[0], cols // chunk[1]], 1), axis=0, return_inverse=True)
-    inverse = inverse.ravel()
+    cy, cx = rows // chunk[0], cols // chunk[1]
+    span = int(cx.max()) + 1
+    keys, inverse = np.unique(cy * span + cx, return_inverse=True)  # one int64 key: a 1-D unique
     order = np.argsort(inverse, kind="stable")  # each group's points in their input order
     bounds = np.cumsum(np.bincount(inverse, minlength=len(keys)))[:-1]
-    return {(int(a), int(b)): idx for (a, b), idx in zip(keys, np.split(order, bounds), strict=True)}
+    return {(int(k) // span, int(k) % span): idx for k, idx in zip(keys, np.split(order, bounds), strict=True)}
 
 
 def window_chunks(r0: int, c0: int, h: int, w: int, chunk: tuple[int, int]) -> list[tuple[int, int]]:

@@ -112,8 +112,10 @@ def _lattice_window(grid: Grid, source: Grid) -> Window | None:
 
 def read_padded(source, window: Window) -> np.ndarray:
     """``source.read`` of a window that may reach outside the source: NaN there."""
-    out = np.full((window.height, window.width, source.embed_dim), np.nan, np.float32)
     inside = window.intersection(Window(0, 0, *source.grid.shape))
+    if inside == window:
+        return source.read(window)  # no padding: skip a whole-region copy
+    out = np.full((window.height, window.width, source.embed_dim), np.nan, np.float32)
     if inside is not None:
         r0, c0 = inside.row - window.row, inside.col - window.col
         out[r0 : r0 + inside.height, c0 : c0 + inside.width] = source.read(inside)
@@ -167,12 +169,17 @@ def read_grid(store, grid: Grid, year: int, depth: int | None = None) -> Region:
         raise AccessError(f"a {grid.height} × {grid.width} px region needs "
                           f"{grid.height * grid.width * dim * 4 / 2**30:.1f} GiB; read it in strips "
                           "with iter_region")  # fmt: skip
-    out = np.full((grid.height, grid.width, dim), np.nan, np.float32)
+    out: np.ndarray | None = None
     for source in sources:
         win = _lattice_window(grid, source.grid)
         vals = read_padded(source, win) if win is not None else _warp(source, grid)
         if vals is not None:
-            _fill(out, vals)
+            if out is None:
+                out = vals  # the first source fills an empty mosaic as it is
+            else:
+                _fill(out, vals)
+    if out is None:
+        out = np.full((grid.height, grid.width, dim), np.nan, np.float32)
     return Region(out, grid)
 
 
