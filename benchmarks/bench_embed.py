@@ -87,14 +87,14 @@ def main() -> None:
         # cluster's threads live in it).
         argv = ["tessera", "embed", str(scene), "-c", str(ckpt), "-s", str(store), "--batch-size", str(args.batch)]
         cmd = [sys.executable, "-c", PEAK_WRAPPER, *argv]
-        subprocess.run(["rm", "-rf", str(store)], check=True)
+        subprocess.run(["rm", "-rf", str(store), f"{store}.build"], check=True)
         t = time.perf_counter()
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         wall = time.perf_counter() - t
         peak_mb = int(re.search(r"PEAK_RSS_KB (\d+)", out).group(1)) / 1024
         after = model_only(scene / "cube.zarr", model, args.batch, 8192)
         reported = float(re.search(r"speed\s*│\s*([\d,]+) px/s", out).group(1).replace(",", ""))
-        group = next((store / "2024").iterdir())
+        group = next(store.glob("utm*"))  # the cube's zone group; one year
         data_bytes = du(group / "embeddings") + du(group / "scales")
         total_bytes = du(store)
         px = size * size
