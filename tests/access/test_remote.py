@@ -65,7 +65,7 @@ def test_server_refuses_bad_paths_and_links_out(served):
 
     path, url = served
     (path / "leak").symlink_to("/etc/hostname")
-    for bad, code in (("leak", 404), ("%00zarr.json", 400), ("../etc/passwd", 400), ("utm31/nothing", 404)):
+    for bad, code in (("leak", 404), ("%00zarr.json", 400), ("../etc/passwd", 400), ("utm31/nothing", 404), (".zgroup", 404)):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(url + bad, timeout=5)
         assert err.value.code == code, bad

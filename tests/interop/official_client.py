@@ -11,9 +11,20 @@ import numpy as np
 from geotessera.store import GeoTesseraZarr
 
 
+def open_location(store: str):
+    """A path as it is; a plain-http URL (``tessera serve``) as an obstore HTTP store allowed to use
+    http, which geotessera's URL route refuses (obstore accepts only https by default)."""
+    if not store.startswith("http://"):
+        return store
+    from obstore.store import HTTPStore
+    from zarr.storage import ObjectStore
+
+    return ObjectStore(HTTPStore.from_url(store, client_options={"allow_http": True}), read_only=True)
+
+
 def main(store: str, request: str, out: str) -> None:
     req = json.loads(open(request).read())
-    g = GeoTesseraZarr(store)
+    g = GeoTesseraZarr(open_location(store))
     res = {"years": np.array(g.years)}
     for year in req["years"]:
         res[f"points_{year}"] = g.sample_points([tuple(p) for p in req["points"]], year, progress=False,

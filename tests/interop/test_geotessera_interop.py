@@ -3,6 +3,7 @@ it reads our stores bit for bit, and a store its own writer built reads back exa
 
 import json
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from affine import Affine
 
 from tessera.access import NODATA, OUTSIDE, VALID, WATER, open_store
 from tessera.access.points import to_zone_xy
+from tessera.access.serve import make_server
 from tessera.grid import Window
 from tessera.store import Provenance, StoreLayout, Zone, blocks, open_for_write
 
@@ -61,7 +63,21 @@ def run_official(python: str, store, request: dict, tmp_path: Path) -> dict:
     return dict(np.load(tmp_path / "out.npz"))
 
 
-def test_official_client_reads_our_store_bit_for_bit(our_store, official_python, tmp_path):
+@pytest.fixture(params=["path", "http"])
+def our_location(request, our_store):
+    """Our store as the official client meets it: a local path, or ``tessera serve`` over HTTP."""
+    if request.param == "path":
+        yield str(our_store)
+        return
+    server = make_server(our_store, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_official_client_reads_our_store_bit_for_bit(our_store, our_location, official_python, tmp_path):
     rng = np.random.default_rng(1)
     points = [[lon + dx, lat + dy] for lon, lat in PLACES.values() for dx, dy in rng.uniform(-0.004, 0.004, (40, 2))]
     points += [[3.3, 52.3], [10.0, 45.0]]  # in zone 31 but never embedded; a zone the store lacks
@@ -72,7 +88,7 @@ def test_official_client_reads_our_store_bit_for_bit(our_store, official_python,
         zone_boxes[str(number)] = [float(x[0]) - 200, float(y[0]) - 150, float(x[0]) + 200, float(y[0]) + 150]
     request = {"years": list(YEARS), "points": points, "bboxes": bboxes, "patches": list(PLACES.values()),
                "zone_boxes": zone_boxes}  # fmt: skip
-    got = run_official(official_python, our_store, request, tmp_path)
+    got = run_official(official_python, our_location, request, tmp_path)
     ours = open_store(our_store)
     assert list(got["years"]) == list(YEARS) == ours.years
 

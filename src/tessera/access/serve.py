@@ -1,10 +1,12 @@
 """``tessera serve``: a store as static, read-only files over HTTP — what ``open_store(url)`` and
-the official client (``GeoTesseraZarr("http://…")``) need: GET and HEAD with byte ranges
+the official client need (geotessera's URL route takes https only; over plain http give it
+``ObjectStore(HTTPStore.from_url(url, client_options={"allow_http": True}))``): GET and HEAD with byte ranges
 (``bytes=a-b``, ``bytes=a-``, ``bytes=-n``) so readers fetch shard indexes and inner chunks only.
 
 Loopback only unless told otherwise: the server has no authentication. Only regular files whose
 real path lies inside the store are served (no symlinks out of it, no hidden or lock files);
-malformed paths get 400, missing files 404. No directory listings: readers use the consolidated
+malformed paths (NUL, ``..``) get 400; missing and hidden files 404, since Zarr clients probe
+for Zarr v2's ``.zgroup``. No directory listings: readers use the consolidated
 metadata.
 """
 
@@ -35,11 +37,13 @@ class _Handler(BaseHTTPRequestHandler):
         raw = urllib.parse.urlsplit(self.path).path
         key = urllib.parse.unquote(raw).lstrip("/")
         parts = key.split("/")
-        if "\0" in key or "\\" in key or any(p.startswith(".") for p in parts):
+        if "\0" in key or "\\" in key or ".." in parts:
             self.send_error(HTTPStatus.BAD_REQUEST, "bad path")
             return None
         path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root) or not path.is_file():
+        # Hidden names are "not found", not malformed: zarr clients probe for v2's ``.zgroup``.
+        hidden = any(p.startswith(".") for p in parts)
+        if hidden or not path.is_relative_to(self.root) or not path.is_file():
             self.send_error(HTTPStatus.NOT_FOUND)
             return None
         return path
