@@ -12,7 +12,7 @@ from tessera.embed import EmbedConfig, SchedulerError, block_rng, embed_cube, pl
 from tessera.model import CheckpointError, Embedder, Tessera, pool_s1, preset, sample_tokens, save
 from tessera.quantize import dequantize
 from tessera.simulate import SimulationConfig, simulate
-from tessera.store import EmbeddingStore, StoreError, StoreLayout, Zone, place
+from tessera.store import EmbeddingStore, StoreError, StoreLayout, Zone, build_dir, place
 
 CFG = EmbedConfig(layout=StoreLayout(shard=32))
 
@@ -118,3 +118,26 @@ def test_unreachable_scheduler_is_a_clear_error_and_writes_nothing(setup, tmp_pa
     with pytest.raises(SchedulerError, match="cannot reach"):
         embed_cube(cube, ckpt, tmp_path / "store", cfg)
     assert not (tmp_path / "store").exists()
+
+
+def _store_bytes(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_scheduler_with_two_worker_processes_writes_the_same_bytes_as_a_local_run(setup, tmp_path):
+    """Beyond one process: every block a task on one of two worker processes behind a scheduler
+    on 127.0.0.1, each task owning whole shards; the store equals a local run byte for byte."""
+    from distributed import LocalCluster
+
+    _, cube, ckpt = setup
+    embed_cube(cube, ckpt, tmp_path / "local", CFG)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:  # fmt: skip
+        summary = embed_cube(cube, ckpt, tmp_path / "remote", dataclasses.replace(CFG, scheduler=cluster.scheduler_address))
+        assert summary.computed == summary.blocks >= 4
+        workers = {w["host"] for w in cluster.scheduler_info["workers"].values()}
+        assert len(cluster.scheduler_info["workers"]) == 2 and workers == {"127.0.0.1"}
+    local, remote = _store_bytes(tmp_path / "local"), _store_bytes(tmp_path / "remote")
+    assert local.keys() == remote.keys() and local == remote
+    fills = [_store_bytes(build_dir(tmp_path / name) / "fills") for name in ("local", "remote")]
+    assert fills[0] and fills[0] == fills[1]  # the same blocks recorded, with the same checksums
