@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tessera.access import open_store
+from tessera.access.xarray_view import dequantized, region_dataset
 from tessera.store.errors import StoreDamageError
 from tessera.store.shard_codec import ArraySpec
 from tessera.store.verify import verify_store
@@ -58,6 +59,8 @@ def test_every_read_path_names_the_damaged_shard(store_path, tmp_path, kind):
     assert key.rsplit("/c/", 1)[0] in str(err.value)
     with pytest.raises(StoreDamageError):
         store.read_region(bbox, 2024)
+    with pytest.raises(StoreDamageError, match="utm31/"):
+        dequantized(region_dataset(store, bbox)).compute()
     (tmp_path / "p.csv").write_text(f"lon,lat\n{POINT[0]},{POINT[1]}\n")
     for args in (["sample", root, tmp_path / "p.csv", "--year", "2024", "-o", tmp_path / "o.csv"],
                  ["export", root, tmp_path / "o.tif", "--bbox", ",".join(map(str, bbox)), "--year", "2024"]):  # fmt: skip

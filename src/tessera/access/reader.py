@@ -113,6 +113,13 @@ class ZoneReader:
 
     def read_scaled(self, window: Window, year: int, depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(values (h, w, depth) float32, scales (h, w) float32 as stored: NaN water, +inf no data)."""
+        return self._read(window, year, depth, quantized=False)
+
+    def read_quantized(self, window: Window, year: int, depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(int8 (depth, h, w) as stored, scales (h, w) float32): the same checks as ``read``."""
+        return self._read(window, year, depth, quantized=True)
+
+    def _read(self, window: Window, year: int, depth: int | None, quantized: bool) -> tuple[np.ndarray, np.ndarray]:
         t = self.time_index(year)
         emb, depth = self.embeddings(depth)
         r0, c0, h, w = window.row, window.col, window.height, window.width
@@ -131,13 +138,17 @@ class ZoneReader:
                           lambda m: tuple(int(v) for v in np.argwhere(m)[0] + (r0, c0)))  # fmt: skip
         # Past the pair check every finite scale has its chunk among ``stored``: chunks under no
         # finite scale are not fetched and stay NaN, as their scales would dequantise them.
-        out = np.full((h, w, depth), np.nan, np.float32)
+        out = np.zeros((depth, h, w), np.int8) if quantized else np.full((h, w, depth), np.nan, np.float32)
 
         def put(c: tuple[int, int], block: np.ndarray) -> None:
             sl, bl = self._slices(*c, emb.chunk, window)
-            out[sl] = dequantize(np.moveaxis(block[0, :depth][(slice(None), *bl)], 0, -1), scales[sl])
+            planes = block[0, :depth][(slice(None), *bl)]
+            if quantized:
+                out[(slice(None), *sl)] = planes
+            else:
+                out[sl] = dequantize(np.moveaxis(planes, 0, -1), scales[sl])
 
-        need = [c for c in stored if finite[self._slices(*c, emb.chunk, window)[0]].any()]
+        need = stored if quantized else [c for c in stored if finite[self._slices(*c, emb.chunk, window)[0]].any()]
         emb.fetch(t, need, self.pool, sink=put)
         return out, scales
 
