@@ -23,7 +23,7 @@ from tessera.store import Zone
 from tessera.store import convention as cv
 from tessera.store.errors import StoreDamageError, StoreError
 from tessera.store.shard_codec import ArraySpec
-from tessera.store.sources import ByteSource, LocalSource, open_source
+from tessera.store.sources import ByteSource, LocalSource, ZarrStoreSource, open_icechunk, open_source
 
 VALID, WATER, NODATA, OUTSIDE = "valid", "water", "nodata", "outside"
 
@@ -272,6 +272,12 @@ class StoreReader(RegionReads):
             raise StoreError(f"{source.location} is not an embedding store in the geoemb: convention "
                              "(no geoemb: attributes in its root zarr.json)")  # fmt: skip
         consolidated = (doc.get("consolidated_metadata") or {}).get("metadata")
+        if consolidated is None and isinstance(source, ZarrStoreSource):
+            consolidated = source.listed_metadata()
+            if not consolidated and any(k.endswith(("N", "S")) for k in _group_names(source)):
+                raise StoreError(f"{source.location} holds zones by hemisphere (30N, 30S, band last), the "
+                                 "dClimate v1.1 layout, which tessera does not read yet; open the same "
+                                 "version's plain Zarr store in the geoemb: convention")  # fmt: skip
         if consolidated is None:
             raise StoreError(f"{source.location} has no consolidated metadata, which readers over HTTP need; "
                              "run zarr.consolidate_metadata on it (or `geotessera-registry zarr-consolidate`)")  # fmt: skip
@@ -358,8 +364,9 @@ class StoreReader(RegionReads):
 
 def open_store(location: str | os.PathLike) -> RegionReads:
     """Open embeddings for reading: a store in the ``geoemb:`` convention (local path, ``file://``,
-    ``http(s)://`` or an fsspec URL such as ``s3://`` when its filesystem package is installed), or a
-    directory in the geotessera tile layout.
+    ``http(s)://`` or an fsspec URL such as ``s3://`` when its filesystem package is installed; an
+    Icechunk repository ``*.icechunk`` holding one, with the ``icechunk`` extra), or a directory in
+    the geotessera tile layout.
 
     >>> store = open_store("embeddings.zarr")                  # doctest: +SKIP
     >>> store = open_store("http://127.0.0.1:8000/")           # doctest: +SKIP
@@ -378,6 +385,14 @@ def open_store(location: str | os.PathLike) -> RegionReads:
 
             return GeotesseraReader(Path(path))
     if text.rstrip("/").endswith(".icechunk"):
-        raise StoreError(f"{text} is an Icechunk repository; tessera does not read Icechunk yet — open the "
-                         "same store's plain Zarr copy (geotessera.registry.zarr_store_url() lists them)")  # fmt: skip
+        return StoreReader(open_icechunk(text))
     return StoreReader(open_source(text))
+
+
+def _group_names(source: ZarrStoreSource) -> list[str]:
+    from zarr.core.sync import sync
+
+    async def names() -> list[str]:
+        return [n async for n in source.store.list_dir("")]
+
+    return sync(names())

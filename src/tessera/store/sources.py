@@ -161,3 +161,86 @@ def open_source(location: str | os.PathLike) -> ByteSource:
     if "://" in text and not text.startswith("file://"):
         return FsspecSource(text)
     return LocalSource(text.removeprefix("file://"))
+
+
+class ZarrStoreSource:
+    """Any ``zarr.abc.store.Store`` as a byte source — an Icechunk session's store, for one.
+
+    Icechunk repositories are read at a snapshot, so they carry no consolidated metadata (none is
+    needed for consistency); ``listed_metadata`` gathers the same map by listing the groups.
+    """
+
+    def __init__(self, store, location: str) -> None:
+        self.store, self.location = store, location.rstrip("/") + "/"
+
+    def _get(self, key: str, byte_range=None) -> bytes | None:
+        from zarr.core.buffer import default_buffer_prototype
+        from zarr.core.sync import sync
+
+        buf = sync(self.store.get(check_key(key), default_buffer_prototype(), byte_range))
+        return None if buf is None else buf.to_bytes()
+
+    def get(self, key: str) -> bytes | None:
+        return self._get(key)
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        from zarr.abc.store import RangeByteRequest
+
+        data = self._get(key, RangeByteRequest(start, start + length))
+        if data is None:
+            raise StoreError(f"{self.location}{key} vanished while being read")
+        return data
+
+    def get_suffix(self, key: str, length: int) -> tuple[bytes, int] | None:
+        from zarr.abc.store import RangeByteRequest
+        from zarr.core.sync import sync
+
+        try:
+            size = sync(self.store.getsize(check_key(key)))
+        except (FileNotFoundError, KeyError):
+            return None
+        data = self._get(key, RangeByteRequest(max(0, size - length), size))
+        return None if data is None else (data, size)
+
+    def listed_metadata(self) -> dict[str, dict]:
+        """{path: zarr.json document} of every zone group and its arrays, as consolidated metadata."""
+        import json
+
+        from zarr.core.sync import sync
+
+        async def names(prefix: str) -> list[str]:
+            return [n async for n in self.store.list_dir(prefix)]
+
+        out: dict[str, dict] = {}
+        for group in sync(names("")):
+            if not group.startswith("utm") or (raw := self.get(f"{group}/zarr.json")) is None:
+                continue
+            out[group] = json.loads(raw)
+            for child in sync(names(group + "/")):
+                raw = self.get(f"{group}/{child}/zarr.json")
+                if raw is not None:
+                    out[f"{group}/{child}"] = json.loads(raw)
+        return out
+
+
+def open_icechunk(location: str, branch: str = "main") -> ZarrStoreSource:
+    """A read-only session on the Icechunk repository at ``location`` (a path or ``s3://`` URL,
+    read anonymously), as a byte source. Needs the ``icechunk`` extra."""
+    try:
+        import icechunk
+    except ImportError as exc:
+        raise StoreError(f"{location} is an Icechunk repository; reading it needs the icechunk package: "
+                         "pip install 'tessera[icechunk]'") from exc  # fmt: skip
+    text = location.rstrip("/")
+    try:
+        if text.startswith("s3://"):
+            bucket, _, prefix = text.removeprefix("s3://").partition("/")
+            storage = icechunk.s3_storage(bucket=bucket, prefix=prefix, anonymous=True)
+        elif "://" in text and not text.startswith("file://"):
+            raise StoreError(f"{location}: Icechunk repositories are read from a path or s3:// only")
+        else:
+            storage = icechunk.local_filesystem_storage(text.removeprefix("file://"))
+        session = icechunk.Repository.open(storage).readonly_session(branch=branch)
+    except icechunk.IcechunkError as exc:
+        raise StoreError(f"cannot open the Icechunk repository {location} ({str(exc).splitlines()[0]})") from exc
+    return ZarrStoreSource(session.store, text)
