@@ -22,7 +22,7 @@ PY312 ?= $(shell for p in $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 
 	@test -n "$(PY312)" || { echo "the official client needs Python >= 3.12 (pyenv install 3.12)"; exit 2; }
 	rm -rf .venv-geotessera
 	$(PY312) -m venv .venv-geotessera
-	.venv-geotessera/bin/pip install -q "geotessera==0.11.0"
+	.venv-geotessera/bin/pip install -q "geotessera[s3]==0.11.0"
 	touch $@
 
 quickstart: $(VENV)/.installed

@@ -76,12 +76,12 @@ def test_rerun_skips_recorded_blocks_and_changes_nothing(setup, tmp_path):
     _, cube, ckpt = setup
     embed_cube(cube, ckpt, tmp_path / "store", CFG)
     group, q0, s0 = read_cube_window(tmp_path / "store", cube)
-    before = sorted(p.read_text() for p in group.fills.iterdir())
+    before = sorted(p.read_text() for p in group.fills.path.iterdir())
     again = embed_cube(cube, ckpt, tmp_path / "store", CFG)
     assert again.computed == 0 and again.skipped == again.blocks
     _, q1, s1 = read_cube_window(tmp_path / "store", cube)
     assert np.array_equal(q0, q1) and np.array_equal(s0, s1, equal_nan=True)
-    assert sorted(p.read_text() for p in group.fills.iterdir()) == before
+    assert sorted(p.read_text() for p in group.fills.path.iterdir()) == before
 
 
 def test_checkpoint_whose_preset_does_not_match_its_weights(setup, tmp_path):

@@ -101,7 +101,7 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
     checkpoint = Path(checkpoint)
     model = load(checkpoint)  # validates the file (preset vs weights) before anything is written
     zone, window = place(cube.grid)
-    if Path(store_path).is_file():
+    if "://" not in str(store_path) and Path(store_path).is_file():
         raise StoreError(f"store path {store_path} is a file; give a directory (new or an existing store)")
     sha = file_sha256(checkpoint)
     provenance = Provenance(
@@ -120,7 +120,7 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
         tasks = plan(Window(0, 0, *cube.grid.shape), window, group.layout)
         todo = [t for t in tasks if group.manifest(t.shard).find(t.zone_window) is None]
         log.info("%d blocks, %d already recorded", len(tasks), len(tasks) - len(todo))
-        spec = JobSpec(cube=str(Path(cube.path).resolve()), store=str(store.root.resolve()), year=cube.year,
+        spec = JobSpec(cube=str(Path(cube.path).resolve()), store=str(store.root.resolve()) if store.root else store.location.url, year=cube.year,
                        zone=zone.name, checkpoint=str(checkpoint.resolve()), checkpoint_sha256=sha,
                        model_config=model.cfg.to_dict(), source=source_name(cube.path),
                        seed=config.seed, draws=config.draws, inference=config.inference,
@@ -140,7 +140,7 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
                 stages[k] = stages.get(k, 0.0) + v
             if progress:
                 progress("blocks", len(tasks) - len(todo) + done, len(tasks))
-    return EmbedSummary(str(store.root), f"{zone.name} / {cube.year}", len(tasks), computed,
+    return EmbedSummary(str(store.location), f"{zone.name} / {cube.year}", len(tasks), computed,
                         len(tasks) - computed, pixels, nodata, time.perf_counter() - t_start, stages)  # fmt: skip
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -90,7 +89,7 @@ def _open(spec: JobSpec) -> tuple[Cube, ZoneWriter]:
             _cubes[spec.cube] = open_cube(spec.cube)
         key = (spec.store, spec.year, spec.zone)
         if key not in _groups:
-            _groups[key] = EmbeddingStore(Path(spec.store)).writer(spec.year, Zone.from_name(spec.zone))
+            _groups[key] = EmbeddingStore(spec.store).writer(spec.year, Zone.from_name(spec.zone))
         return _cubes[spec.cube], _groups[key]
 
 

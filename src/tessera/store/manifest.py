@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tessera.atomic import atomic_file
 from tessera.errors import TesseraError
 from tessera.grid import Window
 from tessera.store import sources
+from tessera.store.location import Location
 
 
 
@@ -67,7 +66,10 @@ def block_checksum(q: np.ndarray, scales: np.ndarray) -> str:
 
 
 def file_checksum(path: Path) -> dict:
-    data = path.read_bytes()
+    return checksum(Path(path).read_bytes())
+
+
+def checksum(data: bytes) -> dict:
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
@@ -96,30 +98,30 @@ def parse(text: str, source: str) -> ShardManifest:
                             "`tessera embed` to recompute its blocks") from exc  # fmt: skip
 
 
-def read(folder: Path, shard: tuple[int, int]) -> ShardManifest:
-    path = folder / manifest_name(shard)
-    try:
-        return parse(path.read_text(), str(path))
-    except FileNotFoundError:
-        return ShardManifest(shard)
+def _folder(folder: Location | Path) -> Location:
+    return folder if isinstance(folder, Location) else Location(folder)
 
 
-def write(folder: Path, manifest: ShardManifest) -> None:
-    """Replace the shard's manifest atomically (call under the shard's lock)."""
+def read(folder: Location | Path, shard: tuple[int, int]) -> ShardManifest:
+    loc = _folder(folder) / manifest_name(shard)
+    raw = loc.read_bytes()
+    return ShardManifest(shard) if raw is None else parse(raw.decode(), str(loc))
+
+
+def write(folder: Location | Path, manifest: ShardManifest) -> None:
+    """Replace the shard's manifest whole (call under the shard's lock)."""
     doc = {"shard": list(manifest.shard),
            "blocks": [{**asdict(b), "window": list(b.window)} for b in manifest.blocks],
            "files": manifest.files or {}}  # fmt: skip
-    folder.mkdir(parents=True, exist_ok=True)
-    with atomic_file(folder / manifest_name(manifest.shard)) as tmp:
-        tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
+    (_folder(folder) / manifest_name(manifest.shard)).write_bytes(json.dumps(doc, indent=1, sort_keys=True).encode())
 
 
-def read_all(folder: Path) -> dict[tuple[int, int], ShardManifest]:
+def read_all(folder: Location | Path) -> dict[tuple[int, int], ShardManifest]:
     """Every shard record of a zone × year, by shard index."""
+    folder = _folder(folder)
     out = {}
-    if folder.is_dir():
-        for entry in os.scandir(folder):
-            if entry.name.startswith("r") and entry.name.endswith(".json"):
-                m = parse(Path(entry.path).read_text(), entry.path)
-                out[m.shard] = m
+    for name in folder.names():
+        if name.startswith("r") and name.endswith(".json"):
+            m = parse((folder / name).read_bytes().decode(), f"{folder}/{name}")
+            out[m.shard] = m
     return out

@@ -121,6 +121,17 @@ class HttpSource:
         return data[-length:], size
 
 
+def _aws_credentials() -> bool:
+    """Whether AWS credentials are configured (environment, profile, instance role): then S3 reads
+    are signed, so private buckets work; else anonymous, as public embedding buckets expect."""
+    try:
+        import botocore.session
+
+        return botocore.session.Session().get_credentials() is not None
+    except Exception:  # noqa: BLE001 — no botocore or a broken profile: read anonymously
+        return False
+
+
 class FsspecSource:
     """Any fsspec URL (``s3://``, ``gs://``, ``memory://``) whose filesystem package is installed."""
 
@@ -128,7 +139,8 @@ class FsspecSource:
         try:
             import fsspec
 
-            self.fs, root = fsspec.core.url_to_fs(url, anon=True) if url.startswith("s3://") else fsspec.core.url_to_fs(url)
+            options = {"anon": not _aws_credentials()} if url.startswith("s3://") else {}
+            self.fs, root = fsspec.core.url_to_fs(url, **options)
         except (ImportError, ValueError) as exc:
             raise StoreError(f"cannot open {url}: {exc}; install the fsspec filesystem for this protocol "
                              "(s3fs for s3://, gcsfs for gs://)") from exc  # fmt: skip

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from tessera.store import convention as cv
 from tessera.store import manifest
 from tessera.store.errors import StoreError
 from tessera.store.layout import StoreLayout, Zone
-from tessera.store.locks import file_lock
+from tessera.store.location import Location
 
 _FILL_DEFAULTS = {"write_empty_chunks": True}  # a written shard holds every chunk: see ``access``
 
@@ -66,22 +67,25 @@ class Provenance:
 
 
 def build_dir(root: Path) -> Path:
-    """The store's bookkeeping sibling, ``STORE.build``."""
+    """A local store's bookkeeping sibling, ``STORE.build``."""
     return root.with_name(root.name + ".build")
 
 
-def _root_doc(path: Path) -> dict | None:
+def _location(path: str | os.PathLike | Location) -> Location:
+    return path if isinstance(path, Location) else Location(path)
+
+
+def _root_doc(loc: Location) -> dict | None:
     try:
-        doc = json.loads((path / "zarr.json").read_text())
-    except (FileNotFoundError, NotADirectoryError):
-        return None
+        raw = (loc / "zarr.json").read_bytes()
+        doc = None if raw is None else json.loads(raw)
     except (OSError, ValueError) as exc:
-        raise StoreError(f"{path}/zarr.json is unreadable ({exc})") from exc
+        raise StoreError(f"{loc}/zarr.json is unreadable ({exc})") from exc
     return doc if isinstance(doc, dict) else None
 
 
-def is_store(path: str | os.PathLike) -> bool:
-    doc = _root_doc(Path(path))
+def is_store(path: str | os.PathLike | Location) -> bool:
+    doc = _root_doc(_location(path))
     return doc is not None and doc.get("node_type") == "group" and "geoemb:type" in doc.get("attributes", {})
 
 
@@ -90,16 +94,16 @@ class ZoneWriter:
 
     def __init__(self, store: EmbeddingStore, zone: Zone, year: int) -> None:
         self.store, self.zone, self.year = store, zone, year
-        group = zarr.open_group(str(store.root / zone.name), mode="r+", use_consolidated=False)
+        group = zarr.open_group((store.location / zone.name).zarr_store(), mode="r+", use_consolidated=False)
         years = [int(v) for v in group["time"][:]]
         if year not in years:
-            raise StoreError(f"{store.root} has no year {year} in {zone.name}; it holds {years}")
+            raise StoreError(f"{store.location} has no year {year} in {zone.name}; it holds {years}")
         self.t = years.index(year)
         self.embeddings = group[cv.EMBEDDINGS].with_config(_FILL_DEFAULTS)
         self.scales = group[cv.SCALES].with_config(_FILL_DEFAULTS)
         self.prefixes = {d: group[cv.depth_array(d, self.embed_dim)].with_config(_FILL_DEFAULTS)
                          for d in store.depths}  # fmt: skip
-        self.fills = build_dir(store.root) / "fills" / zone.name / str(year)
+        self.fills = store.build / "fills" / zone.name / str(year)
 
     @property
     def embed_dim(self) -> int:
@@ -136,7 +140,7 @@ class ZoneWriter:
         rows, cols = window.slices
         stored_scales = np.where(np.isnan(scales), np.float32(cv.SCALE_NODATA), scales).astype(np.float32)
         planes = np.ascontiguousarray(np.moveaxis(q, -1, 0))  # (D, h, w)
-        with file_lock(build_dir(self.store.root) / "locks" / f"{self.zone.name}-{self.year}-r{shard[0]}_c{shard[1]}.lock"):
+        with self.store.build.lock(f"{self.zone.name}-{self.year}-r{shard[0]}_c{shard[1]}.lock"):
             self.embeddings[self.t, :, rows, cols] = planes
             for depth, array in self.prefixes.items():
                 array[self.t, :, rows, cols] = planes[:depth]
@@ -148,20 +152,23 @@ class ZoneWriter:
                 pixels=int(finite.sum()), nodata=int((~finite).sum()),
                 sha256=manifest.block_checksum(back_q, back_s),
             )  # fmt: skip
-            files = {k: manifest.file_checksum(self.store.root / k) for k in self.shard_keys(shard)
-                     if (self.store.root / k).exists()}  # fmt: skip
+            files = {k: manifest.checksum(data) for k in self.shard_keys(shard)
+                     if (data := (self.store.location / k).read_bytes()) is not None}  # fmt: skip
             manifest.write(self.fills, self.manifest(shard).with_block(record, files))
         return record
 
 
 class EmbeddingStore:
-    """A local store open for writing: its root attributes, zones and years."""
+    """A store open for writing (a local directory or an object-store URL): its root attributes,
+    zones and years. ``root`` is the local path (None for a URL), ``location`` either."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root)
-        doc = _root_doc(self.root)
+    def __init__(self, root: str | os.PathLike | Location) -> None:
+        self.location = _location(root)
+        self.root = self.location.path
+        self.build = self.location.sibling(".build")
+        doc = _root_doc(self.location)
         if doc is None or "geoemb:type" not in doc.get("attributes", {}):
-            raise StoreError(f"{self.root} is not an embedding store (no geoemb: attributes in zarr.json)")
+            raise StoreError(f"{self.location} is not an embedding store (no geoemb: attributes in zarr.json)")
         self.attrs = doc["attributes"]
         self.layout = StoreLayout(int((self.attrs.get("tessera:layout") or {}).get("shard", StoreLayout().shard)))
         self.depths = tuple(int(d["dimensions"]) for d in self.attrs.get("geoemb:depths", [])
@@ -169,18 +176,18 @@ class EmbeddingStore:
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
-        with file_lock(build_dir(self.root) / "locks" / "root.lock"):
+        with self.build.lock("root.lock"):
             yield
 
     def zones(self) -> list[Zone]:
-        return sorted(Zone.from_name(p.name) for p in self.root.iterdir()
-                      if p.is_dir() and p.name.startswith("utm") and (p / "zarr.json").exists())  # fmt: skip
+        return sorted(Zone.from_name(n) for n in self.location.names()
+                      if n.startswith("utm") and (self.location / n / "zarr.json").exists())  # fmt: skip
 
     def years(self) -> list[int]:
         zones = self.zones()
         if not zones:
             return []
-        return [int(v) for v in zarr.open_array(str(self.root / zones[0].name / "time"), mode="r")[:]]
+        return [int(v) for v in zarr.open_array((self.location / zones[0].name / "time").zarr_store(), mode="r")[:]]
 
     def writer(self, year: int, zone: Zone) -> ZoneWriter:
         return ZoneWriter(self, zone, year)
@@ -193,10 +200,10 @@ class EmbeddingStore:
         """
         diffs = provenance.conflicts(self.attrs.get(cv.PROVENANCE_KEY, {}))
         if diffs:
-            raise StoreError(f"{self.root} holds embeddings of other provenance ({'; '.join(diffs)}); "
+            raise StoreError(f"{self.location} holds embeddings of other provenance ({'; '.join(diffs)}); "
                              "write to another store")  # fmt: skip
         if int(self.attrs["geoemb:dimensions"]) != embed_dim:
-            raise StoreError(f"{self.root} holds {self.attrs['geoemb:dimensions']}-d embeddings; this model "
+            raise StoreError(f"{self.location} holds {self.attrs['geoemb:dimensions']}-d embeddings; this model "
                              f"makes {embed_dim}-d ones")  # fmt: skip
         with self._lock():
             years, zones = self.years(), self.zones()
@@ -204,23 +211,23 @@ class EmbeddingStore:
             if year not in years:
                 years = [*years, year]
                 for z in zones:
-                    _append_year(self.root / z.name, years)
+                    _append_year(self.location / z.name, years)
                 changed = True
             if zone not in zones:
-                _create_zone(self.root, zone, years, embed_dim, self.depths, self.layout)
+                _create_zone(self.location, zone, years, embed_dim, self.depths, self.layout)
                 changed = True
             if changed:
-                consolidate(self.root)
+                consolidate(self.location)
         return self.writer(year, zone)
 
 
-def consolidate(root: Path) -> None:
-    """Rewrite the root's inline consolidated metadata (zarr writes zarr.json atomically)."""
+def consolidate(root: Location | Path) -> None:
+    """Rewrite the root's inline consolidated metadata (zarr.json: a rename locally, one PUT)."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata")
-        zarr.consolidate_metadata(str(root))
+        zarr.consolidate_metadata(_location(root).zarr_store())
 
 
 def _compressor(dtype: str, crc: bool = True) -> tuple:
@@ -229,10 +236,10 @@ def _compressor(dtype: str, crc: bool = True) -> tuple:
     return (blosc, Crc32cCodec()) if crc else (blosc,)
 
 
-def _create_zone(root: Path, zone: Zone, years: list[int], dims: int, depths: tuple[int, ...],
+def _create_zone(root: Location, zone: Zone, years: list[int], dims: int, depths: tuple[int, ...],
                  layout: StoreLayout) -> None:  # fmt: skip
     grid = zone.grid()
-    g = zarr.open_group(str(root), mode="r+", use_consolidated=False).create_group(zone.name, attributes=cv.zone_attrs(grid))
+    g = zarr.open_group(root.zarr_store(), mode="r+", use_consolidated=False).create_group(zone.name, attributes=cv.zone_attrs(grid))
     T, H, W, S, C = len(years), grid.height, grid.width, layout.shard, layout.chunk
     for depth in (*depths, dims):
         g.create_array(cv.depth_array(depth, dims), shape=(T, depth, H, W), dtype="int8",
@@ -257,8 +264,8 @@ def _create_zone(root: Path, zone: Zone, years: list[int], dims: int, depths: tu
         a[:] = values
 
 
-def _append_year(zone_dir: Path, years: list[int]) -> None:
-    g = zarr.open_group(str(zone_dir), mode="r+", use_consolidated=False)
+def _append_year(zone_dir: Location, years: list[int]) -> None:
+    g = zarr.open_group(zone_dir.zarr_store(), mode="r+", use_consolidated=False)
     for name, node in g.arrays():
         if node.metadata.dimension_names and node.metadata.dimension_names[0] == "time" and name != "time":
             node.resize((len(years), *node.shape[1:]))
@@ -269,31 +276,48 @@ def _append_year(zone_dir: Path, years: list[int]) -> None:
 
 def open_for_write(path: str | os.PathLike, provenance: Provenance, embed_dim: int,
                    layout: StoreLayout | None = None, depths: tuple[int, ...] = ()) -> EmbeddingStore:  # fmt: skip
-    """Open a store for writing, creating it (whole, then renamed into place) if absent.
+    """Open a store for writing — a local directory or an object-store URL (``s3://…``) — creating
+    it if absent (whole: built aside, then renamed into place or PUT as one root object).
 
     ``layout`` and ``depths`` apply to a new store; an existing store keeps its own.
     """
-    path = Path(path)
-    if "://" in str(path):
-        raise StoreError(f"{path}: writing to a URL is not supported yet; write a local store and copy it")
-    if path.exists() and not path.is_dir():
+    loc = Location(path)
+    try:
+        return _open_for_write(loc, provenance, embed_dim, layout, depths)
+    except OSError as exc:
+        if not loc.remote:
+            raise
+        raise StoreError(f"cannot write a store at {loc} ({type(exc).__name__}: {exc}); check that the bucket "
+                         "exists and that your credentials (AWS_* environment, profile) may write to it") from exc  # fmt: skip
+
+
+def _open_for_write(loc: Location, provenance: Provenance, embed_dim: int, layout: StoreLayout | None,
+                    depths: tuple[int, ...]) -> EmbeddingStore:  # fmt: skip
+    path = loc.url
+    if loc.is_file():
         raise StoreError(f"store path {path} is a file; give a directory (new or an existing store)")
-    if is_store(path):
-        return EmbeddingStore(path)
-    if path.exists() and any(path.iterdir()):
+    if is_store(loc):
+        return EmbeddingStore(loc)
+    if loc.names():
         raise OutputExistsError(f"{path} holds other data, not an embedding store; choose a new or empty directory")
     for d in depths:
         if not 0 < d < embed_dim:
             raise StoreError(f"depth {d} must be between 1 and {embed_dim - 1} (the full depth is always stored)")
-    build_dir(path).mkdir(parents=True, exist_ok=True)
-    with file_lock(build_dir(path) / "locks" / "root.lock"):
-        if not is_store(path):  # another writer may have created it meanwhile
-            if path.exists():
-                path.rmdir()
-            with atomic_dir(path) as tmp:
-                attrs = cv.root_attrs(provenance.model_uri, embed_dim, f"tessera-{__version__}", tuple(sorted(depths)))
-                attrs[cv.PROVENANCE_KEY] = provenance.to_attrs()
-                attrs["tessera:layout"] = {"shard": (layout or StoreLayout()).shard}
-                zarr.create_group(str(tmp), attributes=attrs, zarr_format=3)
-                consolidate(tmp)
-    return EmbeddingStore(path)
+    build = loc.sibling(".build")
+    with build.lock("root.lock"):
+        if not is_store(loc):  # another writer may have created it meanwhile
+            attrs = cv.root_attrs(provenance.model_uri, embed_dim, f"tessera-{__version__}", tuple(sorted(depths)))
+            attrs[cv.PROVENANCE_KEY] = provenance.to_attrs()
+            attrs["tessera:layout"] = {"shard": (layout or StoreLayout()).shard}
+            if loc.remote:
+                with tempfile.TemporaryDirectory() as tmp:
+                    zarr.create_group(tmp, attributes=attrs, zarr_format=3)
+                    consolidate(Path(tmp))
+                    (loc / "zarr.json").write_bytes((Path(tmp) / "zarr.json").read_bytes())
+            else:
+                if loc.path.exists():
+                    loc.path.rmdir()
+                with atomic_dir(loc.path) as tmp:
+                    zarr.create_group(str(tmp), attributes=attrs, zarr_format=3)
+                    consolidate(tmp)
+    return EmbeddingStore(loc)
