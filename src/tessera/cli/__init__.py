@@ -2,6 +2,7 @@
 
 from tessera.cli import (  # noqa: F401  (registers the commands)
     acquire_cmd,
+    change_cmd,
     cube_cmd,
     embed_cmd,
     heads_cmd,

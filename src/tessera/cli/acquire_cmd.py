@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tessera.cli.app import app, console, progress_bar
-from tessera.cli.store_cmd import _bbox
+from tessera.cli.app import app, console, parse_bbox, progress_bar
 from tessera.errors import ConfigError
 
 
@@ -39,7 +38,7 @@ def acquire_command(
     if roi is not None:
         box, grid = roi_bbox(roi)
     else:
-        box = _bbox(bbox)
+        box = parse_bbox(bbox)
     cfg = AcquireConfig(catalog=stac_url, s2_collection=s2_collection, s1_collection=s1_collection,
                         s1_values=s1_values, max_cloud=max_cloud, min_valid=min_valid, overwrite=overwrite,
                         date_chunk=date_chunk)  # fmt: skip

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tessera import __version__
-from tessera.errors import TesseraError
+from tessera.errors import ConfigError, TesseraError
 
 app = typer.Typer(
     name="tessera",
@@ -86,3 +86,13 @@ def main() -> None:
     except TesseraError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+def parse_bbox(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"--bbox {text!r} must be four comma-separated numbers: W,S,E,N in degrees") from exc
+    if len(values) != 4:
+        raise ConfigError(f"--bbox {text!r} must be four comma-separated numbers: W,S,E,N in degrees")
+    return values

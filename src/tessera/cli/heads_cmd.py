@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from tessera.cli.app import STORE_ARG, YEAR_OPT, app, console, cube_path
-from tessera.cli.store_cmd import _bbox
+from tessera.cli.app import app, console, cube_path, parse_bbox, STORE_ARG, YEAR_OPT
 from tessera.errors import ConfigError
 
 heads_app = typer.Typer(help="Small heads on embeddings: learning curves, fitting, maps.", no_args_is_help=True)
@@ -28,7 +27,7 @@ def _region(store: str, labels: Path, year: int, column: str | None, bbox: str |
     from tessera.heads.workflow import labelled_region
 
     cube = cube_path(cube) if cube is not None else None
-    return labelled_region(open_store(store), year, labels, column, _bbox(bbox) if bbox else None, cube, task)
+    return labelled_region(open_store(store), year, labels, column, parse_bbox(bbox) if bbox else None, cube, task)
 
 
 @heads_app.command("curve")
@@ -170,7 +169,7 @@ def predict_command(
         fitted, meta = load_head(model)
         if meta.get("year") not in (None, year):
             console.print(f"[yellow]note:[/] the head was fitted on {meta['year']} embeddings, mapping {year}")
-        grid = region_grid(None, _bbox(bbox) if bbox else None, cube_path(cube) if cube is not None else None)
+        grid = region_grid(None, parse_bbox(bbox) if bbox else None, cube_path(cube) if cube is not None else None)
         emb = read_grid(open_store(store), grid, year).data
         if emb.shape[2] != meta["embed_dim"]:
             raise ConfigError(f"the store has {emb.shape[2]}-d embeddings; the head was fitted on {meta['embed_dim']}-d")

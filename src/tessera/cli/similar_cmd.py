@@ -9,8 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from tessera.cli.app import STORE_ARG, YEAR_OPT, app, console
-from tessera.cli.store_cmd import _bbox
+from tessera.cli.app import app, console, parse_bbox, STORE_ARG, YEAR_OPT
 from tessera.errors import ConfigError
 
 
@@ -50,7 +49,7 @@ def similar_command(
     sample = s.sample_points(np.array([[lon, lat]]), year)
     if sample.status[0] != "valid":
         raise ConfigError(f"({lon}, {lat}) has no embedding in {year} ({sample.status[0]}); pick an embedded point")
-    region = read_region(s, _bbox(bbox), year) if bbox else read_patch(s, lon, lat, year, size)
+    region = read_region(s, parse_bbox(bbox), year) if bbox else read_patch(s, lon, lat, year, size)
     sim = cosine_map(region.data, sample.values[0])
     g = region.grid
     x, y = transform("EPSG:4326", g.crs, [lon], [lat])

@@ -9,18 +9,8 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from tessera.cli.app import app, console
+from tessera.cli.app import app, console, parse_bbox
 from tessera.errors import ConfigError
-
-
-def _bbox(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError as exc:
-        raise ConfigError(f"--bbox {text!r} must be four comma-separated numbers: W,S,E,N in degrees") from exc
-    if len(values) != 4:
-        raise ConfigError(f"--bbox {text!r} must be four comma-separated numbers: W,S,E,N in degrees")
-    return values
 
 
 @app.command("info")
@@ -150,7 +140,7 @@ def export_command(
 
         if fmt != "npy":
             raise ConfigError("--layout geotessera writes .npy tiles; add --format npy")
-        records = export_tiles(open_store(store), _bbox(bbox), year, out)
+        records = export_tiles(open_store(store), parse_bbox(bbox), year, out)
         console.print(f"wrote [bold]{out}[/]: {len(records)} tiles of 0.1° with data, registry.parquet, "
                       "landmasks.parquet")  # fmt: skip
         return
@@ -159,7 +149,7 @@ def export_command(
     if fmt not in ("tif", "npy"):
         raise ConfigError(f"--format {fmt!r} must be tif or npy")
     s = open_store(store)
-    region = s.read_region(_bbox(bbox), year, crs=crs, resolution=resolution)
+    region = s.read_region(parse_bbox(bbox), year, crs=crs, resolution=resolution)
     tags = provenance_tags(s, year)
     if fmt == "tif":
         export_geotiff(region, out, tags, int8=int8)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tessera.cli.app import STORE_ARG, YEAR_OPT, app, console
-from tessera.cli.store_cmd import _bbox
+from tessera.cli.app import app, console, parse_bbox, STORE_ARG, YEAR_OPT
 from tessera.errors import ConfigError
 
 
@@ -27,7 +26,7 @@ def pca_command(
     kind = out.suffix.lower()
     if kind not in (".png", ".tif", ".tiff", ".html"):
         raise ConfigError(f"--out {out} must end in .png, .tif or .html")
-    region = read_region(open_store(store), _bbox(bbox), year)
+    region = read_region(open_store(store), parse_bbox(bbox), year)
     rgb = pca_rgb(region.data)
     if kind == ".png":
         save_png(out, rgb, f"embeddings {year}: first three principal components")
