@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -32,15 +33,22 @@ class ArrayReader:
     source: ByteSource
     spec: ArraySpec
     _indexes: dict[str, np.ndarray | None] = field(default_factory=dict)
+    _by_shard: dict[tuple[int, int, int], tuple[str, np.ndarray | None]] = field(default_factory=dict)
 
-    @property
+    # Geometry is asked for per chunk, thousands of times per read: computed once.
+    @cached_property
     def chunk(self) -> tuple[int, int]:
         inner = self.spec.inner or self.spec.outer
         return inner[-2], inner[-1]
 
-    @property
+    @cached_property
     def shard(self) -> tuple[int, int]:
         return self.spec.outer[-2], self.spec.outer[-1]
+
+    @cached_property
+    def _per(self) -> tuple[int, int]:
+        per = self.spec.per_shard
+        return per[-2], per[-1]
 
     def shard_key(self, t: int, sy: int, sx: int) -> str:
         middle = [0] * (len(self.spec.shape) - 3)  # the band axis, never split
@@ -48,6 +56,9 @@ class ArrayReader:
 
     def index(self, t: int, sy: int, sx: int) -> tuple[str, np.ndarray | None]:
         """(shard key, its index), None if the shard is absent. Unsharded arrays: a 1-entry index."""
+        found = self._by_shard.get((t, sy, sx))
+        if found is not None:
+            return found
         key = self.shard_key(t, sy, sx)
         if key not in self._indexes:
             if not self.spec.sharded:
@@ -60,12 +71,13 @@ class ArrayReader:
                 else:
                     raw, size = got
                     self._indexes[key] = self.spec.decode_index(raw, key, size)
-        return key, self._indexes[key]
+        found = self._by_shard[(t, sy, sx)] = (key, self._indexes[key])
+        return found
 
     def chunk_slot(self, cy: int, cx: int) -> int:
         """Position of spatial inner chunk (cy, cx) in its shard's index (C order)."""
-        per = self.spec.per_shard
-        return (cy % per[-2]) * per[-1] + (cx % per[-1])
+        py, px = self._per
+        return (cy % py) * px + (cx % px)
 
     def locate(self, t: int, cy: int, cx: int) -> tuple[str, int, int] | None:
         """(shard key, offset, nbytes) of an inner chunk, or None where nothing is stored."""

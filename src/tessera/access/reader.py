@@ -194,11 +194,14 @@ class ZoneReader:
         scales = np.full(len(r), np.inf, np.float32)
         s_present = np.zeros(len(r), bool)
         groups = spatial_chunks(r, c, self.scales.chunk)
-        a, b = self.scales.chunk
-        for key, block in self.scales.fetch(t, groups, self.pool).items():
+        sa, sb = self.scales.chunk
+
+        def put_scales(key: tuple[int, int], block: np.ndarray) -> None:
             idx = groups[key]
-            scales[idx] = block[0][r[idx] % a, c[idx] % b]
+            scales[idx] = block[0][r[idx] % sa, c[idx] % sb]
             s_present[idx] = True
+
+        self.scales.fetch(t, groups, self.pool, sink=put_scales)
         finite = np.isfinite(scales)
         e_groups = spatial_chunks(r, c, emb.chunk)
         e_present = np.zeros(len(r), bool)
@@ -208,9 +211,13 @@ class ZoneReader:
         need = [k for k, idx in e_groups.items() if e_present[idx[0]] and finite[idx].any()]
         a, b = emb.chunk
         q = np.zeros((len(r), depth), np.int8)
-        for key, block in emb.fetch(t, need, self.pool).items():
+
+        def gather(key: tuple[int, int], block: np.ndarray) -> None:
+            # On the decoding threads, so a decoded chunk is dropped as soon as its points are out.
             idx = e_groups[key]
             q[idx] = block[0, :depth][:, r[idx] % a, c[idx] % b].T
+
+        emb.fetch(t, need, self.pool, sink=gather)
         values[inside] = dequantize(q, scales)
         status[inside] = np.where(finite, VALID, np.where(np.isnan(scales), WATER, NODATA))
         return values, status.astype(str)

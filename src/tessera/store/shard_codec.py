@@ -10,6 +10,7 @@ key in every error. Layouts we do not decode are refused with the codec's name, 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -155,11 +156,17 @@ def _strip_crc(data: bytes | memoryview, codecs, key: str, what: str) -> bytes |
     return body
 
 
-def _decompress(name: str, data, where: str) -> bytes:
+@functools.cache
+def _codec(name: str):
     import numcodecs
 
-    codec = {"blosc": numcodecs.Blosc, "zstd": numcodecs.Zstd, "gzip": numcodecs.GZip}[name]()
+    # Decoders keep no state between calls (blosc takes a fresh context per call off the main
+    # thread), so one instance serves every thread; making one per chunk cost more than decoding.
+    return {"blosc": numcodecs.Blosc, "zstd": numcodecs.Zstd, "gzip": numcodecs.GZip}[name]()
+
+
+def _decompress(name: str, data, where: str) -> bytes:
     try:
-        return codec.decode(bytes(data))
+        return _codec(name).decode(data)
     except Exception as exc:  # noqa: BLE001 — every decoder failure means the same: damaged bytes
         raise StoreDamageError(f"chunk {where} cannot be decompressed ({name}): the shard is damaged") from exc
