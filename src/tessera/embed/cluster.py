@@ -2,7 +2,8 @@
 
 Sizing is about PyTorch, which already parallelises one forward pass over a process's cores.
 So a process gets several cores for PyTorch's threads, and its Dask threads are not for more
-compute but for overlap: while one block is in the model, the others read, sample and write.
+compute but for overlap: while one block is in the model, the others read, sample and write
+(below 4 cores ``embed`` skips the cluster and runs the stages in turn: see ``embed.run``).
 One process (threads only, nothing to pickle or spawn) up to 8 cores; beyond that one process
 per ~8 cores, because a forward pass of this size stops scaling past that many threads.
 """

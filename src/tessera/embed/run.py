@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -36,6 +37,11 @@ from tessera.quantize import quantize
 from tessera.store import Provenance, StoreError, StoreLayout, blocks, open_for_write, place
 
 log = logging.getLogger(__name__)
+
+# Below this many cores, reading/sampling/writing on threads beside the model costs the model more
+# than it saves: with 2 cores, 2 s of side work stretched the model's 30 s by 5 s (PyTorch's
+# threads wait on each other when one loses its core), so blocks run one stage after another.
+OVERLAP_MIN_CORES = 4
 
 
 @dataclass(frozen=True)
@@ -113,8 +119,11 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
     shape: LocalShape | None = None if config.scheduler else local_shape(available_cores(), config.workers)
     pixels = nodata = computed = 0
     stages: dict[str, float] = {}
+    in_driver = shape is not None and shape.processes == 1
+    serial = in_driver and shape.torch_threads < OVERLAP_MIN_CORES  # no cluster needed at all
     # The cluster comes up before the store is touched: an unreachable scheduler leaves nothing behind.
-    with dask_client(shape, config.scheduler, config.scheduler_timeout_s) as client:
+    cluster = contextlib.nullcontext() if serial else dask_client(shape, config.scheduler, config.scheduler_timeout_s)
+    with cluster as client:
         store = open_for_write(store_path, provenance, model.cfg.embed_dim, config.layout, config.depths)
         group = store.ensure(cube.year, zone, provenance, model.cfg.embed_dim)
         tasks = plan(Window(0, 0, *cube.grid.shape), window, group.layout)
@@ -127,8 +136,10 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
                        torch_threads=shape.torch_threads if shape else None)  # fmt: skip
         if progress:
             progress("blocks", len(tasks) - len(todo), len(tasks))
-        in_driver = shape is not None and shape.processes == 1
-        if in_driver:
+        if serial:
+            torch.set_num_threads(shape.torch_threads)
+            results = (embed_block(spec, t) for t in todo)
+        elif in_driver:
             torch.set_num_threads(shape.torch_threads)
             results = _pipelined(client, spec, todo, Embedder(model, config.inference))
         else:
