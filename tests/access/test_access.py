@@ -11,10 +11,10 @@ import pytest
 from pyproj import Transformer
 
 from tessera.access import NODATA, OUTSIDE, VALID, AccessError, open_store
-from tests.access.coord_store import BBOX, NODATA_PX, Z30, Z31, decode
+from tests.access.coord_store import BBOX, DIMS, NODATA_PX, Z30, Z31, decode, encode, zone_window
 from tests.access.coord_store import zone_pixels
 from tessera.errors import InputNotFoundError
-from tessera.store import StoreError
+from tessera.store import Provenance, StoreError, StoreLayout
 
 def centres_in(crs_from: str, crs_to: str, xs, ys):
     return Transformer.from_crs(crs_from, crs_to, always_xy=True).transform(xs, ys)
@@ -200,3 +200,35 @@ def test_direct_shard_reads_equal_zarr_indexing(store_path):
     vals, status = reader.points(r, c, 2024)
     assert np.array_equal(vals, expect[r - win.row, c - win.col], equal_nan=True)
     assert set(status) == {VALID, NODATA}
+
+
+def test_reads_take_several_years_and_stack_them(tmp_path):
+    from tessera.store import blocks, open_for_write
+
+    prov = Provenance({"checkpoint_sha256": "1" * 64}, {"seed": 0}, "test")
+    store = open_for_write(tmp_path / "two", prov, DIMS, StoreLayout(shard=64))
+    win = zone_window(Z31, 0.001, 0.009, 52.001, 52.006)
+    for year in (2024, 2022):
+        writer = store.ensure(year, Z31, prov, DIMS)
+        for shard, piece in blocks(win, writer.layout):
+            q = encode(Z31, piece)
+            writer.write_block(shard, piece, q, np.full(q.shape[:2], year - 2020, np.float32), "t")
+    s = open_store(tmp_path / "two")
+    pts = [[0.004, 52.003], [0.006, 52.004], [3.0, 52.0]]
+    both = s.sample_points(pts, [2022, 2024])
+    assert both.values.shape == (2, 3, DIMS) and both.status.shape == (2, 3)
+    for i, year in enumerate((2022, 2024)):
+        one = s.sample_points(pts, year)
+        assert np.array_equal(both.values[i], one.values, equal_nan=True) and list(both.status[i]) == list(one.status)
+    assert both.values[1, 0, 0] == 2 * both.values[0, 0, 0]  # scales 4 vs 2
+    bbox = (0.002, 52.002, 0.008, 52.005)
+    region = s.read_region(bbox, [2024, 2022])
+    assert region.years == (2024, 2022) and region.data.shape[0] == 2
+    assert np.array_equal(region.data[1], s.read_region(bbox, 2022).data, equal_nan=True)
+    strips = list(s.iter_region(bbox, [2024, 2022], strip_rows=7))
+    assert np.array_equal(np.concatenate([st.data for st in strips], axis=1), region.data, equal_nan=True)
+    vec, status = s.probe(0.004, 52.003, [2022, 2024])
+    assert vec.shape == (2, DIMS) and status == ["valid", "valid"]
+    assert s.read_patch(0.004, 52.003, [2022], 8).data.shape == (1, 8, 8, DIMS)
+    with pytest.raises(AccessError, match="no embeddings for 2023"):
+        s.sample_points(pts, [2022, 2023])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 
@@ -225,29 +226,68 @@ class ZoneReader:
 
 class RegionReads:
     """Reads shared by every reader (a store, a geotessera directory); each reader provides
-    ``check_year``, ``embed_dim(year, depth)``, ``sources(year, grid, depth)`` and ``sample_points``."""
+    ``check_year``, ``embed_dim(year, depth)``, ``sources(year, grid, depth)`` and
+    ``_sample_year``. Every read takes a year, or a list of years: then the result gains a
+    leading year axis (values (Y, N, D), status (Y, N); region data (Y, H, W, D))."""
 
-    def probe(self, lon: float, lat: float, year: int, depth: int | None = None):
-        """(vector (D,) float32, status) at one point: ``valid``, ``water``, ``nodata`` or ``outside``."""
+    def sample_points(self, points, year: int | Sequence[int], depth: int | None = None):
+        years = _years(year)
+        if years is None:
+            return self._sample_year(points, year, depth)
+        from tessera.access.points import PointSample
+
+        parts = [self._sample_year(points, y, depth) for y in years]
+        return PointSample(np.stack([p.values for p in parts]), np.stack([p.status for p in parts]))
+
+    def probe(self, lon: float, lat: float, year: int | Sequence[int], depth: int | None = None):
+        """(vector (D,) float32, status) at one point: ``valid``, ``water``, ``nodata`` or ``outside``;
+        for a list of years ((Y, D), [status per year])."""
         s = self.sample_points([[lon, lat]], year, depth=depth)
-        return s.values[0], str(s.status[0])
+        if _years(year) is None:
+            return s.values[0], str(s.status[0])
+        return s.values[:, 0], [str(v) for v in s.status[:, 0]]
 
-    def read_region(self, bbox, year: int, crs: str | None = None, resolution: float | None = None,
-                    depth: int | None = None):  # fmt: skip
+    def read_region(self, bbox, year: int | Sequence[int], crs: str | None = None,
+                    resolution: float | None = None, depth: int | None = None):  # fmt: skip
         from tessera.access.region import read_region
 
-        return read_region(self, bbox, year, crs, resolution, depth=depth)
+        return _stacked(lambda y: read_region(self, bbox, y, crs, resolution, depth=depth), year)
 
-    def iter_region(self, bbox, year: int, crs: str | None = None, resolution: float | None = None,
-                    strip_rows: int = 256, depth: int | None = None):  # fmt: skip
+    def iter_region(self, bbox, year: int | Sequence[int], crs: str | None = None,
+                    resolution: float | None = None, strip_rows: int = 256, depth: int | None = None):  # fmt: skip
         from tessera.access.region import iter_region
 
-        return iter_region(self, bbox, year, crs, resolution, strip_rows, depth=depth)
+        years = _years(year)
+        if years is None:
+            return iter_region(self, bbox, year, crs, resolution, strip_rows, depth=depth)
+        strips = zip(*(iter_region(self, bbox, y, crs, resolution, strip_rows, depth=depth) for y in years), strict=True)
+        return (_stack(parts, years) for parts in strips)
 
-    def read_patch(self, lon: float, lat: float, year: int, size_px: int, depth: int | None = None):
+    def read_patch(self, lon: float, lat: float, year: int | Sequence[int], size_px: int, depth: int | None = None):
         from tessera.access.region import read_patch
 
-        return read_patch(self, lon, lat, year, size_px, depth=depth)
+        return _stacked(lambda y: read_patch(self, lon, lat, y, size_px, depth=depth), year)
+
+
+def _years(year) -> list[int] | None:
+    """None for one year; the list for several."""
+    if isinstance(year, int | np.integer):
+        return None
+    years = [int(y) for y in year]
+    if not years:
+        raise AccessError("no year given; give a year or a list of years")
+    return years
+
+
+def _stack(parts, years: list[int]):
+    from tessera.access.region import Region
+
+    return Region(np.stack([p.data for p in parts]), parts[0].grid, tuple(years))
+
+
+def _stacked(read, year):
+    years = _years(year)
+    return read(year) if years is None else _stack([read(y) for y in years], years)
 
 
 class ZoneYear:
@@ -333,7 +373,7 @@ class StoreReader(RegionReads):
 
         return [ZoneYear(z, year, depth) for z in candidate_zones(self, grid)]
 
-    def sample_points(self, points, year: int, depth: int | None = None):
+    def _sample_year(self, points, year: int, depth: int | None = None):
         from tessera.access.points import sample_points
 
         return sample_points(self, points, year, depth)

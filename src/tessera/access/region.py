@@ -26,10 +26,12 @@ DEGREES_PER_10M = PIXEL_SIZE_M / 111_320.0  # default resolution of geographic o
 
 @dataclass(frozen=True)
 class Region:
-    """``data`` (H, W, D) float32 (NaN = no data) on ``grid`` (CRS, transform, size)."""
+    """``data`` (H, W, D) float32 (NaN = no data) on ``grid`` (CRS, transform, size); read for
+    several ``years``, (Y, H, W, D) in their order."""
 
     data: np.ndarray
     grid: Grid
+    years: tuple[int, ...] | None = None
 
     @property
     def transform(self) -> Affine:

@@ -127,7 +127,7 @@ class GeotesseraReader(RegionReads):
         return [{"year": year, "bounds": (lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05)}
                 for year, tiles in self._tiles.items() for lon, lat in tiles]  # fmt: skip
 
-    def sample_points(self, points, year: int, depth: int | None = None) -> PointSample:
+    def _sample_year(self, points, year: int, depth: int | None = None) -> PointSample:
         """One memory-mapped read per tile for all its points; ``outside`` where no tile covers."""
         from pyproj import Transformer
 
