@@ -78,23 +78,26 @@ def test_label_raster_in_another_crs_is_reprojected(small_scene, tmp_path):
     src = small_scene.classes.astype(np.uint8)
     t, w, h = calculate_default_transform(grid.crs, "EPSG:4326", grid.width, grid.height, *[
         getattr(grid.bounds, k) for k in ("left", "bottom", "right", "top")])  # fmt: skip
-    dst = np.zeros((h, w), np.uint8)
-    reproject(src, dst, src_transform=grid.transform, src_crs=grid.crs, dst_transform=t, dst_crs="EPSG:4326")
+    dst = np.full((h, w), 255, np.uint8)  # 255: the simulator's "no class", so class 0 is a class
+    reproject(src, dst, src_transform=grid.transform, src_crs=grid.crs, dst_transform=t, dst_crs="EPSG:4326",
+              dst_nodata=255)  # fmt: skip
     with rasterio.open(tmp_path / "l.tif", "w", driver="GTiff", width=w, height=h, count=1, dtype="uint8",
-                       crs="EPSG:4326", transform=t) as f:  # fmt: skip
+                       crs="EPSG:4326", transform=t, nodata=255) as f:  # fmt: skip
         f.write(dst[None])
     back = read_label_raster(tmp_path / "l.tif", grid)
-    assert back.shape == grid.shape and (back == src).mean() > 0.85
+    assert back.shape == grid.shape and (back == src).mean() > 0.85 and (back[src == 0] == 0).mean() > 0.85
 
 
 def test_unet_learns_fields_from_sparse_labels(small_scene):
     from tessera.heads.unet import UNetHead
 
     x = baseline_features(small_scene.cube)
-    y = small_scene.classes.astype(int) + 1
+    from tessera.heads.labels import NO_LABEL
+
+    y = small_scene.classes.astype(int)  # class 0 included: unlabelled is NO_LABEL (-1)
     keep = np.random.default_rng(0).random(y.shape) < 0.03
-    head = UNetHead(steps=300, patch=32).fit(x, np.where(keep, y, 0))
+    head = UNetHead(steps=300, patch=32).fit(x, np.where(keep, y, NO_LABEL))
     pred = head.predict(x)
     assert (pred == y)[~keep].mean() > 0.8
     x[:2, :2] = np.nan
-    assert (head.predict(x)[:2, :2] == 0).all()  # no data → no class
+    assert (head.predict(x)[:2, :2] == NO_LABEL).all()  # no data → no class

@@ -229,3 +229,40 @@ def test_regression_curve_fit_and_value_map(embedded, tmp_path):
     with pytest.raises(TesseraError, match="classification only"):
         cli("heads", "fit", embedded.store, "--labels", tmp_path / "biomass.tif", "--year", 2024, "--task",
             "regression", "--head", "unet", "--out", tmp_path / "u.safetensors")  # fmt: skip
+
+
+def test_class_zero_and_the_scene_legend_are_honoured(embedded, tmp_path):
+    """The simulator's classes.tif (ids 0–9, nodata 255, names in legend.json) used as labels:
+    class 0 is trained, predicted and named; unmapped pixels are -1, not a class."""
+    from tessera.simulate import SimulationConfig, simulate, write_scene
+
+    scene_dir = tmp_path / "scene"
+    scene = simulate(SimulationConfig(height=48, width=48, seed=11, field_px=12))
+    write_scene(scene, scene_dir)
+    assert (scene.classes == 0).any()
+    cli("heads", "predict", embedded.store, "--labels", scene_dir / "classes.tif", "--year", 2024, "--head",
+        "logistic", "--cube", embedded.cube, "--out", tmp_path / "map.tif")  # fmt: skip
+    legend = json.loads((tmp_path / "map.json").read_text())
+    names = {c["id"]: c["name"] for c in json.loads((scene_dir / "legend.json").read_text())}
+    assert legend["0"] == names[0] == "winter_cereal" and all(legend[k] == names[int(k)] for k in legend)
+    with rasterio.open(tmp_path / "map.tif") as src:
+        pred = src.read(1)
+        assert src.nodata == -1
+    assert (pred == 0).any() and ((pred == 0) == (scene.classes == 0)).mean() > 0.8
+
+
+def test_a_labels_raster_without_nodata_treats_zero_as_unlabelled(embedded, tmp_path):
+    from tessera.heads.labels import NO_LABEL, read_label_raster
+
+    path = tmp_path / "plain.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=48, height=48, count=1, dtype="uint8",
+                       crs=embedded.grid.crs, transform=embedded.grid.transform) as f:  # fmt: skip
+        f.write(sparse(embedded.classes, 0.3).astype(np.uint8)[None])
+    got = read_label_raster(path, embedded.grid)
+    assert (got == NO_LABEL).sum() == (sparse(embedded.classes, 0.3) == 0).sum() and (got != 0).all()
+    float_path = tmp_path / "float.tif"
+    with rasterio.open(float_path, "w", driver="GTiff", width=48, height=48, count=1, dtype="float32",
+                       crs=embedded.grid.crs, transform=embedded.grid.transform) as f:  # fmt: skip
+        f.write(np.ones((1, 48, 48), np.float32))
+    with pytest.raises(TesseraError, match="class labels must be integers"):
+        read_label_raster(float_path, embedded.grid)

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from tessera.cli.app import app, console, cube_path, parse_bbox, STORE_ARG, YEAR_OPT
+from tessera.cli.app import STORE_ARG, YEAR_OPT, app, console, cube_path, parse_bbox
 from tessera.errors import ConfigError
+from tessera.heads.labels import NO_LABEL
 
 heads_app = typer.Typer(help="Small heads on embeddings: learning curves, fitting, maps.", no_args_is_help=True)
 app.add_typer(heads_app, name="heads")
@@ -135,7 +136,7 @@ def _predict(model, emb: np.ndarray, task: str) -> np.ndarray:
     h, w, d = emb.shape
     flat = emb.reshape(h * w, d)
     ok = ~np.isnan(flat).any(axis=1)
-    pred = np.zeros(h * w, np.int32) if task == "classification" else np.full(h * w, np.nan, np.float32)
+    pred = np.full(h * w, NO_LABEL, np.int32) if task == "classification" else np.full(h * w, np.nan, np.float32)
     if ok.any():
         pred[ok] = model.predict(flat[ok])
     return pred.reshape(h, w)
@@ -195,17 +196,17 @@ def predict_command(
                 legend=legend or None, vmax=top)  # fmt: skip
         console.print(f"wrote [bold]{html}[/]")
     h, w = pred.shape
-    mapped = (pred != 0) if task == "classification" else ~np.isnan(pred)
+    mapped = (pred != NO_LABEL) if task == "classification" else ~np.isnan(pred)
     console.print(f"wrote [bold]{out}[/]: {h} × {w} px, {mapped.mean():.1%} mapped, {task} head {head} on {n:,} labels")
 
 
 def write_class_map(out: Path, pred: np.ndarray, grid, legend: dict[int, str], tags: dict[str, str]) -> None:
-    """GeoTIFF (COG, 0 = no data) + ``.json`` legend + ``.png`` in the report's class colours."""
+    """GeoTIFF (COG, -1 = no data) + ``.json`` legend + ``.png`` in the report's class colours."""
     from tessera.access.export import write_cog
     from tessera.atomic import atomic_file
     from tessera.viz import save_png
 
-    write_cog(out, pred.astype(np.int32)[None], grid, 0, tags)
+    write_cog(out, pred.astype(np.int32)[None], grid, NO_LABEL, tags)
     with atomic_file(out.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps({str(k): v for k, v in legend.items()}, indent=1))
     top = max(legend) if legend else 1

@@ -39,6 +39,7 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     from tessera.embed import EmbedConfig, embed_cube
     from tessera.heads import baseline_features, learning_curve, make_head, summarise
     from tessera.simulate import SimulationConfig, read_labels, simulate, write_scene
+    from tessera.simulate.classes import NODATA_CLASS
     from tessera.train import ShardConfig, TrainConfig, train, write_shards
     from tessera.viz import pca_rgb, plot_learning_curves, save_png
 
@@ -84,7 +85,7 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     legend = {c["id"]: c["name"] for c in json.loads((target / "legend.json").read_text())}
     h, w = labels.shape
     rows, cols = np.divmod(np.arange(h * w), w)
-    keep = (labels.ravel() > 0) & ~np.isnan(emb.reshape(h * w, -1)).any(1) & ~np.isnan(raw.reshape(h * w, -1)).any(1)
+    keep = (labels.ravel() != NODATA_CLASS) & ~np.isnan(emb.reshape(h * w, -1)).any(1) & ~np.isnan(raw.reshape(h * w, -1)).any(1)
     feats = {"embeddings": emb.reshape(h * w, -1)[keep], "raw bands": raw.reshape(h * w, -1)[keep]}
     points = learning_curve(feats, labels.ravel()[keep], rows[keep], cols[keep], heads=HEADS,
                             fractions=FRACTIONS, repeats=cfg.repeats, split="spatial", block=16)  # fmt: skip
@@ -101,7 +102,7 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     for name, x in feats.items():
         best = max(HEADS, key=lambda hd: acc[(name, hd, 0.10)][0])
         model = make_head(best, seed=0).fit(x[train_idx], labels.ravel()[keep][train_idx])
-        full = np.zeros(h * w, int)
+        full = np.full(h * w, -1, int)  # -1: no prediction (class 0 is winter cereal)
         full[keep] = model.predict(x)
         maps[name] = (best, full.reshape(h, w))
     figs = out / "report"
@@ -109,6 +110,7 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     rgb = pca_rgb(emb)
     save_png(figs / "pca.png", rgb, "embeddings: first three principal components")
     top = max(legend)
+    labels = np.where(labels == NODATA_CLASS, -1, labels)  # class maps mark "none" with -1
     save_png(figs / "truth.png", labels, "ground truth", cmap="tab10", legend=legend, vmax=top)
     for name, (head, m) in maps.items():
         save_png(figs / f"map_{name.replace(' ', '_')}.png", m, f"{name} + {head}, 10 % labels", cmap="tab10",

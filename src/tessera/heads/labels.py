@@ -12,12 +12,12 @@ import numpy as np
 from tessera.grid import Grid
 from tessera.heads.evaluate import LabelError
 
-NO_LABEL = 0  # class id 0 is "unlabelled" in label rasters
+NO_LABEL = -1  # "unlabelled" in label arrays and class maps; every other integer is a class id
 
 
 def _onto_grid(path: str | os.PathLike, grid: Grid, dtype, fill) -> np.ndarray:
     """Band 1 of a raster on ``grid``, nearest neighbour from any grid or CRS; ``fill`` where the
-    raster has no data or does not reach."""
+    raster has no data (its own nodata value) or does not reach."""
     import rasterio
     from rasterio.warp import Resampling, reproject
 
@@ -26,16 +26,45 @@ def _onto_grid(path: str | os.PathLike, grid: Grid, dtype, fill) -> np.ndarray:
             raise LabelError(f"{path} has no CRS; labels must be georeferenced")
         out = np.full(grid.shape, fill, dtype or src.dtypes[0])
         reproject(rasterio.band(src, 1), out, dst_transform=grid.transform, dst_crs=grid.crs,
-                  resampling=Resampling.nearest, dst_nodata=fill)  # fmt: skip
+                  resampling=Resampling.nearest, src_nodata=src.nodata, dst_nodata=fill)  # fmt: skip
     return out
 
 
 def read_label_raster(path: str | os.PathLike, grid: Grid) -> np.ndarray:
-    """(H, W) labels on ``grid``; reprojected with nearest neighbour from another grid or CRS."""
-    out = _onto_grid(path, grid, None, NO_LABEL)
+    """(H, W) int32 class ids on ``grid`` (nearest neighbour from another grid or CRS), ``NO_LABEL``
+    where unlabelled: the raster's own nodata value, or 0 in a raster that declares none."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        nodata = src.nodata
+        if not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
+            raise LabelError(f"{path} holds {src.dtypes[0]} values; class labels must be integers "
+                             "(for continuous targets use --task regression)")  # fmt: skip
+    unlabelled = 0 if nodata is None else int(nodata)
+    # Reproject in int64 with a fill no class id can take, then map both "unlabelled" marks to -1.
+    fill = np.iinfo(np.int64).min
+    out = _onto_grid(path, grid, np.int64, fill)
+    out[(out == fill) | (out == unlabelled)] = NO_LABEL
     if not (out != NO_LABEL).any():
         raise LabelError(f"{path} has no labels inside the region; check the file covers the area and year")
-    return out
+    return out.astype(np.int32)
+
+
+def read_legend(path: str | os.PathLike) -> dict[int, str]:
+    """Class names for a label raster, if it has a legend beside it: ``NAME.json`` or the folder's
+    ``legend.json`` — a list of {"id", "name"} (as ``tessera simulate`` writes) or {"id": "name"}."""
+    path = Path(path)
+    for candidate in (path.with_suffix(".json"), path.with_name("legend.json")):
+        if not candidate.is_file():
+            continue
+        try:
+            doc = json.loads(candidate.read_text())
+            if isinstance(doc, list):
+                return {int(c["id"]): str(c["name"]) for c in doc}
+            return {int(k): str(v) for k, v in doc.items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise LabelError(f"legend {candidate} is not a list of {{id, name}} or an id → name map ({exc})") from exc
+    return {}
 
 
 def read_value_raster(path: str | os.PathLike, grid: Grid) -> np.ndarray:

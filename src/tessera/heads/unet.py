@@ -93,7 +93,7 @@ class UNetHead:
         return self
 
     def predict(self, emb: np.ndarray) -> np.ndarray:
-        """(H, W) class ids; 0 where the embedding is missing."""
+        """(H, W) class ids; NO_LABEL (-1) where the embedding is missing."""
         import torch
 
         if self.net is None:

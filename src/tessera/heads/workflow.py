@@ -10,7 +10,14 @@ import numpy as np
 
 from tessera.grid import Grid
 from tessera.heads.evaluate import LabelError
-from tessera.heads.labels import NO_LABEL, rasterize_labels, rasterize_values, read_label_raster, read_value_raster
+from tessera.heads.labels import (
+    NO_LABEL,
+    rasterize_labels,
+    rasterize_values,
+    read_label_raster,
+    read_legend,
+    read_value_raster,
+)
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt")
 
@@ -19,7 +26,7 @@ RASTER_SUFFIXES = (".tif", ".tiff", ".vrt")
 class LabelledRegion:
     grid: Grid
     embeddings: np.ndarray  # (H, W, D) float32, NaN = no data
-    labels: np.ndarray  # (H, W): int class ids, 0 = unlabelled; or float targets, NaN = unlabelled
+    labels: np.ndarray  # (H, W): int class ids, NO_LABEL (-1) = unlabelled; or float targets, NaN = unlabelled
     legend: dict[int, str]
     raw: np.ndarray | None = None  # (H, W, F) raw-band baseline features when a cube was given
     task: str = "classification"
@@ -82,14 +89,14 @@ def labelled_region(store, year: int, labels: str | os.PathLike, column: str | N
         lab = read_value_raster(labels, grid) if is_raster else rasterize_values(labels, grid, column)
         legend = {}
     elif is_raster:
-        lab, legend = read_label_raster(labels, grid), {}
+        lab, legend = read_label_raster(labels, grid), read_legend(labels)
     else:
         if not column:
             raise LabelError(f"{labels} is a vector file: name its class column with --column")
         lab, names = rasterize_labels(labels, grid, column)
         legend = {i: n for n, i in names.items()}
-    if not legend and task == "classification":
-        legend = {int(i): str(i) for i in np.unique(lab) if i != NO_LABEL}
+    if task == "classification":  # every class present gets a name, its own or its id
+        legend = {int(i): legend.get(int(i), str(i)) for i in np.unique(lab) if i != NO_LABEL}
     emb = read_grid(store, grid, year).data
     raw = None
     if cube is not None:

@@ -13,6 +13,7 @@ from tessera.cube import interpolate_gaps
 from tessera.errors import ConfigError
 from tessera.model.sampling import N_TIMESTEPS, pool_s1, sample_tokens
 from tessera.simulate import open_scene_cube, read_labels
+from tessera.simulate.classes import NODATA_CLASS
 from tessera.train.losses import rankme
 
 
@@ -44,6 +45,7 @@ def load_validation(scene_dir: str | os.PathLike, max_pixels: int = 4096, seed: 
     raw = interpolate_gaps(bands, mask.astype(bool), cube.s2_doy, np.arange(5, 366, 15))
     raw = np.nan_to_num(raw.transpose(1, 0, 2).reshape(len(pick), -1))
     ok = toks[0].ok  # the same in every draw: it depends only on the counts of valid dates
+    ok &= labels[pick] != NODATA_CLASS  # unlabelled pixels are not a class
     rows, cols = np.divmod(pick, w)
     return ValidationSet(np.stack([t.s2[ok] for t in toks]), np.stack([t.s1[ok] for t in toks]),
                          labels[pick][ok], raw[ok], rows[ok], cols[ok])  # fmt: skip

@@ -35,6 +35,8 @@ def save_png(path: str | os.PathLike, image: np.ndarray, title: str | None = Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if cmap is not None and np.issubdtype(np.asarray(image).dtype, np.integer):
+        image = np.ma.masked_less(image, 0)  # class maps: negative ids (-1) are "no data", left blank
     fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
     ax.imshow(image, cmap=cmap, interpolation="nearest", vmin=0 if vmax is not None else None, vmax=vmax)
     ax.set_axis_off()

@@ -15,11 +15,12 @@ from tessera.grid import Grid
 
 
 def class_rgba(classes: np.ndarray, vmax: int, cmap: str = "tab10") -> np.ndarray:
-    """(H, W) class ids → (H, W, 4) uint8 in the colours :func:`save_png` uses; 0 transparent."""
+    """(H, W) class ids → (H, W, 4) uint8 in the colours :func:`save_png` uses; negative ids
+    (no data) transparent."""
     import matplotlib
 
-    rgba = (matplotlib.colormaps[cmap](classes / max(vmax, 1)) * 255).astype(np.uint8)
-    rgba[classes == 0, 3] = 0
+    rgba = (matplotlib.colormaps[cmap](np.maximum(classes, 0) / max(vmax, 1)) * 255).astype(np.uint8)
+    rgba[classes < 0, 3] = 0
     return rgba
 
 
