@@ -63,3 +63,14 @@ def test_import_failures_are_clear_and_leave_nothing(tmp_path, small_cube):
     (out / "x").write_text("x")
     with pytest.raises(OutputExistsError):
         import_npy(stack, out, roi=roi, year=2024)
+
+
+def test_float_reflectance_is_refused_with_the_scaling_hint(tmp_path, small_cube):
+    stack = export_npy(small_cube, tmp_path / "stack")
+    np.save(stack / "bands.npy", (small_cube.s2_bands / 10000).astype(np.float32))  # reflectance 0–1
+    with pytest.raises(CubeValidationError, match="reflectance × 10000"):
+        import_npy(stack, tmp_path / "c.zarr", roi=stack / "roi.tif", year=2024)
+    assert not (tmp_path / "c.zarr").exists()
+    np.save(stack / "bands.npy", small_cube.s2_bands.astype(np.float32))  # whole DNs as floats: fine
+    out = import_npy(stack, tmp_path / "c.zarr", roi=stack / "roi.tif", year=2024)
+    assert np.array_equal(open_cube(out).read().s2_bands, small_cube.s2_bands)

@@ -78,7 +78,8 @@ def check_s1_shape(shape: tuple, n_doy: int, hw: tuple[int, int], orbit: str) ->
 
 
 def coerce_s2_bands(bands: np.ndarray) -> np.ndarray:
-    """S2 DN values → uint16; NaN or values outside 0–65535 are refused (not clipped)."""
+    """S2 DN values → uint16; NaN, fractions (reflectance 0–1) or values outside 0–65535 are
+    refused (not clipped or rounded away)."""
     bands = np.asarray(bands)
     if bands.dtype == np.uint16:
         return bands
@@ -88,7 +89,13 @@ def coerce_s2_bands(bands: np.ndarray) -> np.ndarray:
                 "S2 bands contain NaN; mark missing observations in the mask and give any "
                 "value (e.g. 0) in the bands instead"
             )
-        bands = np.rint(bands)
+        rounded = np.rint(bands)
+        if bands.size and np.abs(bands - rounded).max() > 1e-3:
+            raise CubeValidationError(
+                f"S2 bands hold fractional values (range {bands.min():.4g}–{bands.max():.4g}): they look "
+                "like reflectance 0–1; give L2A DN = reflectance × 10000 (integers, as the stacker writes)"
+            )
+        bands = rounded
     if bands.size and (bands.min() < 0 or bands.max() > np.iinfo(np.uint16).max):
         raise CubeValidationError(
             f"S2 bands range {bands.min()}–{bands.max()} is outside uint16 DN (0–65535); "
