@@ -152,13 +152,14 @@ def test_cli_info_sample_export(store_path, tmp_path):
     assert [(g["year"], g["zone"]) for g in groups] == [(2024, "utm30"), (2024, "utm31")]
     assert all(g["blocks"] > 0 and g["pixels"] > 0 for g in groups)
 
-    (tmp_path / "pts.csv").write_text("lon,lat\n0.005,52.005\n-0.005,52.005\n10.0,52.0\n")
+    (tmp_path / "pts.csv").write_text("id,lon,lat\nA7,0.005,52.005\nB2,-0.005,52.005\nC9,10.0,52.0\n")
     r = tessera("sample", store_path, tmp_path / "pts.csv", "--year", "2024", "-o", tmp_path / "out.csv")
     assert r.returncode == 0, r.stderr
     lines = (tmp_path / "out.csv").read_text().splitlines()
-    assert lines[0].startswith("lon,lat,status,e0") and len(lines) == 4 and lines[3].split(",")[2] == OUTSIDE
+    assert lines[0].startswith("id,lon,lat,status,e0") and len(lines) == 4 and lines[3].split(",")[3] == OUTSIDE
+    assert lines[1].startswith("A7,0.005,52.005,valid,") and "np.float" not in "".join(lines)
     direct = open_store(store_path).sample_points([[0.005, 52.005]], 2024).values[0]
-    assert np.allclose([float(v) for v in lines[1].split(",")[3:]], direct, equal_nan=True)
+    assert np.array_equal([np.float32(v) for v in lines[1].split(",")[4:]], direct)  # full precision
 
     r = tessera("export", store_path, tmp_path / "r.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2024")
     assert r.returncode == 0, r.stderr

@@ -96,3 +96,15 @@ def parse_bbox(text: str) -> tuple[float, ...]:
     if len(values) != 4:
         raise ConfigError(f"--bbox {text!r} must be four comma-separated numbers: W,S,E,N in degrees")
     return values
+
+
+def check_writable(out: Path) -> None:
+    """Refuse an output whose folder is missing or read-only before any work is done, so a long
+    fit or read never ends in a traceback at the last step."""
+    import os
+
+    folder = Path(out).absolute().parent
+    if not folder.is_dir():
+        raise ConfigError(f"cannot write {out}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {out}: the folder {folder} is not writable; choose another output")

@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from tessera.cli.app import app, console, parse_bbox
+from tessera.cli.app import app, check_writable, console, parse_bbox
 from tessera.errors import ConfigError
 
 
@@ -59,25 +59,6 @@ def verify_command(
         raise typer.Exit(1)
 
 
-def _read_points(path: Path):
-    """(N, 2) lon/lat from a CSV with lon/lat columns, or any vector file the access layer reads."""
-    if path.suffix.lower() == ".csv":
-        import csv
-
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        keys = {k.lower(): k for k in (rows[0].keys() if rows else [])}
-        lon_key = keys.get("lon") or keys.get("longitude") or keys.get("x")
-        lat_key = keys.get("lat") or keys.get("latitude") or keys.get("y")
-        if not rows or not lon_key or not lat_key:
-            raise ConfigError(f"{path} needs 'lon' and 'lat' columns (or longitude/latitude, x/y)")
-        try:
-            return np.array([[float(r[lon_key]), float(r[lat_key])] for r in rows])
-        except ValueError as exc:
-            raise ConfigError(f"{path} has a non-numeric lon/lat value ({exc})") from exc
-    return path
-
-
 @app.command("sample")
 def sample_command(
     store: str = typer.Argument(..., help="Embedding store (path or file:// URL)."),
@@ -85,35 +66,27 @@ def sample_command(
     year: int = typer.Option(..., help="Year to sample."),
     out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
 ) -> None:
-    """Embeddings at points → a table: lon, lat, status, e0 … e127 (NaN where no vector)."""
+    """Embeddings at points → the points table with status, e0 … e127 appended (NaN where no
+    vector); every input column is kept, so results join back to their ids."""
     from tessera.access import open_store
-    from tessera.access.points import as_lonlat
+    from tessera.access.point_table import read_point_table, sample_table
     from tessera.atomic import atomic_file
 
-    if not points.exists():
-        raise ConfigError(f"no points file at {points}")
-    if out.suffix.lower() not in (".csv", ".parquet"):
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
         raise ConfigError(f"--out {out} must end in .csv or .parquet")
-    pts = _read_points(points)
-    lon, lat = as_lonlat(pts)
+    check_writable(out)
+    lon, lat, table = read_point_table(points)
     res = open_store(store).sample_points(np.column_stack([lon, lat]), year)
-    dim = res.values.shape[1]
+    result = sample_table(table, lon, lat, res.status, res.values)
     with atomic_file(out) as tmp:
-        if out.suffix.lower() == ".parquet":
+        if suffix == ".parquet":
             try:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
+                result.to_parquet(tmp, index=False)
             except ImportError as exc:
                 raise ConfigError("writing .parquet needs pyarrow (`pip install pyarrow`); or use .csv") from exc
-            cols = {"lon": lon, "lat": lat, "status": res.status.astype(str),
-                    **{f"e{i}": res.values[:, i] for i in range(dim)}}  # fmt: skip
-            pq.write_table(pa.table(cols), tmp)
         else:
-            header = "lon,lat,status," + ",".join(f"e{i}" for i in range(dim))
-            with open(tmp, "w") as f:
-                f.write(header + "\n")
-                for i in range(len(lon)):
-                    f.write(f"{lon[i]!r},{lat[i]!r},{res.status[i]}," + ",".join(map(repr, res.values[i].tolist())) + "\n")
+            result.to_csv(tmp, index=False)  # floats written in full (shortest round-trip repr)
     counts = {k: int((res.status == k).sum()) for k in ("valid", "nodata", "outside")}
     console.print(f"wrote [bold]{out}[/]: {len(lon)} points — {counts['valid']} valid, "
                   f"{counts['nodata']} no data, {counts['outside']} outside coverage")  # fmt: skip

@@ -1,0 +1,88 @@
+"""Point files as tables: the points to sample and every column the user gave, so results join
+back to their ids. CSV (lon/lat, longitude/latitude or x/y columns, any others kept) through
+pandas; vector files (GeoJSON, GeoPackage, Shapefile; any CRS; polygons by a representative
+point) through geopandas, their attributes kept."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tessera.access.reader import AccessError
+
+LON_NAMES, LAT_NAMES = ("lon", "longitude", "x"), ("lat", "latitude", "y")
+
+
+def read_point_table(path: str | os.PathLike):
+    """(lon (N,), lat (N,), a pandas DataFrame of the file's columns) — lon/lat in degrees."""
+    path = Path(path)
+    if not path.is_file():
+        raise AccessError(f"no points file at {path}")
+    if path.suffix.lower() == ".csv":
+        return _csv(path)
+    return _vector(path)
+
+
+def _csv(path: Path):
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path)
+    except (ValueError, OSError) as exc:  # pandas' parser and empty-file errors are ValueErrors
+        raise AccessError(f"{path} is not a readable CSV ({str(exc).splitlines()[0]})") from exc
+    lower = {str(c).lower(): c for c in table.columns}
+    lon_col = next((lower[n] for n in LON_NAMES if n in lower), None)
+    lat_col = next((lower[n] for n in LAT_NAMES if n in lower), None)
+    if lon_col is None or lat_col is None:
+        raise AccessError(f"{path} needs 'lon' and 'lat' columns (or longitude/latitude, x/y); it has "
+                          f"{[str(c) for c in table.columns]}")  # fmt: skip
+    if table.empty:
+        raise AccessError(f"{path} has a header but no points")
+    coords = {}
+    for col in (lon_col, lat_col):
+        values = pd.to_numeric(table[col], errors="coerce")
+        bad = np.flatnonzero(values.isna().to_numpy())
+        if len(bad):
+            raise AccessError(f"{path} line {bad[0] + 2}: {col} is {table[col].iloc[bad[0]]!r}, not a number; "
+                              "give every point a longitude and latitude")  # fmt: skip
+        coords[col] = values.to_numpy(np.float64)
+    return coords[lon_col], coords[lat_col], table
+
+
+def _vector(path: Path):
+    try:
+        import geopandas as gpd
+    except ImportError as exc:
+        raise AccessError(f"reading {path} needs geopandas: pip install 'tessera[geotessera]'; or give a CSV "
+                          "with lon,lat columns") from exc  # fmt: skip
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # noqa: BLE001 — pyogrio/fiona raise many types for an unreadable file
+        raise AccessError(f"{path} is not a readable vector file ({str(exc).splitlines()[0]})") from exc
+    if gdf.empty:
+        raise AccessError(f"{path} has no features")
+    if gdf.geometry.isna().any():
+        raise AccessError(f"{path} feature {int(np.flatnonzero(gdf.geometry.isna())[0])} has no geometry")
+    if gdf.crs is not None:
+        gdf = gdf.to_crs("EPSG:4326")
+    where = gdf.geometry.representative_point()  # a point's own position; inside any polygon
+    table = gdf.drop(columns=gdf.geometry.name)
+    return np.asarray(where.x, np.float64), np.asarray(where.y, np.float64), table
+
+
+def sample_table(table, lon: np.ndarray, lat: np.ndarray, status: np.ndarray, values: np.ndarray):
+    """The input table with lon/lat (if absent), status and e0 … e{D-1} appended."""
+    import pandas as pd
+
+    out = table.copy()
+    lower = {str(c).lower() for c in out.columns}
+    if not any(n in lower for n in LON_NAMES):
+        out["lon"], out["lat"] = lon, lat
+    new = {"status": status.astype(str), **{f"e{i}": values[:, i] for i in range(values.shape[1])}}
+    clash = [c for c in new if c in out.columns]
+    if clash:
+        raise AccessError(f"the points file already has column(s) {clash[:3]}; rename them so the "
+                          "embeddings can be added beside them")  # fmt: skip
+    return pd.concat([out.reset_index(drop=True), pd.DataFrame(new)], axis=1)

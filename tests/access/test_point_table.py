@@ -1,0 +1,49 @@
+"""Point files for `tessera sample`: columns kept, bad files named in one line, nothing written."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tessera.access import AccessError
+from tessera.access.point_table import read_point_table
+
+
+def test_csv_and_vector_points_keep_their_columns(tmp_path):
+    (tmp_path / "p.csv").write_text("plot,Longitude,Latitude,crop\n1,0.1,52.2,wheat\n2,0.2,52.3,barley\n")
+    lon, lat, table = read_point_table(tmp_path / "p.csv")
+    assert list(lon) == [0.1, 0.2] and list(table.columns) == ["plot", "Longitude", "Latitude", "crop"]
+    square = [[0.1, 52.2], [0.102, 52.2], [0.102, 52.202], [0.1, 52.202], [0.1, 52.2]]
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"field": "F1"}, "geometry": {"type": "Polygon", "coordinates": [square]}},
+        {"type": "Feature", "properties": {"field": "F2"}, "geometry": {"type": "Point", "coordinates": [0.3, 52.1]}}]}  # fmt: skip
+    (tmp_path / "f.geojson").write_text(json.dumps(doc))
+    lon, lat, table = read_point_table(tmp_path / "f.geojson")
+    assert 0.1 < lon[0] < 0.102 and 52.2 < lat[0] < 52.202 and (lon[1], lat[1]) == (0.3, 52.1)
+    assert list(table["field"]) == ["F1", "F2"]
+
+
+@pytest.mark.parametrize("text, match", [
+    ("lon,lat\n0.1,52.2\n0.2,\n", "line 3: lat"),
+    ("lon,lat\n", "header but no points"),
+    ("name,value\na,1\n", "needs 'lon' and 'lat'"),
+    ("", "not a readable CSV"),
+])  # fmt: skip
+def test_bad_csv_points_are_named(tmp_path, text, match):
+    (tmp_path / "p.csv").write_text(text)
+    with pytest.raises(AccessError, match=match):
+        read_point_table(tmp_path / "p.csv")
+
+
+def test_sample_cli_errors_are_one_line_and_write_nothing(store_path, tmp_path):
+    (tmp_path / "p.csv").write_text("lon,lat\n0.005,\n")
+    (tmp_path / "ok.csv").write_text("lon,lat\n0.005,52.005\n")
+    for points, out, match in ((tmp_path / "p.csv", tmp_path / "o.csv", "line 2"),
+                               (tmp_path / "ok.csv", tmp_path / "no" / "o.csv", "does not exist"),
+                               (tmp_path / "none.csv", tmp_path / "o.csv", "no points file")):  # fmt: skip
+        r = subprocess.run([sys.executable, "-m", "tessera", "sample", str(store_path), str(points), "--year", "2024",
+                            "-o", str(out)], capture_output=True, text=True)  # fmt: skip
+        assert r.returncode == 2 and match in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.csv").exists()
