@@ -47,3 +47,28 @@ def test_sample_cli_errors_are_one_line_and_write_nothing(store_path, tmp_path):
         assert r.returncode == 2 and match in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize("args, match", [
+    (["x.npy", "--format", "tif"], "ends in .npy but --format is tif"),
+    (["x.tif", "--format", "npy"], "ends in .tif but --format is npy"),
+    (["x.png"], "name the output .tif or .npy"),
+    (["x.tif", "--crs", "EPSG:999999"], "not a known CRS"),
+    (["x.tif", "--resolution", "0"], "must be a positive pixel size"),
+    (["missing/x.tif"], "does not exist"),
+])  # fmt: skip
+def test_export_refuses_mismatched_formats_and_bad_grids(store_path, tmp_path, args, match):
+    out, *rest = args
+    r = subprocess.run([sys.executable, "-m", "tessera", "export", str(store_path), str(tmp_path / out), "--bbox",
+                        "0.001,52.001,0.005,52.004", "--year", "2024", *rest], capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 2 and match in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not list(tmp_path.glob("x.*"))
+
+
+def test_export_takes_the_format_from_the_suffix(store_path, tmp_path):
+    import numpy as np
+
+    r = subprocess.run([sys.executable, "-m", "tessera", "export", str(store_path), str(tmp_path / "x.npy"), "--bbox",
+                        "0.001,52.001,0.005,52.004", "--year", "2024"], capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert np.load(tmp_path / "x.npy").ndim == 3

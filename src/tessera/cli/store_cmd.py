@@ -92,13 +92,38 @@ def sample_command(
                   f"{counts['nodata']} no data, {counts['outside']} outside coverage")  # fmt: skip
 
 
+def _export_format(out: Path, fmt: str | None) -> str:
+    """The format a file will hold: its suffix's, and an explicit --format must agree with it."""
+    by_suffix = {".tif": "tif", ".tiff": "tif", ".npy": "npy"}.get(out.suffix.lower())
+    if fmt is not None and fmt not in ("tif", "npy"):
+        raise ConfigError(f"--format {fmt!r} must be tif or npy")
+    if by_suffix is None:
+        raise ConfigError(f"{out}: name the output .tif or .npy (or use --layout geotessera for a folder)")
+    if fmt is not None and fmt != by_suffix:
+        raise ConfigError(f"{out} ends in {out.suffix} but --format is {fmt}; make them agree")
+    return by_suffix
+
+
+def _check_crs_resolution(crs: str | None, resolution: float | None) -> None:
+    if resolution is not None and not resolution > 0:
+        raise ConfigError(f"--resolution {resolution} must be a positive pixel size in CRS units")
+    if crs is not None:
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+
+        try:
+            CRS.from_user_input(crs)
+        except CRSError as exc:
+            raise ConfigError(f"--crs {crs!r} is not a known CRS (e.g. EPSG:4326, EPSG:32631)") from exc
+
+
 @app.command("export")
 def export_command(
     store: str = typer.Argument(..., help="Embedding store (path or file:// URL)."),
     out: Path = typer.Argument(..., help="Output file (.tif or .npy), or a directory for --layout geotessera."),
     bbox: str = typer.Option(..., help="W,S,E,N in degrees (EPSG:4326)."),
     year: int = typer.Option(..., help="Year to export."),
-    fmt: str = typer.Option("tif", "--format", help="tif (Cloud-Optimised GeoTIFF) or npy."),
+    fmt: str = typer.Option(None, "--format", help="tif (Cloud-Optimised GeoTIFF) or npy; default: from the suffix."),
     layout: str = typer.Option("zarr", help="zarr (one file for the bbox) or geotessera (0.1° tiles)."),
     crs: str = typer.Option(None, help="Output CRS, e.g. EPSG:4326 (default: the bbox's UTM zone)."),
     resolution: float = typer.Option(None, help="Pixel size in CRS units (default 10 m / ~0.0000898°)."),
@@ -111,16 +136,17 @@ def export_command(
     if layout == "geotessera":
         from tessera.access.geotessera import export_tiles
 
-        if fmt != "npy":
-            raise ConfigError("--layout geotessera writes .npy tiles; add --format npy")
+        if fmt not in (None, "npy"):
+            raise ConfigError("--layout geotessera writes .npy tiles; drop --format or give --format npy")
         records = export_tiles(open_store(store), parse_bbox(bbox), year, out)
         console.print(f"wrote [bold]{out}[/]: {len(records)} tiles of 0.1° with data, registry.parquet, "
                       "landmasks.parquet")  # fmt: skip
         return
     if layout != "zarr":
         raise ConfigError(f"--layout {layout!r} must be zarr or geotessera")
-    if fmt not in ("tif", "npy"):
-        raise ConfigError(f"--format {fmt!r} must be tif or npy")
+    fmt = _export_format(out, fmt)
+    _check_crs_resolution(crs, resolution)
+    check_writable(out)
     s = open_store(store)
     region = s.read_region(parse_bbox(bbox), year, crs=crs, resolution=resolution)
     tags = provenance_tags(s, year)
