@@ -18,6 +18,7 @@ def served(store_path, tmp_path):
     """Serve a private copy of the store (tests may damage it) on a free loopback port."""
     copy = tmp_path / "served"
     shutil.copytree(store_path, copy)
+    shutil.copytree(store_path.with_name(store_path.name + ".build"), tmp_path / "served.build")
     server = make_server(copy, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -111,3 +112,12 @@ def test_a_server_that_ignores_byte_ranges_still_reads_right(store_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_info_over_http_counts_the_blocks_a_local_read_counts(served):
+    from tessera.access.describe import describe
+
+    path, url = served
+    local, remote = describe(open_store(path)), describe(open_store(url))
+    assert remote["groups"] == local["groups"] and all(g["blocks"] > 0 and g["pixels"] > 0 for g in remote["groups"])
+    assert open_store(url).footprints() == open_store(path).footprints()

@@ -24,9 +24,12 @@ from tessera.store import Zone
 from tessera.store import convention as cv
 from tessera.store.errors import StoreDamageError, StoreError
 from tessera.store.shard_codec import ArraySpec
-from tessera.store.sources import ByteSource, LocalSource, ZarrStoreSource, open_icechunk, open_source
+from tessera.store.sources import ByteSource, HttpSource, LocalSource, ZarrStoreSource, open_icechunk, open_source
 
 VALID, WATER, NODATA, OUTSIDE = "valid", "water", "nodata", "outside"
+
+
+COVERAGE_KEY = "_tessera/coverage.json"  # what `tessera serve` answers with a store's written blocks
 
 
 class AccessError(TesseraError, ValueError):
@@ -393,10 +396,19 @@ class StoreReader(RegionReads):
 
     def coverage(self) -> list[dict]:
         """One row per written block (year, zone, zone window, pixel and no-data counts), from the
-        fill records beside a local store; other stores have none and give an error."""
+        fill records beside a local store, or as `tessera serve` publishes them; other stores have
+        none and give an error."""
         from tessera.store import build_dir
         from tessera.store import manifest as mf
 
+        if not isinstance(self.source, LocalSource):  # `tessera serve` publishes the rows it has
+            raw = self.source.get(COVERAGE_KEY) if isinstance(self.source, HttpSource) else None
+            try:
+                rows = json.loads(raw) if raw is not None else None
+            except ValueError:
+                rows = None
+            if isinstance(rows, list):
+                return rows
         if not isinstance(self.source, LocalSource) or not build_dir(self.source.root).is_dir():
             raise AccessError(f"{self.location} has no fill records beside it (only local stores written by "
                               "tessera do); coverage is not known without reading every shard")  # fmt: skip

@@ -5,13 +5,15 @@ the official client need (geotessera's URL route takes https only; over plain ht
 
 Loopback only unless told otherwise: the server has no authentication. Only regular files whose
 real path lies inside the store are served (no symlinks out of it, no hidden or lock files);
-malformed paths (NUL, ``..``) get 400; missing and hidden files 404, since Zarr clients probe
+``_tessera/coverage.json`` lists the written blocks (from the fill records beside the store, which
+are themselves not served), so ``tessera info URL`` can count them; malformed paths (NUL, ``..``) get 400; missing and hidden files 404, since Zarr clients probe
 for Zarr v2's ``.zgroup``. No directory listings: readers use the consolidated
 metadata.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import urllib.parse
@@ -19,7 +21,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tessera.access.reader import StoreReader, open_store
+from tessera.access.reader import COVERAGE_KEY, AccessError, StoreReader, open_store
 from tessera.store.errors import StoreError
 from tessera.store.sources import LocalSource
 
@@ -55,6 +57,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(body=True)
 
     def _serve(self, body: bool) -> None:
+        if urllib.parse.urlsplit(self.path).path == "/" + COVERAGE_KEY:
+            self._send_bytes(json.dumps(self.coverage).encode(), body)
+            return
         path = self._resolve()
         if path is None:
             return
@@ -90,12 +95,25 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(os.pread(f.fileno(), end - start, start))
 
 
+    def _send_bytes(self, data: bytes, body: bool) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+
 def make_server(store: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
     """A server for ``store`` (checked to be one); call ``serve_forever()`` on it."""
     reader = open_store(store)
     if not isinstance(reader, StoreReader) or not isinstance(reader.source, LocalSource):
         raise StoreError(f"{store} is not a local embedding store; serve a store directory")
-    handler = type("StoreHandler", (_Handler,), {"root": reader.source.root.resolve()})
+    try:
+        coverage = reader.coverage()  # from the fill records beside the store, which are not served
+    except AccessError:
+        coverage = None
+    handler = type("StoreHandler", (_Handler,), {"root": reader.source.root.resolve(), "coverage": coverage})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server

@@ -25,7 +25,7 @@ cube_app = typer.Typer(help="Inspect and import d-pixel cubes.", no_args_is_help
 app.add_typer(cube_app, name="cube")
 
 # Options several commands share, defined once so their wording stays the same.
-STORE_ARG = typer.Argument(..., help="Embedding store, URL or geotessera-layout directory.")
+STORE_ARG = typer.Argument(..., help="Embedding store: a path, file://, http(s)://, s3:// URL, a *.icechunk repository, or a geotessera-layout directory.")
 YEAR_OPT = typer.Option(..., help="Year of the embeddings.")
 
 console = Console()

@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from tessera.cli.app import app, check_writable, console, parse_bbox
+from tessera.cli.app import STORE_ARG, app, check_writable, console, parse_bbox
 from tessera.errors import ConfigError
 
 
@@ -61,7 +61,7 @@ def verify_command(
 
 @app.command("sample")
 def sample_command(
-    store: str = typer.Argument(..., help="Embedding store (path or file:// URL)."),
+    store: str = STORE_ARG,
     points: Path = typer.Argument(..., help="Points: CSV with lon,lat columns, GeoJSON, or a vector file."),
     year: int = typer.Option(..., help="Year to sample."),
     out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
@@ -119,7 +119,7 @@ def _check_crs_resolution(crs: str | None, resolution: float | None) -> None:
 
 @app.command("export")
 def export_command(
-    store: str = typer.Argument(..., help="Embedding store (path or file:// URL)."),
+    store: str = STORE_ARG,
     out: Path = typer.Argument(..., help="Output file (.tif or .npy), or a directory for --layout geotessera."),
     bbox: str = typer.Option(..., help="W,S,E,N in degrees (EPSG:4326)."),
     year: int = typer.Option(..., help="Year to export."),
