@@ -20,3 +20,22 @@ def test_workers_must_be_positive():
         local_shape(4, -1)
     with pytest.raises(TesseraError):
         local_shape(4, 0)
+
+
+def test_overlapping_clusters_do_not_fight_over_the_dashboard_port():
+    import socket
+    import warnings
+
+    from tessera.embed.cluster import LocalShape, dask_client
+
+    with socket.socket() as taken:
+        try:
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        except OSError:
+            pass  # already taken by something else: the same situation
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with dask_client(LocalShape(1, 1, 1), None):
+                pass
+    assert not [w for w in caught if "8787" in str(w.message)]

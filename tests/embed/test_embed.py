@@ -132,7 +132,7 @@ def test_a_scheduler_with_two_worker_processes_writes_the_same_bytes_as_a_local_
     _, cube, ckpt = setup
     embed_cube(cube, ckpt, tmp_path / "local", CFG)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:  # fmt: skip
+                      dashboard_address=":0") as cluster:  # fmt: skip
         summary = embed_cube(cube, ckpt, tmp_path / "remote", dataclasses.replace(CFG, scheduler=cluster.scheduler_address))
         assert summary.computed == summary.blocks >= 4
         workers = {w["host"] for w in cluster.scheduler_info["workers"].values()}

@@ -62,7 +62,9 @@ def dask_client(shape: LocalShape | None, scheduler: str | None, timeout_s: floa
             yield client
         return
     assert shape is not None
+    # The scheduler always serves HTTP (None still binds :8787): a free port keeps overlapping
+    # `tessera embed` runs from fighting over 8787.
     with LocalCluster(n_workers=shape.processes, threads_per_worker=shape.threads_per_process,
-                      processes=shape.processes > 1, dashboard_address=None,
+                      processes=shape.processes > 1, dashboard_address=":0",
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:  # fmt: skip
         yield client
