@@ -1,14 +1,50 @@
 """How many CPUs this process may use: the base for sizing thread pools and worker processes
-(``embed``'s Dask cluster, ``access``'s chunk decoding). Torch-free, so the store readers use it."""
+(``embed``'s Dask cluster and PyTorch threads, ``access``'s chunk decoding). Torch-free, so the
+store readers use it.
+
+The affinity mask says which cores the process may run on; a container's CPU quota (cgroup v2
+``cpu.max``, v1 ``cpu.cfs_quota_us``) may allow less time than that many cores. Sizing pools
+beyond either oversubscribes the cores, which costs PyTorch far more than the idle core would
+(its threads wait on each other at every parallel region). ``TESSERA_CPUS`` overrides both.
+"""
 
 from __future__ import annotations
 
+import math
 import os
+from pathlib import Path
 
 
-def available_cores() -> int:
-    """CPUs in this process's affinity mask (all of them where the OS has no such mask)."""
+def _affinity() -> int:
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs' worth of time the cgroup quota allows, or None where there is no quota."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 or period <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+def available_cores() -> int:
+    """CPUs this process may use: its affinity mask, capped by a CPU quota (rounded up)."""
+    override = os.environ.get("TESSERA_CPUS")
+    if override:
+        try:
+            return max(1, int(override))
+        except ValueError:
+            pass  # a malformed override is ignored rather than fatal in every command
+    cores = _affinity()
+    quota = cgroup_quota()
+    return max(1, min(cores, math.ceil(quota))) if quota else cores

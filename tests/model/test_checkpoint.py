@@ -87,3 +87,24 @@ def test_config_checks(model, tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="not a readable"):
         tm.load(tmp_path / "bad.safetensors")
+
+
+def test_a_training_checkpoint_loads_as_its_model(tmp_path):
+    """`tessera train` writes run/checkpoints/step_N.safetensors; embed and load take it as is."""
+    import json
+    from dataclasses import asdict
+
+    import torch
+
+    from tessera.model import Tessera, load, preset
+    from tessera.train.loop import TrainConfig
+    from tessera.train.state import save_training_state
+
+    torch.manual_seed(3)
+    model = Tessera(preset("tiny"))
+    projector = torch.nn.Linear(128, 16)
+    opt = torch.optim.AdamW([*model.parameters(), *projector.parameters()])
+    meta = {"train_config": json.dumps(asdict(TrainConfig(preset="tiny")), default=str)}
+    path = save_training_state(tmp_path, 7, model, projector, opt, meta)
+    back = load(path)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), back.state_dict().values(), strict=True))

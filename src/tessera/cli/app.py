@@ -61,6 +61,13 @@ def _root(
                                  help="Print the version and exit."),  # fmt: skip
 ) -> None:
     """TESSERA: pixel-wise embeddings of Sentinel-1/2 time series."""
+    import os
+
+    from tessera.cpus import available_cores
+
+    # Before torch loads: its OpenMP pool would size itself from every core of the machine, not
+    # the ones this process may use (affinity, container quota).
+    os.environ.setdefault("OMP_NUM_THREADS", str(available_cores()))
 
 
 @contextlib.contextmanager

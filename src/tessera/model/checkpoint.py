@@ -21,7 +21,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from tessera import __version__
 from tessera.atomic import atomic_file
 from tessera.errors import ConfigError, InputNotFoundError, TesseraError
-from tessera.model.config import PRESETS, TesseraConfig, preset_name
+from tessera.model.config import PRESETS, TesseraConfig, preset, preset_name
 from tessera.model.tessera_model import Tessera
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,15 @@ def check_state_dict(model: Tessera, state: dict[str, torch.Tensor], source: str
         raise CheckpointError(f"{source} does not fit the model — " + "; ".join(problems))
 
 
+def _training_model_config(meta: dict, path: Path) -> TesseraConfig:
+    """The model config recorded in a training checkpoint's ``train_config`` header."""
+    try:
+        tc = json.loads(meta["train_config"])
+        return TesseraConfig.from_dict(tc["model"]) if tc.get("model") else preset(tc["preset"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path} is a training checkpoint whose train_config header is unreadable ({exc})") from exc
+
+
 def load(path: str | os.PathLike, config: TesseraConfig | None = None,
          n_heads: int | None = None) -> Tessera:  # fmt: skip
     """Load our ``.safetensors`` checkpoints or a published-format ``.pt`` state dict.
@@ -150,10 +159,11 @@ def load(path: str | os.PathLike, config: TesseraConfig | None = None,
         raise InputNotFoundError(f"no checkpoint at {path}")
     if path.suffix == ".safetensors":
         meta = read_metadata(path)
-        if "config" not in meta:
-            raise CheckpointError(f"{path} has no tessera config in its header; it was not "
-                                  "written by tessera.model.save")  # fmt: skip
-        stored = TesseraConfig.from_dict(json.loads(meta["config"]))
+        training = "config" not in meta and "train_config" in meta  # a `tessera train` checkpoint
+        if "config" not in meta and not training:
+            raise CheckpointError(f"{path} has no tessera config in its header; it was written neither by "
+                                  "tessera.model.save nor by `tessera train`")  # fmt: skip
+        stored = _training_model_config(meta, path) if training else TesseraConfig.from_dict(json.loads(meta["config"]))
         if config is not None and {**config.to_dict(), "dropout": 0} != {**stored.to_dict(), "dropout": 0}:
             raise ConfigError(f"{path} holds a {stored} model, not the requested {config}")
         named = meta.get("preset", "custom")
@@ -161,6 +171,9 @@ def load(path: str | os.PathLike, config: TesseraConfig | None = None,
             raise CheckpointError(f"{path} says preset {named!r} but its config is {stored}; "
                                   "the file was edited or corrupted")  # fmt: skip
         state = load_file(str(path))
+        if training:  # model weights only: the projector and optimiser state stay behind
+            state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+            meta = {**meta, "preset": preset_name(stored) or "custom"}
         cfg = config or stored
     else:
         state = _published_state_dict(path)
