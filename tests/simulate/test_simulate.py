@@ -106,3 +106,9 @@ def test_bad_config():
         SimulationConfig(change_fraction=1.5)
     with pytest.raises(ConfigError, match="year"):
         SimulationConfig(year=1990)
+
+
+def test_the_smallest_scene_its_config_allows_simulates():
+    for seed in range(6):  # shadows displaced farther than an 8 px scene is wide
+        scene = simulate(SimulationConfig(height=8, width=8, seed=seed, field_px=4))
+        assert scene.cube.s2_bands.shape[1:3] == (8, 8)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tessera.cli.app import app, console, parse_bbox, progress_bar
+from tessera.cli.app import app, check_writable, console, parse_bbox, progress_bar
 from tessera.errors import ConfigError
 
 
@@ -30,6 +30,7 @@ def acquire_command(
 ) -> None:
     """Search S2 L2A + S1 RTC for the ROI and year, mosaic each date onto the ROI's 10 m UTM grid,
     mask clouds with SCL, and write the cube."""
+    check_writable(out)
     from tessera.acquire import AcquireConfig, acquire, roi_bbox
 
     if (bbox is None) == (roi is None):

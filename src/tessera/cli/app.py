@@ -88,11 +88,41 @@ def progress_bar() -> Iterator:
 
 def main() -> None:
     """Console-script entry point: user errors become one red line and exit status 2."""
+    import os
+
+    import click
+
+    # Typer ≥ 0.2x carries its own fork of click: catch both families.
+    exits = (click.exceptions.Exit, typer.Exit)
+    usage = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
+    aborts = (click.exceptions.Abort, typer.Abort)
     try:
-        app()
+        rc = app(standalone_mode=False)  # errors come here, to be said in one line
+        sys.exit(rc if isinstance(rc, int) else 0)
+    except exits as exc:  # --help, --version, typer.Exit(n)
+        sys.exit(getattr(exc, "exit_code", 0))
+    except usage as exc:  # a bad or missing option: one line, as every error here
+        ctx = getattr(exc, "ctx", None)
+        hint = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err_console.print(f"[bold red]error:[/] {message.rstrip('.')}{hint}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except aborts:
+        err_console.print("interrupted", highlight=False)
+        sys.exit(130)
     except TesseraError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except OSError as exc:  # the file system said no (a missing folder, no permission, disk full)
+        if os.environ.get("TESSERA_DEBUG"):
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        err_console.print(f"[bold red]error:[/] {exc.strerror or exc}{where}; check the path and its "
+                          "permissions (TESSERA_DEBUG=1 shows the traceback)", highlight=False, soft_wrap=True)  # fmt: skip
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; rerun to resume where that command supports it", highlight=False)
+        sys.exit(130)
 
 
 def parse_bbox(text: str) -> tuple[float, ...]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tessera.cli.app import STORE_ARG, app, console, parse_bbox
+from tessera.cli.app import STORE_ARG, app, check_writable, console, parse_bbox
 from tessera.errors import ConfigError
 
 
@@ -24,6 +24,7 @@ def change_command(
     top_k: int = typer.Option(20, "--top-k", help="How many patches to list.", min=1),
 ) -> None:
     """Per-pixel cosine distance between two years' embeddings and the largest changed patches."""
+    check_writable(out)
     from tessera.access import open_store
     from tessera.heads.change import change_map, write_change
 

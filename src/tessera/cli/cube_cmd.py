@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tessera.cli.app import console, cube_app, cube_path, progress_bar
+from tessera.cli.app import check_writable, console, cube_app, cube_path, progress_bar
 from tessera.cube import import_npy, open_cube
 
 
@@ -52,6 +52,7 @@ def import_npy_command(
     overwrite: bool = typer.Option(False, help="Replace an existing cube at OUT."),
 ) -> None:
     """Import bands.npy, masks.npy, doys.npy and sar_*.npy into a d-pixel cube."""
+    check_writable(out)
     with progress_bar() as progress:
         import_npy(directory, out, roi=roi or directory / "roi.tif", year=year,
                    overwrite=overwrite, progress=progress)  # fmt: skip

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tessera.cli.app import app, console, cube_path, progress_bar
+from tessera.cli.app import app, check_writable, console, cube_path, progress_bar
 
 
 @app.command("embed")
@@ -26,6 +26,8 @@ def embed_command(
     depths: str = typer.Option("", help="Also store Matryoshka prefixes in a new store, e.g. 16,32,64."),
 ) -> None:
     """Embed every pixel of a cube into the int8 embedding store; rerun to resume."""
+    if "://" not in store:
+        check_writable(Path(store))
     from tessera.embed import EmbedConfig, embed_cube
     from tessera.model import InferenceConfig
     from tessera.cli.app import parse_depths

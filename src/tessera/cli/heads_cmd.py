@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from tessera.cli.app import STORE_ARG, YEAR_OPT, app, console, cube_path, parse_bbox
+from tessera.cli.app import STORE_ARG, YEAR_OPT, app, check_writable, console, cube_path, parse_bbox
 from tessera.errors import ConfigError
 from tessera.heads.labels import NO_LABEL
 
@@ -47,6 +47,7 @@ def curve_command(
     task: str = TASK_OPT,
 ) -> None:
     """Accuracy and macro-F1 (or RMSE, MAE, R²) against the fraction of labels used, as CSV + PNG."""
+    check_writable(out)
     from tessera.atomic import atomic_file
     from tessera.heads import learning_curve, summarise
     from tessera.viz import plot_learning_curves
@@ -116,6 +117,7 @@ def fit_command(
     task: str = TASK_OPT,
 ) -> None:
     """Fit a head on every labelled pixel and save it (no pickle) for `heads predict --model`."""
+    check_writable(out)
     from tessera.heads.persist import save_head
 
     want = ".safetensors" if head == "unet" else ".skops"
@@ -156,7 +158,8 @@ def predict_command(
     task: str = TASK_OPT,
     html: Path = typer.Option(None, help="Also write a web map (.html) with PCA and prediction layers."),
 ) -> None:
-    """Map a region with a head (saved, or fitted here on --labels): GeoTIFF, 0 = no data."""
+    """Map a region with a head (saved, or fitted here on --labels): GeoTIFF, -1 = no data."""
+    check_writable(out)
     from tessera.access import open_store
     from tessera.access.region import read_grid
     from tessera.heads.persist import load_head

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tessera.cli.app import app, console, progress_bar
+from tessera.cli.app import app, check_writable, console, progress_bar
 
 
 @app.command("quickstart")
@@ -15,6 +15,7 @@ def quickstart_command(
     minutes: float = typer.Option(4.0, help="Pretraining budget in minutes."),
 ) -> None:
     """Simulate a region, pretrain briefly, embed, fit heads at several label fractions, report."""
+    check_writable(out)
     from tessera.cli.quickstart import QuickstartConfig, run
 
     with progress_bar() as progress:

@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from tessera.cli.app import app, console, parse_bbox, STORE_ARG, YEAR_OPT
+from tessera.cli.app import STORE_ARG, YEAR_OPT, app, check_writable, console, parse_bbox
 from tessera.errors import ConfigError
 
 
@@ -29,10 +29,11 @@ def similar_command(
     out: Path = typer.Option(..., "--out", "-o", help="Similarity map (.tif); .png and top-k .csv beside it."),
     bbox: str = typer.Option(None, help="W,S,E,N in degrees to search (default: a square around the point)."),
     size: int = typer.Option(512, help="Side of the square around the point, in 10 m pixels."),
-    top_k: int = typer.Option(10, "--top-k", help="How many most similar places to list."),
+    top_k: int = typer.Option(10, "--top-k", help="How many most similar places to list.", min=1),
     separation: int = typer.Option(10, help="Minimum distance between listed places, in pixels."),
 ) -> None:
     """Cosine similarity of every pixel to the embedding at --point, and the top-k matches."""
+    check_writable(out)
     from rasterio.warp import transform
 
     from tessera.access import open_store

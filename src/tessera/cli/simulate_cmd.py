@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tessera.cli.app import app, console, progress_bar
+from tessera.cli.app import app, check_writable, console, progress_bar
 from tessera.simulate import SimulationConfig, simulate, write_scene
 from tessera.simulate.scene import check_scene_output
 
@@ -25,6 +25,7 @@ def simulate_command(
     overwrite: bool = typer.Option(False, help="Replace an existing scene at OUT."),
 ) -> None:
     """Simulate a year of Sentinel-1/2 over a synthetic landscape, with its ground truth."""
+    check_writable(out)
     config = SimulationConfig(height=size, width=width or size, year=year, seed=seed, lon=lon,
                               lat=lat, field_px=field_px, change_fraction=change_fraction)  # fmt: skip
     check_scene_output(out, overwrite)

@@ -20,6 +20,8 @@ def info_command(
     coverage: Path = typer.Option(None, help="Also plot where the store has embeddings (.png)."),
 ) -> None:
     """Describe an embedding store: years, UTM zones, depths, model, and written blocks."""
+    if coverage is not None:
+        check_writable(coverage)
     from tessera.access import open_store
     from tessera.access.describe import describe
 
@@ -162,7 +164,7 @@ def export_command(
 @app.command("serve")
 def serve_command(
     store: Path = typer.Argument(..., help="Embedding store directory."),
-    port: int = typer.Option(8000, help="TCP port (0 picks a free one)."),
+    port: int = typer.Option(8000, help="TCP port (0 picks a free one).", min=0, max=65535),
     host: str = typer.Option("127.0.0.1", help="Address to bind; loopback by default (no authentication)."),
 ) -> None:
     """Serve a store read-only over HTTP, for open_store('http://HOST:PORT/')."""

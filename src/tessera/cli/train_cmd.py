@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from tessera.cli.app import app, console, progress_bar
+from tessera.cli.app import app, check_writable, console, progress_bar
 from tessera.errors import ConfigError, InputNotFoundError
 
 
@@ -24,6 +24,7 @@ def shards_command(
     overwrite: bool = typer.Option(False, help="Replace existing shards at OUT."),
 ) -> None:
     """Write globally shuffled two-view training shards from many cubes."""
+    check_writable(out)
     from tessera.train import ShardConfig, write_shards
 
     paths = [c / "cube.zarr" if (c / "cube.zarr").is_dir() else c for c in cubes]
@@ -52,6 +53,7 @@ def train_command(
     seed: int = typer.Option(0, help="Fixes initialisation, batches and dropout: same seed, same run."),
 ) -> None:
     """Pretrain with Barlow Twins + mix regulariser; resumes automatically; DDP under torchrun."""
+    check_writable(out)
     from tessera.train import TrainConfig, train
 
     fields = dict(preset=preset, steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,

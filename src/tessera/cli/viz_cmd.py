@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tessera.cli.app import app, console, parse_bbox, STORE_ARG, YEAR_OPT
+from tessera.cli.app import STORE_ARG, YEAR_OPT, app, check_writable, console, parse_bbox
 from tessera.errors import ConfigError
 
 
@@ -18,6 +18,7 @@ def pca_command(
     out: Path = typer.Option(..., "--out", "-o", help="Picture to write: .png, .tif (RGBA COG) or .html (web map)."),
 ) -> None:
     """The first three principal components of the region's embeddings as RGB."""
+    check_writable(out)
     from tessera.access import open_store
     from tessera.access.region import read_region
     from tessera.viz import pca_rgb, save_png

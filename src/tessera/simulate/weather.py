@@ -81,5 +81,6 @@ def clouds(
     opacity = np.where(fringe, 0.3 * ((field - (thr - 0.6)) / 0.6) ** 2, opacity)
     dy, dx = sun_offset
     shadow = np.zeros(shape, bool)
-    shadow[dy:, dx:] = core[: h - dy, : w - dx]
+    if dy < h and dx < w:  # a shadow displaced past a small scene's edge falls outside it
+        shadow[dy:, dx:] = core[: h - dy, : w - dx]
     return CloudScene(opacity.astype(np.float32), shadow & ~core)
