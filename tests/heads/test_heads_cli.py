@@ -266,3 +266,32 @@ def test_a_labels_raster_without_nodata_treats_zero_as_unlabelled(embedded, tmp_
         f.write(np.ones((1, 48, 48), np.float32))
     with pytest.raises(TesseraError, match="class labels must be integers"):
         read_label_raster(float_path, embedded.grid)
+
+
+def test_a_head_refuses_embeddings_of_another_model(embedded, tmp_path):
+    import shutil
+
+    labels = write_label_raster(tmp_path / "few.tif", sparse(embedded.classes, 0.2), embedded.grid)
+    cli("heads", "fit", embedded.store, "--labels", labels, "--year", 2024, "--head", "logistic", "-o", tmp_path / "h.skops")
+    other = tmp_path / "other"
+    shutil.copytree(embedded.store, other)
+    doc = json.loads((other / "zarr.json").read_text())
+    doc["attributes"]["geoemb:model"] = "urn:tessera:model:small:sha256:" + "9" * 64
+    (other / "zarr.json").write_text(json.dumps(doc))
+    args = ["-m", "tessera", "heads", "predict", str(other), "--model", str(tmp_path / "h.skops"), "--year", "2024",
+            "--cube", str(embedded.cube), "-o", str(tmp_path / "m.tif")]  # fmt: skip
+    r = subprocess.run([sys.executable, *args], capture_output=True, text=True)
+    assert r.returncode == 2 and "fitted on embeddings of" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "m.tif").exists()
+    r = subprocess.run([sys.executable, *args, "--allow-other-model"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_skops_file_holding_no_model_is_refused(tmp_path):
+    import skops.io as sio
+
+    from tessera.heads.persist import load_head
+
+    sio.dump({"model": "not a model", "meta": {"head": "rf"}}, tmp_path / "s.skops")
+    with pytest.raises(TesseraError, match="holds a str where a fitted head should be"):
+        load_head(tmp_path / "s.skops")

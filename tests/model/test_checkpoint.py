@@ -108,3 +108,17 @@ def test_a_training_checkpoint_loads_as_its_model(tmp_path):
     path = save_training_state(tmp_path, 7, model, projector, opt, meta)
     back = load(path)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), back.state_dict().values(), strict=True))
+
+
+def test_a_garbage_or_pickled_pt_never_suggests_running_it(tmp_path):
+    import pytest
+    import torch
+
+    from tessera.model import CheckpointError, load
+
+    (tmp_path / "garbage.pt").write_bytes(b"\x80\x04not a checkpoint at all" * 10)
+    torch.save({"model_state_dict": {"w": torch.zeros(2)}, "fn": print}, tmp_path / "code.pt")
+    for name in ("garbage.pt", "code.pt"):
+        with pytest.raises(CheckpointError) as err:
+            load(tmp_path / name)
+        assert "weights_only=False" not in str(err.value) and "never runs code" in str(err.value)

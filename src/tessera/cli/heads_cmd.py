@@ -98,8 +98,11 @@ def _fit(region, head: str):
 
 def _meta(region, head: str, year: int, store: str, n: int) -> dict:
     import tessera
+    from tessera.access import open_store
+    from tessera.heads.persist import embedding_model
 
     return {"head": head, "task": region.task, "year": year, "store": store, "n_labelled": n,
+            "model": embedding_model(open_store(store)),
             "embed_dim": int(region.embeddings.shape[2]), "legend": {str(k): v for k, v in region.legend.items()},
             "tessera": tessera.__version__}  # fmt: skip
 
@@ -157,12 +160,13 @@ def predict_command(
     head: str = typer.Option("rf", help="With --labels: logistic, knn, rf, mlp or unet; regression: ridge, rf, mlp."),
     task: str = TASK_OPT,
     html: Path = typer.Option(None, help="Also write a web map (.html) with PCA and prediction layers."),
+    allow_other_model: bool = typer.Option(False, help="Apply a head to embeddings of another model than it was fitted on."),
 ) -> None:
     """Map a region with a head (saved, or fitted here on --labels): GeoTIFF, -1 = no data."""
     check_writable(out)
     from tessera.access import open_store
     from tessera.access.region import read_grid
-    from tessera.heads.persist import load_head
+    from tessera.heads.persist import check_model, embedding_model, load_head
     from tessera.heads.workflow import region_grid
 
     if out.suffix.lower() not in (".tif", ".tiff"):
@@ -171,6 +175,7 @@ def predict_command(
         raise ConfigError("give exactly one of --model (a saved head) or --labels (fit one now)")
     if model is not None:
         fitted, meta = load_head(model)
+        check_model(meta, embedding_model(open_store(store)), allow_other_model)
         if meta.get("year") not in (None, year):
             console.print(f"[yellow]note:[/] the head was fitted on {meta['year']} embeddings, mapping {year}")
         grid = region_grid(None, parse_bbox(bbox) if bbox else None, cube_path(cube) if cube is not None else None)

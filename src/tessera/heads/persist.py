@@ -60,8 +60,11 @@ def load_head(path: str | os.PathLike):
         raise
     except Exception as exc:  # skops raises zipfile/json/type errors for damaged files
         raise HeadFileError(f"{path} is not a readable head file ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(obj, dict) or "model" not in obj or "meta" not in obj:
+    if not isinstance(obj, dict) or "model" not in obj or not isinstance(obj.get("meta"), dict):
         raise HeadFileError(f"{path} is a skops file but not a tessera head")
+    if not callable(getattr(obj["model"], "predict", None)):
+        raise HeadFileError(f"{path} holds a {type(obj['model']).__name__} where a fitted head should be; "
+                            "refit it with `tessera heads fit`")  # fmt: skip
     return obj["model"], obj["meta"]
 
 
@@ -87,3 +90,19 @@ def _dumps(meta: dict) -> str:
     import json
 
     return json.dumps(meta, sort_keys=True)
+
+
+def embedding_model(store) -> str | None:
+    """What made a store's embeddings (its ``geoemb:model``: preset and checkpoint hash for ours),
+    or None where the store does not say (geotessera tile folders)."""
+    attrs = getattr(store, "attrs", None) or {}
+    return attrs.get("geoemb:model")
+
+
+def check_model(meta: dict, model: str | None, allow_other: bool) -> None:
+    """Refuse to apply a head to embeddings of another model than it was fitted on: the numbers
+    mean different things, and the map would be wrong without any error."""
+    fitted = meta.get("model")
+    if fitted and model and fitted != model and not allow_other:
+        raise HeadFileError(f"this head was fitted on embeddings of {fitted}, but the store's come from "
+                            f"{model}; refit it on this store (or pass --allow-other-model)")  # fmt: skip

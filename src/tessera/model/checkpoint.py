@@ -74,8 +74,11 @@ def _published_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # weights_only raises UnpicklingError for anything but tensors
-        raise CheckpointError(f"{path} is not a weights-only PyTorch file ({exc}); "
-                              "re-save it as a plain tensor dict") from exc  # fmt: skip
+        # PyTorch's own message suggests weights_only=False, i.e. running the file's code: never.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = "it holds objects other than tensors" if "weights_only" in str(exc) else first[:120]
+        raise CheckpointError(f"{path} is not a weights-only PyTorch file ({reason}); tessera never runs "
+                              "code from a checkpoint: re-save it as a plain tensor state dict") from exc  # fmt: skip
     if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         for key in ("model_state_dict", "state_dict", "model"):
             if isinstance(obj.get(key), dict):
