@@ -141,3 +141,15 @@ def test_a_scheduler_with_two_worker_processes_writes_the_same_bytes_as_a_local_
     assert local.keys() == remote.keys() and local == remote
     fills = [_store_bytes(build_dir(tmp_path / name) / "fills") for name in ("local", "remote")]
     assert fills[0] and fills[0] == fills[1]  # the same blocks recorded, with the same checksums
+
+
+def test_progress_moves_in_pixels_within_blocks_and_ends_at_the_total(setup, tmp_path):
+    from tessera.model import InferenceConfig
+
+    _, cube, ckpt = setup
+    seen = []
+    cfg = dataclasses.replace(CFG, inference=InferenceConfig(batch_size=64))
+    summary = embed_cube(cube, ckpt, tmp_path / "store", cfg, progress=lambda *a: seen.append(a))
+    assert {s for s, _, _ in seen} == {"pixels"} and seen[-1][1:] == (40 * 36, 40 * 36)
+    done = [d for _, d, _ in seen]
+    assert done == sorted(done) and len(set(done)) > summary.blocks + 1  # finer than one step per block

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from tessera import __version__
 from tessera.errors import ConfigError, TesseraError
@@ -74,7 +81,7 @@ def _root(
 def progress_bar() -> Iterator:
     """A Rich progress bar exposed as a library ``progress(stage, done, total)`` callback."""
     columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())  # fmt: skip
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, console=err_console, transient=False) as bar:
         tasks: dict[str, int] = {}
 

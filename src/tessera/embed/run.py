@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from distributed import as_completed
 
 from tessera import __version__
 from tessera.cube import open_cube
@@ -134,31 +133,56 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
                        model_config=model.cfg.to_dict(), source=source_name(cube.path),
                        seed=config.seed, draws=config.draws, inference=config.inference,
                        torch_threads=shape.torch_threads if shape else None)  # fmt: skip
-        if progress:
-            progress("blocks", len(tasks) - len(todo), len(tasks))
+        # Progress in pixels, moved per model batch where the model runs here: a block is ~30 s.
+        area = {id(t): t.cube_window.height * t.cube_window.width for t in tasks}
+        total_px = sum(area.values())
+        recorded = total_px - sum(area[id(t)] for t in todo)
+        meter = [float(recorded)]
+
+        def tick(n: float) -> None:
+            meter[0] += n
+            if progress:
+                progress("pixels", min(int(meter[0]), total_px), total_px)
+
+        tick(0)
         if serial:
             torch.set_num_threads(shape.torch_threads)
-            results = (embed_block(spec, t) for t in todo)
+            results = _serial(spec, todo, Embedder(model, config.inference), tick)
         elif in_driver:
             torch.set_num_threads(shape.torch_threads)
             results = _pipelined(client, spec, todo, Embedder(model, config.inference))
         else:
             results = _as_tasks(client, spec, todo)
-        for done, res in enumerate(results, start=1):
+        for task, res in zip(todo, results, strict=True):
             pixels, nodata = pixels + res.pixels, nodata + res.nodata
             computed += not res.skipped
             for k, v in res.seconds.items():
                 stages[k] = stages.get(k, 0.0) + v
-            if progress:
-                progress("blocks", len(tasks) - len(todo) + done, len(tasks))
+            recorded += area[id(task)]  # exact at each block's end (no-data pixels never batch)
+            meter[0] = recorded
+            tick(0)
     return EmbedSummary(str(store.location), f"{zone.name} / {cube.year}", len(tasks), computed,
                         len(tasks) - computed, pixels, nodata, time.perf_counter() - t_start, stages)  # fmt: skip
 
 
 def _as_tasks(client, spec: JobSpec, todo: list[BlockTask]) -> Iterator[BlockResult]:
-    """Each block one task, wholly in a worker (worker processes, remote clusters)."""
-    for fut in as_completed(client.map(embed_block, [spec] * len(todo), todo, pure=False)):
+    """Each block one task, wholly in a worker (worker processes, remote clusters); results in
+    ``todo`` order (the caller pairs them with their blocks)."""
+    futures = client.map(embed_block, [spec] * len(todo), todo, pure=False)
+    for fut in futures:
         yield fut.result()
+
+
+def _serial(spec: JobSpec, todo: list[BlockTask], embedder: Embedder, tick) -> Iterator[BlockResult]:
+    """Each block's stages in turn on this thread, the model reporting every batch."""
+    for task in todo:
+        prepared = prepare_block(spec, task)
+        if prepared is None:  # recorded meanwhile by another process
+            yield BlockResult(task.shard, 0, 0, True, {})
+            continue
+        t = time.perf_counter()
+        q, scales = quantize(run_model(embedder, prepared, on_batch=tick))
+        yield store_block(spec, prepared, q, scales, time.perf_counter() - t)
 
 
 def _pipelined(client, spec: JobSpec, todo: list[BlockTask], embedder: Embedder,

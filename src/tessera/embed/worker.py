@@ -129,12 +129,15 @@ def prepare_block(spec: JobSpec, task: BlockTask) -> Prepared | None:
     return Prepared(task, kept, ok, {"read": t1 - t0, "sample": time.perf_counter() - t1})
 
 
-def run_model(embedder: Embedder, prepared: Prepared) -> np.ndarray:
-    """(h·w, D) float32 embeddings, the mean over draws; NaN rows where there is no data."""
+def run_model(embedder: Embedder, prepared: Prepared, on_batch=None) -> np.ndarray:
+    """(h·w, D) float32 embeddings, the mean over draws; NaN rows where there is no data.
+    ``on_batch(n)``: progress in pixels (each draw's batches count 1/draws of their pixels)."""
     emb = np.full((len(prepared.ok), embedder.model.cfg.embed_dim), np.nan, np.float32)
     if prepared.ok.any():
+        draws = len(prepared.draws)
+        tick = None if on_batch is None else (lambda n: on_batch(n / draws))
         with _model_lock:
-            total = sum(embedder(tok.s2, tok.s1) for tok in prepared.draws)
+            total = sum(embedder(tok.s2, tok.s1, tick) for tok in prepared.draws)
         emb[prepared.ok] = total / len(prepared.draws)
     return emb
 

@@ -11,6 +11,8 @@ PyTorch's dynamic int8 quantisation was the other candidate for CPUs; it is depr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import contextlib
 import copy
 from dataclasses import dataclass
@@ -66,8 +68,10 @@ class Embedder:
         with torch.inference_mode(), self._autocast():
             return self.model(s2.float(), s1.float()).float()
 
-    def __call__(self, s2_tokens: np.ndarray, s1_tokens: np.ndarray) -> np.ndarray:
-        """(N, T, 11), (N, T′, 3) float32 → (N, embed_dim) float32."""
+    def __call__(self, s2_tokens: np.ndarray, s1_tokens: np.ndarray,
+                 on_batch: Callable[[int], None] | None = None) -> np.ndarray:  # fmt: skip
+        """(N, T, 11), (N, T′, 3) float32 → (N, embed_dim) float32; ``on_batch(n)`` after each
+        batch of ``n`` pixels (progress for long blocks)."""
         n = len(s2_tokens)
         out = np.empty((n, self.model.cfg.embed_dim), np.float32)
         step = self.config.batch_size
@@ -80,4 +84,6 @@ class Embedder:
             res = self.forward_tensors(s2.to(self.device, non_blocking=True),
                                        s1.to(self.device, non_blocking=True))  # fmt: skip
             out[i : i + step] = res.cpu().numpy()
+            if on_batch is not None:
+                on_batch(len(s2))
         return out
