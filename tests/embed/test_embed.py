@@ -153,3 +153,22 @@ def test_progress_moves_in_pixels_within_blocks_and_ends_at_the_total(setup, tmp
     assert {s for s, _, _ in seen} == {"pixels"} and seen[-1][1:] == (40 * 36, 40 * 36)
     done = [d for _, d, _ in seen]
     assert done == sorted(done) and len(set(done)) > summary.blocks + 1  # finer than one step per block
+
+
+def test_a_damaged_cube_is_named_and_leaves_no_store(setup, tmp_path):
+    import shutil
+
+    from tessera.errors import NotACubeError
+
+    _, cube, ckpt = setup
+    broken = tmp_path / "broken.zarr"
+    shutil.copytree(cube, broken)
+    chunk = next(p for p in sorted((broken / "s2" / "bands" / "c").rglob("*")) if p.is_file())
+    chunk.write_bytes(b"\x00garbage" * 40)
+    with pytest.raises(NotACubeError, match=r"s2/bands cannot be read in rows .* a chunk is damaged"):
+        embed_cube(broken, ckpt, tmp_path / "store", CFG)
+    assert not (tmp_path / "store").exists() and not (tmp_path / "store.build").exists()
+    meta = broken / "s2" / "bands" / "zarr.json"
+    meta.write_text(meta.read_text()[:100])
+    with pytest.raises(NotACubeError, match="metadata of s2/bands is unreadable"):
+        open_cube(broken)

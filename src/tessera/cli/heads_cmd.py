@@ -28,7 +28,8 @@ def _region(store: str, labels: Path, year: int, column: str | None, bbox: str |
     from tessera.heads.workflow import labelled_region
 
     cube = cube_path(cube) if cube is not None else None
-    return labelled_region(open_store(store), year, labels, column, parse_bbox(bbox) if bbox else None, cube, task)
+    with console.status(f"reading {year} embeddings and the labels of {labels.name} …"):
+        return labelled_region(open_store(store), year, labels, column, parse_bbox(bbox) if bbox else None, cube, task)
 
 
 @heads_app.command("curve")
@@ -61,8 +62,9 @@ def curve_command(
         raise ConfigError(f"--fractions {fractions!r} must be comma-separated numbers in (0, 1]") from exc
     if not all(0 < f <= 1 for f in fracs):
         raise ConfigError(f"--fractions {fractions!r} must lie in (0, 1]")
-    points = learning_curve(feats, y, rows, cols, heads=tuple(heads.split(",")), fractions=fracs, split=split,
-                            repeats=repeats, task=task)  # fmt: skip
+    with console.status("fitting heads at every label fraction …"):
+        points = learning_curve(feats, y, rows, cols, heads=tuple(heads.split(",")), fractions=fracs,
+                                split=split, repeats=repeats, task=task)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     with atomic_file(out / "curve.csv") as tmp, open(tmp, "w", newline="") as f:
         wr = csv.writer(f)
@@ -80,6 +82,11 @@ def curve_command(
 
 
 def _fit(region, head: str):
+    with console.status(f"fitting a {head} head …"):
+        return _fit_quietly(region, head)
+
+
+def _fit_quietly(region, head: str):
     from tessera.heads import make_head
 
     feats, y, _, _ = region.pixels()

@@ -47,6 +47,7 @@ from tessera.errors import (
     GeoreferenceError,
     InputNotFoundError,
     NotACubeError,
+    TesseraError,
 )
 from tessera.grid import Grid, Window
 
@@ -240,16 +241,27 @@ class Cube:
         sub = self.grid.window(window)
         r = self._root
 
+        def part(name: str) -> np.ndarray:
+            try:
+                return r[name][:, rows, cols]
+            except TesseraError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — codecs raise anything on damaged bytes
+                raise NotACubeError(f"{self.path}: {name} cannot be read in rows {rows.start}–{rows.stop}, "
+                                    f"cols {cols.start}–{cols.stop} ({type(exc).__name__}: "
+                                    f"{str(exc).splitlines()[0][:100] if str(exc) else ''}); a chunk is damaged — "
+                                    "re-create or re-import the cube") from exc  # fmt: skip
+
         def s1(orbit: str, doy: np.ndarray) -> S1Series:
             if len(doy) == 0:
                 return S1Series(np.zeros((0, window.height, window.width, N_S1), np.int16), doy)
-            return S1Series(r[f"s1/{orbit}"][:, rows, cols], doy)
+            return S1Series(part(f"s1/{orbit}"), doy)
 
         return CubeData(
             grid=sub,
             year=self.year,
-            s2_bands=r["s2/bands"][:, rows, cols],
-            s2_mask=r["s2/mask"][:, rows, cols],
+            s2_bands=part("s2/bands"),
+            s2_mask=part("s2/mask"),
             s2_doy=self.s2_doy,
             s1_ascending=s1("ascending", self.s1_ascending_doy),
             s1_descending=s1("descending", self.s1_descending_doy),
@@ -313,10 +325,22 @@ def open_cube(path: str | os.PathLike | zarr.abc.store.Store) -> Cube:
     if FORMAT_KEY not in root.attrs:
         raise NotACubeError(f"{location} is a Zarr group but not a d-pixel cube "
                             f"(no '{FORMAT_KEY}' attribute); create cubes with tessera")  # fmt: skip
-    missing = [name for name in _ARRAYS if name not in root]
+    missing = []
+    for name in _ARRAYS:
+        try:
+            if name not in root:
+                missing.append(name)
+        except Exception as exc:  # noqa: BLE001 — a truncated zarr.json raises JSON/KeyError/…
+            raise NotACubeError(f"{location}: the metadata of {name} is unreadable ({type(exc).__name__}); "
+                                "the cube is damaged — re-create or re-import it") from exc  # fmt: skip
     if missing:
         raise NotACubeError(f"{location} lacks {', '.join(missing)}; the cube is incomplete")
     try:
         return Cube(location, root)
     except GeoreferenceError as exc:
         raise GeoreferenceError(f"{location}: {exc}") from exc
+    except TesseraError:
+        raise
+    except Exception as exc:  # noqa: BLE001 — damaged coordinate arrays or attributes
+        raise NotACubeError(f"{location} cannot be opened as a cube ({type(exc).__name__}: {exc}); the cube "
+                            "is damaged — re-create or re-import it") from exc  # fmt: skip

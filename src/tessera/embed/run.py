@@ -122,47 +122,67 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
     serial = in_driver and shape.torch_threads < OVERLAP_MIN_CORES  # no cluster needed at all
     # The cluster comes up before the store is touched: an unreachable scheduler leaves nothing behind.
     cluster = contextlib.nullcontext() if serial else dask_client(shape, config.scheduler, config.scheduler_timeout_s)
-    with cluster as client:
-        store = open_for_write(store_path, provenance, model.cfg.embed_dim, config.layout, config.depths)
-        group = store.ensure(cube.year, zone, provenance, model.cfg.embed_dim)
-        tasks = plan(Window(0, 0, *cube.grid.shape), window, group.layout)
-        todo = [t for t in tasks if group.manifest(t.shard).find(t.zone_window) is None]
-        log.info("%d blocks, %d already recorded", len(tasks), len(tasks) - len(todo))
-        spec = JobSpec(cube=str(Path(cube.path).resolve()), store=str(store.root.resolve()) if store.root else store.location.url, year=cube.year,
-                       zone=zone.name, checkpoint=str(checkpoint.resolve()), checkpoint_sha256=sha,
-                       model_config=model.cfg.to_dict(), source=source_name(cube.path),
-                       seed=config.seed, draws=config.draws, inference=config.inference,
-                       torch_threads=shape.torch_threads if shape else None)  # fmt: skip
-        # Progress in pixels, moved per model batch where the model runs here: a block is ~30 s.
-        area = {id(t): t.cube_window.height * t.cube_window.width for t in tasks}
-        total_px = sum(area.values())
-        recorded = total_px - sum(area[id(t)] for t in todo)
-        meter = [float(recorded)]
+    fresh = "://" not in str(store_path) and not Path(store_path).exists()
+    try:
+        with cluster as client:
+            store = open_for_write(store_path, provenance, model.cfg.embed_dim, config.layout, config.depths)
+            group = store.ensure(cube.year, zone, provenance, model.cfg.embed_dim)
+            tasks = plan(Window(0, 0, *cube.grid.shape), window, group.layout)
+            todo = [t for t in tasks if group.manifest(t.shard).find(t.zone_window) is None]
+            log.info("%d blocks, %d already recorded", len(tasks), len(tasks) - len(todo))
+            spec = JobSpec(cube=str(Path(cube.path).resolve()), store=str(store.root.resolve()) if store.root else store.location.url, year=cube.year,
+                           zone=zone.name, checkpoint=str(checkpoint.resolve()), checkpoint_sha256=sha,
+                           model_config=model.cfg.to_dict(), source=source_name(cube.path),
+                           seed=config.seed, draws=config.draws, inference=config.inference,
+                           torch_threads=shape.torch_threads if shape else None)  # fmt: skip
+            # Progress in pixels, moved per model batch where the model runs here: a block is ~30 s.
+            area = {id(t): t.cube_window.height * t.cube_window.width for t in tasks}
+            total_px = sum(area.values())
+            recorded = total_px - sum(area[id(t)] for t in todo)
+            meter = [float(recorded)]
 
-        def tick(n: float) -> None:
-            meter[0] += n
-            if progress:
-                progress("pixels", min(int(meter[0]), total_px), total_px)
+            def tick(n: float) -> None:
+                meter[0] += n
+                if progress:
+                    progress("pixels", min(int(meter[0]), total_px), total_px)
 
-        tick(0)
-        if serial:
-            torch.set_num_threads(shape.torch_threads)
-            results = _serial(spec, todo, Embedder(model, config.inference), tick)
-        elif in_driver:
-            torch.set_num_threads(shape.torch_threads)
-            results = _pipelined(client, spec, todo, Embedder(model, config.inference))
-        else:
-            results = _as_tasks(client, spec, todo)
-        for task, res in zip(todo, results, strict=True):
-            pixels, nodata = pixels + res.pixels, nodata + res.nodata
-            computed += not res.skipped
-            for k, v in res.seconds.items():
-                stages[k] = stages.get(k, 0.0) + v
-            recorded += area[id(task)]  # exact at each block's end (no-data pixels never batch)
-            meter[0] = recorded
             tick(0)
+            if serial:
+                torch.set_num_threads(shape.torch_threads)
+                results = _serial(spec, todo, Embedder(model, config.inference), tick)
+            elif in_driver:
+                torch.set_num_threads(shape.torch_threads)
+                results = _pipelined(client, spec, todo, Embedder(model, config.inference))
+            else:
+                results = _as_tasks(client, spec, todo)
+            for task, res in zip(todo, results, strict=True):
+                pixels, nodata = pixels + res.pixels, nodata + res.nodata
+                computed += not res.skipped
+                for k, v in res.seconds.items():
+                    stages[k] = stages.get(k, 0.0) + v
+                recorded += area[id(task)]  # exact at each block's end (no-data pixels never batch)
+                meter[0] = recorded
+                tick(0)
+    except BaseException:
+        if fresh:
+            _remove_if_unwritten(Path(store_path))
+        raise
     return EmbedSummary(str(store.location), f"{zone.name} / {cube.year}", len(tasks), computed,
                         len(tasks) - computed, pixels, nodata, time.perf_counter() - t_start, stages)  # fmt: skip
+
+
+def _remove_if_unwritten(path: Path) -> None:
+    """A store this run created is removed again if the run failed before any block was recorded
+    (by it or a concurrent writer): an error never leaves an empty store to puzzle over."""
+    import shutil
+
+    from tessera.store import build_dir
+
+    build = build_dir(path)
+    if any((build / "fills").rglob("*.json")):
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(build, ignore_errors=True)
 
 
 def _as_tasks(client, spec: JobSpec, todo: list[BlockTask]) -> Iterator[BlockResult]:
