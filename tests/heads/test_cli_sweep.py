@@ -1,6 +1,7 @@
 """Every command, given an output in a missing folder, a missing input and an invalid option value:
 exit 2, one line on stderr, no traceback, nothing left behind."""
 
+import socket
 import sys
 
 import pytest
@@ -13,6 +14,12 @@ def run(argv, capsys, monkeypatch) -> tuple[int, str]:
     with pytest.raises(SystemExit) as done:
         main()
     return done.value.code, capsys.readouterr().err
+
+
+_BUSY = socket.socket()
+_BUSY.bind(("127.0.0.1", 0))
+_BUSY.listen()
+BUSY_PORT = _BUSY.getsockname()[1]  # held for the whole module: serving on it must fail
 
 
 def cases(e, tmp):
@@ -60,6 +67,8 @@ def cases(e, tmp):
         "export bbox": ["export", store, tmp / "x.tif", "--bbox", "1,2", "--year", 2024],
         "embed depths": ["embed", cube, "-c", ck, "-s", tmp / "s.zarr", "--depths", "16,x"],
         "serve port": ["serve", store, "--port", 70000],
+        "serve busy port": ["serve", store, "--port", BUSY_PORT],
+        "serve bad host": ["serve", store, "--host", "no-such-host.invalid", "--port", 0],
         "change years": ["change", store, "--bbox", box, "--from", 2024, "--to", 2024, "-o", tmp / "x.tif"],
         "heads head": ["heads", "fit", store, "--labels", labels, "--year", 2024, "--head", "svm", "-o", tmp / "h.skops"],
         "sample year": ["sample", store, labels, "--year", 1990, "-o", tmp / "x.csv"],
@@ -80,6 +89,7 @@ NAMES = [
     "sample no points", "info no store", "verify no store", "cube info no cube", "heads fit no labels",
     "predict no model", "shards no cube", "train no shards", "import-npy no stack", "simulate size",
     "similar top-k", "similar point", "export crs", "export bbox", "embed depths", "serve port",
+    "serve busy port", "serve bad host",
     "change years", "heads head", "sample year",
 ]  # fmt: skip
 
