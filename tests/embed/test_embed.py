@@ -153,6 +153,7 @@ def test_progress_moves_in_pixels_within_blocks_and_ends_at_the_total(setup, tmp
     assert {s for s, _, _ in seen} == {"pixels"} and seen[-1][1:] == (40 * 36, 40 * 36)
     done = [d for _, d, _ in seen]
     assert done == sorted(done) and len(set(done)) > summary.blocks + 1  # finer than one step per block
+    assert "usable cores" in summary.parallelism
 
 
 def test_a_damaged_cube_is_named_and_leaves_no_store(setup, tmp_path):

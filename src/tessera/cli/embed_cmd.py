@@ -41,6 +41,7 @@ def embed_command(
     table = Table(title=f"embedded into {s.store} / {s.group}", show_header=False)
     for k, v in (("blocks", f"{s.blocks} ({s.computed} computed, {s.skipped} already recorded)"),
                  ("pixels embedded", f"{s.pixels:,}"), ("no-data pixels", f"{s.nodata:,}"),
-                 ("time", f"{s.seconds:.1f} s"), ("speed", f"{s.pixels_per_second:,.0f} px/s")):  # fmt: skip
+                 ("time", f"{s.seconds:.1f} s"), ("speed", f"{s.pixels_per_second:,.0f} px/s"),
+                 ("parallelism", s.parallelism)):  # fmt: skip
         table.add_row(k, v)
     console.print(table)

@@ -70,6 +70,7 @@ class EmbedSummary:
     nodata: int
     seconds: float
     stage_seconds: dict[str, float]
+    parallelism: str = ""  # how the run used the machine, for the summary
 
     @property
     def pixels_per_second(self) -> float:
@@ -168,7 +169,19 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
             _remove_if_unwritten(Path(store_path))
         raise
     return EmbedSummary(str(store.location), f"{zone.name} / {cube.year}", len(tasks), computed,
-                        len(tasks) - computed, pixels, nodata, time.perf_counter() - t_start, stages)  # fmt: skip
+                        len(tasks) - computed, pixels, nodata, time.perf_counter() - t_start, stages,
+                        _describe(shape, config.scheduler, serial))  # fmt: skip
+
+
+def _describe(shape: LocalShape | None, scheduler: str | None, serial: bool) -> str:
+    if shape is None:
+        return f"block tasks on the Dask scheduler at {scheduler}"
+    cores = available_cores()
+    if serial:
+        return f"{cores} usable cores: PyTorch {shape.torch_threads} threads, stages in turn, no cluster"
+    if shape.processes == 1:
+        return f"{cores} usable cores: PyTorch {shape.torch_threads} threads + {shape.threads_per_process} Dask threads"
+    return f"{cores} usable cores: {shape.processes} processes × PyTorch {shape.torch_threads} threads"
 
 
 def _remove_if_unwritten(path: Path) -> None:
