@@ -67,6 +67,12 @@ def train_command(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config} is not valid TOML ({exc})") from exc
     cfg = TrainConfig.from_dict(fields)
+    import torch
+
+    from tessera.cpus import available_cores
+
+    console.print(f"{available_cores()} usable cores: PyTorch {torch.get_num_threads()} threads "
+                  "(TESSERA_CPUS=N sets them; on a machine busy with other work, fewer are faster)")  # fmt: skip
     with progress_bar() as progress:
         last = train(cfg, shards, out, progress=progress)
     if last:
