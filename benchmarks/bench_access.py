@@ -33,6 +33,7 @@ from tessera.access.points import to_zone_xy
 from tessera.access.serve import make_server
 from tessera.grid import Window
 from tessera.store import Provenance, StoreLayout, Zone, blocks, open_for_write
+from timing import best
 
 ZONE = Zone(31)
 LON0, LAT0 = 0.10, 52.10
@@ -59,15 +60,6 @@ def lonlat_box(win: Window, margin_m: float = 0.0) -> tuple[float, float, float,
     b = ZONE.grid().window(win).bounds
     return transform_bounds(ZONE.grid().crs, "EPSG:4326", b.left + margin_m, b.bottom + margin_m,
                             b.right - margin_m, b.top - margin_m)  # fmt: skip
-
-
-def best(fn, rounds: int):
-    out, times = None, []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return out, min(times)
 
 
 def touched_chunk_bytes(store: Path, rows: np.ndarray, cols: np.ndarray) -> int:

@@ -6,19 +6,10 @@
 
 import json
 import sys
-import time
 
 import numpy as np
 from geotessera.store import GeoTesseraZarr
-
-
-def best(fn, rounds):
-    out, times = None, []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return out, min(times)
+from timing import best
 
 
 def main(store, request, out):
