@@ -150,7 +150,8 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
             tick(0)
             if serial:
                 torch.set_num_threads(shape.torch_threads)
-                results = _serial(spec, todo, Embedder(model, config.inference), tick)
+                embedder = Embedder(model, config.inference)  # stages in turn, the model reporting each batch
+                results = (embed_block(spec, t, embedder, tick) for t in todo)
             elif in_driver:
                 torch.set_num_threads(shape.torch_threads)
                 results = _pipelined(client, spec, todo, Embedder(model, config.inference))
@@ -204,18 +205,6 @@ def _as_tasks(client, spec: JobSpec, todo: list[BlockTask]) -> Iterator[BlockRes
     futures = client.map(embed_block, [spec] * len(todo), todo, pure=False)
     for fut in futures:
         yield fut.result()
-
-
-def _serial(spec: JobSpec, todo: list[BlockTask], embedder: Embedder, tick) -> Iterator[BlockResult]:
-    """Each block's stages in turn on this thread, the model reporting every batch."""
-    for task in todo:
-        prepared = prepare_block(spec, task)
-        if prepared is None:  # recorded meanwhile by another process
-            yield BlockResult(task.shard, 0, 0, True, {})
-            continue
-        t = time.perf_counter()
-        q, scales = quantize(run_model(embedder, prepared, on_batch=tick))
-        yield store_block(spec, prepared, q, scales, time.perf_counter() - t)
 
 
 def _pipelined(client, spec: JobSpec, todo: list[BlockTask], embedder: Embedder,

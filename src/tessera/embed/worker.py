@@ -155,12 +155,13 @@ def store_block(spec: JobSpec, prepared: Prepared, q: np.ndarray, scales: np.nda
                        {**prepared.seconds, "model": model_s, "write": time.perf_counter() - t0})  # fmt: skip
 
 
-def embed_block(spec: JobSpec, task: BlockTask) -> BlockResult:
-    """All stages of one block in one task (for worker processes and remote clusters)."""
+def embed_block(spec: JobSpec, task: BlockTask, embedder: Embedder | None = None, on_batch=None) -> BlockResult:
+    """All stages of one block in one task (worker processes, remote clusters, or in turn on the
+    driver's own ``embedder``, reporting ``on_batch``)."""
     prepared = prepare_block(spec, task)
-    if prepared is None:
+    if prepared is None:  # recorded meanwhile by another process
         return BlockResult(task.shard, 0, 0, True, {})
-    embedder = embedder_for(spec)
+    embedder = embedder or embedder_for(spec)
     t = time.perf_counter()
-    q, scales = quantize(run_model(embedder, prepared))
+    q, scales = quantize(run_model(embedder, prepared, on_batch))
     return store_block(spec, prepared, q, scales, time.perf_counter() - t)
