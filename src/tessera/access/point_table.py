@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tessera.access.points import as_lonlat
 from tessera.access.reader import AccessError
 
 LON_NAMES, LAT_NAMES = ("lon", "longitude", "x"), ("lat", "latitude", "y")
@@ -65,11 +66,8 @@ def _vector(path: Path):
         raise AccessError(f"{path} has no features")
     if gdf.geometry.isna().any():
         raise AccessError(f"{path} feature {int(np.flatnonzero(gdf.geometry.isna())[0])} has no geometry")
-    if gdf.crs is not None:
-        gdf = gdf.to_crs("EPSG:4326")
-    where = gdf.geometry.representative_point()  # a point's own position; inside any polygon
-    table = gdf.drop(columns=gdf.geometry.name)
-    return np.asarray(where.x, np.float64), np.asarray(where.y, np.float64), table
+    lon, lat = as_lonlat(gdf)  # a point's own position; a representative point inside any polygon
+    return lon, lat, gdf.drop(columns=gdf.geometry.name)
 
 
 def sample_table(table, lon: np.ndarray, lat: np.ndarray, status: np.ndarray, values: np.ndarray):

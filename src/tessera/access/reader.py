@@ -24,7 +24,15 @@ from tessera.store import Zone
 from tessera.store import convention as cv
 from tessera.store.errors import StoreDamageError, StoreError
 from tessera.store.shard_codec import ArraySpec
-from tessera.store.sources import ByteSource, HttpSource, LocalSource, ZarrStoreSource, open_icechunk, open_source
+from tessera.store.sources import (
+    ByteSource,
+    HttpSource,
+    LocalSource,
+    ZarrStoreSource,
+    is_url,
+    open_icechunk,
+    open_source,
+)
 
 VALID, WATER, NODATA, OUTSIDE = "valid", "water", "nodata", "outside"
 
@@ -324,7 +332,7 @@ class StoreReader(RegionReads):
         consolidated = (doc.get("consolidated_metadata") or {}).get("metadata")
         if consolidated is None and isinstance(source, ZarrStoreSource):
             consolidated = source.listed_metadata()
-            if not consolidated and any(k.endswith(("N", "S")) for k in _group_names(source)):
+            if not consolidated and any(k.endswith(("N", "S")) for k in source.list_dir("")):
                 raise StoreError(f"{source.location} holds zones by hemisphere (30N, 30S, band last), the "
                                  "dClimate v1.1 layout, which tessera does not read yet; open the same "
                                  "version's plain Zarr store in the geoemb: convention")  # fmt: skip
@@ -433,7 +441,7 @@ def open_store(location: str | os.PathLike) -> RegionReads:
     [2024]
     """
     text = os.fspath(location)
-    if "://" not in text or text.startswith("file://"):
+    if not is_url(text):
         path = text.removeprefix("file://")
         if not os.path.exists(path):
             raise InputNotFoundError(f"no embedding store at {path}")
@@ -447,11 +455,3 @@ def open_store(location: str | os.PathLike) -> RegionReads:
         return StoreReader(open_icechunk(text))
     return StoreReader(open_source(text))
 
-
-def _group_names(source: ZarrStoreSource) -> list[str]:
-    from zarr.core.sync import sync
-
-    async def names() -> list[str]:
-        return [n async for n in source.store.list_dir("")]
-
-    return sync(names())

@@ -26,7 +26,9 @@ def embed_command(
     depths: str = typer.Option("", help="Also store Matryoshka prefixes in a new store, e.g. 16,32,64."),
 ) -> None:
     """Embed every pixel of a cube into the int8 embedding store; rerun to resume."""
-    if "://" not in store:
+    from tessera.store.sources import is_url
+
+    if not is_url(store):
         check_writable(Path(store))
     from tessera.embed import EmbedConfig, embed_cube
     from tessera.model import InferenceConfig

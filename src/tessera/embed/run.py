@@ -34,6 +34,7 @@ from tessera.model.sampling import N_TIMESTEPS
 from tessera.progress import Progress
 from tessera.quantize import quantize
 from tessera.store import Provenance, StoreError, StoreLayout, blocks, open_for_write, place
+from tessera.store.sources import is_url
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
     checkpoint = Path(checkpoint)
     model = load(checkpoint)  # validates the file (preset vs weights) before anything is written
     zone, window = place(cube.grid)
-    if "://" not in str(store_path) and Path(store_path).is_file():
+    if not is_url(store_path) and Path(store_path).is_file():
         raise StoreError(f"store path {store_path} is a file; give a directory (new or an existing store)")
     sha = file_sha256(checkpoint)
     provenance = Provenance(
@@ -123,7 +124,7 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
     serial = in_driver and shape.torch_threads < OVERLAP_MIN_CORES  # no cluster needed at all
     # The cluster comes up before the store is touched: an unreachable scheduler leaves nothing behind.
     cluster = contextlib.nullcontext() if serial else dask_client(shape, config.scheduler, config.scheduler_timeout_s)
-    fresh = "://" not in str(store_path) and not Path(store_path).exists()
+    fresh = not is_url(store_path) and not Path(store_path).exists()
     try:
         with cluster as client:
             store = open_for_write(store_path, provenance, model.cfg.embed_dim, config.layout, config.depths)

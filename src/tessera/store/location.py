@@ -20,11 +20,7 @@ from pathlib import Path
 from tessera.atomic import atomic_file
 from tessera.store.errors import StoreError
 from tessera.store.locks import file_lock
-
-
-def is_url(location: str | os.PathLike) -> bool:
-    text = os.fspath(location)
-    return "://" in text and not text.startswith("file://")
+from tessera.store.sources import is_url
 
 
 class Location:
@@ -55,10 +51,6 @@ class Location:
 
     def __str__(self) -> str:
         return self.url
-
-    @property
-    def name(self) -> str:
-        return self.url.rstrip("/").rsplit("/", 1)[-1]
 
     def sibling(self, suffix: str) -> Location:
         """``STORE{suffix}`` beside this location (the build directory)."""

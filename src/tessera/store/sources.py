@@ -165,12 +165,18 @@ class FsspecSource:
         return self.fs.cat_file(path, start=max(0, size - length), end=size), size
 
 
+def is_url(location: str | os.PathLike) -> bool:
+    """A remote location (``http(s)://``, ``s3://``, …); a path or ``file://`` URL is local."""
+    text = os.fspath(location)
+    return "://" in text and not text.startswith("file://")
+
+
 def open_source(location: str | os.PathLike) -> ByteSource:
     """The byte source of a store location: a path, ``file://``, ``http(s)://`` or an fsspec URL."""
     text = os.fspath(location)
     if text.startswith(("http://", "https://")):
         return HttpSource(text)
-    if "://" in text and not text.startswith("file://"):
+    if is_url(text):
         return FsspecSource(text)
     return LocalSource(text.removeprefix("file://"))
 
@@ -214,21 +220,25 @@ class ZarrStoreSource:
         data = self._get(key, RangeByteRequest(max(0, size - length), size))
         return None if data is None else (data, size)
 
+    def list_dir(self, prefix: str) -> list[str]:
+        """Names directly under ``prefix`` ("" for the root, else ending in "/")."""
+        from zarr.core.sync import sync
+
+        async def names() -> list[str]:
+            return [n async for n in self.store.list_dir(prefix)]
+
+        return sync(names())
+
     def listed_metadata(self) -> dict[str, dict]:
         """{path: zarr.json document} of every zone group and its arrays, as consolidated metadata."""
         import json
 
-        from zarr.core.sync import sync
-
-        async def names(prefix: str) -> list[str]:
-            return [n async for n in self.store.list_dir(prefix)]
-
         out: dict[str, dict] = {}
-        for group in sync(names("")):
+        for group in self.list_dir(""):
             if not group.startswith("utm") or (raw := self.get(f"{group}/zarr.json")) is None:
                 continue
             out[group] = json.loads(raw)
-            for child in sync(names(group + "/")):
+            for child in self.list_dir(group + "/"):
                 raw = self.get(f"{group}/{child}/zarr.json")
                 if raw is not None:
                     out[f"{group}/{child}"] = json.loads(raw)
@@ -248,7 +258,7 @@ def open_icechunk(location: str, branch: str = "main") -> ZarrStoreSource:
         if text.startswith("s3://"):
             bucket, _, prefix = text.removeprefix("s3://").partition("/")
             storage = icechunk.s3_storage(bucket=bucket, prefix=prefix, anonymous=True)
-        elif "://" in text and not text.startswith("file://"):
+        elif is_url(text):
             raise StoreError(f"{location}: Icechunk repositories are read from a path or s3:// only")
         else:
             storage = icechunk.local_filesystem_storage(text.removeprefix("file://"))
