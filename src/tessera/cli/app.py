@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,8 +69,6 @@ def _root(
                                  help="Print the version and exit."),  # fmt: skip
 ) -> None:
     """TESSERA: pixel-wise embeddings of Sentinel-1/2 time series."""
-    import os
-
     from tessera.cpus import available_cores
 
     # Before torch loads: its OpenMP pool would size itself from every core of the machine, not
@@ -95,8 +94,6 @@ def progress_bar() -> Iterator:
 
 def main() -> None:
     """Console-script entry point: user errors become one red line and exit status 2."""
-    import os
-
     import click
 
     # Typer ≥ 0.2x carries its own fork of click: catch both families.
@@ -114,8 +111,8 @@ def main() -> None:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         err_console.print(f"[bold red]error:[/] {message.rstrip('.')}{hint}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except aborts:
-        err_console.print("interrupted", highlight=False)
+    except (*aborts, KeyboardInterrupt):  # click turns Ctrl-C into Abort; outside it, the bare one
+        err_console.print("interrupted; rerun to resume where that command supports it", highlight=False)
         sys.exit(130)
     except TesseraError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
@@ -127,9 +124,6 @@ def main() -> None:
         err_console.print(f"[bold red]error:[/] {exc.strerror or exc}{where}; check the path and its "
                           "permissions (TESSERA_DEBUG=1 shows the traceback)", highlight=False, soft_wrap=True)  # fmt: skip
         sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("interrupted; rerun to resume where that command supports it", highlight=False)
-        sys.exit(130)
 
 
 def parse_bbox(text: str) -> tuple[float, ...]:
@@ -145,8 +139,6 @@ def parse_bbox(text: str) -> tuple[float, ...]:
 def check_writable(out: Path) -> None:
     """Refuse an output whose folder is missing or read-only before any work is done, so a long
     fit or read never ends in a traceback at the last step."""
-    import os
-
     folder = Path(out).absolute().parent
     if not folder.is_dir():
         raise ConfigError(f"cannot write {out}: the folder {folder} does not exist; create it first")
