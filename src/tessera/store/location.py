@@ -44,6 +44,11 @@ class Location:
             self.fs, self.path = None, Path(text.removeprefix("file://"))
             self.url = str(self.path)
 
+    @classmethod
+    def of(cls, location: str | os.PathLike | Location) -> Location:
+        """``location`` as a Location (itself if it already is one)."""
+        return location if isinstance(location, Location) else cls(location)
+
     def __truediv__(self, key: str) -> Location:
         if self.remote:
             return Location(f"{self.url}/{key}", self.fs)

@@ -98,12 +98,8 @@ def parse(text: str, source: str) -> ShardManifest:
                             "`tessera embed` to recompute its blocks") from exc  # fmt: skip
 
 
-def _folder(folder: Location | Path) -> Location:
-    return folder if isinstance(folder, Location) else Location(folder)
-
-
 def read(folder: Location | Path, shard: tuple[int, int]) -> ShardManifest:
-    loc = _folder(folder) / manifest_name(shard)
+    loc = Location.of(folder) / manifest_name(shard)
     raw = loc.read_bytes()
     return ShardManifest(shard) if raw is None else parse(raw.decode(), str(loc))
 
@@ -113,12 +109,12 @@ def write(folder: Location | Path, manifest: ShardManifest) -> None:
     doc = {"shard": list(manifest.shard),
            "blocks": [{**asdict(b), "window": list(b.window)} for b in manifest.blocks],
            "files": manifest.files or {}}  # fmt: skip
-    (_folder(folder) / manifest_name(manifest.shard)).write_bytes(json.dumps(doc, indent=1, sort_keys=True).encode())
+    (Location.of(folder) / manifest_name(manifest.shard)).write_bytes(json.dumps(doc, indent=1, sort_keys=True).encode())
 
 
 def read_all(folder: Location | Path) -> dict[tuple[int, int], ShardManifest]:
     """Every shard record of a zone × year, by shard index."""
-    folder = _folder(folder)
+    folder = Location.of(folder)
     out = {}
     for name in folder.names():
         if name.startswith("r") and name.endswith(".json"):

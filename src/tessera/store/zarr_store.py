@@ -71,10 +71,6 @@ def build_dir(root: Path) -> Path:
     return root.with_name(root.name + ".build")
 
 
-def _location(path: str | os.PathLike | Location) -> Location:
-    return path if isinstance(path, Location) else Location(path)
-
-
 def _root_doc(loc: Location) -> dict | None:
     try:
         raw = (loc / "zarr.json").read_bytes()
@@ -85,7 +81,7 @@ def _root_doc(loc: Location) -> dict | None:
 
 
 def is_store(path: str | os.PathLike | Location) -> bool:
-    doc = _root_doc(_location(path))
+    doc = _root_doc(Location.of(path))
     return doc is not None and doc.get("node_type") == "group" and "geoemb:type" in doc.get("attributes", {})
 
 
@@ -163,7 +159,7 @@ class EmbeddingStore:
     zones and years. ``root`` is the local path (None for a URL), ``location`` either."""
 
     def __init__(self, root: str | os.PathLike | Location) -> None:
-        self.location = _location(root)
+        self.location = Location.of(root)
         self.root = self.location.path
         self.build = self.location.sibling(".build")
         doc = _root_doc(self.location)
@@ -227,7 +223,7 @@ def consolidate(root: Location | Path) -> None:
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata")
-        zarr.consolidate_metadata(_location(root).zarr_store())
+        zarr.consolidate_metadata(Location.of(root).zarr_store())
 
 
 def _compressor(dtype: str, crc: bool = True) -> tuple:
