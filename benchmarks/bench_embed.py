@@ -36,6 +36,7 @@ from tessera.embed.worker import JobSpec, prepare_block, run_model
 from tessera.model import Embedder, InferenceConfig, Tessera, load, preset, save
 from tessera.store import Provenance, open_for_write, place
 from tessera.simulate import SimulationConfig, simulate, write_scene
+from timing import burn
 
 
 PEAK_WRAPPER = """
@@ -69,21 +70,6 @@ def model_only(cube_path: Path, ckpt: Path, batch: int, scratch: Path) -> float:
     return cube.grid.height * cube.grid.width / (time.perf_counter() - t)
 
 
-def _spin() -> None:
-    while True:
-        pass
-
-
-def _burn(n: int) -> list:
-    """``n`` processes that each keep a core busy until the benchmark ends (daemonic)."""
-    import multiprocessing as mp
-
-    procs = [mp.get_context("spawn").Process(target=_spin, daemon=True) for _ in range(n)]
-    for p in procs:
-        p.start()
-    return procs
-
-
 def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -97,7 +83,7 @@ def main() -> None:
     ap.add_argument("--contended", action="store_true",
                     help="run a CPU-burning process per usable core beside everything (a busy machine)")
     args = ap.parse_args()
-    burners = _burn(available_cores()) if args.contended else []
+    burners = burn(available_cores()) if args.contended else []
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-embed-"))
     shape = local_shape(available_cores())
     torch.set_num_threads(shape.torch_threads)

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_train.py --preset tiny --batch 256
     python benchmarks/bench_train.py --preset v1 --batch 256 --device cuda     # on a GPU
+    python benchmarks/bench_train.py --contended --threads 1 2                 # a busy machine
 
 A step is three encoder + projector forwards (two views and the mix) and their backward; its
 FLOPs are counted as 3 × forward (forward + 2 × forward for the backward). MFU is measured
@@ -21,6 +22,8 @@ from bench_model import GPU_BF16_PEAK, matmul_roofline, pixel_tokens, sync
 from tessera.model import Tessera, flops_per_pixel, preset
 from tessera.train import PROJECTORS, Projector, barlow_twins_loss, mix_loss
 from tessera.train.loop import Trainee
+from timing import burn
+from tessera.cpus import available_cores
 
 
 def main() -> None:
@@ -29,7 +32,23 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--threads", type=int, nargs="+", default=None,
+                    help="PyTorch thread counts to compare in this run (default: PyTorch's own choice)")
+    ap.add_argument("--contended", action="store_true",
+                    help="run a CPU-burning process per usable core beside everything (a busy machine)")
     args = ap.parse_args()
+    burners = burn(available_cores()) if args.contended else []
+    if args.contended:
+        print(f"{len(burners)} CPU-burning processes beside the benchmark")
+    for threads in args.threads or [torch.get_num_threads()]:
+        torch.set_num_threads(threads)
+        print(f"{threads} PyTorch threads")
+        measure(args)
+    for p in burners:
+        p.terminate()
+
+
+def measure(args: argparse.Namespace) -> None:
     device = torch.device(args.device)
     cfg, pcfg = preset(args.preset), PROJECTORS[args.preset]
     torch.manual_seed(0)

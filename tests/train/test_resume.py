@@ -65,3 +65,13 @@ def test_damaged_and_temporary_checkpoints_are_never_loaded(shards, tmp_path):
     assert not (folder / ".step_00000100.safetensors.tmp-abc").exists()  # stray temp removed
     train(TrainConfig(steps=12, batch_size=32, checkpoint_every=5, warmup_steps=2, eval_every=1000), shards, out)
     assert [r["step"] for r in read_metrics(out) if "loss" in r][-1] == 12
+
+
+def test_threads_option_sets_pytorchs_pool(shards, tmp_path):
+    run = subprocess.run(cli("--shards", shards, "--out", tmp_path / "one", *ARGS[:2], "--steps", "1",
+                             "--batch-size", "16", "--threads", "1"), capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "PyTorch 1 threads" in run.stdout
+    bad = subprocess.run(cli("--shards", shards, "--out", tmp_path / "zero", "--threads", "0"),
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -51,6 +51,8 @@ def train_command(
     val_scene: Path = typer.Option(None, help="Labelled scene for RankMe and the linear probe."),
     time_limit: float = typer.Option(None, help="Stop after this many seconds (checkpointed)."),
     seed: int = typer.Option(0, help="Fixes initialisation, batches and dropout: same seed, same run."),
+    threads: int = typer.Option(None, min=1, help="PyTorch threads (default: the usable cores). On a machine "
+                                "busy with other work, 1 is faster: 1.7x on 2 busy cores."),
 ) -> None:
     """Pretrain with Barlow Twins + mix regulariser; resumes automatically; DDP under torchrun."""
     check_writable(out)
@@ -71,8 +73,10 @@ def train_command(
 
     from tessera.cpus import available_cores
 
+    if threads is not None:
+        torch.set_num_threads(threads)
     console.print(f"{available_cores()} usable cores: PyTorch {torch.get_num_threads()} threads "
-                  "(TESSERA_CPUS=N sets them; on a machine busy with other work, fewer are faster)")  # fmt: skip
+                  "(--threads N sets them; on a machine busy with other work, fewer are faster)")  # fmt: skip
     with progress_bar() as progress:
         last = train(cfg, shards, out, progress=progress)
     if last:
