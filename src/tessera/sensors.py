@@ -1,4 +1,4 @@
-"""Sentinel-1/2 facts the published TESSERA v1.0 model depends on, and the maths on them.
+"""Sentinel-1/2 facts the published TESSERA models (v1.0, the v2 students) depend on, and the maths on them.
 
 Every constant here is a contract with the published weights: changing one silently changes
 every embedding. Source: TESSERA v1.0 ("QAT" release), arXiv 2506.20380, as recorded in
@@ -36,6 +36,16 @@ S2_STD = np.array(
      1888.7862, 1736.3090, 1715.8104, 1514.5199, 1398.4779], dtype=np.float32,
 )  # fmt: skip
 
+# v2 students' normalisation, in S2_BANDS order (tessera_infer_v2, arXiv 2607.03949).
+S2_MEAN_V2 = np.array(
+    [1633.0042, 1341.1090, 1539.5536, 3054.8269, 3117.4658,
+     2004.1648, 2694.7275, 2945.1504, 2266.6079, 1657.3094], dtype=np.float32,
+)  # fmt: skip
+S2_STD_V2 = np.array(
+    [1999.4603, 2014.7549, 1929.2201, 1754.2493, 1649.9807,
+     1936.8988, 1748.6041, 1708.6991, 1207.5250, 1108.6046], dtype=np.float32,
+)  # fmt: skip
+
 # --- Sentinel-1 ------------------------------------------------------------------------------
 
 S1_BANDS: tuple[str, ...] = ("VV", "VH")
@@ -48,6 +58,12 @@ S1_NODATA = 0
 # v1.0 normalisation of the encoded values (VV, VH), shared by both orbit directions.
 S1_MEAN = np.array([5484.0407, 3003.7812], dtype=np.float32)
 S1_STD = np.array([1871.2334, 1726.0670], dtype=np.float32)
+
+# v2 students: each orbit direction standardised with its own statistics before merging.
+S1_ASC_MEAN_V2 = np.array([5909.3921, 3405.0322], dtype=np.float32)
+S1_ASC_STD_V2 = np.array([1507.1750, 1531.2615], dtype=np.float32)
+S1_DESC_MEAN_V2 = np.array([5816.1382, 3277.7576], dtype=np.float32)
+S1_DESC_STD_V2 = np.array([1554.6475, 1546.4733], dtype=np.float32)
 
 NORM_EPS = 1e-9
 DOY_MIN, DOY_MAX = 1, 366

@@ -71,7 +71,7 @@ def test_position_encoding_formula():
 @pytest.mark.parametrize("grad", [True, False])
 def test_transformer_layer_matches_pytorch_reference(grad):
     cfg = TesseraConfig(d_model=32, n_layers=1, n_heads=4, d_ffn=64)
-    ours = TransformerLayer(cfg).eval()
+    ours = TransformerLayer(cfg.d_model, cfg.n_heads, cfg.d_ffn, cfg.dropout).eval()
     ref = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.1, batch_first=True).eval()
     ref.load_state_dict(ours.state_dict())
     ours.ffn_chunk_tokens = 7  # force several uneven chunks on the inference path

@@ -31,6 +31,7 @@ from tessera.errors import ConfigError
 from tessera.grid import Window
 from tessera.model import Embedder, InferenceConfig, file_sha256, load, preset_name
 from tessera.model.sampling import N_TIMESTEPS
+from tessera.model.student import PixelStudent
 from tessera.progress import Progress
 from tessera.quantize import quantize
 from tessera.store import Provenance, StoreError, StoreLayout, blocks, open_for_write, place
@@ -110,11 +111,15 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
     zone, window = place(cube.grid)
     if not is_url(store_path) and Path(store_path).is_file():
         raise StoreError(f"store path {store_path} is a file; give a directory (new or an existing store)")
+    student = isinstance(model, PixelStudent)
+    _check_model_options(model, config)
     sha = file_sha256(checkpoint)
+    sampling = ({"dates": "every valid date, padded or thinned to length bins of 8 (deterministic)"} if student
+                else {"seed": config.seed, "timesteps": N_TIMESTEPS, "draws": config.draws})  # fmt: skip
     provenance = Provenance(
         model={"preset": preset_name(model.cfg) or "custom", "checkpoint_sha256": sha,
                "config": model.cfg.to_dict()},
-        sampling={"seed": config.seed, "timesteps": N_TIMESTEPS, "draws": config.draws},
+        sampling=sampling,
         software_version=__version__,
     )  # fmt: skip
     shape: LocalShape | None = None if config.scheduler else local_shape(available_cores(), config.workers)
@@ -173,6 +178,23 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
     return EmbedSummary(str(store.location), f"{zone.name} / {cube.year}", len(tasks), computed,
                         len(tasks) - computed, pixels, nodata, time.perf_counter() - t_start, stages,
                         _describe(shape, config.scheduler, serial))  # fmt: skip
+
+
+def _check_model_options(model, config: EmbedConfig) -> None:
+    """Options that only one model family takes, refused before anything is written."""
+    dims = getattr(model.cfg, "matryoshka_dims", None)
+    if dims is None and config.depths:
+        raise ConfigError("--depths needs a Matryoshka model (a v2 student): v1 dimensions are not ordered "
+                          "by importance, so a prefix of them is an arbitrary slice")  # fmt: skip
+    if dims is not None:
+        allowed = [d for d in dims if d < model.cfg.embed_dim]
+        bad = [d for d in config.depths if d not in allowed]
+        if bad:
+            raise ConfigError(f"--depths {','.join(map(str, bad))}: this model's Matryoshka prefixes are "
+                              f"{','.join(map(str, allowed))} (the full {model.cfg.embed_dim} is always stored)")  # fmt: skip
+        if config.draws != 1:
+            raise ConfigError("--draws applies to v1 models: a v2 student embeds every valid date "
+                              "deterministically, so there is nothing to average")  # fmt: skip
 
 
 def _describe(shape: LocalShape | None, scheduler: str | None, serial: bool) -> str:

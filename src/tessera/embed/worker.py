@@ -21,8 +21,11 @@ import torch
 from tessera.cube import Cube, open_cube
 from tessera.errors import ConfigError
 from tessera.grid import Window
-from tessera.model import Embedder, InferenceConfig, TesseraConfig, file_sha256, load, pool_s1
+from tessera.model import Embedder, InferenceConfig, file_sha256, load, pool_s1
+from tessera.model.binning import BinnedTokens, student_tokens
+from tessera.model.checkpoint import config_from_dict
 from tessera.model.sampling import N_TIMESTEPS, PixelTokens, sample_tokens
+from tessera.model.student import FAMILY as STUDENT
 from tessera.quantize import quantize
 from tessera.store import EmbeddingStore, Zone, ZoneWriter
 
@@ -78,7 +81,7 @@ def embedder_for(spec: JobSpec) -> Embedder:
                                   "run was started with; give every worker the same file")  # fmt: skip
             if spec.torch_threads:
                 torch.set_num_threads(spec.torch_threads)
-            model = load(spec.checkpoint, config=TesseraConfig.from_dict(spec.model_config))
+            model = load(spec.checkpoint, config=config_from_dict(spec.model_config))
             _embedders[key] = Embedder(model, spec.inference)
         return _embedders[key]
 
@@ -103,7 +106,7 @@ class Prepared:
     """A block's model inputs: ``draws`` token sets for its valid pixels, and which those are."""
 
     task: BlockTask
-    draws: list[PixelTokens]  # each holds only the ``ok`` pixels
+    draws: list[PixelTokens] | list[BinnedTokens]  # only the ``ok`` pixels; a student's: one, binned
     ok: np.ndarray  # (h·w,) bool
     seconds: dict[str, float]
 
@@ -119,6 +122,12 @@ def prepare_block(spec: JobSpec, task: BlockTask) -> Prepared | None:
     n = task.cube_window.height * task.cube_window.width
     bands = data.s2_bands.reshape(len(data.s2_doy), n, -1)
     mask = data.s2_mask.reshape(len(data.s2_doy), n)
+    if spec.model_config.get("family") == STUDENT:  # every valid date, binned: no draws, no seed
+        asc, desc = data.s1_ascending, data.s1_descending
+        binned = student_tokens(bands, mask, data.s2_doy, asc.values.reshape(len(asc.doy), n, -1), asc.doy,
+                                desc.values.reshape(len(desc.doy), n, -1), desc.doy,
+                                spec.model_config["max_seq_len"])  # fmt: skip
+        return Prepared(task, [binned], binned.ok, {"read": t1 - t0, "sample": time.perf_counter() - t1})
     s1, s1_doy = pool_s1(data.s1_ascending.values, data.s1_ascending.doy,
                          data.s1_descending.values, data.s1_descending.doy)  # fmt: skip
     s1 = s1.reshape(len(s1_doy), n, -1)
@@ -137,7 +146,8 @@ def run_model(embedder: Embedder, prepared: Prepared, on_batch=None) -> np.ndarr
         draws = len(prepared.draws)
         tick = None if on_batch is None else (lambda n: on_batch(n / draws))
         with _model_lock:
-            total = sum(embedder(tok.s2, tok.s1, tick) for tok in prepared.draws)
+            total = sum(embedder.binned(tok, tick) if isinstance(tok, BinnedTokens) else embedder(tok.s2, tok.s1, tick)
+                        for tok in prepared.draws)  # fmt: skip
         emb[prepared.ok] = total / len(prepared.draws)
     return emb
 

@@ -1,8 +1,9 @@
-"""Checkpoints: ours (safetensors with the config in its header) and the published ``.pt`` dicts.
+"""Checkpoints: ours (safetensors with the config in its header) and the published ``.pt`` files —
+v1 state dicts and the v2 students' ``{"model": state_dict, "args": {...}}`` payloads.
 
 Never pickle: safetensors holds only tensors plus string metadata, and ``.pt`` files are read with
 ``torch.load(weights_only=True)``, which refuses arbitrary objects. A checkpoint describes itself
-(config, preset, step, software version), so loading never guesses.
+(family, config, preset, step, software version), so loading never guesses.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from tessera import __version__
 from tessera.atomic import atomic_file
 from tessera.errors import ConfigError, InputNotFoundError, TesseraError
 from tessera.model.config import PRESETS, TesseraConfig, preset, preset_name
+from tessera.model.student import FAMILY as STUDENT, PixelStudent, StudentConfig
 from tessera.model.tessera_model import Tessera
+
+ModelConfig = TesseraConfig | StudentConfig
 
 log = logging.getLogger(__name__)
 FORMAT = "tessera-checkpoint/1"
@@ -34,13 +38,23 @@ class CheckpointError(TesseraError, ValueError):
     """A checkpoint file is unreadable or its tensors do not fit the model."""
 
 
-def save(model: Tessera, path: str | os.PathLike, *, step: int | None = None,
+def config_from_dict(d: dict) -> ModelConfig:
+    """A model config from its ``to_dict()`` (run specs, store provenance): v1 or a v2 student."""
+    return StudentConfig.from_dict(d) if d.get("family") == STUDENT else TesseraConfig.from_dict(d)
+
+
+def build(cfg: ModelConfig) -> Tessera | PixelStudent:
+    return PixelStudent(cfg) if isinstance(cfg, StudentConfig) else Tessera(cfg)
+
+
+def save(model: Tessera | PixelStudent, path: str | os.PathLike, *, step: int | None = None,
          extra: dict[str, str] | None = None) -> Path:  # fmt: skip
     """Write weights + config to ``path`` (.safetensors) atomically."""
     path = Path(path)
     meta = {
         "format": FORMAT,
         "config": json.dumps(model.cfg.to_dict()),
+        **({"family": STUDENT} if isinstance(model, PixelStudent) else {}),
         "preset": preset_name(model.cfg) or "custom",
         "software_version": __version__,
         **({"step": str(step)} if step is not None else {}),
@@ -70,7 +84,8 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def _published_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def _published_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """The state dict of a published ``.pt`` file and the payload's ``args`` (v2), if any."""
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # weights_only raises UnpicklingError for anything but tensors
@@ -79,6 +94,7 @@ def _published_state_dict(path: Path) -> dict[str, torch.Tensor]:
         reason = "it holds objects other than tensors" if "weights_only" in str(exc) else first[:120]
         raise CheckpointError(f"{path} is not a weights-only PyTorch file ({reason}); tessera never runs "
                               "code from a checkpoint: re-save it as a plain tensor state dict") from exc  # fmt: skip
+    args = obj.get("args") if isinstance(obj, dict) and isinstance(obj.get("args"), dict) else None
     if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         for key in ("model_state_dict", "state_dict", "model"):
             if isinstance(obj.get(key), dict):
@@ -92,7 +108,18 @@ def _published_state_dict(path: Path) -> dict[str, torch.Tensor]:
         for prefix in _PREFIXES:
             k = k.removeprefix(prefix)
         out[k] = v
-    return out
+    return out, args
+
+
+def _family(state: dict[str, torch.Tensor], path: Path) -> str:
+    """Which published model a state dict is, from its parameter names."""
+    if any(k.startswith(("fusion_transformer.", "fusion_modality_embed")) for k in state):
+        raise CheckpointError(f"{path} is the TESSERA v2 teacher (2 B parameters, 1024-d output), a "
+                              "distillation source, not a deployment model: use a v2 student "
+                              "(student_nano/small/medium/large.pt) or a v1 checkpoint")  # fmt: skip
+    if "s2_backbone.attn_pool.query.weight" in state and "dim_reducer.4.weight" in state:
+        return STUDENT
+    return "v1"
 
 
 def infer_config(state: dict[str, torch.Tensor], n_heads: int | None = None) -> TesseraConfig:
@@ -123,7 +150,7 @@ def infer_config(state: dict[str, torch.Tensor], n_heads: int | None = None) -> 
     return TesseraConfig(n_heads=n_heads, **shapes)
 
 
-def check_state_dict(model: Tessera, state: dict[str, torch.Tensor], source: str) -> None:
+def check_state_dict(model: Tessera | PixelStudent, state: dict[str, torch.Tensor], source: str) -> None:
     """Name every missing, unexpected or reshaped tensor instead of a generic load failure."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
@@ -150,12 +177,13 @@ def _training_model_config(meta: dict, path: Path) -> TesseraConfig:
         raise CheckpointError(f"{path} is a training checkpoint whose train_config header is unreadable ({exc})") from exc
 
 
-def load(path: str | os.PathLike, config: TesseraConfig | None = None,
-         n_heads: int | None = None) -> Tessera:  # fmt: skip
-    """Load our ``.safetensors`` checkpoints or a published-format ``.pt`` state dict.
+def load(path: str | os.PathLike, config: ModelConfig | None = None,
+         n_heads: int | None = None) -> Tessera | PixelStudent:  # fmt: skip
+    """Load our ``.safetensors`` checkpoints or a published ``.pt`` (v1 state dict, v2 student).
 
-    The config comes from the checkpoint header (ours), from ``config``, or is inferred from
-    tensor shapes (published). The model is returned in eval mode, on the CPU.
+    The config comes from the checkpoint header (ours), the payload's ``args`` (v2 students),
+    ``config``, or is inferred from tensor shapes (v1). The model is returned in eval mode, on
+    the CPU.
     """
     path = Path(path)
     if not path.is_file():
@@ -166,23 +194,37 @@ def load(path: str | os.PathLike, config: TesseraConfig | None = None,
         if "config" not in meta and not training:
             raise CheckpointError(f"{path} has no tessera config in its header; it was written neither by "
                                   "tessera.model.save nor by `tessera train`")  # fmt: skip
-        stored = _training_model_config(meta, path) if training else TesseraConfig.from_dict(json.loads(meta["config"]))
+        if training:
+            stored = _training_model_config(meta, path)
+        else:
+            try:
+                stored = config_from_dict({**json.loads(meta["config"]), **({"family": meta["family"]} if "family" in meta else {})})
+            except (ValueError, TypeError) as exc:
+                raise CheckpointError(f"{path} has an unreadable config in its header ({exc})") from exc
         if config is not None and {**config.to_dict(), "dropout": 0} != {**stored.to_dict(), "dropout": 0}:
             raise ConfigError(f"{path} holds a {stored} model, not the requested {config}")
         named = meta.get("preset", "custom")
-        if named != "custom" and named in PRESETS and preset_name(stored) != named:
+        if named != "custom" and (named in PRESETS or named.startswith("student-")) and preset_name(stored) != named:
             raise CheckpointError(f"{path} says preset {named!r} but its config is {stored}; "
                                   "the file was edited or corrupted")  # fmt: skip
         state = load_file(str(path))
         if training:  # model weights only: the projector and optimiser state stay behind
             state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
             meta = {**meta, "preset": preset_name(stored) or "custom"}
-        cfg = config or stored
+        cfg, source = config or stored, str(path)
     else:
-        state = _published_state_dict(path)
-        cfg = config or infer_config(state, n_heads)
-    model = Tessera(cfg)
-    check_state_dict(model, state, str(path))
+        state, args = _published_state_dict(path)
+        if _family(state, path) == STUDENT:
+            stored = StudentConfig.from_args(args or {})
+            if config is not None and config != stored:
+                raise ConfigError(f"{path} holds a {stored} student, not the requested {config}")
+            cfg = stored
+            source = f"{path} (a v2 student whose args say {stored.to_args()})"
+        else:
+            cfg = config or infer_config(state, n_heads)
+            source = str(path)
+    model = build(cfg)
+    check_state_dict(model, state, source)
     model.load_state_dict(state, strict=True)
     log.info("loaded %s (%s)", path, preset_name(cfg) or "custom shapes")
     return model.eval()

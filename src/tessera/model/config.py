@@ -66,8 +66,12 @@ def preset(name: str) -> TesseraConfig:
         raise ConfigError(f"no preset {name!r}; choose one of {', '.join(PRESETS)}") from None
 
 
-def preset_name(cfg: TesseraConfig) -> str | None:
-    """The preset whose shapes ``cfg`` has (dropout aside), or None."""
+def preset_name(cfg) -> str | None:
+    """The preset whose shapes ``cfg`` has (dropout aside), or None; v2 students' as ``student-…``."""
+    if getattr(cfg, "family", None) is not None:
+        from tessera.model.student import STUDENT_PRESETS
+
+        return next((f"student-{n}" for n, p in STUDENT_PRESETS.items() if p == cfg), None)
     for name, p in PRESETS.items():
         if {**p.to_dict(), "dropout": 0} == {**cfg.to_dict(), "dropout": 0}:
             return name

@@ -54,6 +54,20 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
                           "relu" if relu else "none", [], "")  # fmt: skip
 
 
+def gemm(x: torch.Tensor, layer: nn.Linear, relu: bool = False, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``layer(x)`` (+ ReLU) through :func:`linear`; with ``dtype`` (bf16) the product runs on cached
+    ``dtype`` copies of the weights and comes back as float32."""
+    return gemm_w(x, layer.weight, layer.bias, relu, dtype)
+
+
+def gemm_w(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool = False,
+           dtype: torch.dtype | None = None) -> torch.Tensor:  # fmt: skip
+    """:func:`gemm` on bare tensors."""
+    if dtype is None:
+        return linear(x, weight, bias, relu)
+    return linear(x, _as_dtype(weight, dtype), _as_dtype(bias, dtype), relu).float()
+
+
 def doy_position_encoding(doy: torch.Tensor, d_model: int) -> torch.Tensor:
     """Sinusoidal encoding of the raw day of year: (B, T) → (B, T, d).
 
@@ -79,31 +93,38 @@ class SelfAttention(nn.Module):
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.out_proj.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
         b, t, d = x.shape
-        qkv = linear(x, self.in_proj_weight, self.in_proj_bias)  # (B, T, 3d)
+        qkv = gemm_w(x, self.in_proj_weight, self.in_proj_bias, dtype=dtype)  # (B, T, 3d)
         qkv = qkv.view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # each (B, H, T, d/H)
         p = self.dropout if self.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)  # fused where available
-        return linear(out.transpose(1, 2).reshape(b, t, d), self.out_proj.weight, self.out_proj.bias)
+        return gemm(out.transpose(1, 2).reshape(b, t, d), self.out_proj, dtype=dtype)
 
 
-class TransformerLayer(nn.Module):
-    """Post-norm encoder layer with ReLU FFN, as ``nn.TransformerEncoderLayer`` (norm_first=False)."""
+class PostNormLayer(nn.Module):
+    """Post-norm encoder layer with ReLU FFN, as ``nn.TransformerEncoderLayer`` (norm_first=False),
+    around an attention its subclass defines (v1's fused in-projection, the v2 QK-norm one)."""
 
-    def __init__(self, cfg: TesseraConfig) -> None:
+    def __init__(self, d_model: int, d_ffn: int, dropout: float) -> None:
         super().__init__()
-        d = cfg.d_model
-        self.self_attn = SelfAttention(d, cfg.n_heads, cfg.dropout)
-        self.linear1 = nn.Linear(d, cfg.d_ffn)
-        self.linear2 = nn.Linear(cfg.d_ffn, d)
-        self.norm1 = nn.LayerNorm(d)
-        self.norm2 = nn.LayerNorm(d)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.linear1 = nn.Linear(d_model, d_ffn)
+        self.linear2 = nn.Linear(d_ffn, d_model)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.drop = nn.Dropout(dropout)
+
+    # Set on inference copies of v2 students run in bf16 on a CPU: their GEMMs take bf16 copies
+    # of the weights while the residual stream and every norm stay float32 (bf16 LayerNorms
+    # through the stack cost cosine ~1e-3 against fp32, this ~1e-5).
+    gemm_dtype: torch.dtype | None = None
+
+    def attend(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.norm1(x + self.drop(self.self_attn(x)))
+        x = self.norm1(x + self.drop(self.attend(x)))
         if self.training or torch.is_grad_enabled():
             ffn = self.linear2(self.drop(F.relu(self.linear1(x))))
         else:
@@ -118,13 +139,22 @@ class TransformerLayer(nn.Module):
     def _ffn_chunked(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, x.shape[-1])
         step = self.ffn_chunk_tokens
-        parts = [
-            linear(linear(flat[i : i + step], self.linear1.weight, self.linear1.bias, relu=True),
-                   self.linear2.weight, self.linear2.bias)  # fmt: skip
-            for i in range(0, flat.shape[0], step)
-        ]
+        dt = self.gemm_dtype
+        parts = [gemm(gemm(flat[i : i + step], self.linear1, relu=True, dtype=dt), self.linear2, dtype=dt)
+                 for i in range(0, flat.shape[0], step)]  # fmt: skip
         out = parts[0] if len(parts) == 1 else torch.cat(parts)
         return out.view(*x.shape[:-1], -1)
+
+
+class TransformerLayer(PostNormLayer):
+    """``nn.TransformerEncoderLayer``'s maths and parameter names (``self_attn.in_proj_weight``…)."""
+
+    def __init__(self, d_model: int, n_heads: int, d_ffn: int, dropout: float) -> None:
+        super().__init__(d_model, d_ffn, dropout)
+        self.self_attn = SelfAttention(d_model, n_heads, dropout)
+
+    def attend(self, x: torch.Tensor) -> torch.Tensor:
+        return self.self_attn(x, self.gemm_dtype)
 
 
 class TransformerStack(nn.Module):
@@ -132,7 +162,8 @@ class TransformerStack(nn.Module):
 
     def __init__(self, cfg: TesseraConfig) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(TransformerLayer(cfg) for _ in range(cfg.n_layers))
+        self.layers = nn.ModuleList(TransformerLayer(cfg.d_model, cfg.n_heads, cfg.d_ffn, cfg.dropout)
+                                    for _ in range(cfg.n_layers))  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 
 from tessera.errors import ConfigError
+from tessera.model.binning import BinnedTokens
+from tessera.model.student import PixelStudent
 from tessera.model.tessera_model import Tessera
 
 PRECISIONS = ("fp32", "bf16")
@@ -47,10 +49,14 @@ class Embedder:
     (N, 128)
     """
 
-    def __init__(self, model: Tessera, config: InferenceConfig = InferenceConfig()) -> None:
+    def __init__(self, model: Tessera | PixelStudent, config: InferenceConfig = InferenceConfig()) -> None:
         self.config = config
         self.device = torch.device(config.device)
-        if config.precision == "bf16" and self.device.type == "cpu":
+        if config.precision == "bf16" and self.device.type == "cpu" and isinstance(model, PixelStudent):
+            # bf16 matmuls on cached weight copies; LayerNorms and the residual stream stay
+            # float32, which the students' cosine-0.9999 parity with fp32 needs.
+            model = copy.deepcopy(model).set_gemm_dtype(torch.bfloat16)
+        elif config.precision == "bf16" and self.device.type == "cpu":
             # A bf16 copy of the weights, not autocast: autocast re-casts every activation at
             # every linear, extra passes over memory that cost ~15 % on a 2-core CPU. The GRU
             # state stays float32 (see GRUCell.scan), the output is returned as float32.
@@ -67,6 +73,13 @@ class Embedder:
         # Tokens stay float32 whatever the weights: bf16 cannot hold DOY > 256 exactly.
         with torch.inference_mode(), self._autocast():
             return self.model(s2.float(), s1.float()).float()
+
+    def binned(self, tokens: BinnedTokens, on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """A v2 student's grouped inputs → (ok pixels, embed_dim) float32, in pixel order."""
+        out = np.empty((tokens.pixels, self.model.cfg.embed_dim), np.float32)
+        for g in tokens.groups:
+            out[g.pixels] = self(g.s2, g.s1, on_batch)
+        return out
 
     def __call__(self, s2_tokens: np.ndarray, s1_tokens: np.ndarray,
                  on_batch: Callable[[int], None] | None = None) -> np.ndarray:  # fmt: skip
