@@ -44,3 +44,15 @@ def embedded(tmp_path_factory):
     classes = scene.classes.astype(int) + 1
     labels = write_label_raster(root / "labels.tif", classes, scene.cube.grid)
     return Embedded(root, cube, root / "store", labels, classes, scene.cube.grid)
+
+
+@pytest.fixture(scope="session")
+def embedded_v2(tmp_path_factory, embedded):
+    """The same scene embedded by a (random-weight) v2 student, with Matryoshka prefix arrays."""
+    from tessera.model.student import STUDENT_PRESETS, PixelStudent
+
+    root = tmp_path_factory.mktemp("heads_v2")
+    torch.manual_seed(0)
+    ckpt = save(PixelStudent(STUDENT_PRESETS["nano"]), root / "nano.safetensors")
+    embed_cube(embedded.cube, ckpt, root / "store", EmbedConfig(layout=StoreLayout(shard=32), depths=(16, 32, 64)))
+    return Embedded(root, embedded.cube, root / "store", embedded.labels, embedded.classes, embedded.grid)

@@ -35,6 +35,8 @@ app.add_typer(cube_app, name="cube")
 # Options several commands share, defined once so their wording stays the same.
 STORE_ARG = typer.Argument(..., help="Embedding store: a path, file://, http(s)://, s3:// URL, a *.icechunk repository, or a geotessera-layout directory.")
 YEAR_OPT = typer.Option(..., help="Year of the embeddings.")
+DEPTH_OPT = typer.Option(None, "--depth", min=1, help="Read the first N dimensions of Matryoshka (v2) "
+                         "embeddings, e.g. 16: a store holding that prefix array reads 1/8 of the bytes.")
 
 console = Console()
 
@@ -47,14 +49,17 @@ def cube_path(path: Path) -> Path:
 err_console = Console(stderr=True)
 
 
-def parse_depths(text: str) -> tuple[int, ...]:
+def parse_depths(text: str, option: str = "--depths") -> tuple[int, ...]:
     """``"16,32,64"`` → (16, 32, 64); empty → ()."""
     from tessera.errors import ConfigError
 
     try:
-        return tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
+        depths = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
     except ValueError as exc:
-        raise ConfigError(f"--depths {text!r} must be comma-separated whole numbers, e.g. 16,32,64") from exc
+        raise ConfigError(f"{option} {text!r} must be comma-separated whole numbers, e.g. 16,32,64") from exc
+    if any(d < 1 for d in depths):
+        raise ConfigError(f"{option} {text!r}: every depth must be at least 1")
+    return depths
 
 
 def _version(value: bool) -> None:

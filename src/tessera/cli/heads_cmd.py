@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from tessera.cli.app import STORE_ARG, YEAR_OPT, app, check_writable, console, cube_path, parse_bbox
+from tessera.cli.app import (DEPTH_OPT, STORE_ARG, YEAR_OPT, app, check_writable, console, cube_path,
+                             parse_bbox, parse_depths)  # fmt: skip
 from tessera.errors import ConfigError
 from tessera.heads.labels import NO_LABEL
 
@@ -23,13 +24,14 @@ TASK_OPT = typer.Option("classification", help="classification (class ids, 0 = u
 
 
 def _region(store: str, labels: Path, year: int, column: str | None, bbox: str | None, cube: Path | None,
-            task: str = "classification"):  # fmt: skip
+            task: str = "classification", depth: int | None = None):  # fmt: skip
     from tessera.access import open_store
     from tessera.heads.workflow import labelled_region
 
     cube = cube_path(cube) if cube is not None else None
     with console.status(f"reading {year} embeddings and the labels of {labels.name} …"):
-        return labelled_region(open_store(store), year, labels, column, parse_bbox(bbox) if bbox else None, cube, task)
+        return labelled_region(open_store(store), year, labels, column, parse_bbox(bbox) if bbox else None, cube,
+                               task, depth)  # fmt: skip
 
 
 @heads_app.command("curve")
@@ -46,6 +48,8 @@ def curve_command(
     split: str = typer.Option("spatial", help="spatial (16-px blocks) or random hold-out."),
     repeats: int = typer.Option(3, help="Label draws per fraction."),
     task: str = TASK_OPT,
+    depth: str = typer.Option("", "--depth", help="Matryoshka depths to compare, e.g. 16,32,64,128: one "
+                              "curve per prefix of the embeddings (default: the full embedding)."),
 ) -> None:
     """Accuracy and macro-F1 (or RMSE, MAE, R²) against the fraction of labels used, as CSV + PNG."""
     check_writable(out)
@@ -53,8 +57,14 @@ def curve_command(
     from tessera.heads import learning_curve, summarise
     from tessera.viz import plot_learning_curves
 
+    depths = parse_depths(depth, "--depth")
     region = _region(store, labels, year, column, bbox, cube, task)
     feats, y, rows, cols = region.pixels()
+    if depths:  # a prefix of the full vectors is exactly what the prefix arrays hold
+        full = feats.pop("embeddings")
+        if depths[-1] > full.shape[1]:
+            raise ConfigError(f"--depth {depths[-1]} exceeds the store's {full.shape[1]} dimensions")
+        feats = {f"embeddings d{d}": full[:, :d] for d in depths} | feats
     metrics = ("accuracy", "macro_f1") if task == "classification" else ("rmse", "mae", "r2")
     try:
         fracs = tuple(float(f) for f in fractions.split(","))
@@ -125,6 +135,7 @@ def fit_command(
     cube: Path = typer.Option(None, help="The region's cube (its grid)."),
     head: str = typer.Option("rf", help="logistic, knn, rf, mlp or unet; regression: ridge, rf or mlp."),
     task: str = TASK_OPT,
+    depth: int = DEPTH_OPT,
 ) -> None:
     """Fit a head on every labelled pixel and save it (no pickle) for `heads predict --model`."""
     check_writable(out)
@@ -133,7 +144,7 @@ def fit_command(
     want = ".safetensors" if head == "unet" else ".skops"
     if out.suffix != want:
         raise ConfigError(f"--out {out}: a {head} head is saved as {want}")
-    region = _region(store, labels, year, column, bbox, cube, task)
+    region = _region(store, labels, year, column, bbox, cube, task, depth)
     model, n = _fit(region, head)
     save_head(out, model, _meta(region, head, year, store, n))
     console.print(f"wrote [bold]{out}[/]: {task} {head} on {n:,} labelled pixels"
@@ -168,6 +179,8 @@ def predict_command(
     task: str = TASK_OPT,
     html: Path = typer.Option(None, help="Also write a web map (.html) with PCA and prediction layers."),
     allow_other_model: bool = typer.Option(False, help="Apply a head to embeddings of another model than it was fitted on."),
+    depth: int = typer.Option(None, "--depth", min=1, help="With --labels: fit on the first N (Matryoshka) "
+                              "dimensions. A saved head reads the depth it was fitted on."),
 ) -> None:
     """Map a region with a head (saved, or fitted here on --labels): GeoTIFF, -1 = no data."""
     check_writable(out)
@@ -186,13 +199,17 @@ def predict_command(
         if meta.get("year") not in (None, year):
             console.print(f"[yellow]note:[/] the head was fitted on {meta['year']} embeddings, mapping {year}")
         grid = region_grid(None, parse_bbox(bbox) if bbox else None, cube_path(cube) if cube is not None else None)
-        emb = read_grid(open_store(store), grid, year).data
+        reader = open_store(store)
+        fitted_depth = int(meta["embed_dim"])
+        if depth not in (None, fitted_depth):
+            raise ConfigError(f"the head was fitted on {fitted_depth}-d embeddings; drop --depth {depth}")
+        emb = read_grid(reader, grid, year, fitted_depth if fitted_depth < reader.embed_dim(year) else None).data
         if emb.shape[2] != meta["embed_dim"]:
             raise ConfigError(f"the store has {emb.shape[2]}-d embeddings; the head was fitted on {meta['embed_dim']}-d")
         legend = {int(k): v for k, v in meta["legend"].items()}
         n, head, task = meta["n_labelled"], meta["head"], meta.get("task", "classification")
     else:
-        region = _region(store, labels, year, column, bbox, cube, task)
+        region = _region(store, labels, year, column, bbox, cube, task, depth)
         fitted, n = _fit(region, head)
         grid, emb, legend = region.grid, region.embeddings, region.legend
     pred = _predict(fitted, emb, task)

@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from tessera.cli.app import STORE_ARG, app, check_writable, console, parse_bbox
+from tessera.cli.app import DEPTH_OPT, STORE_ARG, app, check_writable, console, parse_bbox
 from tessera.errors import ConfigError
 
 
@@ -67,6 +67,7 @@ def sample_command(
     points: Path = typer.Argument(..., help="Points: CSV with lon,lat columns, GeoJSON, or a vector file."),
     year: int = typer.Option(..., help="Year to sample."),
     out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
+    depth: int = DEPTH_OPT,
 ) -> None:
     """Embeddings at points → the points table with status, e0 … e127 appended (NaN where no
     vector); every input column is kept, so results join back to their ids."""
@@ -79,7 +80,7 @@ def sample_command(
         raise ConfigError(f"--out {out} must end in .csv or .parquet")
     check_writable(out)
     lon, lat, table = read_point_table(points)
-    res = open_store(store).sample_points(np.column_stack([lon, lat]), year)
+    res = open_store(store).sample_points(np.column_stack([lon, lat]), year, depth=depth)
     result = sample_table(table, lon, lat, res.status, res.values)
     with atomic_file(out) as tmp:
         if suffix == ".parquet":
@@ -130,6 +131,7 @@ def export_command(
     crs: str = typer.Option(None, help="Output CRS, e.g. EPSG:4326 (default: the bbox's UTM zone)."),
     resolution: float = typer.Option(None, help="Pixel size in CRS units (default 10 m / ~0.0000898°)."),
     int8: bool = typer.Option(False, help="GeoTIFF as int8 + a _scales.tif companion (4× smaller)."),
+    depth: int = DEPTH_OPT,
 ) -> None:
     """Export a region's embeddings, mosaicked across blocks and zones."""
     from tessera.access import open_store
@@ -140,6 +142,8 @@ def export_command(
 
         if fmt not in (None, "npy"):
             raise ConfigError("--layout geotessera writes .npy tiles; drop --format or give --format npy")
+        if depth is not None:
+            raise ConfigError("--layout geotessera writes full-depth tiles, as published; drop --depth")
         records = export_tiles(open_store(store), parse_bbox(bbox), year, out)
         console.print(f"wrote [bold]{out}[/]: {len(records)} tiles of 0.1° with data, registry.parquet, "
                       "landmasks.parquet")  # fmt: skip
@@ -150,7 +154,7 @@ def export_command(
     _check_crs_resolution(crs, resolution)
     check_writable(out)
     s = open_store(store)
-    region = s.read_region(parse_bbox(bbox), year, crs=crs, resolution=resolution)
+    region = s.read_region(parse_bbox(bbox), year, crs=crs, resolution=resolution, depth=depth)
     tags = provenance_tags(s, year)
     if fmt == "tif":
         export_geotiff(region, out, tags, int8=int8)

@@ -69,7 +69,7 @@ def region_grid(labels: Path | None = None, bbox=None, cube: str | os.PathLike |
 
 def labelled_region(store, year: int, labels: str | os.PathLike, column: str | None = None,
                     bbox=None, cube: str | os.PathLike | None = None,
-                    task: str = "classification") -> LabelledRegion:  # fmt: skip
+                    task: str = "classification", depth: int | None = None) -> LabelledRegion:  # fmt: skip
     """Embeddings and labels on one grid: the cube's (``cube``), the bbox's UTM grid, or the label
     raster's. Labels in another CRS are reprojected (rasters, nearest) or rasterised onto it."""
     from tessera.access.region import read_grid
@@ -97,7 +97,7 @@ def labelled_region(store, year: int, labels: str | os.PathLike, column: str | N
         legend = {i: n for n, i in names.items()}
     if task == "classification":  # every class present gets a name, its own or its id
         legend = {int(i): legend.get(int(i), str(i)) for i in np.unique(lab) if i != NO_LABEL}
-    emb = read_grid(store, grid, year).data
+    emb = read_grid(store, grid, year, depth).data
     raw = None
     if cube is not None:
         from tessera.cube import open_cube
