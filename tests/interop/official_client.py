@@ -26,9 +26,15 @@ def main(store: str, request: str, out: str) -> None:
     req = json.loads(open(request).read())
     g = GeoTesseraZarr(open_location(store))
     res = {"years": np.array(g.years)}
+    res["depths"] = np.array(sorted(g.depths), dtype=int)
     for year in req["years"]:
         res[f"points_{year}"] = g.sample_points([tuple(p) for p in req["points"]], year, progress=False,
                                                 search_px=0)  # fmt: skip
+        for d in req.get("depths", []):
+            res[f"points_{year}_d{d}"] = g.sample_points([tuple(p) for p in req["points"]], year, progress=False,
+                                                         search_px=0, depth=d)  # fmt: skip
+            data, t, _ = g.read_region(tuple(req["bboxes"][0]), year, depth=d)
+            res[f"region_{year}_d{d}"], res[f"region_t_{year}_d{d}"] = data, np.array(list(t)[:6])
         for i, bbox in enumerate(req["bboxes"]):
             data, t, crs = g.read_region(tuple(bbox), year)
             res[f"region_{year}_{i}"], res[f"region_t_{year}_{i}"] = data, np.array(list(t)[:6])

@@ -189,3 +189,46 @@ def test_a_store_built_by_the_official_writer_reads_back_exactly(official_python
     lon, lat = PLACES[31]
     assert ours.probe(lon + 0.2, lat, 2024)[1] in (NODATA, OUTSIDE)
     assert ours.probe(10.0, 45.0, 2024)[1] == OUTSIDE
+
+
+def test_official_client_reads_our_matryoshka_prefixes(official_python, tmp_path):
+    """A v2 student's store with 16/32/64 prefix arrays: the official client lists the depths and
+    reads each prefix equal to the first bands of ours."""
+    import torch
+
+    from tessera.embed import EmbedConfig, embed_cube
+    from tessera.model import save
+    from tessera.model.student import STUDENT_PRESETS, PixelStudent
+    from tessera.simulate import SimulationConfig, simulate, write_scene
+
+    scene = write_scene(simulate(SimulationConfig(height=40, width=40, seed=8)), tmp_path / "scene")
+    torch.manual_seed(0)
+    ckpt = save(PixelStudent(STUDENT_PRESETS["nano"]), tmp_path / "nano.safetensors")
+    embed_cube(scene / "cube.zarr", ckpt, tmp_path / "v2.zarr", EmbedConfig(depths=(16, 32, 64)))
+    ours = open_store(tmp_path / "v2.zarr")
+    from pyproj import Transformer
+
+    from tessera.cube import open_cube
+
+    grid = open_cube(scene / "cube.zarr").grid
+    to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform
+    w, n = to_lonlat(*(grid.transform * (5, 5)))
+    e, s = to_lonlat(*(grid.transform * (35, 35)))
+    rng = np.random.default_rng(3)
+    points = [[w + dx * (e - w), s + dy * (n - s)] for dx, dy in rng.uniform(0, 1, (30, 2))]
+    got = run_official(official_python, tmp_path / "v2.zarr",
+                       {"years": [2024], "points": points, "bboxes": [[w, s, e, n]], "patches": [], "zone_boxes": {},
+                        "depths": [16, 32, 64]}, tmp_path)  # fmt: skip
+    assert got["depths"].tolist() == [16, 32, 64, 128]
+    full = ours.sample_points(points, 2024).values
+    assert np.isfinite(full).any()
+    for d in (16, 32, 64):
+        assert np.array_equal(got[f"points_2024_d{d}"], full[:, :d], equal_nan=True), d
+        assert np.array_equal(got[f"points_2024_d{d}"], ours.sample_points(points, 2024, depth=d).values, equal_nan=True)
+        region, t = got[f"region_2024_d{d}"], Affine(*got[f"region_t_2024_d{d}"])
+        assert region.shape[-1] == d and np.isfinite(region).any()
+        reader = ours.zone(Zone(31))
+        z = reader.grid.transform
+        win = Window(round((z.f - t.f) / 10), round((t.c - z.c) / 10), *region.shape[:2])
+        assert np.array_equal(region, reader.read(win, 2024, depth=d), equal_nan=True)
+        assert np.array_equal(region, reader.read(win, 2024)[..., :d], equal_nan=True)

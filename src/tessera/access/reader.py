@@ -146,6 +146,10 @@ class ZoneReader:
         e_present = np.zeros((h, w), bool)
         for c in stored:
             e_present[self._slices(*c, emb.chunk, window)[0]] = True
+        if emb.chunk != self.scales.chunk:
+            # A prefix array's coarser chunks (64 px for 16 bands) also cover pixels whose scale
+            # chunks hold only no data and are not stored: pair them chunk by chunk instead.
+            s_present = s_present | (e_present & ~self._lonely_chunks(emb, stored, s_present, window))
         self._check_pairs(t, emb, finite, e_present, s_present,
                           lambda m: tuple(int(v) for v in np.argwhere(m)[0] + (r0, c0)))  # fmt: skip
         # Past the pair check every finite scale has its chunk among ``stored``: chunks under no
@@ -163,6 +167,17 @@ class ZoneReader:
         need = stored if quantized else [c for c in stored if finite[self._slices(*c, emb.chunk, window)[0]].any()]
         emb.fetch(t, need, self.pool, sink=put)
         return out, scales
+
+    def _lonely_chunks(self, emb: ArrayReader, stored, s_present: np.ndarray, window: Window) -> np.ndarray:
+        """Pixels of stored embedding chunks that lie wholly in the window and hold no stored
+        scale at all: a missing scales shard, never data."""
+        lonely = np.zeros_like(s_present)
+        for c in stored:
+            sl, bl = self._slices(*c, emb.chunk, window)
+            whole = all(b.stop - b.start == n for b, n in zip(bl, emb.chunk, strict=True))
+            if whole and not s_present[sl].any():
+                lonely[sl] = True
+        return lonely
 
     @staticmethod
     def _slices(cy: int, cx: int, chunk: tuple[int, int], window: Window):

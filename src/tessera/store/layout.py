@@ -49,6 +49,17 @@ class StoreLayout:
             )
 
 
+def depth_chunk(depth: int, layout: StoreLayout, full: int = 128) -> int:
+    """Inner-chunk side of a ``depth``-band array, as the official writer sizes it: the largest
+    power-of-two multiple of the 32-px chunk whose bytes stay within the full array's
+    (1, 128, 32, 32) and that still divides the shard. A 16-band prefix gets 64 × 64 px: the
+    sharding index costs 16 bytes per inner chunk, so narrow arrays want fewer, larger ones."""
+    side, budget = layout.chunk, full * layout.chunk * layout.chunk
+    while 2 * side <= layout.shard and layout.shard % (2 * side) == 0 and depth * (2 * side) ** 2 <= budget:
+        side *= 2
+    return side
+
+
 @dataclass(frozen=True, order=True)
 class Zone:
     """A UTM zone number 1–60; both hemispheres share its group and its northern EPSG code."""

@@ -34,7 +34,7 @@ from tessera.grid import Window
 from tessera.store import convention as cv
 from tessera.store import manifest
 from tessera.store.errors import StoreError
-from tessera.store.layout import StoreLayout, Zone
+from tessera.store.layout import StoreLayout, Zone, depth_chunk
 from tessera.store.location import Location
 
 _FILL_DEFAULTS = {"write_empty_chunks": True}  # a written shard holds every chunk: see ``access``
@@ -238,8 +238,9 @@ def _create_zone(root: Location, zone: Zone, years: list[int], dims: int, depths
     g = zarr.open_group(root.zarr_store(), mode="r+", use_consolidated=False).create_group(zone.name, attributes=cv.zone_attrs(grid))
     T, H, W, S, C = len(years), grid.height, grid.width, layout.shard, layout.chunk
     for depth in (*depths, dims):
+        side = C if depth == dims else depth_chunk(depth, layout, cv.N_BANDS)
         g.create_array(cv.depth_array(depth, dims), shape=(T, depth, H, W), dtype="int8",
-                       chunks=(1, depth, C, C), shards=(1, depth, S, S), fill_value=0,
+                       chunks=(1, depth, side, side), shards=(1, depth, S, S), fill_value=0,
                        compressors=_compressor("int8"),
                        dimension_names=("time", cv.band_dim(depth, dims), "y", "x"))  # fmt: skip
     g.create_array(cv.SCALES, shape=(T, H, W), dtype="float32", chunks=(1, C, C), shards=(1, S, S),
