@@ -2,6 +2,13 @@
 
     python benchmarks/bench_model.py --preset v1 --batch 256
     python benchmarks/bench_model.py --preset v1 --batch 1024 --device cuda   # on a GPU
+    python benchmarks/bench_model.py --students                               # v1 + every v2 student
+
+With ``--students`` it runs v1 and the four v2 student sizes on the same CPU in one run: the
+students on a simulated cube's real inputs (every valid date, in length bins), their FLOPs per
+pixel counted at those lengths, each model's fraction of the GEMM roofline measured in
+interleaved rounds, bf16 speed and cosine to fp32, and the bytes per pixel each Matryoshka depth
+costs on disk.
 
 Prints pixels/s, FLOPs per pixel (matmul work, 40 + 40 timesteps), the fp32 matmul GFLOP/s of
 this machine (the best of several GEMM shapes, measured before and after the model), the ratio
@@ -80,8 +87,99 @@ def pixel_tokens(n: int, seed: int = 0):
     return np.tile(tok.s2, (reps, 1, 1))[:n], np.tile(tok.s1, (reps, 1, 1))[:n]
 
 
+def cube_inputs(side: int, seed: int = 0):
+    """A simulated cube (``side``² px) → the students' binned tokens."""
+    from tessera.model.binning import student_tokens
+
+    c = simulate(SimulationConfig(height=side, width=side, seed=seed)).cube
+    t, ta, td = len(c.s2_doy), len(c.s1_ascending.doy), len(c.s1_descending.doy)
+    return student_tokens(c.s2_bands.reshape(t, -1, 10), c.s2_mask.reshape(t, -1), c.s2_doy,
+                          c.s1_ascending.values.reshape(ta, -1, 2), c.s1_ascending.doy,
+                          c.s1_descending.values.reshape(td, -1, 2), c.s1_descending.doy)  # fmt: skip
+
+
+def store_bytes_per_depth(side: int, work) -> dict[str, float]:
+    """Embed a ``side``² cube with the nano student and --depths 16,32,64: bytes per pixel on disk of
+    each depth's array plus the scales (what a reader of that depth fetches)."""
+    from pathlib import Path
+
+    from tessera.embed import EmbedConfig, embed_cube
+    from tessera.model import save
+    from tessera.model.student import STUDENT_PRESETS, PixelStudent
+    from tessera.simulate import write_scene
+
+    work = Path(work)
+    scene = write_scene(simulate(SimulationConfig(height=side, width=side, seed=1)), work / "scene")
+    ckpt = save(PixelStudent(STUDENT_PRESETS["nano"]), work / "nano.safetensors")
+    embed_cube(scene / "cube.zarr", ckpt, work / "store", EmbedConfig(depths=(16, 32, 64)))
+    zone = next((work / "store").glob("utm*"))
+    du = {a.name: sum(f.stat().st_size for f in a.rglob("*") if f.is_file() and f.name != "zarr.json")
+          for a in zone.iterdir() if a.is_dir()}  # fmt: skip
+    px = side * side
+    return {name: (du[name] + du["scales"]) / px for name in du if name.startswith("embeddings")}
+
+
+def students(args) -> None:
+    from tessera.model.student import STUDENT_PRESETS, PixelStudent, student_flops_per_pixel
+
+    device = torch.device(args.device)
+    tokens = cube_inputs(args.side)
+    n_px = tokens.pixels
+    lengths = [(g.s2.shape[1], g.s1.shape[1], len(g.pixels)) for g in tokens.groups]
+    mean_l2 = sum(a * n for a, _, n in lengths) / n_px
+    mean_l1 = sum(b * n for _, b, n in lengths) / n_px
+    s2_np, s1_np = pixel_tokens(args.batch)
+    v1_s2, v1_s1 = torch.from_numpy(s2_np).to(device), torch.from_numpy(s1_np).to(device)
+    med = statistics.median
+    rows = []
+    print(f"{n_px} pixels of a simulated {args.side}² cube: {len(lengths)} length bins, mean S2 {mean_l2:.0f} "
+          f"and S1 {mean_l1:.0f} tokens per pixel; {device}, {torch.get_num_threads()} threads")
+    for name in ["v1", *STUDENT_PRESETS]:
+        torch.manual_seed(0)
+        if name == "v1":
+            model = Tessera(preset("v1"))
+            flops = flops_per_pixel(preset("v1"))
+            def run(emb):  # noqa: E306
+                return emb.forward_tensors(v1_s2, v1_s1)
+            pixels = args.batch
+        else:
+            cfg = STUDENT_PRESETS[name]
+            model = PixelStudent(cfg)
+            flops = sum(student_flops_per_pixel(cfg, a, b) * n for a, b, n in lengths) / n_px
+            def run(emb):  # noqa: E306
+                return torch.from_numpy(emb.binned(tokens))
+            pixels = n_px
+        res = {}
+        for precision in ("fp32", "bf16"):
+            emb = Embedder(model, InferenceConfig(precision=precision, batch_size=args.batch, device=args.device))
+            out = run(emb).float().cpu()
+            secs, fracs = [], []
+            for _ in range(args.rounds):
+                roof = max(matmul_roofline(device, torch.float32, 2).values())
+                secs.append(timed(lambda: run(emb), 1, device))
+                fracs.append(pixels * flops / secs[-1] / roof)
+            res[precision] = (pixels / med(secs), med(fracs), out)
+        cos = torch.nn.functional.cosine_similarity(res["bf16"][2], res["fp32"][2], dim=1)
+        row = {"model": name, "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
+               "gflop_per_px": round(flops / 1e9, 4), "fp32_px_s": round(res["fp32"][0], 1),
+               "fp32_fraction_of_roofline": round(res["fp32"][1], 3), "bf16_px_s": round(res["bf16"][0], 1),
+               "bf16_speedup": round(res["bf16"][0] / res["fp32"][0], 2), "bf16_cosine_min": round(float(cos.min()), 6)}  # fmt: skip
+        rows.append(row)
+        print(json.dumps(row))
+    if not args.skip_store:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as work:
+            per_depth = store_bytes_per_depth(args.store_side, work)
+        print(json.dumps({"bytes_per_px_on_disk_incl_scales": {k: round(v, 1) for k, v in sorted(per_depth.items())}}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--students", action="store_true", help="v1 and every v2 student size in one run")
+    ap.add_argument("--side", type=int, default=48, help="--students: cube side whose pixels are timed")
+    ap.add_argument("--store-side", type=int, default=256, help="--students: cube side for the bytes-per-depth store")
+    ap.add_argument("--skip-store", action="store_true", help="--students: skip the bytes-per-depth store")
     ap.add_argument("--preset", default="v1")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--batches", type=int, default=1, help="timed forwards per precision and round")
@@ -89,6 +187,9 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--json", action="store_true", help="also print one JSON line of results")
     args = ap.parse_args()
+    if args.students:
+        students(args)
+        return
 
     device = torch.device(args.device)
     torch.manual_seed(0)

@@ -74,3 +74,12 @@ def test_float_reflectance_is_refused_with_the_scaling_hint(tmp_path, small_cube
     np.save(stack / "bands.npy", small_cube.s2_bands.astype(np.float32))  # whole DNs as floats: fine
     out = import_npy(stack, tmp_path / "c.zarr", roi=stack / "roi.tif", year=2024)
     assert np.array_equal(open_cube(out).read().s2_bands, small_cube.s2_bands)
+
+
+def test_the_stackers_roi_tiff_is_found_without_naming_it(tmp_path, small_cube):
+    stack = export_npy(small_cube, tmp_path / "stack")
+    (stack / "roi.tif").rename(stack / "roi.tiff")  # the official stacker's name
+    assert open_cube(import_npy(stack, tmp_path / "c.zarr", year=2024)).read().equals(small_cube)
+    (stack / "roi.tiff").unlink()
+    with pytest.raises(InputNotFoundError, match="roi.tiff and roi.tif"):
+        import_npy(stack, tmp_path / "d.zarr", year=2024)

@@ -241,3 +241,36 @@ def test_v1_models_refuse_depths(scene, tmp_path):
     assert r.returncode == 2 and "arbitrary slice" in r.stderr
     with pytest.raises(ConfigError):
         tm.student.student_preset("huge")
+
+
+def test_official_stacker_npy_files_embed_as_the_reference_reads_them(published, tmp_path):
+    """The official stacker's .npy files → `cube import-npy` → `embed -c student.pt`: equal (to the
+    int8 step) to the reference run on the .npy arrays themselves, as the official inference reads them."""
+    from tessera.cube import export_npy
+    from tessera.simulate import SimulationConfig, simulate
+
+    reference, path = published
+    cube = simulate(SimulationConfig(height=24, width=24, seed=6)).cube
+    stack = export_npy(cube, tmp_path / "stack")
+    np.save(stack / "masks.npy", np.load(stack / "masks.npy") * 255)  # the stacker writes 0/255
+    imported = tmp_path / "c.zarr"
+    r = subprocess.run([sys.executable, "-m", "tessera", "cube", "import-npy", str(stack), str(imported),
+                        "--year", "2024", "--roi", str(stack / "roi.tif")], capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = embed_cli(imported, "-c", path, "-s", tmp_path / "s.zarr")
+    assert r.returncode == 0, r.stderr
+
+    def flat(name):
+        a = np.load(stack / f"{name}.npy")
+        return a.reshape(a.shape[0], -1, *a.shape[3:])
+
+    raw = {"bands": flat("bands"), "mask": (flat("masks") != 0).astype(np.uint8), "doy": np.load(stack / "doys.npy"),
+           "asc": flat("sar_ascending"), "asc_doy": np.load(stack / "sar_ascending_doy.npy"),
+           "desc": flat("sar_descending"), "desc_doy": np.load(stack / "sar_descending_doy.npy")}  # fmt: skip
+    expected = ref.embed_pixels(reference, raw).reshape(24, 24, 128)
+    from tessera.access import open_store
+    from tessera.access.region import read_grid
+
+    got = read_grid(open_store(tmp_path / "s.zarr"), cube.grid, 2024).data
+    step = np.abs(expected).max(axis=-1, keepdims=True) / 127
+    assert np.isfinite(got).all() and np.all(np.abs(got - expected) <= step / 2 + 1e-5)

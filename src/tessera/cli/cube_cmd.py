@@ -48,12 +48,12 @@ def import_npy_command(
     out: Path = typer.Argument(..., help="Cube to write (.zarr)."),
     year: int = typer.Option(..., help="Year of the observations (the .npy files do not say)."),
     roi: Path = typer.Option(None, help="ROI GeoTIFF giving CRS and transform "
-                                        "(default: DIRECTORY/roi.tif)."),  # fmt: skip
+                                        "(default: DIRECTORY/roi.tiff, as the stacker writes, or roi.tif)."),  # fmt: skip
     overwrite: bool = typer.Option(False, help="Replace an existing cube at OUT."),
 ) -> None:
     """Import bands.npy, masks.npy, doys.npy and sar_*.npy into a d-pixel cube."""
     check_writable(out)
     with progress_bar() as progress:
-        import_npy(directory, out, roi=roi or directory / "roi.tif", year=year,
+        import_npy(directory, out, roi=roi, year=year,
                    overwrite=overwrite, progress=progress)  # fmt: skip
     console.print(f"wrote [bold]{out}[/]")

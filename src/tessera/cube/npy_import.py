@@ -68,7 +68,7 @@ def import_npy(
     directory: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    roi: str | os.PathLike,
+    roi: str | os.PathLike | None = None,
     year: int,
     overwrite: bool = False,
     chunks: CubeChunks = CubeChunks(),
@@ -76,11 +76,18 @@ def import_npy(
 ) -> Path:
     """Convert a stacker output directory into a d-pixel cube at ``out``; returns ``out``.
 
-    ``progress(stage, done, total)`` is called after each row strip.
+    ``roi`` defaults to the directory's ``roi.tiff`` (what the official stacker writes) or
+    ``roi.tif``. ``progress(stage, done, total)`` is called after each row strip.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise InputNotFoundError(f"no stacker directory at {directory}")
+    if roi is None:
+        found = [p for p in (directory / "roi.tiff", directory / "roi.tif") if p.is_file()]
+        if not found:
+            raise InputNotFoundError(f"no ROI GeoTIFF in {directory} (looked for roi.tiff and roi.tif); "
+                                     "give the stacker's ROI raster with --roi")  # fmt: skip
+        roi = found[0]
     arrays = {key: _load(directory, key) for key in NPY_FILES}
     grid = grid_from_geotiff(roi)
     if arrays["bands"].ndim == 4 and arrays["bands"].shape[1:3] != grid.shape:
