@@ -68,6 +68,17 @@ def gemm_w(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, rel
     return linear(x, _as_dtype(weight, dtype), _as_dtype(bias, dtype), relu).float()
 
 
+def check_tokens(s2_tokens: torch.Tensor, s1_tokens: torch.Tensor, s2_bands: int, s1_bands: int) -> None:
+    """One clear error for token arrays of the wrong shape, before any layer sees them."""
+    from tessera.errors import ConfigError
+
+    for name, tok, width in (("s2_tokens", s2_tokens, s2_bands + 1), ("s1_tokens", s1_tokens, s1_bands + 1)):
+        if tok.ndim != 3 or tok.shape[-1] != width:
+            raise ConfigError(f"{name} must be (B, T, {width}) (bands + DOY); got {tuple(tok.shape)}")
+    if s2_tokens.shape[0] != s1_tokens.shape[0]:
+        raise ConfigError(f"batch sizes differ: S2 {s2_tokens.shape[0]}, S1 {s1_tokens.shape[0]}")
+
+
 def doy_position_encoding(doy: torch.Tensor, d_model: int) -> torch.Tensor:
     """Sinusoidal encoding of the raw day of year: (B, T) → (B, T, d).
 

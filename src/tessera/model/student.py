@@ -19,7 +19,7 @@ from torch import nn
 
 from tessera import sensors
 from tessera.errors import ConfigError
-from tessera.model.encoder import PostNormLayer, TransformerLayer, doy_position_encoding, gemm
+from tessera.model.encoder import PostNormLayer, TransformerLayer, check_tokens, doy_position_encoding, gemm
 
 FAMILY = "tessera-v2-student"
 
@@ -212,12 +212,7 @@ class PixelStudent(nn.Module):
         return self
 
     def check_inputs(self, s2_tokens: torch.Tensor, s1_tokens: torch.Tensor) -> None:
-        for name, tok, width in (("s2_tokens", s2_tokens, self.cfg.s2_bands + 1),
-                                 ("s1_tokens", s1_tokens, self.cfg.s1_bands + 1)):  # fmt: skip
-            if tok.ndim != 3 or tok.shape[-1] != width:
-                raise ConfigError(f"{name} must be (B, T, {width}) (bands + DOY); got {tuple(tok.shape)}")
-        if s2_tokens.shape[0] != s1_tokens.shape[0]:
-            raise ConfigError(f"batch sizes differ: S2 {s2_tokens.shape[0]}, S1 {s1_tokens.shape[0]}")
+        check_tokens(s2_tokens, s1_tokens, self.cfg.s2_bands, self.cfg.s1_bands)
 
     def forward(self, s2_tokens: torch.Tensor, s1_tokens: torch.Tensor) -> torch.Tensor:
         self.check_inputs(s2_tokens, s1_tokens)

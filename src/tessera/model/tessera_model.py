@@ -5,9 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tessera.errors import ConfigError
 from tessera.model.config import TesseraConfig
-from tessera.model.encoder import Backbone
+from tessera.model.encoder import Backbone, check_tokens
 
 
 class Tessera(nn.Module):
@@ -26,12 +25,7 @@ class Tessera(nn.Module):
         self.dim_reducer = nn.Sequential(nn.Linear(2 * cfg.d_model, cfg.embed_dim))
 
     def check_inputs(self, s2_tokens: torch.Tensor, s1_tokens: torch.Tensor) -> None:
-        for name, tok, width in (("s2_tokens", s2_tokens, self.cfg.s2_bands + 1),
-                                 ("s1_tokens", s1_tokens, self.cfg.s1_bands + 1)):  # fmt: skip
-            if tok.ndim != 3 or tok.shape[-1] != width:
-                raise ConfigError(f"{name} must be (B, T, {width}) (bands + DOY); got {tuple(tok.shape)}")
-        if s2_tokens.shape[0] != s1_tokens.shape[0]:
-            raise ConfigError(f"batch sizes differ: S2 {s2_tokens.shape[0]}, S1 {s1_tokens.shape[0]}")
+        check_tokens(s2_tokens, s1_tokens, self.cfg.s2_bands, self.cfg.s1_bands)
 
     def encode(self, s2_tokens: torch.Tensor, s1_tokens: torch.Tensor) -> torch.Tensor:
         """The concatenated pooled representations (B, 2d), before fusion."""
