@@ -24,6 +24,7 @@ class Embedded:
     labels: Path  # GeoTIFF on the cube grid: class id + 1, so 0 stays "unlabelled"
     classes: np.ndarray
     grid: Grid
+    fields: Path | None = None  # int32 field id raster on the cube grid
 
 
 def write_label_raster(path, labels, grid, crs=None, transform=None):
@@ -43,7 +44,11 @@ def embedded(tmp_path_factory):
     embed_cube(cube, ckpt, root / "store", EmbedConfig(layout=StoreLayout(shard=32)))
     classes = scene.classes.astype(int) + 1
     labels = write_label_raster(root / "labels.tif", classes, scene.cube.grid)
-    return Embedded(root, cube, root / "store", labels, classes, scene.cube.grid)
+    g = scene.cube.grid
+    with rasterio.open(root / "fields.tif", "w", driver="GTiff", width=g.width, height=g.height, count=1,
+                       dtype="int32", crs=g.crs, transform=g.transform) as f:  # fmt: skip
+        f.write(scene.field_id.astype(np.int32)[None])
+    return Embedded(root, cube, root / "store", labels, classes, scene.cube.grid, root / "fields.tif")
 
 
 @pytest.fixture(scope="session")

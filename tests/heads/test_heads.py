@@ -101,3 +101,36 @@ def test_unet_learns_fields_from_sparse_labels(small_scene):
     assert (pred == y)[~keep].mean() > 0.8
     x[:2, :2] = np.nan
     assert (head.predict(x)[:2, :2] == NO_LABEL).all()  # no data → no class
+
+
+def test_group_split_never_shares_a_field_between_train_and_test():
+    from tessera.heads.evaluate import group_split
+
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 30, 5000)
+    groups[:50] = -1
+    y = groups % 3
+    rows, cols = np.divmod(np.arange(5000), 100)
+    pts = learning_curve({"f": np.eye(3)[y] + rng.normal(0, 0.1, (5000, 3))}, y, rows, cols,
+                         heads=("logistic",), fractions=(0.2,), repeats=3, split="groups", groups=groups)  # fmt: skip
+    assert len(pts) == 3 and all(p.split == "groups" for p in pts)
+    for seed in range(3):
+        pool = group_split(groups, seed)
+        assert not set(groups[pool]) & set(groups[~pool & (groups >= 0)])
+        assert not pool[:50].any()
+
+
+def test_monthly_baseline_fills_cloudy_months_between_neighbours():
+    import dataclasses
+
+    from tessera.heads.features import monthly_features
+    from tessera.simulate import SimulationConfig, simulate
+
+    cube = simulate(SimulationConfig(height=8, width=8, seed=2)).cube
+    mask = cube.s2_mask.copy()
+    mask[(cube.s2_doy >= 92) & (cube.s2_doy < 122)] = 0  # April all clouded
+    cube = dataclasses.replace(cube, s2_mask=mask)
+    f = monthly_features(cube).reshape(8, 8, 12, 10)
+    assert np.isfinite(f).all()
+    march, april, may = f[:, :, 2], f[:, :, 3], f[:, :, 4]
+    assert np.all((april >= np.minimum(march, may) - 1e-3) & (april <= np.maximum(march, may) + 1e-3))

@@ -34,10 +34,23 @@ def test_curve_writes_csv_and_png(embedded, tmp_path):
     text = cli("heads", "curve", embedded.store, "--labels", embedded.labels, "--year", 2024, "--out", out,
                "--cube", embedded.cube, "--heads", "logistic", "--fractions", "0.1,1", "--repeats", "2")  # fmt: skip
     rows = list(csv.DictReader(open(out / "curve.csv")))
-    # embeddings and raw bands (a cube was given) × 1 head × 2 fractions × 2 repeats
-    assert len(rows) == 8 and {r["features"] for r in rows} == {"embeddings", "raw bands"}
+    # embeddings and both raw-band baselines (a cube was given) × 1 head × 2 fractions × 2 repeats
+    assert len(rows) == 12 and {r["features"] for r in rows} == {"embeddings", "raw seasonal", "raw monthly"}
+    assert "best raw" in text
     assert all(0 <= float(r["accuracy"]) <= 1 for r in rows)
     assert (out / "curve.png").stat().st_size > 5000 and "10% labels" in text
+
+
+def test_curve_holds_out_whole_fields(embedded, tmp_path):
+    out = tmp_path / "fields"
+    cli("heads", "curve", embedded.store, "--labels", embedded.labels, "--year", 2024, "--out", out,
+        "--heads", "logistic", "--fractions", "0.5", "--repeats", "2", "--split", "groups",
+        "--groups", embedded.fields)  # fmt: skip
+    rows = list(csv.DictReader(open(out / "curve.csv")))
+    assert {r["split"] for r in rows} == {"groups"} and len(rows) == 2
+    result = CliRunner().invoke(app, ["heads", "curve", str(embedded.store), "--labels", str(embedded.labels),
+                                      "--year", "2024", "--out", str(tmp_path / "x"), "--split", "groups"])  # fmt: skip
+    assert result.exit_code != 0
 
 
 def test_fit_then_predict_maps_the_region(embedded, tmp_path):

@@ -24,14 +24,15 @@ TASK_OPT = typer.Option("classification", help="classification (class ids, 0 = u
 
 
 def _region(store: str, labels: Path, year: int, column: str | None, bbox: str | None, cube: Path | None,
-            task: str = "classification", depth: int | None = None):  # fmt: skip
+            task: str = "classification", depth: int | None = None, groups: Path | None = None,
+            group_column: str | None = None):  # fmt: skip
     from tessera.access import open_store
     from tessera.heads.workflow import labelled_region
 
     cube = cube_path(cube) if cube is not None else None
     with console.status(f"reading {year} embeddings and the labels of {labels.name} …"):
         return labelled_region(open_store(store), year, labels, column, parse_bbox(bbox) if bbox else None, cube,
-                               task, depth)  # fmt: skip
+                               task, depth, groups, group_column)  # fmt: skip
 
 
 @heads_app.command("curve")
@@ -45,7 +46,11 @@ def curve_command(
     cube: Path = typer.Option(None, help="The region's cube: its grid, plus a raw-band baseline."),
     heads: str = typer.Option("logistic,rf", help="Comma-separated: logistic, knn, rf, mlp."),
     fractions: str = typer.Option("0.01,0.05,0.1,0.2,0.5,1", help="Comma-separated label fractions."),
-    split: str = typer.Option("spatial", help="spatial (16-px blocks) or random hold-out."),
+    split: str = typer.Option("spatial", help="groups (whole fields held out; needs --groups), spatial "
+                              "(16-px blocks) or random hold-out."),
+    groups: Path = typer.Option(None, help="Group (field) ids for --split groups: a raster, or a vector "
+                                "file with --group-column."),
+    group_column: str = typer.Option(None, help="Group id column of a vector --groups file."),
     repeats: int = typer.Option(3, help="Label draws per fraction."),
     task: str = TASK_OPT,
     depth: str = typer.Option("", "--depth", help="Matryoshka depths to compare, e.g. 16,32,64,128: one "
@@ -58,8 +63,13 @@ def curve_command(
     from tessera.viz import plot_learning_curves
 
     depths = parse_depths(depth, "--depth")
-    region = _region(store, labels, year, column, bbox, cube, task)
+    if split not in ("groups", "spatial", "random"):
+        raise ConfigError(f"--split {split!r} must be groups, spatial or random")
+    if (split == "groups") != (groups is not None):
+        raise ConfigError("--split groups and --groups FILE go together: give both or neither")
+    region = _region(store, labels, year, column, bbox, cube, task, groups=groups, group_column=group_column)
     feats, y, rows, cols = region.pixels()
+    group_ids = region.groups[rows, cols] if region.groups is not None else None
     if depths:  # a prefix of the full vectors is exactly what the prefix arrays hold
         full = feats.pop("embeddings")
         if depths[-1] > full.shape[1]:
@@ -74,7 +84,7 @@ def curve_command(
         raise ConfigError(f"--fractions {fractions!r} must lie in (0, 1]")
     with console.status("fitting heads at every label fraction …"):
         points = learning_curve(feats, y, rows, cols, heads=tuple(heads.split(",")), fractions=fracs,
-                                split=split, repeats=repeats, task=task)  # fmt: skip
+                                split=split, repeats=repeats, task=task, groups=group_ids)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     with atomic_file(out / "curve.csv") as tmp, open(tmp, "w", newline="") as f:
         wr = csv.writer(f)
@@ -85,10 +95,22 @@ def curve_command(
     main = metrics[0] if task == "classification" else "r2"
     acc = summarise(points, main)
     plot_learning_curves(acc, out / "curve.png", main, f"{split} hold-out, {len(y):,} labelled pixels")
+    _print_best_raw(acc, main)
     for (f, h, fr), (m, sd) in sorted(acc.items()):
         if fr in (0.01, 0.1):
             console.print(f"{f:>11} + {h:<8} {fr:>4.0%} labels: {main} {m:.3f} ± {sd:.3f}")
     console.print(f"wrote [bold]{out / 'curve.csv'}[/] and [bold]{out / 'curve.png'}[/]")
+
+
+def _print_best_raw(acc: dict, metric: str) -> None:
+    """Embeddings against the BEST raw-band baseline (any feature set, any head) per fraction."""
+    for fr in sorted({k[2] for k in acc}):
+        emb = [(m, f, h) for (f, h, x), (m, _) in acc.items() if x == fr and f.startswith("embeddings")]
+        raw = [(m, f, h) for (f, h, x), (m, _) in acc.items() if x == fr and f.startswith("raw")]
+        if emb and raw:
+            (me, fe, he), (mr, fr_, hr) = max(emb), max(raw)
+            console.print(f"{fr:>5.0%} labels: best embeddings {me:.3f} ({fe} + {he}) vs best raw {mr:.3f} "
+                          f"({fr_} + {hr}) → {'embeddings' if me > mr else 'raw bands'} ahead by {abs(me - mr):.3f}")
 
 
 def _fit(region, head: str):

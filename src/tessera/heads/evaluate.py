@@ -1,4 +1,4 @@
-"""Evaluation as the field does it: label fractions × repeats, random or spatial-block hold-out,
+"""Evaluation as the field does it: label fractions × repeats, group (field), spatial-block or random hold-out,
 accuracy / macro-F1 / per-class F1 / confusion, or RMSE / MAE / R²."""
 
 from __future__ import annotations
@@ -24,6 +24,17 @@ def block_split(rows: np.ndarray, cols: np.ndarray, block: int, seed: int = 0) -
     uniq = np.unique(ids)
     chosen = np.random.default_rng(seed).permutation(uniq)[: max(1, len(uniq) // 2)]
     return np.isin(ids, chosen)
+
+
+def group_split(groups: np.ndarray, seed: int = 0) -> np.ndarray:
+    """True for pixels of a random half of the groups (fields, stands): train there, test on the
+    other groups, so no test pixel shares a field with a training pixel. Group ids < 0 are in
+    neither half (see ``learning_curve``)."""
+    uniq = np.unique(groups[groups >= 0])
+    if len(uniq) < 2:
+        raise LabelError(f"group hold-out needs labelled pixels in at least two groups; found {len(uniq)}")
+    chosen = np.random.default_rng(seed).permutation(uniq)[: len(uniq) // 2]
+    return np.isin(groups, chosen)
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray) -> dict:
@@ -75,22 +86,31 @@ def draw_training(labels: np.ndarray, pool: np.ndarray, fraction: float, rng: np
 def learning_curve(features: dict[str, np.ndarray], labels: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                    heads: tuple[str, ...] = ("logistic",), fractions=FRACTIONS, repeats: int = 3,
                    split: str = "spatial", block: int = 16, task: str = "classification",
-                   min_train: int = 2) -> list[CurvePoint]:  # fmt: skip
+                   min_train: int = 2, groups: np.ndarray | None = None) -> list[CurvePoint]:  # fmt: skip
     """Fit every head on every feature set at every fraction, ``repeats`` times.
 
     ``features`` maps a name ("embeddings", "raw bands") to (N, F) arrays of the same N labelled
-    pixels. With ``split="spatial"`` labels are drawn in half of the ``block``-px squares and
-    scored in the other half; with ``"random"`` scored on every pixel not drawn.
+    pixels. With ``split="groups"`` labels are drawn in a random half of the ``groups`` (one id
+    per pixel, e.g. its field; < 0 = none: never drawn, never scored) and scored on the other
+    half — the hold-out a reviewer trusts, since neighbouring pixels of one field are near
+    copies; ``"spatial"`` draws in half of the ``block``-px squares and scores the other half;
+    ``"random"`` scores every pixel not drawn.
     """
-    if split not in ("spatial", "random"):
-        raise ConfigError(f"split {split!r} must be spatial or random")
+    if split not in ("spatial", "random", "groups"):
+        raise ConfigError(f"split {split!r} must be groups, spatial or random")
+    if split == "groups" and (groups is None or len(groups) != len(labels)):
+        raise ConfigError("split 'groups' needs one group id per labelled pixel (e.g. --groups fields.tif)")
     if task == "classification" and len(np.unique(labels)) < 2:
         raise LabelError(f"the labels hold one class only ({np.unique(labels).tolist()}); a classifier "
                          "needs at least two")  # fmt: skip
     out = []
     for r in range(repeats):
-        pool = block_split(rows, cols, block, seed=r) if split == "spatial" else np.ones(len(labels), bool)
-        test_mask = ~pool if split == "spatial" else None
+        if split == "groups":
+            pool = group_split(groups, seed=r)
+            test_mask = ~pool & (groups >= 0)
+        else:
+            pool = block_split(rows, cols, block, seed=r) if split == "spatial" else np.ones(len(labels), bool)
+            test_mask = ~pool if split == "spatial" else None
         for frac in fractions:
             rng = np.random.default_rng([r, int(frac * 1e6)])
             train = draw_training(labels, pool, frac, rng, task)

@@ -28,15 +28,16 @@ class LabelledRegion:
     embeddings: np.ndarray  # (H, W, D) float32, NaN = no data
     labels: np.ndarray  # (H, W): int class ids, NO_LABEL (-1) = unlabelled; or float targets, NaN = unlabelled
     legend: dict[int, str]
-    raw: np.ndarray | None = None  # (H, W, F) raw-band baseline features when a cube was given
+    raw: dict[str, np.ndarray] | None = None  # raw-band baselines by name, (H, W, F), when a cube was given
     task: str = "classification"
+    groups: np.ndarray | None = None  # (H, W) int group (field) id per pixel, < 0 = none
 
     def pixels(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """(features by name, labels, rows, cols) of labelled pixels with every feature present."""
         h, w = self.labels.shape
         flat = {"embeddings": self.embeddings.reshape(h * w, -1)}
-        if self.raw is not None:
-            flat["raw bands"] = self.raw.reshape(h * w, -1)
+        for name, x in (self.raw or {}).items():
+            flat[name] = x.reshape(h * w, -1)
         lab = self.labels.ravel()
         keep = ~np.isnan(lab) if self.task == "regression" else lab != NO_LABEL
         for x in flat.values():
@@ -69,7 +70,8 @@ def region_grid(labels: Path | None = None, bbox=None, cube: str | os.PathLike |
 
 def labelled_region(store, year: int, labels: str | os.PathLike, column: str | None = None,
                     bbox=None, cube: str | os.PathLike | None = None,
-                    task: str = "classification", depth: int | None = None) -> LabelledRegion:  # fmt: skip
+                    task: str = "classification", depth: int | None = None,
+                    groups: str | os.PathLike | None = None, group_column: str | None = None) -> LabelledRegion:  # fmt: skip
     """Embeddings and labels on one grid: the cube's (``cube``), the bbox's UTM grid, or the label
     raster's. Labels in another CRS are reprojected (rasters, nearest) or rasterised onto it."""
     from tessera.access.region import read_grid
@@ -101,8 +103,24 @@ def labelled_region(store, year: int, labels: str | os.PathLike, column: str | N
     raw = None
     if cube is not None:
         from tessera.cube import open_cube
-        from tessera.heads.features import baseline_features
+        from tessera.heads.features import raw_feature_sets
 
-        raw = baseline_features(open_cube(cube).read())
+        raw = raw_feature_sets(open_cube(cube).read())
     lab = lab.astype(np.float32) if task == "regression" else lab.astype(int)
-    return LabelledRegion(grid, emb, lab, legend, raw, task)
+    return LabelledRegion(grid, emb, lab, legend, raw, task, read_groups(groups, grid, group_column))
+
+
+def read_groups(path: str | os.PathLike | None, grid: Grid, column: str | None = None) -> np.ndarray | None:
+    """(H, W) int group ids on ``grid`` from a raster (its nodata → -1) or a vector file's
+    ``column`` (each distinct value one group); None without a path."""
+    if path is None:
+        return None
+    path = Path(path)
+    if not path.exists():
+        raise LabelError(f"no group file at {path}")
+    if path.suffix.lower() in RASTER_SUFFIXES:
+        return read_label_raster(path, grid).astype(np.int64)
+    if not column:
+        raise LabelError(f"{path} is a vector file: name its group column with --group-column")
+    ids, _ = rasterize_labels(path, grid, column)
+    return ids.astype(np.int64)
