@@ -173,3 +173,38 @@ def test_a_damaged_cube_is_named_and_leaves_no_store(setup, tmp_path):
     meta.write_text(meta.read_text()[:100])
     with pytest.raises(NotACubeError, match="metadata of s2/bands is unreadable"):
         open_cube(broken)
+
+
+def test_s2_only_cubes_embed_with_s1_absent_and_say_so(tmp_path):
+    """An S2-only archive (no S1 at all) embeds with every clear pixel valid, for v1 and a v2
+    student, records how an absent sensor is fed, and warns once that it is out of the ordinary."""
+    import json
+    import subprocess
+    import sys
+
+    import torch
+
+    from tessera.cube import CubeData, write_cube
+    from tessera.model import Tessera, preset, save
+    from tessera.model.student import STUDENT_PRESETS, PixelStudent
+    from tessera.simulate import SimulationConfig, simulate
+
+    c = simulate(SimulationConfig(height=24, width=24, seed=5)).cube
+    s2_only = CubeData.from_arrays(c.grid, c.year, c.s2_bands, c.s2_mask, c.s2_doy)
+    cube = write_cube(tmp_path / "s2only.zarr", s2_only)
+    torch.manual_seed(0)
+    for name, model in (("v1", Tessera(preset("tiny"))), ("v2", PixelStudent(STUDENT_PRESETS["nano"]))):
+        ckpt = save(model, tmp_path / f"{name}.safetensors")
+        store = tmp_path / f"{name}.zarr"
+        r = subprocess.run([sys.executable, "-m", "tessera", "embed", str(cube), "-c", str(ckpt), "-s", str(store)],
+                           capture_output=True, text=True)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.count("no Sentinel-1 observation") == 1
+        from tessera.access import open_store
+        from tessera.access.region import read_grid
+
+        emb = read_grid(open_store(store), c.grid, c.year).data
+        clear = c.s2_mask.any(axis=0)
+        assert np.isfinite(emb[clear]).all() and np.isnan(emb[~clear]).all()
+        prov = json.loads((store / "zarr.json").read_text())["attributes"]["tessera:provenance"]
+        assert "all-zero tokens" in json.dumps(prov)

@@ -60,7 +60,13 @@ def test_tokens_from_a_simulated_cube(small_cube):
     tok = sample_tokens(c.s2_bands.reshape(t, h * w, 10), mask, c.s2_doy,
                         s1.reshape(len(s1_doy), h * w, 2), s1_doy, np.random.default_rng(0))  # fmt: skip
     assert tok.s2.shape == (h * w, N_TIMESTEPS, 11) and tok.s1.shape == (h * w, N_TIMESTEPS, 3)
-    assert not tok.ok[0] and tok.ok[1:].all()
+    assert tok.ok.all()  # pixel 0 still has S1: its S2 is absent, all-zero tokens
+    assert not tok.s2[0].any() and tok.s1[0].any()
+    s1_none = s1.reshape(len(s1_doy), h * w, 2).copy()
+    s1_none[:, 1] = 0
+    mask[:, 1] = 0
+    gone = sample_tokens(c.s2_bands.reshape(t, h * w, 10), mask, c.s2_doy, s1_none, s1_doy, np.random.default_rng(0))
+    assert not gone.ok[1] and gone.ok[0] and gone.ok[2:].all()  # pixel 1 saw nothing at all
     assert np.isin(tok.s2[1:, :, -1], c.s2_doy).all() and np.isin(tok.s1[:, :, -1], s1_doy).all()
     # a pixel's tokens are its own normalised bands on those dates
     p = 5

@@ -40,6 +40,8 @@ def embed_command(
                       layout=StoreLayout(shard=shard), depths=parse_depths(depths))  # fmt: skip
     with progress_bar() as progress:
         s = embed_cube(cube_path(cube), checkpoint, store, cfg, progress=progress)
+    for note in s.warnings:
+        console.print(f"[yellow]warning:[/] {note}")
     table = Table(title=f"embedded into {s.store} / {s.group}", show_header=False)
     for k, v in (("blocks", f"{s.blocks} ({s.computed} computed, {s.skipped} already recorded)"),
                  ("pixels embedded", f"{s.pixels:,}"), ("no-data pixels", f"{s.nodata:,}"),

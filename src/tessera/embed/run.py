@@ -73,6 +73,7 @@ class EmbedSummary:
     seconds: float
     stage_seconds: dict[str, float]
     parallelism: str = ""  # how the run used the machine, for the summary
+    warnings: tuple[str, ...] = ()  # inputs far from what the model was trained on
 
     @property
     def pixels_per_second(self) -> float:
@@ -116,6 +117,10 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
     sha = file_sha256(checkpoint)
     sampling = ({"dates": "every valid date, padded or thinned to length bins of 8 (deterministic)"} if student
                 else {"seed": config.seed, "timesteps": N_TIMESTEPS, "draws": config.draws})  # fmt: skip
+    sampling["absent_sensor"] = "all-zero tokens (a pixel with no valid date of one sensor is embedded from the other)"
+    notes = sparsity_warnings(cube)
+    for note in notes:
+        log.warning(note)
     provenance = Provenance(
         model={"preset": preset_name(model.cfg) or "custom", "checkpoint_sha256": sha,
                "config": model.cfg.to_dict()},
@@ -177,7 +182,32 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
         raise
     return EmbedSummary(str(store.location), f"{zone.name} / {cube.year}", len(tasks), computed,
                         len(tasks) - computed, pixels, nodata, time.perf_counter() - t_start, stages,
-                        _describe(shape, config.scheduler, serial))  # fmt: skip
+                        _describe(shape, config.scheduler, serial), tuple(notes))  # fmt: skip
+
+
+# Below this many valid S2 dates a year the models meet inputs far sparser than they were trained
+# on (TESSERA's training pixels have tens to hundreds).
+SPARSE_S2_DATES = 10
+
+
+def sparsity_warnings(cube, side: int = 64) -> list[str]:
+    """Warnings, read off the cube's centre (``side``² px), for inputs far from the training data:
+    no Sentinel-1 at all, or few valid S2 dates a year."""
+    from tessera import sensors
+
+    h, w = cube.grid.shape
+    win = Window(max(0, (h - side) // 2), max(0, (w - side) // 2), min(side, h), min(side, w))
+    data = cube.read(win)
+    notes = []
+    s1_frames = sum(int(sensors.s1_valid_mask(data.s1(o).values).any(axis=(1, 2)).sum()) for o in sensors.S1_ORBITS)
+    if s1_frames == 0:
+        notes.append("this cube has no Sentinel-1 observation: pixels are embedded from Sentinel-2 alone (S1 "
+                     "absent), which the model met rarely in training; compare such embeddings only with each other")
+    mean_s2 = float(data.s2_mask.astype(bool).sum(axis=0).mean()) if len(data.s2_doy) else 0.0
+    if mean_s2 < SPARSE_S2_DATES:
+        notes.append(f"this cube has {mean_s2:.1f} valid Sentinel-2 dates per pixel (mean over its centre), "
+                     f"far sparser than the models were trained on (tens a year); expect noisier embeddings")
+    return notes
 
 
 def _check_model_options(model, config: EmbedConfig) -> None:

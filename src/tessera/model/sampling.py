@@ -61,7 +61,9 @@ def sample_indices(
 @dataclass(frozen=True)
 class PixelTokens:
     """Model inputs for N pixels: ``s2`` (N, n, 11), ``s1`` (N, n, 3) float32, and ``ok`` (N,)
-    True where both sensors had at least one valid observation."""
+    True where either sensor had a valid observation. A sensor without one for a pixel (an
+    S2-only archive, an S1 gap, a cloudy year) is absent: all-zero tokens — standardised values
+    at the band means, DOY 0 — as the v2 students' published inference feeds an absent sensor."""
 
     s2: np.ndarray
     s1: np.ndarray
@@ -85,15 +87,21 @@ def sample_tokens(
     """
     n_pix = s2_mask.shape[1]
     pixels = np.arange(n_pix)[:, None]
-    idx2, ok2 = sample_indices(np.asarray(s2_mask).T.astype(bool), s2_doy, n, rng)
-    s2 = sensors.s2_tokens(s2_bands[idx2, pixels], np.asarray(s2_doy)[idx2])
+    if len(s2_doy):
+        idx2, ok2 = sample_indices(np.asarray(s2_mask).T.astype(bool), s2_doy, n, rng)
+        s2 = sensors.s2_tokens(s2_bands[idx2, pixels], np.asarray(s2_doy)[idx2])
+        s2[~ok2] = 0.0
+    else:
+        ok2 = np.zeros(n_pix, bool)
+        s2 = np.zeros((n_pix, n, len(sensors.S2_BANDS) + 1), np.float32)
     if len(s1_doy):
         idx1, ok1 = sample_indices(sensors.s1_valid_mask(s1_values).T, s1_doy, n, rng)
         s1 = sensors.s1_tokens(s1_values[idx1, pixels], np.asarray(s1_doy)[idx1])
+        s1[~ok1] = 0.0
     else:
         ok1 = np.zeros(n_pix, bool)
         s1 = np.zeros((n_pix, n, len(sensors.S1_BANDS) + 1), np.float32)
-    return PixelTokens(s2, s1, ok2 & ok1)
+    return PixelTokens(s2, s1, ok2 | ok1)
 
 
 def pool_s1(
