@@ -45,6 +45,11 @@ def cases(e, tmp):
         "train out": ["train", "--shards", tmp, "--out", miss / "run"],
         "info coverage out": ["info", store, "--coverage", miss / "c.png"],
         "quickstart out": ["quickstart", "--out", miss / "q"],
+        "adapt out": ["adapt", cube, "--init", ck, "-o", miss / "a"],
+        "adapt no init": ["adapt", cube, "--init", tmp / "nope.safetensors", "-o", tmp / "a"],
+        "train init student": ["train", "--shards", tmp, "--out", tmp / "run", "--init", tmp / "nope.pt"],
+        "curve split": ["heads", "curve", store, "--labels", labels, "--year", 2024, "-o", tmp / "c", "--split", "fields"],
+        "sample depth": ["sample", store, labels, "--year", 2024, "-o", tmp / "x.csv", "--depth", 0],
         # missing inputs
         "embed no cube": ["embed", tmp / "nope.zarr", "-c", ck, "-s", tmp / "s.zarr"],
         "embed no ckpt": ["embed", cube, "-c", tmp / "nope.safetensors", "-s", tmp / "s.zarr"],
@@ -90,7 +95,8 @@ NAMES = [
     "predict no model", "shards no cube", "train no shards", "import-npy no stack", "simulate size",
     "similar top-k", "similar point", "export crs", "export bbox", "embed depths", "serve port",
     "serve busy port", "serve bad host",
-    "change years", "heads head", "sample year",
+    "change years", "heads head", "sample year", "adapt out", "adapt no init", "train init student",
+    "curve split", "sample depth",
 ]  # fmt: skip
 
 

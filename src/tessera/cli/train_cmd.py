@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from tessera.cli.app import app, check_writable, console, progress_bar
+from tessera.cli.app import app, check_writable, console, cube_path, progress_bar
 from tessera.errors import ConfigError, InputNotFoundError
 
 
@@ -44,13 +44,18 @@ def train_command(
     config: Path = typer.Option(None, help="TOML file with TrainConfig fields (overrides flags)."),
     steps: int = typer.Option(2000, help="Optimiser steps (tiny on 2 CPU cores: ~1.2 steps/s at batch 256)."),
     batch_size: int = typer.Option(256, help="Samples per process and step."),
-    lr: float = typer.Option(1e-3, help="Peak learning rate (AdamW), reached after the warm-up."),
+    lr: float = typer.Option(None, help="Peak learning rate (AdamW), reached after the warm-up "
+                             "(default 1e-3; 2e-4 with --init)."),
     warmup_steps: int = typer.Option(100, help="Steps of linear learning-rate warm-up."),
     checkpoint_every: int = typer.Option(200, help="Steps between checkpoints (a rerun resumes from the last)."),
     eval_every: int = typer.Option(200, help="Steps between validations (RankMe, probe) when --val-scene is given."),
     val_scene: Path = typer.Option(None, help="Labelled scene for RankMe and the linear probe."),
     time_limit: float = typer.Option(None, help="Stop after this many seconds (checkpointed)."),
     seed: int = typer.Option(0, help="Fixes initialisation, batches and dropout: same seed, same run."),
+    init: Path = typer.Option(None, help="Continue from these weights (ours or the published v1 .pt): "
+                              "the run takes their shapes; --preset is ignored."),
+    val_cube: Path = typer.Option(None, help="An unlabelled cube for label-free selection: best.safetensors "
+                                  "keeps the highest RankMe (instead of --val-scene's probe)."),
     threads: int = typer.Option(None, min=1, help="PyTorch threads (default: the usable cores). On a machine "
                                 "busy with other work, 1 is faster: 1.7x on 2 busy cores."),
 ) -> None:
@@ -58,9 +63,18 @@ def train_command(
     check_writable(out)
     from tessera.train import TrainConfig, train
 
-    fields = dict(preset=preset, steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,
+    fields = dict(preset=preset, steps=steps, batch_size=batch_size, lr=lr or (2e-4 if init else 1e-3),
+                  warmup_steps=warmup_steps,
                   checkpoint_every=checkpoint_every, eval_every=eval_every, seed=seed,
-                  val_scene=str(val_scene) if val_scene else None, time_limit_s=time_limit)  # fmt: skip
+                  val_scene=str(val_scene) if val_scene else None, time_limit_s=time_limit,
+                  val_cube=str(cube_path(val_cube)) if val_cube else None)  # fmt: skip
+    if init is not None:
+        from tessera.model import load
+        from tessera.train.adapt import adaptation_projector
+        from tessera.train.loop import trainable
+
+        cfg = trainable(load(init), init).cfg
+        fields |= {"init": str(init), "model": cfg, "projector": adaptation_projector(cfg)}
     if config is not None:
         if not config.is_file():
             raise InputNotFoundError(f"no config file at {config}")
@@ -82,3 +96,24 @@ def train_command(
     if last:
         console.print(" ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "time"))
     console.print(f"run: [bold]{out}[/] (metrics.jsonl, training.png, model.safetensors)")
+
+
+@app.command("adapt")
+def adapt_command(
+    cubes: list[Path] = typer.Argument(..., help="The region's cubes (.zarr) or scene directories (no labels needed)."),
+    init: Path = typer.Option(..., help="Starting weights: ours (.safetensors) or the published v1 .pt."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory: shards/, run/, adapted.safetensors."),
+    steps: int = typer.Option(300, help="Optimiser steps (tiny on 2 CPU cores: ~1 step/s at batch 256)."),
+    minutes: float = typer.Option(None, help="Stop after this many minutes (the best checkpoint so far is kept)."),
+    seed: int = typer.Option(0, help="Fixes shards, batches and the RankMe pixels."),
+) -> None:
+    """Adapt a model to your region without labels: shards → training from --init → the checkpoint
+    with the highest RankMe on the region's own pixels (the starting weights included)."""
+    check_writable(out)
+    from tessera.train.adapt import AdaptConfig, adapt
+
+    with progress_bar() as progress:
+        r = adapt([cube_path(c) for c in cubes], init, out, AdaptConfig(steps=steps, minutes=minutes, seed=seed),
+                  progress=progress)  # fmt: skip
+    console.print(f"RankMe {r.rankme_start:.1f} at the start → {r.rankme_best:.1f} at step {r.best_step}; "
+                  f"wrote [bold]{r.checkpoint}[/] (embed with it: tessera embed CUBE -c {r.checkpoint} -s STORE)")

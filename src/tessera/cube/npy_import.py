@@ -82,13 +82,13 @@ def import_npy(
     directory = Path(directory)
     if not directory.is_dir():
         raise InputNotFoundError(f"no stacker directory at {directory}")
+    arrays = {key: _load(directory, key) for key in NPY_FILES}
     if roi is None:
         found = [p for p in (directory / "roi.tiff", directory / "roi.tif") if p.is_file()]
         if not found:
             raise InputNotFoundError(f"no ROI GeoTIFF in {directory} (looked for roi.tiff and roi.tif); "
                                      "give the stacker's ROI raster with --roi")  # fmt: skip
         roi = found[0]
-    arrays = {key: _load(directory, key) for key in NPY_FILES}
     grid = grid_from_geotiff(roi)
     if arrays["bands"].ndim == 4 and arrays["bands"].shape[1:3] != grid.shape:
         raise GeoreferenceError(

@@ -56,6 +56,8 @@ class TrainConfig:
     eval_every: int = 200
     probe_fraction: float = 0.01  # labels used by the validation linear probe
     val_scene: str | None = None  # a labelled scene directory for RankMe + probe
+    val_cube: str | None = None  # or an unlabelled cube: RankMe only, the label-free selection criterion
+    init: str | None = None  # start from these weights (ours or published v1) instead of random ones
     time_limit_s: float | None = None  # stop (with a checkpoint) after this long
     precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU
 
@@ -135,12 +137,26 @@ def train(config: TrainConfig, shards: str | os.PathLike, out: str | os.PathLike
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
 
+    if resume is None and config.init:
+        _initialise(model, config)
     val = None
-    if config.val_scene and rank == 0:
+    if config.val_cube and rank == 0:
+        from tessera.train.probe import load_unlabelled
+
+        val = load_unlabelled(config.val_cube, seed=config.seed)
+    elif config.val_scene and rank == 0:
         from tessera.train.probe import load_validation
 
         val = load_validation(config.val_scene, seed=config.seed)
-    best = _best_probe(out)
+    criterion = "rankme" if config.val_cube else "probe_acc"  # a checkpoint is "best" by this
+    best = _best_score(out, criterion)
+    if val is not None and resume is None:  # the starting weights compete too: adapting never loses
+        from tessera.train.probe import evaluate
+
+        scores = evaluate(model, val, config.probe_fraction)
+        _append(out, {"step": start, **scores})
+        best = scores[criterion]
+        save_model(model, out / "best.safetensors", step=start, extra={criterion: f"{best:.6f}"})
     meta = {"train_config": json.dumps(asdict(config), default=str)}
     t0, seen, last = time.time(), 0, {}
     step = start
@@ -185,10 +201,10 @@ def train(config: TrainConfig, shards: str | os.PathLike, out: str | os.PathLike
             scores = evaluate(model, val, config.probe_fraction)
             _append(out, {"step": step, **scores})
             last.update(scores)
-            if scores["probe_acc"] > best:
-                best = scores["probe_acc"]
+            if scores[criterion] > best:
+                best = scores[criterion]
                 save_model(model, out / "best.safetensors", step=step,
-                           extra={"probe_acc": f"{best:.6f}"})  # fmt: skip
+                           extra={criterion: f"{best:.6f}"})  # fmt: skip
         if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps or timed_out):
             save_training_state(out, step, model, projector, opt, meta)
             save_model(model, out / "model.safetensors", step=step)
@@ -207,11 +223,31 @@ def _append(out: Path, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def _best_probe(out: Path) -> float:
+def _best_score(out: Path, criterion: str) -> float:
     if not (out / METRICS).exists():
         return -1.0
-    scores = [r["probe_acc"] for r in read_metrics(out) if "probe_acc" in r]
+    scores = [r[criterion] for r in read_metrics(out) if criterion in r]
     return max(scores, default=-1.0)
+
+
+def trainable(model, path) -> Tessera:
+    """``model`` if this loop can train it (the v1 architecture), else a one-line error."""
+    if not isinstance(model, Tessera):
+        raise ConfigError(f"{path} is a v2 student; `tessera train` and `adapt` continue v1-architecture "
+                          "models only (ours or the published v1)")  # fmt: skip
+    return model
+
+
+def _initialise(model: Tessera, config: TrainConfig) -> None:
+    """Load ``config.init``'s weights; its shapes must be the run's (the CLI takes them from it)."""
+    from tessera.model import load
+
+    init = trainable(load(config.init), config.init)
+    if init.cfg != model.cfg:
+        raise ConfigError(f"{config.init} has shapes {init.cfg}, the run {model.cfg}; leave --preset out "
+                          "with --init (the run takes the checkpoint's shapes)")  # fmt: skip
+    model.load_state_dict(init.state_dict())
+    log.info("initialised from %s", config.init)
 
 
 def read_metrics(out: str | os.PathLike) -> list[dict]:
@@ -236,7 +272,7 @@ def _plot(out: Path) -> None:
 
     rec = read_metrics(out)
     train_rec = [r for r in rec if "loss" in r]
-    eval_rec = [r for r in rec if "probe_acc" in r]
+    eval_rec = [r for r in rec if "rankme" in r]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
     steps = [r["step"] for r in train_rec]
     for key in ("loss", "loss_bt", "loss_mix"):
@@ -248,11 +284,13 @@ def _plot(out: Path) -> None:
     axes[1].set_title("learning rate")
     if eval_rec:
         ax = axes[2]
-        ax.plot([r["step"] for r in eval_rec], [r["probe_acc"] for r in eval_rec], "o-", label="probe acc")
+        probe = [r for r in eval_rec if "probe_acc" in r]
+        if probe:
+            ax.plot([r["step"] for r in probe], [r["probe_acc"] for r in probe], "o-", label="probe acc")
+            ax.legend(loc="lower right")
         ax2 = ax.twinx()
         ax2.plot([r["step"] for r in eval_rec], [r["rankme"] for r in eval_rec], "s--", color="C1", label="RankMe")
         ax.set_title("validation")
-        ax.legend(loc="lower right")
     fig.tight_layout()
     with atomic_file(out / "training.png") as tmp:
         fig.savefig(tmp, format="png", dpi=80)

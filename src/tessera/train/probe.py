@@ -23,8 +23,8 @@ class ValidationSet:
 
     s2: np.ndarray  # (D, N, T, 11): D independent 40-date draws per pixel
     s1: np.ndarray  # (D, N, T, 3)
-    labels: np.ndarray  # (N,)
-    raw: np.ndarray  # (N, F) gap-filled per-date raw bands: the baseline's features
+    labels: np.ndarray | None  # (N,); None for an unlabelled cube (RankMe only)
+    raw: np.ndarray | None  # (N, F) gap-filled per-date raw bands: the baseline's features
     rows: np.ndarray  # (N,) pixel row, for spatial hold-out
     cols: np.ndarray  # (N,) pixel column
 
@@ -102,5 +102,28 @@ def embed_validation(model: torch.nn.Module, val: ValidationSet, batch: int = 10
 
 
 def evaluate(model: torch.nn.Module, val: ValidationSet, fraction: float) -> dict[str, float]:
+    """RankMe, and the linear probe's accuracy where the set has labels."""
     emb = embed_validation(model, val)
-    return {"rankme": rankme(torch.from_numpy(emb)), "probe_acc": linear_probe(emb, val.labels, fraction)}
+    scores = {"rankme": rankme(torch.from_numpy(emb))}
+    if val.labels is not None:
+        scores["probe_acc"] = linear_probe(emb, val.labels, fraction)
+    return scores
+
+
+def load_unlabelled(cube_path: str | os.PathLike, max_pixels: int = 4096, seed: int = 0) -> ValidationSet:
+    """Fixed tokens of up to ``max_pixels`` pixels of a user's cube, for label-free selection
+    (RankMe): no labels needed, so adaptation never touches evaluation labels."""
+    from tessera.cube import open_cube
+
+    cube = open_cube(cube_path)
+    h, w = cube.grid.shape
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(h * w, min(max_pixels, h * w), replace=False))
+    data = cube.read()
+    t = len(data.s2_doy)
+    s1, s1_doy = pool_s1(data.s1_ascending.values, data.s1_ascending.doy,
+                         data.s1_descending.values, data.s1_descending.doy)  # fmt: skip
+    tok = sample_tokens(data.s2_bands.reshape(t, -1, 10)[:, pick], data.s2_mask.reshape(t, -1)[:, pick], data.s2_doy,
+                        s1.reshape(len(s1_doy), -1, 2)[:, pick], s1_doy, rng, N_TIMESTEPS)  # fmt: skip
+    rows, cols = np.divmod(pick[tok.ok], w)
+    return ValidationSet(tok.s2[tok.ok][None], tok.s1[tok.ok][None], None, None, rows, cols)
