@@ -22,8 +22,15 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("embed")
     scene = simulate(SimulationConfig(height=40, width=36, seed=5, field_px=12))
     mask = scene.cube.s2_mask.copy()
-    mask[:, :3, :5] = 0  # a cloud that never lifts: no valid S2 date → no data
-    cube = write_cube(root / "cube.zarr", dataclasses.replace(scene.cube, s2_mask=mask))
+    mask[:, :3, :5] = 0  # a cloud that never lifts and no S1 there either: no data
+    mask[:, 10:12, 30:33] = 0  # never clear, but S1 saw it: embedded from S1 alone
+    orbits = {}
+    for name in ("s1_ascending", "s1_descending"):
+        series = getattr(scene.cube, name)
+        values = series.values.copy()
+        values[:, :3, :5] = 0
+        orbits[name] = dataclasses.replace(series, values=values)
+    cube = write_cube(root / "cube.zarr", dataclasses.replace(scene.cube, s2_mask=mask, **orbits))
     torch.manual_seed(0)
     ckpt = save(Tessera(preset("tiny")), root / "tiny.safetensors")
     return root, cube, ckpt
