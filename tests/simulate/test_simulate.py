@@ -112,3 +112,28 @@ def test_the_smallest_scene_its_config_allows_simulates():
     for seed in range(6):  # shadows displaced farther than an 8 px scene is wide
         scene = simulate(SimulationConfig(height=8, width=8, seed=seed, field_px=4))
         assert scene.cube.s2_bands.shape[1:3] == (8, 8)
+
+
+def test_drawn_regimes_vary_calendars_clouds_sar_and_revisit(tmp_path):
+    import dataclasses
+    import json
+
+    from tessera.simulate import read_labels, write_scene
+    from tessera.simulate.regime import Regime
+
+    regimes = [Regime.drawn(s) for s in range(40)]
+    assert len({r.calendar_shift_days for r in regimes}) == 40
+    assert {r.s2_revisit_days for r in regimes} == {5, 10}
+    base = SimulationConfig(height=24, width=24, seed=4)
+    classic = simulate(base).cube
+    one_sat = simulate(dataclasses.replace(base, regime=Regime(s2_revisit_days=10))).cube
+    assert len(one_sat.s2_doy) < 0.7 * len(classic.s2_doy)
+    cloudy = simulate(dataclasses.replace(base, regime=Regime(cloudiness=0.3))).cube
+    assert cloudy.s2_mask.mean() < classic.s2_mask.mean()
+    noisy = simulate(dataclasses.replace(base, regime=Regime(speckle_looks=1.5))).cube
+    db = lambda c: s1_decode_db(c.s1_ascending.values)[..., 0]  # noqa: E731
+    assert np.nanstd(np.diff(db(noisy), axis=2)) > np.nanstd(np.diff(db(classic), axis=2))
+    late = dataclasses.replace(base, regime=Regime(calendar_shift_days=30), seed=4)
+    scene = write_scene(simulate(late), tmp_path / "late")
+    back = SimulationConfig(**json.loads((scene / "scene.json").read_text()))
+    assert back == late and read_labels(scene)["classes"].shape == (24, 24)

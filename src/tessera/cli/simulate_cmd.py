@@ -8,6 +8,7 @@ import typer
 
 from tessera.cli.app import app, check_writable, console, progress_bar
 from tessera.simulate import SimulationConfig, simulate, write_scene
+from tessera.simulate.regime import Regime
 from tessera.simulate.scene import check_scene_output
 
 
@@ -22,12 +23,15 @@ def simulate_command(
     lat: float = typer.Option(52.2, help="Scene centre latitude."),
     field_px: float = typer.Option(22.0, help="Typical field size in pixels."),
     change_fraction: float = typer.Option(0.0, help="Share of fields that change crop this year."),
+    varied: bool = typer.Option(False, help="Draw this scene's regime from --seed: crop calendar ±40 days, "
+                                "cloudiness, SAR noise, one or two S2 satellites (default: the classic scene)."),
     overwrite: bool = typer.Option(False, help="Replace an existing scene at OUT."),
 ) -> None:
     """Simulate a year of Sentinel-1/2 over a synthetic landscape, with its ground truth."""
     check_writable(out)
     config = SimulationConfig(height=size, width=width or size, year=year, seed=seed, lon=lon,
-                              lat=lat, field_px=field_px, change_fraction=change_fraction)  # fmt: skip
+                              lat=lat, field_px=field_px, change_fraction=change_fraction,
+                              regime=Regime.drawn(seed) if varied else Regime())  # fmt: skip
     check_scene_output(out, overwrite)
     with progress_bar() as progress:
         scene = simulate(config, progress=progress)

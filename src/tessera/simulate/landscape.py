@@ -72,7 +72,8 @@ def _agricultural_class(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def make_landscape(
-    shape: tuple[int, int], seed: int, year: int, change_fraction: float, field_px: float
+    shape: tuple[int, int], seed: int, year: int, change_fraction: float, field_px: float,
+    calendar_shift_days: float = 0.0,
 ) -> Landscape:
     """Lay out classes and traits. The layout depends on ``seed`` alone; the crop rotation
     (``change_fraction`` of fields switching class) on ``seed`` and ``year``."""
@@ -113,7 +114,7 @@ def make_landscape(
     jitter = np.zeros(shape, np.float32)
     for c in CLASSES:
         jitter[classes == c.id] = c.timing_jitter
-    shift = per_patch(-1, 1) * jitter + trait.normal(0, 1.5, shape)
+    shift = per_patch(-1, 1) * jitter + trait.normal(0, 1.5, shape) + calendar_shift_days
     vigour = per_patch(0.8, 1.12) * (1 + 0.04 * smooth_noise(trait, shape, 3))
     soil = per_patch(0.7, 1.3) * (1 + 0.05 * smooth_noise(trait, shape, 4))
     moisture_gain = per_patch(0.6, 1.4)

@@ -117,7 +117,7 @@ def render_s2(
 
 def render_s1(
     land: Landscape, doy: int, moisture: float, wind: float, orbit: str,
-    rng: np.random.Generator, urban_aspect: np.ndarray,
+    rng: np.random.Generator, urban_aspect: np.ndarray, looks: float = SPECKLE_LOOKS,
 ) -> np.ndarray:
     """One S1 date in one orbit direction: (H, W, 2) int16 in the published dB encoding."""
     cp = canopy(land, doy)
@@ -142,7 +142,7 @@ def render_s1(
     ramp = ramp if orbit == "ascending" else -ramp - 0.5
     power *= 10 ** (ramp / 10)[None, :, None]
     power = mix_edges(land, power)
-    power *= rng.gamma(SPECKLE_LOOKS, 1 / SPECKLE_LOOKS, size=power.shape).astype(np.float32)
+    power *= rng.gamma(looks, 1 / looks, size=power.shape).astype(np.float32)
     q = sensors.s1_encode_power(power)
     if rng.random() < 0.05:  # swath edge: part of the scene not imaged on this pass
         edge = int(rng.integers(w // 4, 3 * w // 4))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from tessera.progress import Progress
 from tessera.simulate import render, weather
 from tessera.simulate.classes import CLASS_NAMES, NODATA_CLASS, legend
 from tessera.simulate.landscape import make_landscape
+from tessera.simulate.regime import Regime
 
 SCENE_MARKER = "scene.json"
 # The S2 acquisition step skips dates with less than this valid fraction (DESIGN: acquire).
@@ -48,8 +49,11 @@ class SimulationConfig:
     lat: float = 52.2
     field_px: float = 22.0  # typical field size in pixels (≈ 4.8 ha at 22 px)
     change_fraction: float = 0.0  # share of fields that switch crop in this year (rotation)
+    regime: Regime = field(default_factory=Regime)  # climate and sensing; the default is the classic scene
 
     def __post_init__(self) -> None:
+        if isinstance(self.regime, dict):  # read back from scene.json
+            object.__setattr__(self, "regime", Regime(**self.regime))
         if not (8 <= self.height <= 20000 and 8 <= self.width <= 20000):
             raise ConfigError(f"size {self.height}×{self.width} must be 8–20000 pixels a side")
         check_year(self.year)
@@ -86,18 +90,20 @@ def simulate(
     report = progress or (lambda stage, done, total: None)
     shape = (config.height, config.width)
     grid = utm_grid(config.lon, config.lat, config.height, config.width)
-    land = make_landscape(shape, config.seed, config.year, config.change_fraction, config.field_px)
+    land = make_landscape(shape, config.seed, config.year, config.change_fraction, config.field_px,
+                          config.regime.calendar_shift_days)  # fmt: skip
     rng = np.random.default_rng([config.seed, config.year, 3])
     moisture = weather.soil_moisture(rng, config.year)
     sun = (int(rng.integers(3, 9)), int(rng.integers(3, 12)))
     green = render.green_spectrum(land)
 
     s2_doy, s2_bands, s2_mask = [], [], []
-    (s2_start,) = weather.revisit_phases(rng, weather.S2_REVISIT_DAYS, 1)
-    s2_dates = weather.revisit_dates(config.year, weather.S2_REVISIT_DAYS, s2_start)
+    every = config.regime.s2_revisit_days
+    (s2_start,) = weather.revisit_phases(rng, every, 1)
+    s2_dates = weather.revisit_dates(config.year, every, s2_start)
     for i, doy in enumerate(s2_dates):
         report("Sentinel-2", i + 1, len(s2_dates))
-        cover = weather.cloud_cover_fraction(rng, int(doy), config.year)
+        cover = weather.cloud_cover_fraction(rng, int(doy), config.year, config.regime.cloudiness)
         sky = weather.clouds(rng, shape, cover, sun)
         dn, scl = render.render_s2(land, int(doy), moisture[doy - 1], sky, rng, green)
         mask = sensors.scl_valid_mask(scl)
@@ -117,7 +123,8 @@ def simulate(
         for i, d in enumerate(doys):
             report(f"Sentinel-1 {orbit}", i + 1, len(doys))
             values.append(render.render_s1(land, int(d), moisture[d - 1], float(rng.random()),
-                                           orbit, rng, aspect if orbit == "ascending" else -aspect))
+                                           orbit, rng, aspect if orbit == "ascending" else -aspect,
+                                           config.regime.speckle_looks))
         s1[orbit] = (np.stack(values), doys)
 
     cube = CubeData.from_arrays(

@@ -56,9 +56,10 @@ class CloudScene:
     shadow: np.ndarray
 
 
-def cloud_cover_fraction(rng: np.random.Generator, doy: int, year: int) -> float:
-    """Scene cloud fraction: bimodal (clear or overcast), cloudier in winter."""
-    mean = 0.45 + 0.2 * np.cos(2 * np.pi * (doy - 15) / days_in_year(year))
+def cloud_cover_fraction(rng: np.random.Generator, doy: int, year: int, cloudiness: float = 0.0) -> float:
+    """Scene cloud fraction: bimodal (clear or overcast), cloudier in winter; ``cloudiness`` moves
+    the seasonal mean (a drier or wetter climate)."""
+    mean = float(np.clip(0.45 + 0.2 * np.cos(2 * np.pi * (doy - 15) / days_in_year(year)) + cloudiness, 0.05, 0.95))
     k = 1.2
     return float(rng.beta(mean * k, (1 - mean) * k))
 
