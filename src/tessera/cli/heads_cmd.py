@@ -104,13 +104,14 @@ def curve_command(
 
 def _print_best_raw(acc: dict, metric: str) -> None:
     """Embeddings against the BEST raw-band baseline (any feature set, any head) per fraction."""
+    from tessera.heads.evaluate import best_of
+
     for fr in sorted({k[2] for k in acc}):
-        emb = [(m, f, h) for (f, h, x), (m, _) in acc.items() if x == fr and f.startswith("embeddings")]
-        raw = [(m, f, h) for (f, h, x), (m, _) in acc.items() if x == fr and f.startswith("raw")]
+        emb, raw = best_of(acc, fr, "embeddings"), best_of(acc, fr, "raw")
         if emb and raw:
-            (me, fe, he), (mr, fr_, hr) = max(emb), max(raw)
-            console.print(f"{fr:>5.0%} labels: best embeddings {me:.3f} ({fe} + {he}) vs best raw {mr:.3f} "
-                          f"({fr_} + {hr}) → {'embeddings' if me > mr else 'raw bands'} ahead by {abs(me - mr):.3f}")
+            console.print(f"{fr:>5.0%} labels: best embeddings {emb[0]:.3f} ({emb[1]}) vs best raw {raw[0]:.3f} "
+                          f"({raw[1]}) → {'embeddings' if emb[0] > raw[0] else 'raw bands'} ahead by "
+                          f"{abs(emb[0] - raw[0]):.3f}")  # fmt: skip
 
 
 def _fit(region, head: str):

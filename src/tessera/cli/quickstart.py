@@ -135,10 +135,11 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     return report
 
 
-def _verdict(acc, frac: float, names: list[str]) -> tuple[bool, str]:
+def _verdict(acc, frac: float) -> tuple[bool, str]:
     """Embeddings' best head against the BEST raw baseline: any raw feature set, any head."""
-    emb = max((acc[("embeddings", hd, frac)][0], hd) for hd in HEADS)
-    raw = max((acc[(f, hd, frac)][0], f"{f} + {hd}") for f in names if f != "embeddings" for hd in HEADS)
+    from tessera.heads.evaluate import best_of
+
+    emb, raw = best_of(acc, frac, "embeddings"), best_of(acc, frac, "raw")
     return emb[0] > raw[0], f"{emb[0]:.3f} ({emb[1]}) vs {raw[0]:.3f} ({raw[1]})"
 
 
@@ -171,7 +172,7 @@ def write_report(out: Path, cfg: QuickstartConfig, acc, f1, maps, summary, times
         f"{fe} + {hd}: {f1[(fe, hd, 0.01)][0]:.3f} / {f1[(fe, hd, 0.10)][0]:.3f}"
         for fe in names for hd in HEADS), ""]  # fmt: skip
     for frac in (0.01, 0.10):
-        wins, text = _verdict(acc, frac, names)
+        wins, text = _verdict(acc, frac)
         lines.append(f"- **{frac:.0%} labels:** best embeddings head vs best raw-band baseline: {text} — "
                      + ("embeddings win." if wins else "embeddings do **not** win here; the model in this "
                         "quickstart is pretrained for minutes on a CPU, so its features are still weak "

@@ -136,3 +136,12 @@ def summarise(points: list[CurvePoint], metric: str = "accuracy") -> dict[tuple[
     for p in points:
         groups.setdefault((p.features, p.head, p.fraction), []).append(p.metrics[metric])
     return {k: (float(np.mean(v)), float(np.std(v))) for k, v in groups.items()}
+
+
+def best_of(summary: dict[tuple[str, str, float], tuple[float, float]], fraction: float,
+            prefix: str) -> tuple[float, str] | None:  # fmt: skip
+    """The best mean of ``summarise``'s output at ``fraction`` over every feature set named
+    ``prefix…`` and every head, as (mean, "features + head"); None if there is none. Reports
+    compare embeddings with the BEST raw baseline this way, never with a chosen one."""
+    found = [(m, f"{f} + {h}") for (f, h, fr), (m, _) in summary.items() if fr == fraction and f.startswith(prefix)]
+    return max(found) if found else None

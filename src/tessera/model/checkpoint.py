@@ -198,7 +198,7 @@ def load(path: str | os.PathLike, config: ModelConfig | None = None,
             stored = _training_model_config(meta, path)
         else:
             try:
-                stored = config_from_dict({**json.loads(meta["config"]), **({"family": meta["family"]} if "family" in meta else {})})
+                stored = config_from_dict(json.loads(meta["config"]))  # a student's config names its family
             except (ValueError, TypeError) as exc:
                 raise CheckpointError(f"{path} has an unreadable config in its header ({exc})") from exc
         if config is not None and {**config.to_dict(), "dropout": 0} != {**stored.to_dict(), "dropout": 0}:
