@@ -1,9 +1,12 @@
 """Adaptation without labels: continue training from a checkpoint on the region's own cubes and
-keep the best RankMe, the starting weights included."""
+keep the best checkpoint by a label-free criterion on held-back pixels, the starting weights
+included."""
 
+import dataclasses
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,8 +15,10 @@ from tessera.cube import write_cube
 from tessera.errors import ConfigError
 from tessera.model.student import STUDENT_PRESETS, PixelStudent
 from tessera.simulate import SimulationConfig, simulate
-from tessera.train import read_metrics
-from tessera.train.adapt import AdaptConfig, adapt
+from tessera.train import TrainConfig, read_metrics, train
+from tessera.train.adapt import AdaptConfig, adapt, adaptation_projector
+from tessera.train.data import ShardSet
+from tessera.train.shards import held_back
 
 SMALL = AdaptConfig(steps=6, batch_size=32, eval_every=3, warmup_steps=2, samples_per_epoch=800, epochs=1)
 
@@ -27,19 +32,67 @@ def region(tmp_path_factory):
     return root, cube, init
 
 
-def test_adapt_starts_from_the_checkpoint_and_keeps_the_best_rankme(region, tmp_path):
+def _same(a, b) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+def test_adapt_starts_from_the_checkpoint_and_keeps_the_best_view_loss(region, tmp_path):
     _, cube, init = region
-    r = adapt([cube], init, tmp_path / "a", SMALL)
+    r = adapt([cube], init, tmp_path / "a", dataclasses.replace(SMALL, keep_evaluated=True))
     scores = [m for m in read_metrics(tmp_path / "a" / "run") if "rankme" in m]
     assert [m["step"] for m in scores] == [0, 3, 6] and "probe_acc" not in scores[0]
-    assert r.rankme_best == max(m["rankme"] for m in scores) >= r.rankme_start
-    assert r.rankme_start == pytest.approx(scores[0]["rankme"])
+    assert r.criterion == "view_loss"
+    assert r.score_best == pytest.approx(min(m["view_loss"] for m in scores), rel=1e-5)
+    assert r.score_best <= r.score_start + 1e-4
+    assert r.score_start == pytest.approx(scores[0]["view_loss"], rel=1e-5)
+    assert r.best_step == min(scores, key=lambda m: m["view_loss"])["step"]
     model = tm.load(r.checkpoint)
-    start = tm.load(init)
-    if r.best_step == 0:  # the starting weights won: they are what was kept
-        assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), start.state_dict().values()))
+    kept = tm.load(tmp_path / "a" / "run" / "evaluated" / f"step_{r.best_step:08d}.safetensors")
+    assert _same(model, kept)
+    assert _same(tm.load(tmp_path / "a" / "run" / "evaluated" / "step_00000000.safetensors"), tm.load(init))
+    assert not _same(tm.load(tmp_path / "a" / "run" / "evaluated" / "step_00000006.safetensors"), tm.load(init))
+
+
+@pytest.mark.parametrize("criterion", ["rankme", "last"])
+def test_other_criteria_choose_their_own_best(region, tmp_path, criterion):
+    _, cube, init = region
+    r = adapt([cube], init, tmp_path / criterion, dataclasses.replace(SMALL, criterion=criterion))
+    scores = [m for m in read_metrics(tmp_path / criterion / "run") if "rankme" in m]
+    if criterion == "last":
+        assert r.best_step == 6
     else:
-        assert any(not torch.equal(a, b) for a, b in zip(model.state_dict().values(), start.state_dict().values()))
+        assert r.score_best == pytest.approx(max(m["rankme"] for m in scores), rel=1e-5)
+
+
+def test_held_back_pixels_never_reach_the_shards(region, tmp_path):
+    _, cube, init = region
+    adapt([cube], init, tmp_path / "h", dataclasses.replace(SMALL, steps=1, eval_every=1, holdout=4))
+    shards = ShardSet(tmp_path / "h" / "shards")
+    pos = np.concatenate([s[3] for epoch in shards.epochs for s in epoch])
+    assert len(pos) > 100 and not held_back(pos[:, 0], pos[:, 1], 4).any()
+    rows, cols = np.divmod(np.arange(40 * 40), 40)
+    assert 0.15 < held_back(rows, cols, 4).mean() < 0.35  # about one in four, and some are
+
+
+def test_adaptation_stopped_midway_resumes_to_the_same_model(region, tmp_path):
+    _, cube, init = region
+    adapt([cube], init, tmp_path / "ref", SMALL)
+    model = tm.load(init)
+    cfg = TrainConfig(model=model.cfg, projector=adaptation_projector(model.cfg), init=str(init), steps=6,
+                      batch_size=32, lr=2e-4, warmup_steps=2, eval_every=3, checkpoint_every=3,
+                      val_cube=str(cube), seed=0)  # fmt: skip
+    shards, out = tmp_path / "ref" / "shards", tmp_path / "cut"
+    train(dataclasses.replace(cfg, time_limit_s=0.0), shards, out)  # stops, checkpointed, after one step
+    assert [r["step"] for r in read_metrics(out) if "loss" in r] == [1]
+    train(cfg, shards, out)  # the rerun resumes at step 1: it must not start again from --init
+    assert _same(tm.load(out / "model.safetensors"), tm.load(tmp_path / "ref" / "run" / "model.safetensors"))
+
+
+def test_criteria_are_checked_up_front():
+    with pytest.raises(ConfigError, match="criterion"):
+        TrainConfig(criterion="accuracy")
+    with pytest.raises(ConfigError, match="--val-cube"):
+        TrainConfig(criterion="view_loss", val_scene="scene")
 
 
 def test_train_init_takes_the_checkpoints_shapes_and_weights(region, tmp_path):

@@ -25,6 +25,9 @@ def simulate_command(
     change_fraction: float = typer.Option(0.0, help="Share of fields that change crop this year."),
     varied: bool = typer.Option(False, help="Draw this scene's regime from --seed: crop calendar ±40 days, "
                                 "cloudiness, SAR noise, one or two S2 satellites (default: the classic scene)."),
+    family: str = typer.Option(None, help="Make scene --index of a named family instead (pretrain, dev, test: "
+                               "each scene with its own place, field size and regime); ignores the options above."),
+    index: int = typer.Option(0, help="Which scene of --family."),
     overwrite: bool = typer.Option(False, help="Replace an existing scene at OUT."),
 ) -> None:
     """Simulate a year of Sentinel-1/2 over a synthetic landscape, with its ground truth."""
@@ -32,9 +35,17 @@ def simulate_command(
     config = SimulationConfig(height=size, width=width or size, year=year, seed=seed, lon=lon,
                               lat=lat, field_px=field_px, change_fraction=change_fraction,
                               regime=Regime.drawn(seed) if varied else Regime())  # fmt: skip
+    if family is not None:
+        from tessera.simulate.family import family as named
+
+        config = named(family).config(index)
     check_scene_output(out, overwrite)
     with progress_bar() as progress:
         scene = simulate(config, progress=progress)
+    if family is not None:
+        from tessera.simulate.family import check_frozen
+
+        check_frozen(family, index, scene)
     write_scene(scene, out, overwrite=overwrite)
     c = scene.cube
     console.print(

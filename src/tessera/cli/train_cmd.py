@@ -105,15 +105,18 @@ def adapt_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory: shards/, run/, adapted.safetensors."),
     steps: int = typer.Option(300, help="Optimiser steps (tiny on 2 CPU cores: ~1 step/s at batch 256)."),
     minutes: float = typer.Option(None, help="Stop after this many minutes (the best checkpoint so far is kept)."),
-    seed: int = typer.Option(0, help="Fixes shards, batches and the RankMe pixels."),
+    seed: int = typer.Option(0, help="Fixes shards, batches and the held-back pixels."),
+    criterion: str = typer.Option("view_loss", help="Label-free choice of checkpoint, on held-back pixels: "
+                                  "view_loss (agreement of two date draws), rankme, or last."),
 ) -> None:
-    """Adapt a model to your region without labels: shards → training from --init → the checkpoint
-    with the highest RankMe on the region's own pixels (the starting weights included)."""
+    """Adapt a model to your region without labels: shards → training from --init → the best
+    checkpoint by a label-free criterion on held-back pixels (the starting weights included)."""
     check_writable(out)
     from tessera.train.adapt import AdaptConfig, adapt
 
     with progress_bar() as progress:
-        r = adapt([cube_path(c) for c in cubes], init, out, AdaptConfig(steps=steps, minutes=minutes, seed=seed),
+        r = adapt([cube_path(c) for c in cubes], init, out, AdaptConfig(steps=steps, minutes=minutes, seed=seed,
+                                                                  criterion=criterion),
                   progress=progress)  # fmt: skip
-    console.print(f"RankMe {r.rankme_start:.1f} at the start → {r.rankme_best:.1f} at step {r.best_step}; "
+    console.print(f"{r.criterion} {r.score_start:.4g} at the start → {r.score_best:.4g} at step {r.best_step}; "
                   f"wrote [bold]{r.checkpoint}[/] (embed with it: tessera embed CUBE -c {r.checkpoint} -s STORE)")

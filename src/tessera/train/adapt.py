@@ -2,10 +2,11 @@
 
 Real TESSERA is pretrained on the whole world, so a user's region lies inside its training
 distribution; a model pretrained elsewhere does not. ``adapt`` continues self-supervised training
-on shards drawn from the region's own cubes and keeps the checkpoint with the highest RankMe
-(the effective rank of the embeddings of a fixed set of the region's pixels) — a label-free
-criterion, so evaluation labels never steer it. The starting weights compete as step 0: by that
-criterion an adapted model is never worse than the one it started from.
+on shards drawn from the region's own cubes and keeps the best checkpoint by a label-free
+criterion measured on pixels the shards held back (one in 16), so evaluation labels never steer
+it. The criteria (``loop.CRITERIA``): ``view_loss``, the Barlow Twins loss between the
+embeddings of two independent date draws of each held-back pixel (no projector, so the starting
+weights are scored on the same footing and compete as step 0); ``rankme``; ``last``.
 """
 
 from __future__ import annotations
@@ -39,19 +40,24 @@ class AdaptConfig:
     epochs: int = 2
     minutes: float | None = None  # stop early (checkpointed) after this long
     seed: int = 0
+    criterion: str = "view_loss"
+    holdout: int = 16  # one pixel in this many is held back from training, for the criterion
+    keep_evaluated: bool = False  # keep every evaluated step's encoder (to compare criteria afterwards)
 
 
 @dataclass(frozen=True)
 class AdaptResult:
-    checkpoint: Path  # the best by RankMe (possibly the starting weights)
-    rankme_start: float
-    rankme_best: float
+    checkpoint: Path  # the best by the criterion (possibly the starting weights)
+    criterion: str
+    score_start: float
+    score_best: float
     best_step: int
 
 
 def adapt(cubes: list[str | os.PathLike], init: str | os.PathLike, out: str | os.PathLike,
           config: AdaptConfig = AdaptConfig(), progress: Progress | None = None) -> AdaptResult:  # fmt: skip
-    """Shards from ``cubes`` → training from ``init`` → ``out/adapted.safetensors`` (best RankMe)."""
+    """Shards from ``cubes`` → training from ``init`` → ``out/adapted.safetensors`` (the best
+    checkpoint by ``config.criterion``)."""
     from tessera.model import load
     from tessera.train.loop import TrainConfig, read_metrics, train, trainable
     from tessera.train.shards import ShardConfig, write_shards
@@ -62,14 +68,21 @@ def adapt(cubes: list[str | os.PathLike], init: str | os.PathLike, out: str | os
     if not (shards / "shards.json").exists():
         write_shards([Path(c) for c in cubes], shards,
                      ShardConfig(samples_per_epoch=config.samples_per_epoch, shard_size=config.samples_per_epoch // 2,
-                                 epochs=config.epochs, seed=config.seed), progress=progress)  # fmt: skip
+                                 epochs=config.epochs, seed=config.seed, holdout=config.holdout),
+                     progress=progress)  # fmt: skip
     tcfg = TrainConfig(model=model.cfg, projector=adaptation_projector(model.cfg), init=str(init), steps=config.steps, batch_size=config.batch_size,
                        lr=config.lr, warmup_steps=config.warmup_steps, eval_every=config.eval_every,
                        checkpoint_every=config.eval_every, val_cube=str(cubes[0]), seed=config.seed,
+                       criterion=config.criterion, keep_evaluated=config.keep_evaluated,
                        time_limit_s=config.minutes * 60 if config.minutes else None)  # fmt: skip
     train(tcfg, shards, out / "run", progress=progress)
-    scores = [(r["rankme"], r["step"]) for r in read_metrics(out / "run") if "rankme" in r]
-    best, step = max(scores, key=lambda s: (s[0], -s[1]))
+    from tessera.model.checkpoint import read_metadata
+
     target = out / "adapted.safetensors"
-    shutil.copyfile(out / "run" / "best.safetensors", target)
-    return AdaptResult(target, scores[0][0], best, step)
+    best = out / "run" / "best.safetensors"
+    meta = read_metadata(best)
+    start = next(r for r in read_metrics(out / "run") if "rankme" in r)
+    crit = config.criterion
+    shutil.copyfile(best, target)
+    return AdaptResult(target, crit, float(start["step"] if crit == "last" else start[crit]), float(meta[crit]),
+                       int(meta["step"]))  # fmt: skip

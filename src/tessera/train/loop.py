@@ -33,6 +33,8 @@ from tessera.train.state import latest_loadable, load_training_state, save_train
 
 log = logging.getLogger(__name__)
 METRICS = "metrics.jsonl"
+# Selection criteria for best.safetensors, and whether higher is better. ``last``: the schedule's end.
+CRITERIA = {"probe_acc": True, "rankme": True, "view_loss": False, "view_corr": True, "last": True}
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class TrainConfig:
     val_scene: str | None = None  # a labelled scene directory for RankMe + probe
     val_cube: str | None = None  # or an unlabelled cube: RankMe only, the label-free selection criterion
     init: str | None = None  # start from these weights (ours or published v1) instead of random ones
+    criterion: str | None = None  # best.safetensors by: probe_acc (val_scene's default), view_loss (val_cube's), rankme, last
+    keep_evaluated: bool = False  # also keep the encoder of every evaluated step (evaluated/step_N.safetensors)
     time_limit_s: float | None = None  # stop (with a checkpoint) after this long
     precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU
 
@@ -66,8 +70,17 @@ class TrainConfig:
             raise ConfigError("steps, batch_size and the *_every intervals must be positive")
         if self.batch_size < 2:
             raise ConfigError("Barlow Twins standardises over the batch: batch_size must be ≥ 2")
+        if self.criterion is not None and self.criterion not in CRITERIA:
+            raise ConfigError(f"criterion {self.criterion!r} must be one of {', '.join(CRITERIA)}")
+        if self.criterion == "probe_acc" and not self.val_scene:
+            raise ConfigError("criterion probe_acc needs a labelled --val-scene")
+        if self.criterion in ("view_loss", "view_corr") and not self.val_cube:
+            raise ConfigError(f"criterion {self.criterion} needs --val-cube (two date draws of its pixels)")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision {self.precision!r} must be auto, fp32 or bf16")
+
+    def selection(self) -> str:
+        return self.criterion or ("view_loss" if self.val_cube else "probe_acc")
 
     def model_config(self) -> TesseraConfig:
         return self.model or preset(self.preset)
@@ -143,20 +156,16 @@ def train(config: TrainConfig, shards: str | os.PathLike, out: str | os.PathLike
     if config.val_cube and rank == 0:
         from tessera.train.probe import load_unlabelled
 
-        val = load_unlabelled(config.val_cube, seed=config.seed)
+        holdout = data.manifest["config"].get("holdout", 0)  # score on the pixels the shards held back
+        val = load_unlabelled(config.val_cube, seed=config.seed, holdout=holdout)
     elif config.val_scene and rank == 0:
         from tessera.train.probe import load_validation
 
         val = load_validation(config.val_scene, seed=config.seed)
-    criterion = "rankme" if config.val_cube else "probe_acc"  # a checkpoint is "best" by this
+    criterion = config.selection()
     best = _best_score(out, criterion)
-    if val is not None and resume is None:  # the starting weights compete too: adapting never loses
-        from tessera.train.probe import evaluate
-
-        scores = evaluate(model, val, config.probe_fraction)
-        _append(out, {"step": start, **scores})
-        best = scores[criterion]
-        save_model(model, out / "best.safetensors", step=start, extra={criterion: f"{best:.6f}"})
+    if val is not None and resume is None:  # the starting weights compete too
+        best, _ = _evaluate(model, val, config, out, start, best=None)
     meta = {"train_config": json.dumps(asdict(config), default=str)}
     t0, seen, last = time.time(), 0, {}
     step = start
@@ -195,16 +204,9 @@ def train(config: TrainConfig, shards: str | os.PathLike, out: str | os.PathLike
                     "loss_mix": loss_mix.item(), "lr": lr, "grad_norm": grad_norm.item(),
                     "samples_per_s": seen / max(time.time() - t0, 1e-9), "time": time.time()}  # fmt: skip
             _append(out, last)
-        if rank == 0 and val is not None and (step % config.eval_every == 0 or step == config.steps):
-            from tessera.train.probe import evaluate
-
-            scores = evaluate(model, val, config.probe_fraction)
-            _append(out, {"step": step, **scores})
+        if rank == 0 and val is not None and (step % config.eval_every == 0 or step == config.steps or timed_out):
+            best, scores = _evaluate(model, val, config, out, step, best)
             last.update(scores)
-            if scores[criterion] > best:
-                best = scores[criterion]
-                save_model(model, out / "best.safetensors", step=step,
-                           extra={criterion: f"{best:.6f}"})  # fmt: skip
         if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps or timed_out):
             save_training_state(out, step, model, projector, opt, meta)
             save_model(model, out / "model.safetensors", step=step)
@@ -223,11 +225,34 @@ def _append(out: Path, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def _best_score(out: Path, criterion: str) -> float:
-    if not (out / METRICS).exists():
-        return -1.0
+def _evaluate(model: Tessera, val, config: TrainConfig, out: Path, step: int,
+              best: float | None) -> tuple[float, dict[str, float]]:  # fmt: skip
+    """Score ``model``, log it, and make it best.safetensors if the criterion says so (``best``
+    None: nothing to beat yet); returns the best score so far and this step's scores."""
+    from tessera.train.probe import evaluate
+
+    criterion = config.selection()
+    scores = evaluate(model, val, config.probe_fraction)
+    _append(out, {"step": step, **scores})
+    if config.keep_evaluated:
+        (out / "evaluated").mkdir(exist_ok=True)
+        save_model(model, out / "evaluated" / f"step_{step:08d}.safetensors", step=step)
+    score = float(step) if criterion == "last" else scores[criterion]
+    if best is None or (score > best if CRITERIA[criterion] else score < best):
+        save_model(model, out / "best.safetensors", step=step, extra={criterion: f"{score:.6f}"})
+        return score, scores
+    return best, scores
+
+
+def _best_score(out: Path, criterion: str) -> float | None:
+    """The best score logged so far (a resumed run continues from it); ``None`` if none."""
+    if criterion == "last":
+        steps = [float(r["step"]) for r in read_metrics(out) if "rankme" in r]
+        return max(steps, default=None)
     scores = [r[criterion] for r in read_metrics(out) if criterion in r]
-    return max(scores, default=-1.0)
+    if not scores:
+        return None
+    return max(scores) if CRITERIA[criterion] else min(scores)
 
 
 def trainable(model, path) -> Tessera:

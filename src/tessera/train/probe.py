@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from tessera.errors import ConfigError
 from tessera.model.sampling import N_TIMESTEPS, pool_s1, sample_tokens
 from tessera.simulate import open_scene_cube, read_labels
 from tessera.simulate.classes import NODATA_CLASS
-from tessera.train.losses import rankme
+from tessera.train.losses import barlow_twins_loss, cross_correlation, rankme
 
 
 @dataclass(frozen=True)
@@ -102,28 +103,52 @@ def embed_validation(model: torch.nn.Module, val: ValidationSet, batch: int = 10
 
 
 def evaluate(model: torch.nn.Module, val: ValidationSet, fraction: float) -> dict[str, float]:
-    """RankMe, and the linear probe's accuracy where the set has labels."""
-    emb = embed_validation(model, val)
-    scores = {"rankme": rankme(torch.from_numpy(emb))}
+    """RankMe; with labels the linear probe's accuracy; with two draws per pixel the label-free
+    view scores (:func:`view_scores`)."""
+    draws = [embed_validation(model, dataclasses.replace(val, s2=val.s2[d : d + 1], s1=val.s1[d : d + 1]))
+             for d in range(len(val.s2))]  # fmt: skip
+    scores = {"rankme": rankme(torch.from_numpy(draws[0]))}
     if val.labels is not None:
-        scores["probe_acc"] = linear_probe(emb, val.labels, fraction)
+        scores["probe_acc"] = linear_probe(sum(draws) / len(draws), val.labels, fraction)
+    if len(draws) > 1:
+        scores |= view_scores(draws[0], draws[1])
     return scores
 
 
-def load_unlabelled(cube_path: str | os.PathLike, max_pixels: int = 4096, seed: int = 0) -> ValidationSet:
-    """Fixed tokens of up to ``max_pixels`` pixels of a user's cube, for label-free selection
-    (RankMe): no labels needed, so adaptation never touches evaluation labels."""
+def view_scores(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """How well embeddings of two independent 40-date draws of the same pixels agree, with no
+    projector (so the scores compare a checkpoint with its starting weights): ``view_loss`` is
+    the Barlow Twins loss on the standardised embeddings themselves, ``view_corr`` the mean
+    per-dimension correlation between the draws. Label-free: what pretraining asks of the
+    encoder, measured on pixels it was not trained on."""
+    za, zb = torch.from_numpy(a), torch.from_numpy(b)
+    c = cross_correlation(za, zb)
+    return {"view_loss": float(barlow_twins_loss(za, zb)), "view_corr": float(torch.diagonal(c).mean())}
+
+
+def load_unlabelled(cube_path: str | os.PathLike, max_pixels: int = 4096, seed: int = 0, holdout: int = 0,
+                    draws: int = 2) -> ValidationSet:  # fmt: skip
+    """Fixed tokens (``draws`` independent 40-date draws) of up to ``max_pixels`` pixels of a
+    user's cube, for label-free selection: no labels, so adaptation never touches evaluation
+    labels. With ``holdout`` the pixels come from those the shards held back."""
     from tessera.cube import open_cube
+    from tessera.train.shards import held_back
 
     cube = open_cube(cube_path)
     h, w = cube.grid.shape
     rng = np.random.default_rng(seed)
-    pick = np.sort(rng.choice(h * w, min(max_pixels, h * w), replace=False))
+    pool = np.arange(h * w)
+    if holdout:
+        pool = pool[held_back(*np.divmod(pool, w), holdout)]
+    pick = np.sort(rng.choice(pool, min(max_pixels, len(pool)), replace=False))
     data = cube.read()
     t = len(data.s2_doy)
     s1, s1_doy = pool_s1(data.s1_ascending.values, data.s1_ascending.doy,
                          data.s1_descending.values, data.s1_descending.doy)  # fmt: skip
-    tok = sample_tokens(data.s2_bands.reshape(t, -1, 10)[:, pick], data.s2_mask.reshape(t, -1)[:, pick], data.s2_doy,
-                        s1.reshape(len(s1_doy), -1, 2)[:, pick], s1_doy, rng, N_TIMESTEPS)  # fmt: skip
-    rows, cols = np.divmod(pick[tok.ok], w)
-    return ValidationSet(tok.s2[tok.ok][None], tok.s1[tok.ok][None], None, None, rows, cols)
+    bands, mask = data.s2_bands.reshape(t, -1, 10)[:, pick], data.s2_mask.reshape(t, -1)[:, pick]
+    s1 = s1.reshape(len(s1_doy), -1, 2)[:, pick]
+    toks = [sample_tokens(bands, mask, data.s2_doy, s1, s1_doy, rng, N_TIMESTEPS) for _ in range(draws)]
+    ok = toks[0].ok
+    rows, cols = np.divmod(pick[ok], w)
+    return ValidationSet(np.stack([t.s2[ok] for t in toks]), np.stack([t.s1[ok] for t in toks]), None, None,
+                         rows, cols)  # fmt: skip

@@ -47,12 +47,27 @@ class ShardConfig:
     n_timesteps: int = N_TIMESTEPS
     seed: int = 0
     window: int = 256  # pixels per side of a streamed cube window
+    holdout: int = 0  # > 0: one pixel in ``holdout`` is held back (never sampled), see held_back()
 
     def __post_init__(self) -> None:
         if min(self.samples_per_epoch, self.shard_size, self.epochs, self.n_timesteps, self.window) <= 0:
             raise ConfigError(f"shard settings must be positive: {self}")
+        if self.holdout < 0 or self.holdout == 1:
+            raise ConfigError(f"holdout must be 0 (none) or ≥ 2 (one pixel in that many), got {self.holdout}")
         if self.min_valid < 1:
             raise ConfigError(f"min_valid must be ≥ 1, got {self.min_valid}")
+
+
+def held_back(rows: np.ndarray, cols: np.ndarray, holdout: int) -> np.ndarray:
+    """True for the pixels training never sees when one in ``holdout`` is held back: a fixed,
+    scattered set (a hash of the cube position), so a label-free score measured on them during
+    adaptation (``tessera adapt``) is measured on pixels the model was not trained on."""
+    if holdout <= 0:
+        return np.zeros(np.broadcast(rows, cols).shape, bool)
+    u = np.uint64
+    key = np.asarray(rows, u) * u(0x9E3779B97F4A7C15) ^ np.asarray(cols, u) * u(0xBF58476D1CE4E5B9)
+    key = (key ^ (key >> u(31))) * u(0x94D049BB133111EB)  # splitmix64's finaliser: no spatial pattern
+    return (key ^ (key >> u(29))) % u(holdout) == 0
 
 
 def _window_samples(cube, window, keep_prob, cfg: ShardConfig, rng: np.random.Generator):
@@ -61,6 +76,9 @@ def _window_samples(cube, window, keep_prob, cfg: ShardConfig, rng: np.random.Ge
     n = h * w
     pick = np.flatnonzero(rng.random(n) < keep_prob)
     rows, cols = np.divmod(pick, w)
+    if cfg.holdout:
+        train = ~held_back(rows + window.row, cols + window.col, cfg.holdout)
+        pick, rows, cols = pick[train], rows[train], cols[train]
     if pick.size == 0:
         return None
     bands = d.s2_bands.reshape(t, n, 10)[:, pick]

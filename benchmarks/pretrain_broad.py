@@ -1,0 +1,63 @@
+"""Pretrain the shipped checkpoint: the ``tiny`` preset on the broad ``pretrain`` scene family.
+
+    python benchmarks/pretrain_broad.py --work /tmp/broad --steps 2200 --minutes 60
+
+Runs the real commands (printed as they run): simulates the family's scenes (each with its own
+place, field size, crop calendar, clouds, SAR noise and revisit), writes globally shuffled shards
+from all of them, and trains. The validation scene is scene 0 of the ``dev`` family, for the
+record only: the shipped weights are the last step's, chosen by nothing. Copy them with
+
+    cp WORK/run/model.safetensors src/tessera/pretrained/tiny-broad.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tessera.simulate.family import family
+
+
+def run(cmd: list[str]) -> None:
+    print("$", " ".join(shlex.quote(c) for c in cmd), flush=True)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/tessera-broad"))
+    ap.add_argument("--steps", type=int, default=2200)
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--samples-per-epoch", type=int, default=120_000)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args()
+    w = args.work
+    tessera = [sys.executable, "-m", "tessera"]
+    w.mkdir(parents=True, exist_ok=True)
+    t = time.time()
+    scenes = [w / f"pretrain{i}" for i in range(family("pretrain").count)]
+    for i, s in enumerate(scenes):
+        if not (s / "cube.zarr").exists():
+            run(tessera + ["simulate", str(s), "--family", "pretrain", "--index", str(i), "--overwrite"])
+    if not (w / "dev0" / "cube.zarr").exists():
+        run(tessera + ["simulate", str(w / "dev0"), "--family", "dev", "--index", "0", "--overwrite"])
+    if not (w / "shards" / "shards.json").exists():
+        run(tessera + ["shards", *map(str, scenes), "--out", str(w / "shards"), "--samples-per-epoch",
+                       str(args.samples_per_epoch), "--shard-size", "20000", "--epochs", str(args.epochs)])  # fmt: skip
+    print(f"data ready in {(time.time() - t) / 60:.1f} min", flush=True)
+    t = time.time()
+    run(tessera + ["train", "--shards", str(w / "shards"), "--out", str(w / "run"), "--preset", "tiny",
+                   "--steps", str(args.steps), "--batch-size", "256", "--lr", "2e-3", "--warmup-steps", "100",
+                   "--eval-every", "200", "--checkpoint-every", "100", "--val-scene", str(w / "dev0"),
+                   "--time-limit", str(args.minutes * 60)]
+        + (["--threads", str(args.threads)] if args.threads else []))  # fmt: skip
+    print(f"trained in {(time.time() - t) / 60:.1f} min; metrics: {w / 'run' / 'metrics.jsonl'}")
+
+
+if __name__ == "__main__":
+    main()
