@@ -1,93 +1,98 @@
-"""Does pretraining learn? Linear-probe accuracy at 1 % labels on a held-out simulated scene.
+"""Embeddings against raw bands on scenes we never tuned on: the frozen ``test`` family.
 
-    python benchmarks/bench_learning.py --work /tmp/learning --minutes 14
+    python benchmarks/bench_learning.py --work /tmp/learning --init src/tessera/pretrained/tiny-broad.safetensors
 
-Runs the real commands (printed as they run): simulates training scenes and a held-out scene,
-writes shards, pretrains the ``tiny`` preset for at most ``--minutes``, then compares, on the
-held-out scene with the same 1 % of labelled pixels (5 random draws):
-(a) the pretrained embeddings, (b) the same architecture at random initialisation, and
-(c) logistic regression on raw per-date bands gap-filled onto a 15-day calendar — with labels
-drawn at random over the scene, and with spatial hold-out (labels in half of the 16-px blocks,
-accuracy on the other half). Embeddings are scored as published (one 40-date draw per pixel)
-and averaged over 8 draws (``tessera embed --draws 8``). ``--eval-only`` rescores an earlier run.
+For each scene of the family (``--family``; default ``test``, frozen before anything was tuned,
+fingerprints checked): ``tessera adapt`` from ``--init`` with its defaults (no labels); then the
+adapted model, the model as shipped (not adapted) and the same architecture at random
+initialisation embed the scene (``tessera embed --draws 8``), and every feature set — those
+three and the raw-band baselines (seasonal statistics; monthly S2 medians, gap-filled) — is
+scored with logistic regression and random forest under FIELD hold-out (labels drawn in a random
+half of the fields, accuracy on the other fields) at 0.1 %, 1 % and 10 % labels, 5 label draws.
+Figures pool all scenes and draws: mean ± sd over scene × draw. The verdict compares adapted
+embeddings' best head with the BEST raw result (any raw feature set, any head) per fraction, and
+also as paired differences on the same label draws.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import shlex
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
+from family_eval import FRACTIONS, HEADS, curve, embed, pixels, scene
 
-import tessera.model as tm
-from tessera.train.probe import block_split, embed_validation, linear_probe, load_validation
-
-
-def run(cmd: list[str]) -> None:
-    print("$", " ".join(shlex.quote(c) for c in cmd), flush=True)
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+MODELS = ("adapted", "not adapted", "random init")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=Path("/tmp/tessera-learning"))
-    ap.add_argument("--minutes", type=float, default=14.0)
-    ap.add_argument("--steps", type=int, default=700)
-    ap.add_argument("--scenes", type=int, default=6)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--eval-only", action="store_true", help="score the model already in --work")
+    ap.add_argument("--init", type=Path, required=True, help="the starting checkpoint (the shipped one)")
+    ap.add_argument("--family", default="test")
+    ap.add_argument("--draws", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
+    import torch
+
+    import tessera.model as tm
+    from tessera.simulate.family import family
+    from tessera.train.adapt import AdaptConfig, adapt
+
     w = args.work
-    tessera = [sys.executable, "-m", "tessera"]
-    if args.eval_only:
-        evaluate(w, None)
-        return
-    for seed in range(args.scenes):
-        run(tessera + ["simulate", str(w / f"train{seed}"), "--size", "128", "--seed", str(100 + seed),
-                       "--overwrite"])  # fmt: skip
-    run(tessera + ["simulate", str(w / "heldout"), "--size", "128", "--seed", "200", "--overwrite"])
-    run(tessera + ["simulate", str(w / "val"), "--size", "96", "--seed", "300", "--overwrite"])
-    run(tessera + ["shards", *[str(w / f"train{s}") for s in range(args.scenes)], "--out", str(w / "shards"),
-                   "--samples-per-epoch", "60000", "--shard-size", "20000", "--epochs", "3", "--overwrite"])  # fmt: skip
-    t = time.time()
-    run(tessera + ["train", "--shards", str(w / "shards"), "--out", str(w / "run"), "--preset", "tiny",
-                   "--steps", str(args.steps), "--batch-size", "256", "--lr", str(args.lr), "--warmup-steps", "50",
-                   "--eval-every", "100", "--checkpoint-every", "100", "--val-scene", str(w / "val"),
-                   "--time-limit", str(args.minutes * 60)])  # fmt: skip
-    evaluate(w, (time.time() - t) / 60)
-
-
-def evaluate(w: Path, minutes: float | None) -> None:
-    held = load_validation(w / "heldout", max_pixels=128 * 128, seed=1, draws=8)
-    one = dataclasses.replace(held, s2=held.s2[:1], s1=held.s1[:1])
+    w.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    best = tm.load(w / "run" / "best.safetensors")
-    last = tm.load(w / "run" / "model.safetensors")
-    rand = tm.Tessera(tm.preset("tiny"))
-    feats = {
-        "pretrained tiny (best by val probe)": embed_validation(best, one),
-        "pretrained tiny (last)": embed_validation(last, one),
-        "pretrained tiny (last), mean of 8 draws": embed_validation(last, held),
-        "random-init tiny": embed_validation(rand, one),
-        "random-init tiny, mean of 8 draws": embed_validation(rand, held),
-        "raw bands, gap-filled": held.raw,
-    }
-    took = f"{minutes:.1f} min" if minutes is not None else "see the training log"
-    print(f"\npretraining wall time: {took}; held-out pixels: {len(held.labels)}")
-    for split in ("random", "spatial 16-px blocks"):
-        for frac in (0.01, 0.10):
-            print(f"linear probe, {split} hold-out, {frac:.0%} labels (mean ± sd over 5 draws):")
-            for name, f in feats.items():
-                accs = [linear_probe(f, held.labels, frac, seed=s,
-                                     region=None if split == "random" else block_split(held.rows, held.cols, 16, s))
-                        for s in range(5)]  # fmt: skip
-                print(f"  {name:42s} {np.mean(accs):.3f} ± {np.std(accs):.3f}")
+    random_init = tm.save(tm.Tessera(tm.load(args.init).cfg), w / "random-init.safetensors")
+    minutes: dict[str, list[float]] = {}
+    points = []
+    for i in range(family(args.family).count):
+        sdir = scene(w, args.family, i)
+        t = time.perf_counter()
+        r = adapt([sdir / "cube.zarr"], args.init, w / f"adapt{i}", AdaptConfig())
+        minutes.setdefault("adapt (shards + training + selection)", []).append((time.perf_counter() - t) / 60)
+        print(f"scene {i}: adapt kept step {r.best_step} ({r.criterion} {r.score_start:.4g} → {r.score_best:.4g})")
+        checkpoints = {"adapted": r.checkpoint, "not adapted": args.init, "random init": random_init}
+        stores = {}
+        for name, ckpt in checkpoints.items():
+            stores[name] = w / f"{args.family}{i}-{name.replace(' ', '-')}.zarr"
+            minutes.setdefault(f"embed, {name}", []).append(embed(sdir, ckpt, stores[name], args.draws) / 60)
+        t = time.perf_counter()
+        feats, labels, rows, cols, groups = pixels(sdir, stores)
+        minutes.setdefault("raw-band features", []).append((time.perf_counter() - t) / 60)
+        for p in curve(feats, labels, rows, cols, groups, repeats=args.repeats):
+            points.append((i, p))
+        print(f"scene {i}: {len(labels):,} labelled px in {len(np.unique(groups)):,} fields", flush=True)
+    report(points, minutes, args)
+
+
+def report(points, minutes, args) -> None:
+    acc: dict[tuple[str, str, float], dict[tuple[int, int], float]] = {}
+    for i, p in points:
+        acc.setdefault((p.features, p.head, p.fraction), {})[(i, p.repeat)] = p.metrics["accuracy"]
+    names = list(dict.fromkeys(p.features for _, p in points))
+    print(f"\nfamily {args.family!r}, field hold-out, accuracy mean ± sd over scene × label draw:")
+    print(f"  {'features':24s} {'head':9s} " + "  ".join(f"{f:>13.1%}" for f in FRACTIONS))
+    for name in names:
+        for head in HEADS:
+            cells = [np.array(list(acc[(name, head, f)].values())) for f in FRACTIONS]
+            print(f"  {name:24s} {head:9s} " + "  ".join(f"{c.mean():.3f} ± {c.std():.3f}" for c in cells))
+    print("\nbest head per feature set (mean ± sd):")
+    for f in FRACTIONS:
+        best = {n: max(HEADS, key=lambda h, n=n: np.mean(list(acc[(n, h, f)].values()))) for n in names}
+        line = [f"{n} {np.mean(list(acc[(n, best[n], f)].values())):.3f} ({best[n]})" for n in names]
+        print(f"  {f:>6.1%}: " + "; ".join(line))
+        raw = max((n for n in names if n.startswith("raw")), key=lambda n: np.mean(list(acc[(n, best[n], f)].values())))
+        a, b = acc[("adapted", best["adapted"], f)], acc[(raw, best[raw], f)]
+        diff = np.array([a[k] - b[k] for k in a])
+        sd = max(np.std(list(a.values())), np.std(list(b.values())))
+        verdict = "adapted wins" if diff.mean() > 0 else "raw bands win"
+        print(f"          adapted + {best['adapted']} vs best raw ({raw} + {best[raw]}): {diff.mean():+.3f} "
+              f"(paired over the same draws: sd {diff.std():.3f}, {np.mean(diff > 0):.0%} of draws won; "
+              f"pooled sd {sd:.3f}; {'> 1 sd' if diff.mean() > sd else '≤ 1 sd'}) — {verdict}")  # fmt: skip
+    print("\nminutes per scene on this machine (mean):")
+    for k, v in minutes.items():
+        print(f"  {k:40s} {np.mean(v):.2f}")
 
 
 if __name__ == "__main__":

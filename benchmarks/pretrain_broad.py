@@ -5,9 +5,10 @@
 Runs the real commands (printed as they run): simulates the family's scenes (each with its own
 place, field size, crop calendar, clouds, SAR noise and revisit), writes globally shuffled shards
 from all of them, and trains. The validation scene is scene 0 of the ``dev`` family, for the
-record only: the shipped weights are the last step's, chosen by nothing. Copy them with
+record only: the shipped weights are the last step's, chosen by nothing. ``--install`` writes
+them (with this command line in the header as ``recipe``) to the package:
 
-    cp WORK/run/model.safetensors src/tessera/pretrained/tiny-broad.safetensors
+    python benchmarks/pretrain_broad.py --work /tmp/broad --install   # after (or instead of) the run
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ def main() -> None:
     ap.add_argument("--samples-per-epoch", type=int, default=120_000)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--install", action="store_true", help="write WORK/run's last weights into the package")
     args = ap.parse_args()
+    if args.install:
+        install(args.work)
+        return
     w = args.work
     tessera = [sys.executable, "-m", "tessera"]
     w.mkdir(parents=True, exist_ok=True)
@@ -57,6 +62,25 @@ def main() -> None:
                    "--time-limit", str(args.minutes * 60)]
         + (["--threads", str(args.threads)] if args.threads else []))  # fmt: skip
     print(f"trained in {(time.time() - t) / 60:.1f} min; metrics: {w / 'run' / 'metrics.jsonl'}")
+
+
+def install(w: Path) -> None:
+    import json
+
+    import tessera.model as tm
+    from tessera.model.checkpoint import read_metadata
+
+    run_dir = w / "run"
+    step = int(read_metadata(run_dir / "model.safetensors")["step"])
+    config = json.loads((run_dir / "train_config.json").read_text())
+    recipe = (f"python benchmarks/pretrain_broad.py --steps {config['steps']} (batch {config['batch_size']}, "
+              f"lr {config['lr']}, seed {config['seed']}); stopped at step {step}")  # fmt: skip
+    dest = Path(__file__).resolve().parents[1] / "src" / "tessera" / "pretrained" / "tiny-broad.safetensors"
+    f = family("pretrain")
+    tm.save(tm.load(run_dir / "model.safetensors"), dest, step=step,
+            extra={"recipe": recipe, "training_data": f"simulated family 'pretrain': {f.count} scenes of {f.size}² px, "
+                   f"seeds {f.first_seed}–{f.first_seed + f.count - 1}, one drawn regime each"})  # fmt: skip
+    print(f"wrote {dest} ({dest.stat().st_size / 1e6:.2f} MB, step {step})")
 
 
 if __name__ == "__main__":

@@ -6,15 +6,17 @@ from tessera.cli.quickstart import QuickstartConfig, run
 
 
 def test_quickstart_end_to_end_small(tmp_path):
-    cfg = QuickstartConfig(train_scenes=2, train_size=48, size=64, minutes=0.5, steps=6, repeats=1, draws=2)
+    cfg = QuickstartConfig(size=64, adapt_steps=4, repeats=1, draws=2)  # from the shipped checkpoint
     report = run(tmp_path / "qs", cfg)
     text = report.read_text()
     raw_map = next((tmp_path / "qs" / "report").glob("map_raw_*.png")).name
     for fig in ("learning_curve.png", "pca.png", "truth.png", "map_embeddings.png", raw_map):
         assert (tmp_path / "qs" / "report" / fig).stat().st_size > 1000 and fig in text
-    rows = [line for line in text.splitlines() if line.startswith(("| embeddings |", "| raw seasonal |", "| raw monthly |"))]
+    rows = [line for line in text.splitlines()
+            if line.startswith(("| embeddings |", "| not adapted |", "| raw seasonal |", "| raw monthly |"))]  # fmt: skip
     assert "field hold-out" in text
-    assert len(rows) == 6 and all(len(re.findall(r"0\.\d{3} ± 0\.\d{3}", r)) == 6 for r in rows)
+    assert "kept step" in text and text.count("Adaptation: best head") == 2
+    assert len(rows) == 8 and all(len(re.findall(r"0\.\d{3} ± 0\.\d{3}", r)) == 6 for r in rows)
     assert "**1% labels:**" in text and "**10% labels:**" in text
     assert (tmp_path / "qs" / "embeddings.zarr" / "zarr.json").exists()
     html = (tmp_path / "qs" / "report" / "map.html").read_text()

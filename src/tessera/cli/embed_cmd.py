@@ -13,7 +13,8 @@ from tessera.cli.app import app, check_writable, console, cube_path, progress_ba
 @app.command("embed")
 def embed_command(
     cube: Path = typer.Argument(..., help="A d-pixel cube (.zarr) or a simulated scene directory."),
-    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Model weights (.safetensors or published .pt)."),
+    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Model weights (.safetensors, published .pt, "
+                                    "or a shipped name: tiny-broad)."),
     store: str = typer.Option(..., "--store", "-s", help="Embedding store to write into (created if absent): a directory or s3://bucket/prefix."),
     workers: int = typer.Option(None, help="Local worker processes (default: sized to this machine)."),
     scheduler: str = typer.Option(None, help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786."),

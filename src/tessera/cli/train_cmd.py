@@ -70,9 +70,11 @@ def train_command(
                   val_cube=str(cube_path(val_cube)) if val_cube else None)  # fmt: skip
     if init is not None:
         from tessera.model import load
+        from tessera.pretrained import locate
         from tessera.train.adapt import adaptation_projector
         from tessera.train.loop import trainable
 
+        init = locate(init)
         cfg = trainable(load(init), init).cfg
         fields |= {"init": str(init), "model": cfg, "projector": adaptation_projector(cfg)}
     if config is not None:
@@ -101,7 +103,8 @@ def train_command(
 @app.command("adapt")
 def adapt_command(
     cubes: list[Path] = typer.Argument(..., help="The region's cubes (.zarr) or scene directories (no labels needed)."),
-    init: Path = typer.Option(..., help="Starting weights: ours (.safetensors) or the published v1 .pt."),
+    init: Path = typer.Option(..., help="Starting weights: ours (.safetensors), the published v1 .pt, or the "
+                              "shipped `tiny-broad`."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory: shards/, run/, adapted.safetensors."),
     steps: int = typer.Option(300, help="Optimiser steps (tiny on 2 CPU cores: ~1 step/s at batch 256)."),
     minutes: float = typer.Option(None, help="Stop after this many minutes (the best checkpoint so far is kept)."),

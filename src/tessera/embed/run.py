@@ -107,7 +107,9 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
     """
     t_start = time.perf_counter()
     cube = open_cube(cube_path)
-    checkpoint = Path(checkpoint)
+    from tessera.pretrained import locate
+
+    checkpoint = locate(checkpoint)  # a path, or the name of a shipped checkpoint
     model = load(checkpoint)  # validates the file (preset vs weights) before anything is written
     zone, window = place(cube.grid)
     if not is_url(store_path) and Path(store_path).is_file():

@@ -185,9 +185,11 @@ def load(path: str | os.PathLike, config: ModelConfig | None = None,
     ``config``, or is inferred from tensor shapes (v1). The model is returned in eval mode, on
     the CPU.
     """
-    path = Path(path)
+    from tessera.pretrained import SHIPPED, locate
+
+    path = locate(path)
     if not path.is_file():
-        raise InputNotFoundError(f"no checkpoint at {path}")
+        raise InputNotFoundError(f"no checkpoint at {path} (or name a shipped one: {', '.join(SHIPPED)})")
     if path.suffix == ".safetensors":
         meta = read_metadata(path)
         training = "config" not in meta and "train_config" in meta  # a `tessera train` checkpoint

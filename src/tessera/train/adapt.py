@@ -62,7 +62,9 @@ def adapt(cubes: list[str | os.PathLike], init: str | os.PathLike, out: str | os
     from tessera.train.loop import TrainConfig, read_metrics, train, trainable
     from tessera.train.shards import ShardConfig, write_shards
 
-    out = Path(out)
+    from tessera.pretrained import locate
+
+    out, init = Path(out), locate(init)  # a path, or the name of a shipped checkpoint
     model = trainable(load(init), init)  # a readable checkpoint of a trainable family, before any work
     shards = out / "shards"
     if not (shards / "shards.json").exists():
