@@ -30,6 +30,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--draws", type=int, default=8)
+    ap.add_argument("--scenes", type=int, default=None, help="only the first N dev scenes (a dry run)")
     args = ap.parse_args()
     from tessera.simulate.family import family
     from tessera.train import read_metrics
@@ -37,7 +38,7 @@ def main() -> None:
 
     args.work.mkdir(parents=True, exist_ok=True)
     picks: dict[str, list[tuple[float, float]]] = {}
-    for i in range(family("dev").count):
+    for i in range(args.scenes or family("dev").count):
         sdir = scene(args.work, "dev", i)
         out = args.work / f"adapt{i}"
         adapt([sdir / "cube.zarr"], args.init, out,

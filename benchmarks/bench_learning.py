@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from family_eval import FRACTIONS, HEADS, curve, embed, pixels, scene
 
+from tessera.train.adapt import AdaptConfig, adapt
+
 MODELS = ("adapted", "not adapted", "random init")
 
 
@@ -33,23 +35,26 @@ def main() -> None:
     ap.add_argument("--family", default="test")
     ap.add_argument("--draws", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--scenes", type=int, default=None, help="only the first N scenes (a dry run)")
+    ap.add_argument("--fractions", type=float, nargs="+", default=FRACTIONS)
+    ap.add_argument("--adapt-steps", type=int, default=AdaptConfig().steps, help="(a dry run: fewer)")
     args = ap.parse_args()
     import torch
 
     import tessera.model as tm
     from tessera.simulate.family import family
-    from tessera.train.adapt import AdaptConfig, adapt
 
     w = args.work
     w.mkdir(parents=True, exist_ok=True)
+    cfg = tm.load(args.init).cfg
     torch.manual_seed(0)
-    random_init = tm.save(tm.Tessera(tm.load(args.init).cfg), w / "random-init.safetensors")
+    random_init = tm.save(tm.Tessera(cfg), w / "random-init.safetensors")
     minutes: dict[str, list[float]] = {}
     points = []
-    for i in range(family(args.family).count):
+    for i in range(args.scenes or family(args.family).count):
         sdir = scene(w, args.family, i)
         t = time.perf_counter()
-        r = adapt([sdir / "cube.zarr"], args.init, w / f"adapt{i}", AdaptConfig())
+        r = adapt([sdir / "cube.zarr"], args.init, w / f"adapt{i}", AdaptConfig(steps=args.adapt_steps))
         minutes.setdefault("adapt (shards + training + selection)", []).append((time.perf_counter() - t) / 60)
         print(f"scene {i}: adapt kept step {r.best_step} ({r.criterion} {r.score_start:.4g} → {r.score_best:.4g})")
         checkpoints = {"adapted": r.checkpoint, "not adapted": args.init, "random init": random_init}
@@ -60,7 +65,7 @@ def main() -> None:
         t = time.perf_counter()
         feats, labels, rows, cols, groups = pixels(sdir, stores)
         minutes.setdefault("raw-band features", []).append((time.perf_counter() - t) / 60)
-        for p in curve(feats, labels, rows, cols, groups, repeats=args.repeats):
+        for p in curve(feats, labels, rows, cols, groups, repeats=args.repeats, fractions=tuple(args.fractions)):
             points.append((i, p))
         print(f"scene {i}: {len(labels):,} labelled px in {len(np.unique(groups)):,} fields", flush=True)
     report(points, minutes, args)
@@ -70,15 +75,17 @@ def report(points, minutes, args) -> None:
     acc: dict[tuple[str, str, float], dict[tuple[int, int], float]] = {}
     for i, p in points:
         acc.setdefault((p.features, p.head, p.fraction), {})[(i, p.repeat)] = p.metrics["accuracy"]
-    names = list(dict.fromkeys(p.features for _, p in points))
+    seen = list(dict.fromkeys(p.features for _, p in points))
+    names = [n for n in MODELS if n in seen] + [n for n in seen if n not in MODELS]
     print(f"\nfamily {args.family!r}, field hold-out, accuracy mean ± sd over scene × label draw:")
-    print(f"  {'features':24s} {'head':9s} " + "  ".join(f"{f:>13.1%}" for f in FRACTIONS))
+    fractions = tuple(args.fractions)
+    print(f"  {'features':24s} {'head':9s} " + "  ".join(f"{f:>13.1%}" for f in fractions))
     for name in names:
         for head in HEADS:
-            cells = [np.array(list(acc[(name, head, f)].values())) for f in FRACTIONS]
+            cells = [np.array(list(acc[(name, head, f)].values())) for f in fractions]
             print(f"  {name:24s} {head:9s} " + "  ".join(f"{c.mean():.3f} ± {c.std():.3f}" for c in cells))
     print("\nbest head per feature set (mean ± sd):")
-    for f in FRACTIONS:
+    for f in fractions:
         best = {n: max(HEADS, key=lambda h, n=n: np.mean(list(acc[(n, h, f)].values()))) for n in names}
         line = [f"{n} {np.mean(list(acc[(n, best[n], f)].values())):.3f} ({best[n]})" for n in names]
         print(f"  {f:>6.1%}: " + "; ".join(line))

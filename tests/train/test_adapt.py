@@ -91,6 +91,8 @@ def test_adaptation_stopped_midway_resumes_to_the_same_model(region, tmp_path):
 def test_criteria_are_checked_up_front():
     with pytest.raises(ConfigError, match="criterion"):
         TrainConfig(criterion="accuracy")
+    with pytest.raises(ConfigError, match="criterion"):
+        AdaptConfig(criterion="probe_acc")  # labels: never for adaptation
     with pytest.raises(ConfigError, match="--val-cube"):
         TrainConfig(criterion="view_loss", val_scene="scene")
 

@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from tessera.errors import ConfigError
 from tessera.progress import Progress
 
 
@@ -43,6 +44,10 @@ class AdaptConfig:
     criterion: str = "view_loss"
     holdout: int = 16  # one pixel in this many is held back from training, for the criterion
     keep_evaluated: bool = False  # keep every evaluated step's encoder (to compare criteria afterwards)
+
+    def __post_init__(self) -> None:
+        if self.criterion not in ("view_loss", "view_corr", "rankme", "last"):
+            raise ConfigError(f"criterion {self.criterion!r} must be view_loss, view_corr, rankme or last")
 
 
 @dataclass(frozen=True)
