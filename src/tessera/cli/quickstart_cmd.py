@@ -12,7 +12,7 @@ from tessera.cli.app import app, check_writable, console, progress_bar
 @app.command("quickstart")
 def quickstart_command(
     out: Path = typer.Option(Path("quickstart-out"), "--out", "-o", help="Directory for everything it makes."),
-    minutes: float = typer.Option(None, help="Stop adapting after this many minutes (default: all 300 steps)."),
+    minutes: float = typer.Option(None, help="Stop adapting after this many minutes (default: all 200 steps)."),
 ) -> None:
     """Simulate a region, adapt the shipped model to it without labels, embed, fit heads at several
     label fractions under field hold-out against raw-band baselines, report."""

@@ -109,8 +109,8 @@ def adapt_command(
     steps: int = typer.Option(300, help="Optimiser steps (tiny on 2 CPU cores: ~1 step/s at batch 256)."),
     minutes: float = typer.Option(None, help="Stop after this many minutes (the best checkpoint so far is kept)."),
     seed: int = typer.Option(0, help="Fixes shards, batches and the held-back pixels."),
-    criterion: str = typer.Option("view_loss", help="Label-free choice of checkpoint, on held-back pixels: "
-                                  "view_loss (agreement of two date draws), rankme, or last."),
+    criterion: str = typer.Option("rankme", help="Label-free choice of checkpoint, on held-back pixels: rankme "
+                                  "(effective rank), view_loss / view_corr (agreement of two date draws), or last."),
 ) -> None:
     """Adapt a model to your region without labels: shards → training from --init → the best
     checkpoint by a label-free criterion on held-back pixels (the starting weights included)."""

@@ -60,7 +60,7 @@ class TrainConfig:
     val_scene: str | None = None  # a labelled scene directory for RankMe + probe
     val_cube: str | None = None  # or an unlabelled cube: RankMe only, the label-free selection criterion
     init: str | None = None  # start from these weights (ours or published v1) instead of random ones
-    criterion: str | None = None  # best.safetensors by: probe_acc (val_scene's default), view_loss (val_cube's), rankme, last
+    criterion: str | None = None  # best.safetensors by: probe_acc (val_scene's default), rankme (val_cube's), view_loss, view_corr, last
     keep_evaluated: bool = False  # also keep the encoder of every evaluated step (evaluated/step_N.safetensors)
     time_limit_s: float | None = None  # stop (with a checkpoint) after this long
     precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU
@@ -80,7 +80,7 @@ class TrainConfig:
             raise ConfigError(f"precision {self.precision!r} must be auto, fp32 or bf16")
 
     def selection(self) -> str:
-        return self.criterion or ("view_loss" if self.val_cube else "probe_acc")
+        return self.criterion or ("rankme" if self.val_cube else "probe_acc")
 
     def model_config(self) -> TesseraConfig:
         return self.model or preset(self.preset)
