@@ -48,8 +48,11 @@ class AdaptConfig:
     keep_evaluated: bool = False  # keep every evaluated step's encoder (to compare criteria afterwards)
 
     def __post_init__(self) -> None:
-        if self.criterion not in ("view_loss", "view_corr", "rankme", "last"):
-            raise ConfigError(f"criterion {self.criterion!r} must be view_loss, view_corr, rankme or last")
+        from tessera.train.loop import CRITERIA
+
+        label_free = [c for c in CRITERIA if c != "probe_acc"]  # adaptation never sees labels
+        if self.criterion not in label_free:
+            raise ConfigError(f"criterion {self.criterion!r} must be one of {', '.join(label_free)}")
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ class TrainConfig:
     eval_every: int = 200
     probe_fraction: float = 0.01  # labels used by the validation linear probe
     val_scene: str | None = None  # a labelled scene directory for RankMe + probe
-    val_cube: str | None = None  # or an unlabelled cube: RankMe only, the label-free selection criterion
+    val_cube: str | None = None  # or an unlabelled cube, for label-free selection (see criterion)
     init: str | None = None  # start from these weights (ours or published v1) instead of random ones
     criterion: str | None = None  # best.safetensors by: probe_acc (val_scene's default), rankme (val_cube's), view_loss, view_corr, last
     keep_evaluated: bool = False  # also keep the encoder of every evaluated step (evaluated/step_N.safetensors)
