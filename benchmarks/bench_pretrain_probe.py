@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,13 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from commands import run
+
 import tessera.model as tm
 from tessera.train.probe import block_split, embed_validation, linear_probe, load_validation
-
-
-def run(cmd: list[str]) -> None:
-    print("$", " ".join(shlex.quote(c) for c in cmd), flush=True)
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
 def main() -> None:

@@ -14,18 +14,13 @@ them (with this command line in the header as ``recipe``) to the package:
 from __future__ import annotations
 
 import argparse
-import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from commands import run
+
 from tessera.simulate.family import family
-
-
-def run(cmd: list[str]) -> None:
-    print("$", " ".join(shlex.quote(c) for c in cmd), flush=True)
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
 def main() -> None:
