@@ -26,7 +26,10 @@ import torch
 from commands import run
 
 import tessera.model as tm
-from tessera.train.probe import block_split, embed_validation, linear_probe, load_validation
+from tessera.cube import cube_location, open_cube
+from tessera.heads import block_split, linear_probe
+from tessera.heads.features import raw_feature_sets
+from tessera.train.probe import embed_validation, load_validation
 
 
 def main() -> None:
@@ -65,13 +68,14 @@ def evaluate(w: Path, minutes: float | None) -> None:
     best = tm.load(w / "run" / "best.safetensors")
     last = tm.load(w / "run" / "model.safetensors")
     rand = tm.Tessera(tm.preset("tiny"))
+    raw = raw_feature_sets(open_cube(cube_location(w / "heldout")).read())
     feats = {
         "pretrained tiny (best by val probe)": embed_validation(best, one),
         "pretrained tiny (last)": embed_validation(last, one),
         "pretrained tiny (last), mean of 8 draws": embed_validation(last, held),
         "random-init tiny": embed_validation(rand, one),
         "random-init tiny, mean of 8 draws": embed_validation(rand, held),
-        "raw bands, gap-filled": held.raw,
+        **{name: np.nan_to_num(x[held.rows, held.cols]) for name, x in raw.items()},
     }
     took = f"{minutes:.1f} min" if minutes is not None else "see the training log"
     print(f"\npretraining wall time: {took}; held-out pixels: {len(held.labels)}")

@@ -33,3 +33,11 @@ class GeoreferenceError(TesseraError, ValueError):
 
 class ConfigError(TesseraError, ValueError):
     """A configuration value is out of range or inconsistent."""
+
+
+class LabelError(ConfigError):
+    """Labels that cannot support the requested evaluation (one class, too few pixels, …)."""
+
+
+class MissingExtraError(TesseraError, ImportError):
+    """A part of tessera needs an optional dependency group (an "extra") that is not installed."""

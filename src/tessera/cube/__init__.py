@@ -8,7 +8,7 @@ stacker's ``.npy`` files.
 from tessera.cube.data import CubeData, S1Series
 from tessera.cube.npy_import import export_npy, grid_from_geotiff, import_npy, write_roi_geotiff
 from tessera.cube.timeseries import interpolate_gaps
-from tessera.cube.zarr_cube import Cube, CubeChunks, CubeWriter, is_cube, open_cube, write_cube
+from tessera.cube.zarr_cube import Cube, CubeChunks, CubeWriter, cube_location, is_cube, open_cube, write_cube
 
 __all__ = [
     "Cube",
@@ -16,6 +16,7 @@ __all__ = [
     "CubeData",
     "CubeWriter",
     "S1Series",
+    "cube_location",
     "export_npy",
     "grid_from_geotiff",
     "import_npy",

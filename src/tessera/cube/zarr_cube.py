@@ -305,6 +305,18 @@ class Cube:
         }
 
 
+SCENE_CUBE = "cube.zarr"  # a scene directory (``tessera simulate``, a labelled region) holds its cube here
+
+
+def cube_location(path: str | os.PathLike) -> Path:
+    """A cube's path as given, or the cube inside a scene directory: the one place that rule lives
+    (every command taking a cube takes a scene directory too)."""
+    path = Path(path)
+    if (path / SCENE_CUBE).is_dir() and not (path / "zarr.json").exists():
+        return path / SCENE_CUBE
+    return path
+
+
 def open_cube(path: str | os.PathLike | zarr.abc.store.Store) -> Cube:
     """Open a d-pixel cube lazily; raises a ``TesseraError`` if ``path`` is not a valid cube.
 
@@ -314,9 +326,8 @@ def open_cube(path: str | os.PathLike | zarr.abc.store.Store) -> Cube:
     location = str(path)
     if isinstance(store, str) and "://" not in location and not Path(location).exists():
         raise InputNotFoundError(f"no cube at {location}: the path does not exist")
-    if isinstance(store, str) and (Path(location) / "cube.zarr").is_dir():
-        raise NotACubeError(f"{location} is a scene directory; its cube is "
-                            f"{Path(location) / 'cube.zarr'}")  # fmt: skip
+    if isinstance(store, str) and cube_location(location) != Path(location):
+        raise NotACubeError(f"{location} is a scene directory; its cube is {cube_location(location)}")
     try:
         root = zarr.open_group(store, mode="r")
     except Exception as exc:

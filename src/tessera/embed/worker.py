@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from tessera import sensors
 from tessera.cube import Cube, open_cube
 from tessera.errors import ConfigError
 from tessera.grid import Window
-from tessera.model import Embedder, InferenceConfig, file_sha256, load, pool_s1
+from tessera.model import Embedder, InferenceConfig, file_sha256, load
 from tessera.model.binning import BinnedTokens, student_tokens
 from tessera.model.checkpoint import config_from_dict
-from tessera.model.sampling import N_TIMESTEPS, PixelTokens, sample_tokens
+from tessera.model.sampling import N_TIMESTEPS, PixelTokens, pixel_series
 from tessera.model.student import FAMILY as STUDENT
 from tessera.quantize import quantize
 from tessera.store import EmbeddingStore, Zone, ZoneWriter
@@ -120,21 +119,14 @@ def prepare_block(spec: JobSpec, task: BlockTask) -> Prepared | None:
     t0 = time.perf_counter()
     data = cube.read(task.cube_window)
     t1 = time.perf_counter()
-    n = task.cube_window.height * task.cube_window.width
-    s1_bands = len(sensors.S1_BANDS)  # explicit: a sensor with no frame has nothing to infer -1 from
-    bands = data.s2_bands.reshape(len(data.s2_doy), n, len(sensors.S2_BANDS))
-    mask = data.s2_mask.reshape(len(data.s2_doy), n)
+    series = pixel_series(data)
     if spec.model_config.get("family") == STUDENT:  # every valid date, binned: no draws, no seed
-        asc, desc = data.s1_ascending, data.s1_descending
-        binned = student_tokens(bands, mask, data.s2_doy, asc.values.reshape(len(asc.doy), n, s1_bands), asc.doy,
-                                desc.values.reshape(len(desc.doy), n, s1_bands), desc.doy,
+        binned = student_tokens(series.s2_bands, series.s2_mask, series.s2_doy, series.s1_ascending,
+                                series.s1_ascending_doy, series.s1_descending, series.s1_descending_doy,
                                 spec.model_config["max_seq_len"])  # fmt: skip
         return Prepared(task, [binned], binned.ok, {"read": t1 - t0, "sample": time.perf_counter() - t1})
-    s1, s1_doy = pool_s1(data.s1_ascending.values, data.s1_ascending.doy,
-                         data.s1_descending.values, data.s1_descending.doy)  # fmt: skip
-    s1 = s1.reshape(len(s1_doy), n, s1_bands)
     rng = block_rng(spec.seed, task.zone_window)
-    draws = [sample_tokens(bands, mask, data.s2_doy, s1, s1_doy, rng, N_TIMESTEPS) for _ in range(spec.draws)]
+    draws = [series.tokens(rng, N_TIMESTEPS) for _ in range(spec.draws)]
     ok = draws[0].ok  # the same for every draw: it depends only on each pixel's valid dates
     kept = [PixelTokens(t.s2[ok], t.s1[ok], t.ok[ok]) for t in draws]
     return Prepared(task, kept, ok, {"read": t1 - t0, "sample": time.perf_counter() - t1})

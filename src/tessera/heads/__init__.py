@@ -7,14 +7,20 @@ raw-band baseline features, labels from rasters or vector files. No torch.
 
 from tessera.heads.evaluate import (
     FRACTIONS,
+    TASKS,
+    CurveKey,
     CurvePoint,
-    LabelError,
+    Task,
+    best_of,
     block_split,
     classification_metrics,
+    group_split,
     learning_curve,
+    linear_probe,
     regression_metrics,
     summarise,
 )
+from tessera.errors import LabelError
 from tessera.heads.features import baseline_features
 from tessera.heads.labels import rasterize_labels, read_label_raster
 from tessera.heads.models import CLASSIFIERS, REGRESSORS, make_head
@@ -23,12 +29,18 @@ __all__ = [
     "CLASSIFIERS",
     "FRACTIONS",
     "REGRESSORS",
+    "TASKS",
+    "CurveKey",
     "CurvePoint",
     "LabelError",
+    "Task",
     "baseline_features",
+    "best_of",
     "block_split",
     "classification_metrics",
+    "group_split",
     "learning_curve",
+    "linear_probe",
     "make_head",
     "rasterize_labels",
     "read_label_raster",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tessera.grid import Grid
-from tessera.heads.evaluate import LabelError
+from tessera.errors import LabelError
 
 MAD_TO_SIGMA = 1.4826  # a normal distribution's σ per median absolute deviation
 

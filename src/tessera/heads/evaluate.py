@@ -1,26 +1,48 @@
-"""Evaluation as the field does it: label fractions × repeats, group (field), spatial-block or random hold-out,
-accuracy / macro-F1 / per-class F1 / confusion, or RMSE / MAE / R²."""
+"""Evaluation as the field does it, in one place and without torch: label fractions × repeats,
+group (field), spatial-block or random hold-out, accuracy / macro-F1 / per-class F1 / confusion or
+RMSE / MAE / R², and the linear probe that pretraining validates with. The raw-band baselines
+these compare against are ``tessera.heads.features``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 
-from tessera.errors import ConfigError
+from tessera.errors import ConfigError, LabelError
 from tessera.heads.models import make_head
 
 FRACTIONS = (0.01, 0.05, 0.10, 0.20, 0.50, 1.00)
+Task = Literal["classification", "regression"]
+Split = Literal["groups", "spatial", "random"]
+TASKS: tuple[str, ...] = get_args(Task)
+SPLITS: tuple[str, ...] = get_args(Split)
 
 
-class LabelError(ConfigError):
-    """Labels that cannot support the requested evaluation (one class, too few pixels, …)."""
+class CurveKey(NamedTuple):
+    """What a learning-curve summary is keyed by (a plain tuple of the same values finds it too)."""
+
+    features: str
+    head: str
+    fraction: float
+
+
+Summary = dict[CurveKey, tuple[float, float]]  # key → (mean, sd) over repeats
+
+
+def check_task(task: str) -> Task:
+    """``task`` as a :data:`Task`, or a one-line error naming the choices."""
+    if task not in TASKS:
+        raise LabelError(f"task {task!r} must be classification or regression")
+    return task  # type: ignore[return-value]
 
 
 def block_split(rows: np.ndarray, cols: np.ndarray, block: int, seed: int = 0) -> np.ndarray:
     """True for pixels in a random half of ``block``-px squares: train there, test elsewhere,
     so no test pixel has a labelled neighbour in its own square."""
-    ids = (rows // block) * 1_000_003 + cols // block
+    ids = (rows // block) * 1_000_003 + cols // block  # a prime above any image width
     uniq = np.unique(ids)
     chosen = np.random.default_rng(seed).permutation(uniq)[: max(1, len(uniq) // 2)]
     return np.isin(ids, chosen)
@@ -58,7 +80,7 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
 class CurvePoint:
     features: str
     head: str
-    split: str
+    split: Split
     fraction: float
     repeat: int
     n_train: int
@@ -66,7 +88,7 @@ class CurvePoint:
 
 
 def draw_training(labels: np.ndarray, pool: np.ndarray, fraction: float, rng: np.random.Generator,
-                  task: str) -> np.ndarray:  # fmt: skip
+                  task: Task) -> np.ndarray:  # fmt: skip
     """Indices of ``fraction`` of the pool, with at least one pixel per class (classification)."""
     idx = np.flatnonzero(pool)
     n = int(round(fraction * len(idx)))
@@ -84,8 +106,8 @@ def draw_training(labels: np.ndarray, pool: np.ndarray, fraction: float, rng: np
 
 
 def learning_curve(features: dict[str, np.ndarray], labels: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                   heads: tuple[str, ...] = ("logistic",), fractions=FRACTIONS, repeats: int = 3,
-                   split: str = "spatial", block: int = 16, task: str = "classification",
+                   heads: tuple[str, ...] = ("logistic",), fractions: Sequence[float] = FRACTIONS, repeats: int = 3,
+                   split: Split = "spatial", block: int = 16, task: Task = "classification",
                    min_train: int = 2, groups: np.ndarray | None = None) -> list[CurvePoint]:  # fmt: skip
     """Fit every head on every feature set at every fraction, ``repeats`` times.
 
@@ -96,7 +118,8 @@ def learning_curve(features: dict[str, np.ndarray], labels: np.ndarray, rows: np
     copies; ``"spatial"`` draws in half of the ``block``-px squares and scores the other half;
     ``"random"`` scores every pixel not drawn.
     """
-    if split not in ("spatial", "random", "groups"):
+    check_task(task)
+    if split not in SPLITS:
         raise ConfigError(f"split {split!r} must be groups, spatial or random")
     if split == "groups" and (groups is None or len(groups) != len(labels)):
         raise ConfigError("split 'groups' needs one group id per labelled pixel (e.g. --groups fields.tif)")
@@ -130,18 +153,43 @@ def learning_curve(features: dict[str, np.ndarray], labels: np.ndarray, rows: np
     return out
 
 
-def summarise(points: list[CurvePoint], metric: str = "accuracy") -> dict[tuple[str, str, float], tuple[float, float]]:
+def summarise(points: list[CurvePoint], metric: str = "accuracy") -> Summary:
     """(features, head, fraction) → (mean, sd) of ``metric`` over repeats."""
-    groups: dict[tuple[str, str, float], list[float]] = {}
+    groups: dict[CurveKey, list[float]] = {}
     for p in points:
-        groups.setdefault((p.features, p.head, p.fraction), []).append(p.metrics[metric])
+        groups.setdefault(CurveKey(p.features, p.head, p.fraction), []).append(p.metrics[metric])
     return {k: (float(np.mean(v)), float(np.std(v))) for k, v in groups.items()}
 
 
-def best_of(summary: dict[tuple[str, str, float], tuple[float, float]], fraction: float,
-            prefix: str) -> tuple[float, str] | None:  # fmt: skip
+def best_of(summary: Summary, fraction: float, prefix: str) -> tuple[float, str] | None:
     """The best mean of ``summarise``'s output at ``fraction`` over every feature set named
     ``prefix…`` and every head, as (mean, "features + head"); None if there is none. Reports
     compare embeddings with the BEST raw baseline this way, never with a chosen one."""
     found = [(m, f"{f} + {h}") for (f, h, fr), (m, _) in summary.items() if fr == fraction and f.startswith(prefix)]
     return max(found) if found else None
+
+
+def linear_probe(features: np.ndarray, labels: np.ndarray, fraction: float, seed: int = 0,
+                 region: np.ndarray | None = None) -> float:  # fmt: skip
+    """Accuracy of a logistic regression trained on ``fraction`` of the pixels, tested on the rest:
+    the probe that pretraining validates with.
+
+    At least one labelled pixel per class, as a user labelling a map would ensure. With
+    ``region`` (bool per pixel, e.g. :func:`block_split`), labels are drawn only inside it and
+    accuracy is measured only outside it.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    inside = np.ones(n, bool) if region is None else region
+    train = (rng.random(n) < fraction * n / max(inside.sum(), 1)) & inside
+    for c in np.unique(labels[inside]):
+        train[rng.choice(np.flatnonzero((labels == c) & inside))] = True
+    if train.all() or len(np.unique(labels[train])) < 2:
+        raise LabelError("the probe needs at least two classes and some held-out pixels")
+    scaler = StandardScaler().fit(features[train])
+    clf = LogisticRegression(max_iter=2000).fit(scaler.transform(features[train]), labels[train])
+    test = ~train if region is None else ~inside
+    return float(clf.score(scaler.transform(features[test]), labels[test]))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tessera.grid import Grid
-from tessera.heads.evaluate import LabelError
+from tessera.errors import LabelError
 
 NO_LABEL = -1  # "unlabelled" in label arrays and class maps; every other integer is a class id
 

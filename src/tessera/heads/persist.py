@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from tessera.atomic import atomic_file
-from tessera.heads.evaluate import LabelError
+from tessera.errors import LabelError
 
 # Types skops does not trust by default but our heads (make_head) are built from.
 HEAD_TYPES = {

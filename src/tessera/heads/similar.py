@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tessera.grid import Grid
-from tessera.heads.evaluate import LabelError
+from tessera.errors import LabelError
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tessera.heads.evaluate import LabelError
+from tessera.errors import LabelError
 from tessera.heads.labels import NO_LABEL
 
 

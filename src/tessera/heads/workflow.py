@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from tessera.grid import Grid
-from tessera.heads.evaluate import LabelError
+from tessera.errors import LabelError
 from tessera.heads.labels import (
     NO_LABEL,
     rasterize_labels,

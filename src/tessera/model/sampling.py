@@ -10,11 +10,15 @@ data-loading side never needs torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tessera import sensors
 from tessera.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tessera.cube import CubeData
 
 N_TIMESTEPS = 40  # published sequence length per sensor
 
@@ -112,3 +116,49 @@ def pool_s1(
     order = np.argsort(doy, kind="stable")
     values = np.concatenate([ascending, descending], axis=0)
     return values[order], doy[order]
+
+
+@dataclass(frozen=True)
+class PixelSeries:
+    """Pixels of a cube window with time leading, the one form every consumer samples tokens
+    from (embedding, training shards, validation): S2 (T, N, 10) with its mask, each S1 orbit
+    (T′, N, 2), and both orbits pooled by DOY for the transformer encoders."""
+
+    s2_bands: np.ndarray
+    s2_mask: np.ndarray
+    s2_doy: np.ndarray
+    s1_ascending: np.ndarray
+    s1_ascending_doy: np.ndarray
+    s1_descending: np.ndarray
+    s1_descending_doy: np.ndarray
+    s1: np.ndarray  # (T_a + T_d, N, 2), orbits pooled
+    s1_doy: np.ndarray
+
+    @property
+    def n_pixels(self) -> int:
+        return int(self.s2_mask.shape[1])
+
+    def take(self, pick: np.ndarray) -> PixelSeries:
+        """The same series for a subset of pixels (indices or a bool mask)."""
+        return PixelSeries(self.s2_bands[:, pick], self.s2_mask[:, pick], self.s2_doy,
+                           self.s1_ascending[:, pick], self.s1_ascending_doy,
+                           self.s1_descending[:, pick], self.s1_descending_doy, self.s1[:, pick], self.s1_doy)  # fmt: skip
+
+    def tokens(self, rng: np.random.Generator, n: int = N_TIMESTEPS) -> PixelTokens:
+        """One draw of ``n`` dates per sensor and pixel (:func:`sample_tokens`)."""
+        return sample_tokens(self.s2_bands, self.s2_mask, self.s2_doy, self.s1, self.s1_doy, rng, n)
+
+
+def pixel_series(data: CubeData, pick: np.ndarray | None = None) -> PixelSeries:
+    """A cube window (:class:`tessera.cube.CubeData`) as :class:`PixelSeries`, optionally only the
+    pixels ``pick`` (flat indices, row-major). Band counts come from :mod:`tessera.sensors`, so a
+    sensor with no frame in the window still has its shape."""
+    t, t_a, t_d = len(data.s2_doy), len(data.s1_ascending.doy), len(data.s1_descending.doy)
+    n = int(np.prod(data.s2_mask.shape[1:]))
+    n2, n1 = len(sensors.S2_BANDS), len(sensors.S1_BANDS)
+    bands, mask = data.s2_bands.reshape(t, n, n2), data.s2_mask.reshape(t, n)
+    asc, desc = data.s1_ascending.values.reshape(t_a, n, n1), data.s1_descending.values.reshape(t_d, n, n1)
+    if pick is not None:
+        bands, mask, asc, desc = bands[:, pick], mask[:, pick], asc[:, pick], desc[:, pick]
+    s1, s1_doy = pool_s1(asc, data.s1_ascending.doy, desc, data.s1_descending.doy)
+    return PixelSeries(bands, mask, data.s2_doy, asc, data.s1_ascending.doy, desc, data.s1_descending.doy, s1, s1_doy)

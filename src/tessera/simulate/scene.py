@@ -22,7 +22,7 @@ import numpy as np
 
 from tessera import sensors
 from tessera.atomic import atomic_dir, check_output
-from tessera.cube import CubeData, open_cube, write_cube
+from tessera.cube import CubeData, cube_location, open_cube, write_cube
 from tessera.cube.data import check_year
 from tessera.errors import ConfigError, InputNotFoundError
 from tessera.grid import Grid, utm_grid
@@ -191,4 +191,4 @@ def read_labels(scene_dir: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def open_scene_cube(scene_dir: str | os.PathLike):
     """The lazily opened cube of a written scene."""
-    return open_cube(Path(scene_dir) / "cube.zarr")
+    return open_cube(cube_location(scene_dir))

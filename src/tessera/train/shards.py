@@ -30,7 +30,7 @@ import numpy as np
 from tessera.atomic import atomic_dir, check_output
 from tessera.cube import open_cube
 from tessera.errors import ConfigError, InputNotFoundError
-from tessera.model.sampling import N_TIMESTEPS, pool_s1, sample_tokens
+from tessera.model.sampling import N_TIMESTEPS, pixel_series
 from tessera.progress import Progress
 from tessera.sensors import s1_valid_mask
 
@@ -72,7 +72,7 @@ def held_back(rows: np.ndarray, cols: np.ndarray, holdout: int) -> np.ndarray:
 
 def _window_samples(cube, window, keep_prob, cfg: ShardConfig, rng: np.random.Generator):
     d = cube.read(window)
-    t, h, w, _ = d.s2_bands.shape
+    h, w = d.s2_mask.shape[1:]
     n = h * w
     pick = np.flatnonzero(rng.random(n) < keep_prob)
     rows, cols = np.divmod(pick, w)
@@ -81,16 +81,12 @@ def _window_samples(cube, window, keep_prob, cfg: ShardConfig, rng: np.random.Ge
         pick, rows, cols = pick[train], rows[train], cols[train]
     if pick.size == 0:
         return None
-    bands = d.s2_bands.reshape(t, n, 10)[:, pick]
-    mask = d.s2_mask.reshape(t, n)[:, pick]
-    s1, s1_doy = pool_s1(d.s1_ascending.values, d.s1_ascending.doy,
-                         d.s1_descending.values, d.s1_descending.doy)  # fmt: skip
-    s1 = s1.reshape(len(s1_doy), n, 2)[:, pick]
-    ok = (mask.sum(0) >= cfg.min_valid) & (s1_valid_mask(s1).sum(0) >= cfg.min_valid)
+    series = pixel_series(d, pick)
+    ok = (series.s2_mask.sum(0) >= cfg.min_valid) & (s1_valid_mask(series.s1).sum(0) >= cfg.min_valid)
     if not ok.any():
         return None
-    bands, mask, s1 = bands[:, ok], mask[:, ok], s1[:, ok]
-    views = [sample_tokens(bands, mask, d.s2_doy, s1, s1_doy, rng, cfg.n_timesteps) for _ in range(2)]
+    series = series.take(ok)
+    views = [series.tokens(rng, cfg.n_timesteps) for _ in range(2)]
     pos = np.stack([rows[ok] + window.row, cols[ok] + window.col], 1).astype(np.int32)
     return np.stack([v.s2 for v in views], 1), np.stack([v.s1 for v in views], 1), pos
 
