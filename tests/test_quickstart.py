@@ -2,7 +2,7 @@
 
 import re
 
-from tessera.cli.quickstart import QuickstartConfig, run
+from tessera.quickstart import QuickstartConfig, run
 
 
 def test_quickstart_end_to_end_small(tmp_path):

@@ -48,3 +48,16 @@ def available_cores() -> int:
     cores = _affinity()
     quota = cgroup_quota()
     return max(1, min(cores, math.ceil(quota))) if quota else cores
+
+
+def set_torch_threads(threads: int | None = None) -> str:
+    """Set PyTorch's intra-op threads (default: as torch chose from ``OMP_NUM_THREADS``, which the
+    CLI sets to the usable cores) and say what was chosen, in one line for a log."""
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return (
+        f"{available_cores()} usable cores: PyTorch {torch.get_num_threads()} threads "
+        "(--threads N sets them; on a machine busy with other work, fewer are faster)"
+    )

@@ -12,6 +12,7 @@ from tessera import __version__
 from tessera.access.reader import AccessError, StoreReader
 from tessera.access.region import Region
 from tessera.atomic import atomic_file
+from tessera.geotiff import write_cog
 from tessera.quantize import quantize
 
 
@@ -27,26 +28,6 @@ def provenance_tags(store: StoreReader, year: int) -> dict[str, str]:
     tags["checkpoint_sha256"] = str(model.get("checkpoint_sha256"))
     tags["sampling"] = json.dumps(prov.get("sampling"))
     return tags
-
-
-def write_cog(path: str | os.PathLike, data: np.ndarray, grid, nodata=None, tags: dict[str, str] | None = None,
-              descriptions: list[str] | None = None, colorinterp=None) -> Path:  # fmt: skip
-    """(C, H, W) ``data`` on ``grid`` as a Cloud-Optimised GeoTIFF, atomically."""
-    import rasterio
-
-    profile = {"driver": "COG", "width": grid.width, "height": grid.height, "count": data.shape[0],
-               "dtype": data.dtype.name, "crs": grid.crs, "transform": grid.transform, "nodata": nodata,
-               "compress": "deflate", "blocksize": 256, "BIGTIFF": "IF_SAFER"}  # fmt: skip
-    path = Path(path)
-    with atomic_file(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(data)
-        if descriptions:
-            dst.descriptions = tuple(descriptions)
-        if colorinterp:
-            dst.colorinterp = colorinterp
-        if tags:
-            dst.update_tags(**tags)
-    return path
 
 
 def _bands(region: Region, bands: list[int] | None) -> tuple[np.ndarray, list[int]]:
@@ -93,3 +74,30 @@ def export_npy(region: Region, path: str | os.PathLike, tags: dict[str, str] | N
     with atomic_file(path.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps(meta, indent=1))
     return path
+
+
+def export_format(out: str | os.PathLike, fmt: str | None) -> str:
+    """The format a file will hold: its suffix's, and an explicit ``fmt`` must agree with it."""
+    out = Path(out)
+    by_suffix = {".tif": "tif", ".tiff": "tif", ".npy": "npy"}.get(out.suffix.lower())
+    if fmt is not None and fmt not in ("tif", "npy"):
+        raise AccessError(f"--format {fmt!r} must be tif or npy")
+    if by_suffix is None:
+        raise AccessError(f"{out}: name the output .tif or .npy (or use --layout geotessera for a folder)")
+    if fmt is not None and fmt != by_suffix:
+        raise AccessError(f"{out} ends in {out.suffix} but --format is {fmt}; make them agree")
+    return by_suffix
+
+
+def check_output_grid(crs: str | None, resolution: float | None) -> None:
+    """Refuse an unknown output CRS or a non-positive pixel size before anything is read."""
+    if resolution is not None and not resolution > 0:
+        raise AccessError(f"--resolution {resolution} must be a positive pixel size in CRS units")
+    if crs is not None:
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+
+        try:
+            CRS.from_user_input(crs)
+        except CRSError as exc:
+            raise AccessError(f"--crs {crs!r} is not a known CRS (e.g. EPSG:4326, EPSG:32631)") from exc

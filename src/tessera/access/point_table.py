@@ -84,3 +84,22 @@ def sample_table(table, lon: np.ndarray, lat: np.ndarray, status: np.ndarray, va
         raise AccessError(f"the points file already has column(s) {clash[:3]}; rename them so the "
                           "embeddings can be added beside them")  # fmt: skip
     return pd.concat([out.reset_index(drop=True), pd.DataFrame(new)], axis=1)
+
+
+def write_point_table(path: str | os.PathLike, table) -> Path:  # noqa: ANN001 — a pandas DataFrame
+    """``table`` as ``.csv`` (floats in full, shortest round-trip repr) or ``.parquet``, atomically."""
+    from tessera.atomic import atomic_file
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise AccessError(f"--out {path} must end in .csv or .parquet")
+    with atomic_file(path) as tmp:
+        if suffix == ".parquet":
+            try:
+                table.to_parquet(tmp, index=False)
+            except ImportError as exc:
+                raise AccessError("writing .parquet needs pyarrow (`pip install pyarrow`); or use .csv") from exc
+        else:
+            table.to_csv(tmp, index=False)
+    return path

@@ -1,11 +1,15 @@
-"""The ``tessera`` command. The only module that knows every part; nothing imports it."""
+"""The ``tessera`` command: a shell over the library. Each command parses its options, calls one
+library function and prints; shared options live in ``options``. Nothing imports this package."""
 
 from tessera.cli import (  # noqa: F401  (registers the commands)
     acquire_cmd,
+    adapt_cmd,
     change_cmd,
     cube_cmd,
     embed_cmd,
+    export_cmd,
     heads_cmd,
+    heads_map_cmd,
     quickstart_cmd,
     similar_cmd,
     simulate_cmd,

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tessera.cli.app import app, check_writable, console, parse_bbox, progress_bar
+from tessera.cli.app import app, console, progress_bar
+from tessera.cli.options import check_writable, parse_bbox
 from tessera.errors import ConfigError
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import typer
 from rich.console import Console
@@ -20,7 +19,8 @@ from rich.progress import (
 )
 
 from tessera import __version__
-from tessera.errors import ConfigError, TesseraError
+from tessera.errors import TesseraError
+from tessera.extras import missing_extra
 
 app = typer.Typer(
     name="tessera",
@@ -32,34 +32,8 @@ app = typer.Typer(
 cube_app = typer.Typer(help="Inspect and import d-pixel cubes.", no_args_is_help=True)
 app.add_typer(cube_app, name="cube")
 
-# Options several commands share, defined once so their wording stays the same.
-STORE_ARG = typer.Argument(..., help="Embedding store: a path, file://, http(s)://, s3:// URL, a *.icechunk repository, or a geotessera-layout directory.")
-YEAR_OPT = typer.Option(..., help="Year of the embeddings.")
-DEPTH_OPT = typer.Option(None, "--depth", min=1, help="Read the first N dimensions of Matryoshka (v2) "
-                         "embeddings, e.g. 16: a store holding that prefix array reads 1/8 of the bytes.")
-
 console = Console()
-
-
-def cube_path(path: Path) -> Path:
-    """A cube path as given, or the cube inside a simulated scene directory."""
-    if (path / "cube.zarr").is_dir() and not (path / "zarr.json").exists():
-        return path / "cube.zarr"
-    return path
 err_console = Console(stderr=True)
-
-
-def parse_depths(text: str, option: str = "--depths") -> tuple[int, ...]:
-    """``"16,32,64"`` → (16, 32, 64); empty → ()."""
-    from tessera.errors import ConfigError
-
-    try:
-        depths = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
-    except ValueError as exc:
-        raise ConfigError(f"{option} {text!r} must be comma-separated whole numbers, e.g. 16,32,64") from exc
-    if any(d < 1 for d in depths):
-        raise ConfigError(f"{option} {text!r}: every depth must be at least 1")
-    return depths
 
 
 def _version(value: bool) -> None:
@@ -82,7 +56,7 @@ def _root(
 
 
 @contextlib.contextmanager
-def progress_bar() -> Iterator:
+def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
     """A Rich progress bar exposed as a library ``progress(stage, done, total)`` callback."""
     columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())  # fmt: skip
@@ -120,32 +94,20 @@ def main() -> None:
         err_console.print("interrupted; rerun to resume where that command supports it", highlight=False)
         sys.exit(130)
     except TesseraError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _say(exc)
+    except ModuleNotFoundError as exc:  # an optional part whose extra is not installed
+        extra = missing_extra(exc, next((a for a in sys.argv[1:] if not a.startswith("-")), None))
+        if extra is None:
+            raise  # not an optional part: a broken install keeps its traceback
+        _say(extra)
     except OSError as exc:  # the file system said no (a missing folder, no permission, disk full)
         if os.environ.get("TESSERA_DEBUG"):
             raise
         where = f" ({exc.filename})" if exc.filename else ""
-        err_console.print(f"[bold red]error:[/] {exc.strerror or exc}{where}; check the path and its "
-                          "permissions (TESSERA_DEBUG=1 shows the traceback)", highlight=False, soft_wrap=True)  # fmt: skip
-        sys.exit(2)
+        _say(f"{exc.strerror or exc}{where}; check the path and its permissions (TESSERA_DEBUG=1 shows the traceback)")
 
 
-def parse_bbox(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError as exc:
-        raise ConfigError(f"--bbox {text!r} must be four comma-separated numbers: W,S,E,N in degrees") from exc
-    if len(values) != 4:
-        raise ConfigError(f"--bbox {text!r} must be four comma-separated numbers: W,S,E,N in degrees")
-    return values
-
-
-def check_writable(out: Path) -> None:
-    """Refuse an output whose folder is missing or read-only before any work is done, so a long
-    fit or read never ends in a traceback at the last step."""
-    folder = Path(out).absolute().parent
-    if not folder.is_dir():
-        raise ConfigError(f"cannot write {out}: the folder {folder} does not exist; create it first")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"cannot write {out}: the folder {folder} is not writable; choose another output")
+def _say(error: object) -> None:
+    """A user error: one red line, exit status 2."""
+    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    sys.exit(2)

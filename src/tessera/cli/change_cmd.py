@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tessera.cli.app import STORE_ARG, app, check_writable, console, parse_bbox
+from tessera.cli.app import app, console
+from tessera.cli.options import STORE_ARG, check_writable, parse_bbox
 from tessera.errors import ConfigError
 
 

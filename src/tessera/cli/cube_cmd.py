@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tessera.cli.app import check_writable, console, cube_app, cube_path, progress_bar
+from tessera.cli.app import console, cube_app, progress_bar
+from tessera.cli.options import check_writable, cube_path
 from tessera.cube import import_npy, open_cube
 
 

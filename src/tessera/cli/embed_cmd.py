@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tessera.cli.app import app, check_writable, console, cube_path, progress_bar
+from tessera.cli.app import app, console, progress_bar
+from tessera.cli.options import check_writable, cube_path
 
 
 @app.command("embed")
@@ -33,7 +34,7 @@ def embed_command(
         check_writable(Path(store))
     from tessera.embed import EmbedConfig, embed_cube
     from tessera.model import InferenceConfig
-    from tessera.cli.app import parse_depths
+    from tessera.cli.options import parse_depths
     from tessera.store import StoreLayout
 
     cfg = EmbedConfig(seed=seed, draws=draws, workers=workers, scheduler=scheduler,

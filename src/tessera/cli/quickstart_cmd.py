@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from tessera.cli.app import app, check_writable, console, progress_bar
+from tessera.cli.app import app, console, progress_bar
+from tessera.cli.options import check_writable
 
 
 @app.command("quickstart")
@@ -17,7 +18,7 @@ def quickstart_command(
     """Simulate a region, adapt the shipped model to it without labels, embed, fit heads at several
     label fractions under field hold-out against raw-band baselines, report."""
     check_writable(out)
-    from tessera.cli.quickstart import QuickstartConfig, run
+    from tessera.quickstart import QuickstartConfig, run
 
     with progress_bar() as progress:
         report = run(out, QuickstartConfig(minutes=minutes), progress=progress)

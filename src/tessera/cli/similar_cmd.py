@@ -9,7 +9,8 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from tessera.cli.app import STORE_ARG, YEAR_OPT, app, check_writable, console, parse_bbox
+from tessera.cli.app import app, console
+from tessera.cli.options import STORE_ARG, YEAR_OPT, check_writable, parse_bbox
 from tessera.errors import ConfigError
 
 
@@ -37,7 +38,7 @@ def similar_command(
     from rasterio.warp import transform
 
     from tessera.access import open_store
-    from tessera.access.export import write_cog
+    from tessera.geotiff import write_cog
     from tessera.access.region import read_patch, read_region
     from tessera.atomic import atomic_file
     from tessera.heads.similar import cosine_map, top_matches

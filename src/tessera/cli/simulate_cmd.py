@@ -6,10 +6,8 @@ from pathlib import Path
 
 import typer
 
-from tessera.cli.app import app, check_writable, console, progress_bar
-from tessera.simulate import SimulationConfig, simulate, write_scene
-from tessera.simulate.regime import Regime
-from tessera.simulate.scene import check_scene_output
+from tessera.cli.app import app, console, progress_bar
+from tessera.cli.options import check_writable
 
 
 @app.command("simulate")
@@ -32,21 +30,15 @@ def simulate_command(
 ) -> None:
     """Simulate a year of Sentinel-1/2 over a synthetic landscape, with its ground truth."""
     check_writable(out)
-    config = SimulationConfig(height=size, width=width or size, year=year, seed=seed, lon=lon,
-                              lat=lat, field_px=field_px, change_fraction=change_fraction,
-                              regime=Regime.drawn(seed) if varied else Regime())  # fmt: skip
-    if family is not None:
-        from tessera.simulate.family import family as named
+    from tessera.simulate import SimulationConfig
+    from tessera.simulate.make import make_scene
 
-        config = named(family).config(index)
-    check_scene_output(out, overwrite)
+    config = SimulationConfig(height=size, width=width or size, year=year, seed=seed, lon=lon, lat=lat,
+                              field_px=field_px, change_fraction=change_fraction)  # fmt: skip
     with progress_bar() as progress:
-        scene = simulate(config, progress=progress)
-    if family is not None:
-        from tessera.simulate.family import check_frozen
-
-        check_frozen(family, index, scene)
-    write_scene(scene, out, overwrite=overwrite)
+        scene = make_scene(out, config, varied=varied, family=family, index=index, overwrite=overwrite,
+                           progress=progress)  # fmt: skip
+    config = scene.config
     c = scene.cube
     console.print(
         f"wrote [bold]{out}[/]: {config.height}×{config.width} px, {config.year}, "

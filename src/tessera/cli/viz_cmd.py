@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from tessera.cli.app import STORE_ARG, YEAR_OPT, app, check_writable, console, parse_bbox
+from tessera.cli.app import app, console
+from tessera.cli.options import STORE_ARG, YEAR_OPT, check_writable, parse_bbox
 from tessera.errors import ConfigError
 
 

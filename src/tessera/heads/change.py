@@ -108,7 +108,7 @@ def write_change(out, result: ChangeMap, year_from: int, year_to: int) -> None:
     import csv
     from pathlib import Path
 
-    from tessera.access.export import write_cog
+    from tessera.geotiff import write_cog
     from tessera.atomic import atomic_file
     from tessera.viz import save_png
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from tessera.errors import ConfigError
@@ -30,6 +31,18 @@ def adaptation_projector(cfg):
     from tessera.train.projector import PROJECTORS
 
     return PROJECTORS.get(preset_name(cfg) if preset_name(cfg) in ("tiny", "small") else "small")
+
+
+def continue_from(init: str | os.PathLike) -> dict[str, Any]:
+    """The ``TrainConfig`` fields that continue training from ``init`` (a path or a shipped name):
+    its weights, its shapes, and a projector sized for continued training."""
+    from tessera.model import load
+    from tessera.pretrained import locate
+    from tessera.train.loop import trainable
+
+    path = locate(init)
+    cfg = trainable(load(path), path).cfg
+    return {"init": str(path), "model": cfg, "projector": adaptation_projector(cfg)}
 
 
 @dataclass(frozen=True)

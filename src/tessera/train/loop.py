@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import torch.distributed as dist
 from torch import nn
 
 from tessera.atomic import atomic_file
-from tessera.errors import ConfigError
+from tessera.errors import ConfigError, InputNotFoundError
 from tessera.model import Tessera, TesseraConfig, preset
 from tessera.model.checkpoint import save as save_model
 from tessera.progress import Progress
@@ -89,7 +90,21 @@ class TrainConfig:
         return self.projector or PROJECTORS.get(self.preset, PROJECTORS["tiny"])
 
     @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
+    def from_toml(cls, path: str | os.PathLike, defaults: dict[str, Any] | None = None) -> TrainConfig:
+        """``defaults`` overridden by the fields of a TOML file."""
+        import tomllib
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputNotFoundError(f"no config file at {path}")
+        try:
+            fields = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML ({exc})") from exc
+        return cls.from_dict({**(defaults or {}), **fields})
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         d = dict(d)
         if isinstance(d.get("model"), dict):
             d["model"] = TesseraConfig.from_dict(d["model"])

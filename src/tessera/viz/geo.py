@@ -48,7 +48,7 @@ def save_rgb_geotiff(path: str | os.PathLike, rgb: np.ndarray, grid: Grid) -> Pa
     """An RGB(A) picture as a Cloud-Optimised GeoTIFF on ``grid`` (GIS tools show it in place)."""
     from rasterio.enums import ColorInterp
 
-    from tessera.access.export import write_cog
+    from tessera.geotiff import write_cog
 
     img = rgb_rgba(rgb) if rgb.dtype != np.uint8 else rgb
     interp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha][: img.shape[2]]

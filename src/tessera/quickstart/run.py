@@ -10,34 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tessera.progress import Progress
+from tessera.quickstart.report import write_report
 
-FRACTIONS = (0.01, 0.05, 0.10, 0.20, 0.50, 1.00)
-HEADS = ("logistic", "rf")
-SHIPPED = "not adapted"  # the shipped checkpoint's own embeddings, beside the adapted ones
-
-
-@dataclass(frozen=True)
-class QuickstartConfig:
-    size: int = 128  # region side, px (1.28 km)
-    checkpoint: str = "tiny-broad"  # where adaptation starts: a shipped name or a path
-    adapt_steps: int = 200  # label-free adaptation to the region (`tessera adapt` does 300): ≤ 10 minutes in all
-    minutes: float | None = None  # stop adapting after this long (the best checkpoint so far is kept)
-    repeats: int = 5  # label draws per fraction
-    draws: int = 8  # 40-date draws averaged per pixel: less sampling noise in each embedding
-    seed: int = 0
+from tessera.quickstart.config import FRACTIONS, HEADS, SHIPPED, QuickstartConfig
 
 
 def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progress | None = None) -> Path:
     """Run everything into ``out``; returns the report's path."""
     from tessera.access import open_store
     from tessera.access.region import read_grid
-    from tessera.cube import open_cube
+    from tessera.cube import cube_location, open_cube
     from tessera.embed import EmbedConfig, embed_cube
     from tessera.heads import learning_curve, summarise
     from tessera.heads.workflow import labelled_region
@@ -49,7 +36,7 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     t = time.perf_counter()
     target = write_scene(simulate(SimulationConfig(height=cfg.size, width=cfg.size, seed=200 + cfg.seed, lon=0.3,
                                                    lat=52.3)), out / "region", overwrite=True)  # fmt: skip
-    cube_path = target / "cube.zarr"
+    cube_path = cube_location(target)
     times["simulate"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -121,66 +108,3 @@ def _figures(out: Path, region, maps, acc) -> None:
     web_map(figs / "map.html", region.grid, layers, legend=legend, vmax=top)
     plot_learning_curves(acc, figs / "learning_curve.png", "accuracy",
                          "field hold-out, mean ± sd over draws")  # fmt: skip
-
-
-def _verdict(acc, frac: float) -> tuple[bool, str]:
-    """Embeddings' best head against the BEST raw baseline: any raw feature set, any head."""
-    from tessera.heads.evaluate import best_of
-
-    emb, raw = best_of(acc, frac, "embeddings"), best_of(acc, frac, "raw")
-    return emb[0] > raw[0], f"{emb[0]:.3f} ({emb[1]}) vs {raw[0]:.3f} ({raw[1]})"
-
-
-def write_report(out: Path, cfg: QuickstartConfig, acc, f1, maps, summary, times, n_labelled: int,
-                 names: list[str], adapted) -> Path:  # fmt: skip
-    from tessera.atomic import atomic_file
-    from tessera.heads.evaluate import best_of
-
-    lines = ["# tessera quickstart report", "",
-             "Everything below was produced by this run of `tessera quickstart`, offline, on simulated "
-             "Sentinel-1/2 data.", "",
-             f"- model: the shipped `{cfg.checkpoint}` checkpoint (pretrained without labels on a broad family of "
-             "simulated landscapes, not this one), adapted to this region without labels by `tessera adapt`: "
-             f"{cfg.adapt_steps} steps, kept step {adapted.best_step} by {adapted.criterion} on held-back pixels "
-             f"({adapted.score_start:.4g} → {adapted.score_best:.4g}; {times['adapt']:.0f} s incl. shards). "
-             f"`{SHIPPED}` rows are the shipped checkpoint's own embeddings",
-             f"- embedding: {summary.pixels + summary.nodata:,} px at {summary.pixels_per_second:,.0f} px/s "
-             f"(mean of {cfg.draws} date draws per pixel) into `embeddings.zarr`",
-             f"- heads: {', '.join(HEADS)} on {n_labelled:,} labelled pixels, {cfg.repeats} label draws per "
-             "fraction, field hold-out (labels drawn in a random half of the fields, scored on the other "
-             "fields: no test pixel shares a field with a training pixel)",
-             "- baselines: the same heads on two raw-band feature sets — `raw seasonal` (per-band seasonal "
-             "medians and 10/50/90th percentiles of valid S2 observations, seasonal S1 medians) and `raw "
-             "monthly` (per-band monthly S2 medians, cloudy months interpolated); embeddings are compared "
-             "with the best of them", "",
-             "## Accuracy (mean ± sd)", "",
-             "| features | head | " + " | ".join(f"{f:.0%}" for f in FRACTIONS) + " |",
-             "|---|---|" + "---|" * len(FRACTIONS)]  # fmt: skip
-    for feats in names:
-        for head in HEADS:
-            cells = [f"{acc[(feats, head, fr)][0]:.3f} ± {acc[(feats, head, fr)][1]:.3f}" for fr in FRACTIONS]
-            lines.append(f"| {feats} | {head} | " + " | ".join(cells) + " |")
-    lines += ["", "Macro-F1 at 1 % / 10 %: " + "; ".join(
-        f"{fe} + {hd}: {f1[(fe, hd, 0.01)][0]:.3f} / {f1[(fe, hd, 0.10)][0]:.3f}"
-        for fe in names for hd in HEADS), ""]  # fmt: skip
-    for frac in (0.01, 0.10):
-        wins, text = _verdict(acc, frac)
-        lines.append(f"- **{frac:.0%} labels:** best embeddings head vs best raw-band baseline: {text} — "
-                     + ("embeddings win." if wins else "embeddings do **not** win here; the model in this "
-                        "quickstart is small (0.2 M parameters) and has seen only simulated landscapes "
-                        "(see benchmarks/RESULTS.md for the frozen test family)."))  # fmt: skip
-        base = best_of(acc, frac, SHIPPED)
-        lines.append(f"  Adaptation: best head on the shipped model's embeddings {base[0]:.3f} ({base[1]}) → "
-                     f"{best_of(acc, frac, 'embeddings')[0]:.3f} adapted.")
-    lines += ["", "![learning curve](report/learning_curve.png)", "",
-              "| embeddings (PCA) | ground truth | " + " | ".join(f"{n} + {h}" for n, (h, _) in maps.items()) + " |",
-              "|---|---|" + "---|" * len(maps),
-              "| ![pca](report/pca.png) | ![truth](report/truth.png) | "
-              + " | ".join(f"![{n}](report/map_{n.replace(' ', '_')}.png)" for n in maps) + " |", "",
-              "Web map (PCA, ground truth and both predictions as layers): [report/map.html](report/map.html); "
-              "PCA false colour as GeoTIFF: `report/pca.tif`.", "",
-              "Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()), ""]  # fmt: skip
-    path = out / "report.md"
-    with atomic_file(path) as tmp:
-        tmp.write_text("\n".join(lines))
-    return path

@@ -1,0 +1,108 @@
+"""``tessera heads fit|predict``: saved heads and the maps they make."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tessera.cli.app import console
+from tessera.cli.heads_cmd import heads_app, read_region
+from tessera.cli.options import (
+    BBOX_OPT,
+    COLUMN_OPT,
+    DEPTH_OPT,
+    LABELS_OPT,
+    STORE_ARG,
+    TASK_OPT,
+    YEAR_OPT,
+    check_writable,
+    optional_bbox,
+    optional_cube,
+)
+from tessera.errors import ConfigError
+
+HEAD_OPT = typer.Option("rf", help="logistic, knn, rf, mlp or unet; regression: ridge, rf or mlp.")
+CUBE_OPT = typer.Option(None, help="The region's cube (its grid).")
+
+
+@heads_app.command("fit")
+def fit_command(
+    store: str = STORE_ARG,
+    labels: Path = LABELS_OPT,
+    year: int = YEAR_OPT,
+    out: Path = typer.Option(..., "--out", "-o", help="Saved head: .skops (logistic/knn/rf/mlp), .safetensors (unet)."),
+    column: str = COLUMN_OPT,
+    bbox: str = BBOX_OPT,
+    cube: Path = CUBE_OPT,
+    head: str = HEAD_OPT,
+    task: str = TASK_OPT,
+    depth: int = DEPTH_OPT,
+) -> None:
+    """Fit a head on every labelled pixel and save it (no pickle) for `heads predict --model`."""
+    check_writable(out)
+    from tessera.access import open_store
+    from tessera.heads.mapping import fit_head, head_metadata
+    from tessera.heads.persist import embedding_model, save_head
+
+    want = ".safetensors" if head == "unet" else ".skops"
+    if out.suffix != want:
+        raise ConfigError(f"--out {out}: a {head} head is saved as {want}")
+    region = read_region(store, labels, year, column, bbox, cube, task, depth)
+    with console.status(f"fitting a {head} head …"):
+        fitted = fit_head(region, head)
+    save_head(out, fitted.model, head_metadata(fitted, year, store, embedding_model(open_store(store))))
+    classes = f", classes {region.legend}" if region.legend else ""
+    console.print(f"wrote [bold]{out}[/]: {task} {head} on {fitted.n_labelled:,} labelled pixels{classes}")
+
+
+@heads_app.command("predict")
+def predict_command(
+    store: str = STORE_ARG,
+    year: int = YEAR_OPT,
+    out: Path = typer.Option(..., "--out", "-o", help="Output map (.tif); .json legend and .png beside it."),
+    model: Path = typer.Option(None, help="A head saved by `heads fit`."),
+    labels: Path = typer.Option(None, help="…or labels to fit a head on first (raster or vector file)."),
+    column: str = COLUMN_OPT,
+    bbox: str = typer.Option(None, help="W,S,E,N in degrees: the region to map."),
+    cube: Path = CUBE_OPT,
+    head: str = typer.Option("rf", help="With --labels: logistic, knn, rf, mlp or unet; regression: ridge, rf, mlp."),
+    task: str = TASK_OPT,
+    html: Path = typer.Option(None, help="Also write a web map (.html) with PCA and prediction layers."),
+    allow_other_model: bool = typer.Option(False, help="Apply a head to embeddings of another model than it was fitted on."),
+    depth: int = typer.Option(None, "--depth", min=1, help="With --labels: fit on the first N (Matryoshka) "
+                              "dimensions. A saved head reads the depth it was fitted on."),  # fmt: skip
+) -> None:
+    """Map a region with a head (saved, or fitted here on --labels): GeoTIFF, -1 = no data."""
+    check_writable(out)
+    from tessera.access import open_store
+    from tessera.heads import mapping
+    from tessera.heads.persist import check_model, embedding_model, load_head
+    from tessera.heads.workflow import region_grid
+
+    if out.suffix.lower() not in (".tif", ".tiff"):
+        raise ConfigError(f"--out {out} must be a .tif")
+    if (model is None) == (labels is None):
+        raise ConfigError("give exactly one of --model (a saved head) or --labels (fit one now)")
+    if model is not None:
+        reader = open_store(store)
+        saved, meta = load_head(model)
+        check_model(meta, embedding_model(reader), allow_other_model)
+        if meta.get("year") not in (None, year):
+            console.print(f"[yellow]note:[/] the head was fitted on {meta['year']} embeddings, mapping {year}")
+        fitted = mapping.from_metadata(saved, meta)
+        grid = region_grid(None, optional_bbox(bbox), optional_cube(cube))
+        emb = mapping.embeddings_for_head(reader, grid, year, fitted, depth)
+    else:
+        region = read_region(store, labels, year, column, bbox, cube, task, depth)
+        with console.status(f"fitting a {head} head …"):
+            fitted = mapping.fit_head(region, head)
+        grid, emb = region.grid, region.embeddings
+    pred = mapping.predict_map(fitted, emb)
+    mapping.write_map(out, pred, grid, fitted, year)
+    if html is not None:
+        console.print(f"wrote [bold]{mapping.write_web_map(html, grid, emb, pred, fitted)}[/]")
+    h, w = pred.shape
+    mapped = mapping.mapped_fraction(pred, fitted.task)
+    console.print(f"wrote [bold]{out}[/]: {h} × {w} px, {mapped:.1%} mapped, {fitted.task} head {fitted.name} "
+                  f"on {fitted.n_labelled:,} labels")  # fmt: skip

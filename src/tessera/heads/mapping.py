@@ -1,0 +1,147 @@
+"""From a labelled region to a fitted head, and from a head to a map on disk: what ``tessera heads
+fit`` and ``tessera heads predict`` do, callable from Python."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tessera.errors import ConfigError, LabelError
+from tessera.grid import Grid
+from tessera.heads.evaluate import Task, check_task
+from tessera.heads.labels import NO_LABEL
+from tessera.heads.workflow import LabelledRegion
+
+
+@dataclass(frozen=True)
+class FittedHead:
+    """A head and what it was fitted on: enough to apply it to another region or year."""
+
+    model: Any  # a scikit-learn estimator or a UNetHead
+    name: str
+    task: Task
+    n_labelled: int
+    legend: dict[int, str]
+    embed_dim: int
+
+
+def fit_head(region: LabelledRegion, head: str) -> FittedHead:
+    """Fit ``head`` on every labelled pixel of ``region`` (the UNet on the whole image)."""
+    from tessera.heads import make_head
+
+    feats, y, _, _ = region.pixels()
+    dim = int(region.embeddings.shape[2])
+    if region.task == "regression":
+        if head == "unet":
+            raise ConfigError("the UNet head does classification only; use ridge, rf or mlp for regression")
+        model = make_head(head, "regression").fit(feats["embeddings"], y)
+        return FittedHead(model, head, "regression", len(y), {}, dim)
+    if len(np.unique(y)) < 2:
+        raise LabelError(f"the labels hold one class only ({np.unique(y).tolist()}); a classifier needs two or more")
+    if head == "unet":
+        from tessera.heads.unet import UNetHead
+
+        model = UNetHead().fit(region.embeddings, region.labels)
+    else:
+        model = make_head(head).fit(feats["embeddings"], y)
+    return FittedHead(model, head, "classification", len(y), region.legend, dim)
+
+
+def head_metadata(fitted: FittedHead, year: int, store: str, model: str | None) -> dict[str, Any]:
+    """What ``save_head`` stores beside the weights, so a map names its head, labels and model."""
+    import tessera
+
+    return {
+        "head": fitted.name,
+        "task": fitted.task,
+        "year": year,
+        "store": store,
+        "n_labelled": fitted.n_labelled,
+        "model": model,
+        "embed_dim": fitted.embed_dim,
+        "legend": {str(k): v for k, v in fitted.legend.items()},
+        "tessera": tessera.__version__,
+    }
+
+
+def from_metadata(model: Any, meta: dict[str, Any]) -> FittedHead:
+    """A saved head (``load_head``) as a :class:`FittedHead`."""
+    legend = {int(k): v for k, v in meta["legend"].items()}
+    task = check_task(meta.get("task", "classification"))
+    return FittedHead(model, meta["head"], task, int(meta["n_labelled"]), legend, int(meta["embed_dim"]))
+
+
+def predict_map(fitted: FittedHead, embeddings: np.ndarray) -> np.ndarray:
+    """(H, W) predictions of (H, W, D) ``embeddings``: class ids with ``NO_LABEL`` (-1), or values
+    with NaN, where a pixel has no embedding."""
+    from tessera.heads.unet import UNetHead
+
+    if isinstance(fitted.model, UNetHead):
+        return fitted.model.predict(embeddings)
+    h, w, d = embeddings.shape
+    flat = embeddings.reshape(h * w, d)
+    ok = ~np.isnan(flat).any(axis=1)
+    if fitted.task == "classification":
+        pred = np.full(h * w, NO_LABEL, np.int32)
+    else:
+        pred = np.full(h * w, np.nan, np.float32)
+    if ok.any():
+        pred[ok] = fitted.model.predict(flat[ok])
+    return pred.reshape(h, w)
+
+
+def mapped_fraction(pred: np.ndarray, task: Task) -> float:
+    return float(((pred != NO_LABEL) if task == "classification" else ~np.isnan(pred)).mean())
+
+
+def write_map(out: str | os.PathLike, pred: np.ndarray, grid: Grid, fitted: FittedHead, year: int) -> Path:
+    """The map as a GeoTIFF (COG) with a ``.png`` beside it; a class map also gets its ``.json``
+    legend. Classes are int32 with -1 = no data, values float32 with NaN."""
+    from tessera.atomic import atomic_file
+    from tessera.geotiff import write_cog
+    from tessera.viz import save_png
+
+    out = Path(out)
+    tags = {"head": fitted.name, "task": fitted.task, "year": str(year), "n_labelled": str(fitted.n_labelled)}
+    title = f"{fitted.name} prediction"
+    if fitted.task == "regression":
+        write_cog(out, pred.astype(np.float32)[None], grid, float("nan"), tags)
+        save_png(out.with_suffix(".png"), pred, title, cmap="viridis")
+        return out
+    legend = fitted.legend
+    write_cog(out, pred.astype(np.int32)[None], grid, NO_LABEL, tags)
+    with atomic_file(out.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps({str(k): v for k, v in legend.items()}, indent=1))
+    top = max(legend) if legend else 1
+    save_png(out.with_suffix(".png"), pred, title, cmap="tab10", legend=legend, vmax=top)
+    return out
+
+
+def write_web_map(path: str | os.PathLike, grid: Grid, embeddings: np.ndarray, pred: np.ndarray, fitted: FittedHead) -> Path:
+    """A self-contained web map: the embeddings' PCA false colour and the prediction as layers."""
+    from tessera.viz import pca_rgb
+    from tessera.viz.geo import class_rgba, rgb_rgba, value_rgba, web_map
+
+    legend = fitted.legend
+    top = max(legend) if legend else 1
+    layer = class_rgba(pred, top) if fitted.task == "classification" else value_rgba(pred)
+    layers = {"embeddings (PCA)": rgb_rgba(pca_rgb(embeddings)), f"{fitted.name} prediction": layer}
+    return web_map(path, grid, layers, legend=legend or None, vmax=top)
+
+
+def embeddings_for_head(reader: Any, grid: Grid, year: int, fitted: FittedHead, depth: int | None = None) -> np.ndarray:
+    """(H, W, D) embeddings of ``grid`` as a saved head needs them: the depth it was fitted on."""
+    from tessera.access.region import read_grid
+
+    if depth not in (None, fitted.embed_dim):
+        raise ConfigError(f"the head was fitted on {fitted.embed_dim}-d embeddings; drop --depth {depth}")
+    prefix = fitted.embed_dim if fitted.embed_dim < reader.embed_dim(year) else None
+    emb = read_grid(reader, grid, year, prefix).data
+    if emb.shape[2] != fitted.embed_dim:
+        raise ConfigError(f"the store has {emb.shape[2]}-d embeddings; the head was fitted on {fitted.embed_dim}-d")
+    return emb
