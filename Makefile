@@ -25,6 +25,14 @@ PY312 ?= $(shell for p in $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 
 	.venv-geotessera/bin/pip install -q "geotessera[s3]==0.11.0"
 	touch $@
 
+# A plain `pip install .` (no extras), reinstalled from the tree on every `make test`: the
+# reader-only install the extras tests run `tessera info|sample|export|embed` in.
+.venv-reader/.installed:
+	rm -rf .venv-reader
+	$(PY) -m venv .venv-reader
+	.venv-reader/bin/pip install -q --upgrade pip
+	touch $@
+
 quickstart: $(VENV)/.installed
 	$(BIN)/tessera quickstart --out quickstart-out
 
@@ -32,10 +40,11 @@ quickstart: $(VENV)/.installed
 test: $(VENV)/.installed
 	@if [ -n "$(PY312)" ]; then $(MAKE) -s .venv-geotessera/.installed; \
 	else echo "no Python >= 3.12 here: the geotessera 0.11 interoperability tests will be skipped"; fi
+	$(MAKE) -s .venv-reader/.installed && .venv-reader/bin/pip install -q . && .venv-reader/bin/pip install -q --no-deps --force-reinstall .
 	$(BIN)/python -m pytest
 
 test-slow: $(VENV)/.installed
 	$(BIN)/python -m pytest -m slow
 
 clean:
-	rm -rf $(VENV) .venv-geotessera quickstart-out
+	rm -rf $(VENV) .venv-geotessera .venv-reader quickstart-out

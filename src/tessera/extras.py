@@ -14,6 +14,7 @@ EXTRA_OF: dict[str, str] = {
     "torch": "model",
     "safetensors": "model",
     "sklearn": "heads",
+    "scipy": "simulate",
     "skops": "heads",
     "matplotlib": "viz",
     "folium": "viz",
@@ -36,13 +37,13 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "shards": ("model",),
     "train": ("model", "viz"),
     "adapt": ("model", "viz"),
-    "quickstart": ("model", "heads", "viz", "dask"),
+    "quickstart": ("model", "heads", "viz", "simulate", "dask"),
     "heads": ("heads", "viz"),
     "similar": ("heads", "viz"),
     "change": ("heads", "viz"),
     "viz": ("viz",),
     "acquire": ("acquire", "dask"),
-    "simulate": (),
+    "simulate": ("simulate",),
     "cube": (),
 }
 
@@ -57,6 +58,6 @@ def missing_extra(exc: ModuleNotFoundError, command: str | None = None) -> Missi
     wanted = tuple(dict.fromkeys((*COMMAND_EXTRAS.get(command or "", ()), extra)))
     who = f"`tessera {command}`" if command else "this"
     return MissingExtraError(
-        f"{who} needs the {', '.join(wanted)} extra{'s' if len(wanted) > 1 else ''} ({module} is not installed): "
+        f"{who} needs the extra{'s' if len(wanted) > 1 else ''} {', '.join(wanted)} ({module} is not installed): "
         f"pip install 'tessera[{','.join(wanted)}]'"
     )
