@@ -27,13 +27,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from timing import best
 
 from tessera.access import open_store
 from tessera.access.points import to_zone_xy
 from tessera.access.serve import make_server
 from tessera.grid import Window
 from tessera.store import Provenance, StoreLayout, Zone, blocks, open_for_write
-from timing import best
 
 ZONE = Zone(31)
 LON0, LAT0 = 0.10, 52.10
@@ -58,8 +58,9 @@ def lonlat_box(win: Window, margin_m: float = 0.0) -> tuple[float, float, float,
     from rasterio.warp import transform_bounds
 
     b = ZONE.grid().window(win).bounds
-    return transform_bounds(ZONE.grid().crs, "EPSG:4326", b.left + margin_m, b.bottom + margin_m,
-                            b.right - margin_m, b.top - margin_m)  # fmt: skip
+    return transform_bounds(
+        ZONE.grid().crs, "EPSG:4326", b.left + margin_m, b.bottom + margin_m, b.right - margin_m, b.top - margin_m
+    )
 
 
 def touched_chunk_bytes(store: Path, rows: np.ndarray, cols: np.ndarray) -> int:
@@ -102,8 +103,18 @@ def main() -> None:
 
     req = {"year": 2024, "rounds": args.rounds, "points": pts.tolist(), "bbox": list(bbox)}
     (work / "req.json").write_text(json.dumps(req))
-    r = subprocess.run([args.official_python, str(HERE / "official_access.py"), str(store), str(work / "req.json"),
-                        str(work / "official.npz")], capture_output=True, text=True, check=False)  # fmt: skip
+    r = subprocess.run(
+        [
+            args.official_python,
+            str(HERE / "official_access.py"),
+            str(store),
+            str(work / "req.json"),
+            str(work / "official.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if r.returncode:
         raise SystemExit(f"the official client failed:\n{r.stderr[-2000:]}")
     theirs = json.loads(r.stdout.strip().splitlines()[-1])
@@ -131,17 +142,28 @@ def main() -> None:
     rows, cols = ZONE.grid().pixel_of(*to_zone_xy(ZONE, hp[:, 0], hp[:, 1]))
     chunks = touched_chunk_bytes(store, rows, cols)
 
-    print(json.dumps({
-        "points": args.points, "ours_points_s": round(t_pts, 3), "official_points_s": round(theirs["points_s"], 3),
-        "points_ratio": round(theirs["points_s"] / t_pts, 1),
-        "points_bit_equal": bool(np.array_equal(ours_pts.values, got["points"], equal_nan=True)),
-        "region_px": int(np.prod(got["region"].shape[:2])), "ours_read_region_s": round(t_region_api, 3),
-        "official_read_region_s": round(theirs["region_s"], 3), "region_ratio": round(theirs["region_s"] / t_region_api, 1),
-        "ours_zone_window_s": round(t_reg, 3),
-        "region_bit_equal": bool(np.array_equal(ours_reg, got["region"], equal_nan=True)),
-        "http_points": args.http_points, "http_bytes_fetched": fetched, "touched_chunk_bytes": chunks,
-        "http_bytes_ratio": round(fetched / chunks, 3),
-    }, indent=1))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "points": args.points,
+                "ours_points_s": round(t_pts, 3),
+                "official_points_s": round(theirs["points_s"], 3),
+                "points_ratio": round(theirs["points_s"] / t_pts, 1),
+                "points_bit_equal": bool(np.array_equal(ours_pts.values, got["points"], equal_nan=True)),
+                "region_px": int(np.prod(got["region"].shape[:2])),
+                "ours_read_region_s": round(t_region_api, 3),
+                "official_read_region_s": round(theirs["region_s"], 3),
+                "region_ratio": round(theirs["region_s"] / t_region_api, 1),
+                "ours_zone_window_s": round(t_reg, 3),
+                "region_bit_equal": bool(np.array_equal(ours_reg, got["region"], equal_nan=True)),
+                "http_points": args.http_points,
+                "http_bytes_fetched": fetched,
+                "touched_chunk_bytes": chunks,
+                "http_bytes_ratio": round(fetched / chunks, 3),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

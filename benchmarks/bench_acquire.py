@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +42,25 @@ runpy.run_module("tessera", run_name="__main__")
 
 
 def cog(path: Path, data: np.ndarray, crs: str, t: Affine, nodata) -> dict:
-    with rasterio.open(path, "w", driver="COG", width=data.shape[1], height=data.shape[0], count=1,
-                       dtype=data.dtype.name, crs=crs, transform=t, nodata=nodata, compress="deflate") as f:  # fmt: skip
+    with rasterio.open(
+        path,
+        "w",
+        driver="COG",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype=data.dtype.name,
+        crs=crs,
+        transform=t,
+        nodata=nodata,
+        compress="deflate",
+    ) as f:
         f.write(data[None])
-    return {"proj:shape": list(data.shape), "proj:transform": list(t)[:6],
-            "raster:bands": [{"nodata": nodata, "data_type": data.dtype.name}]}  # fmt: skip
+    return {
+        "proj:shape": list(data.shape),
+        "proj:transform": list(t)[:6],
+        "raster:bands": [{"nodata": nodata, "data_type": data.dtype.name}],
+    }
 
 
 def build_catalog(root: Path, bbox, n_dates: int, seed: int = 0) -> Path:
@@ -59,17 +73,24 @@ def build_catalog(root: Path, bbox, n_dates: int, seed: int = 0) -> Path:
     w, s, e, n = geom_box
     geom = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
     cat = pystac.Catalog("bench", "acquisition benchmark")
-    start = datetime(2024, 1, 5, 10, 30, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 5, 10, 30, tzinfo=UTC)
     for i in range(n_dates + 2):
         s1 = i >= n_dates
         when = start + timedelta(days=(i % n_dates) * 14 + (3 if s1 else 0))
         iid = f"{'S1' if s1 else 'S2'}_{i:03d}"
-        props = {"sat:orbit_state": "ascending" if i % 2 else "descending"} if s1 else {"s2:processing_baseline": "05.10"}
-        item = pystac.Item(iid, geom, list(geom_box), when, props, collection="sentinel-1-rtc" if s1 else "sentinel-2-l2a")
+        props = (
+            {"sat:orbit_state": "ascending" if i % 2 else "descending"} if s1 else {"s2:processing_baseline": "05.10"}
+        )
+        item = pystac.Item(
+            iid, geom, list(geom_box), when, props, collection="sentinel-1-rtc" if s1 else "sentinel-2-l2a"
+        )
         (root / iid).mkdir(parents=True)
-        specs = ([("vv", 10, np.float32, 0.05), ("vh", 10, np.float32, 0.01)] if s1 else
-                 [(b_, sensors.S2_NATIVE_RES_M[b_], np.uint16, 1500 + 40 * k) for k, b_ in enumerate(sensors.S2_BANDS)]
-                 + [("SCL", 20, np.uint8, None)])  # fmt: skip
+        specs = (
+            [("vv", 10, np.float32, 0.05), ("vh", 10, np.float32, 0.01)]
+            if s1
+            else [(b_, sensors.S2_NATIVE_RES_M[b_], np.uint16, 1500 + 40 * k) for k, b_ in enumerate(sensors.S2_BANDS)]
+            + [("SCL", 20, np.uint8, None)]
+        )
         for key, res, dtype, val in specs:
             scale = 20 // res
             shape = (h20 * scale, w20 * scale)
@@ -78,11 +99,19 @@ def build_catalog(root: Path, bbox, n_dates: int, seed: int = 0) -> Path:
                 r, c = rng.integers(0, shape[0] // 2), rng.integers(0, shape[1] // 2)
                 data[r : r + shape[0] // 3, c : c + shape[1] // 3] = 9
             else:
-                data = np.full(shape, val, dtype) + (rng.integers(0, 50, shape).astype(dtype) if dtype == np.uint16 else 0)
-            extra = cog(root / iid / f"{key}.tif", data, grid.crs, Affine(res, 0, left, 0, -res, top),
-                        float("nan") if dtype == np.float32 else 0)  # fmt: skip
-            item.add_asset(key, pystac.Asset(str(root / iid / f"{key}.tif"), media_type=pystac.MediaType.COG,
-                                             extra_fields=extra))  # fmt: skip
+                data = np.full(shape, val, dtype) + (
+                    rng.integers(0, 50, shape).astype(dtype) if dtype == np.uint16 else 0
+                )
+            extra = cog(
+                root / iid / f"{key}.tif",
+                data,
+                grid.crs,
+                Affine(res, 0, left, 0, -res, top),
+                float("nan") if dtype == np.float32 else 0,
+            )
+            item.add_asset(
+                key, pystac.Asset(str(root / iid / f"{key}.tif"), media_type=pystac.MediaType.COG, extra_fields=extra)
+            )
         cat.add_item(item)
     cat.normalize_hrefs(str(root))
     cat.make_all_asset_hrefs_relative()
@@ -91,14 +120,30 @@ def build_catalog(root: Path, bbox, n_dates: int, seed: int = 0) -> Path:
 
 
 def run(catalog: Path, bbox, out: Path, chunk: int | None) -> dict:
-    cmd = [sys.executable, "-c", PEAK_WRAPPER, "tessera", "acquire", "--bbox", ",".join(map(str, bbox)),
-           "--year", "2024", "--out", str(out), "--stac-url", str(catalog)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-c",
+        PEAK_WRAPPER,
+        "tessera",
+        "acquire",
+        "--bbox",
+        ",".join(map(str, bbox)),
+        "--year",
+        "2024",
+        "--out",
+        str(out),
+        "--stac-url",
+        str(catalog),
+    ]
     if chunk:
         cmd += ["--date-chunk", str(chunk)]
     t = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - t
-    return {"seconds": round(wall, 1), "peak_rss_mb": round(int(re.search(r"PEAK_RSS_KB (\d+)", res.stdout).group(1)) / 1024)}
+    return {
+        "seconds": round(wall, 1),
+        "peak_rss_mb": round(int(re.search(r"PEAK_RSS_KB (\d+)", res.stdout).group(1)) / 1024),
+    }
 
 
 def main() -> None:
@@ -123,11 +168,19 @@ def main() -> None:
             print(f"{name:>22}: {json.dumps(r)}")
         grid = target_grid(bbox)
         per_date_mb = grid.height * grid.width * (10 * 2 + 1) / 2**20
-        print(json.dumps({"size_px": [grid.height, grid.width], "dates": args.dates,
-                          "bands_of_one_date_mb": round(per_date_mb, 1),
-                          "peak_ratio_all_dates_vs_one": round(rows[f"date_chunk={args.dates}"]["peak_rss_mb"]
-                                                               / rows["date_chunk=1"]["peak_rss_mb"], 2),
-                          **rows}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "size_px": [grid.height, grid.width],
+                    "dates": args.dates,
+                    "bands_of_one_date_mb": round(per_date_mb, 1),
+                    "peak_ratio_all_dates_vs_one": round(
+                        rows[f"date_chunk={args.dates}"]["peak_rss_mb"] / rows["date_chunk=1"]["peak_rss_mb"], 2
+                    ),
+                    **rows,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -41,24 +41,34 @@ def main() -> None:
     for i in range(args.scenes or family("dev").count):
         sdir = scene(args.work, "dev", i)
         out = args.work / f"adapt{i}"
-        adapt([sdir / "cube.zarr"], args.init, out,
-              AdaptConfig(steps=args.steps, eval_every=args.eval_every, keep_evaluated=True))  # fmt: skip
+        adapt(
+            [sdir / "cube.zarr"],
+            args.init,
+            out,
+            AdaptConfig(steps=args.steps, eval_every=args.eval_every, keep_evaluated=True),
+        )
         scores = {r["step"]: r for r in read_metrics(out / "run") if "rankme" in r}
         stores = {}
         for step in scores:
             stores[f"step {step}"] = out / f"step{step}.zarr"
             embed(sdir, out / "run" / "evaluated" / f"step_{step:08d}.safetensors", stores[f"step {step}"], args.draws)
         feats, labels, rows, cols, groups = pixels(sdir, stores)
-        points = curve({k: v for k, v in feats.items() if k.startswith("step")}, labels, rows, cols, groups,
-                       fractions=(0.01, 0.10))  # fmt: skip
+        points = curve(
+            {k: v for k, v in feats.items() if k.startswith("step")}, labels, rows, cols, groups, fractions=(0.01, 0.10)
+        )
         acc = {s: tuple(best_head(points, f"step {s}", f)[1] for f in (0.01, 0.10)) for s in scores}
         print(f"\ndev scene {i}: step, rankme, view_loss, view_corr, accuracy at 1 % / 10 % (field hold-out)")
         for s, r in scores.items():
-            print(f"  {s:4d}  {r['rankme']:6.2f}  {r['view_loss']:8.2f}  {r['view_corr']:.4f}  "
-                  f"{acc[s][0]:.3f} / {acc[s][1]:.3f}")  # fmt: skip
+            print(
+                f"  {s:4d}  {r['rankme']:6.2f}  {r['view_loss']:8.2f}  {r['view_corr']:.4f}  "
+                f"{acc[s][0]:.3f} / {acc[s][1]:.3f}"
+            )
         chosen = {name: pick(scores, key=lambda s, n=name: scores[s][n]) for name, pick in CRITERIA.items()}
-        chosen |= {"last": max(scores), "start (no adaptation)": 0,
-                   "best in hindsight (uses labels)": max(scores, key=lambda s: acc[s][0])}  # fmt: skip
+        chosen |= {
+            "last": max(scores),
+            "start (no adaptation)": 0,
+            "best in hindsight (uses labels)": max(scores, key=lambda s: acc[s][0]),
+        }
         for name, s in chosen.items():
             picks.setdefault(name, []).append(acc[s])
         (out / "study.json").write_text(json.dumps({"scores": scores, "accuracy": acc, "chosen": chosen}))

@@ -26,18 +26,17 @@ import time
 from pathlib import Path
 
 import torch
-
-from tessera.cube import open_cube
-from tessera.cpus import available_cores
-from tessera.embed.cluster import local_shape
-from tessera.grid import Window
-from tessera.embed import plan
-from tessera.embed.worker import JobSpec, prepare_block, run_model
-from tessera.model import Embedder, InferenceConfig, Tessera, load, preset, save
-from tessera.store import Provenance, open_for_write, place
-from tessera.simulate import SimulationConfig, simulate, write_scene
 from timing import burn
 
+from tessera.cpus import available_cores
+from tessera.cube import open_cube
+from tessera.embed import plan
+from tessera.embed.cluster import local_shape
+from tessera.embed.worker import JobSpec, prepare_block, run_model
+from tessera.grid import Window
+from tessera.model import Embedder, InferenceConfig, Tessera, load, preset, save
+from tessera.simulate import SimulationConfig, simulate, write_scene
+from tessera.store import Provenance, open_for_write, place
 
 PEAK_WRAPPER = """
 import atexit, resource, runpy, sys
@@ -58,9 +57,20 @@ def model_only(cube_path: Path, ckpt: Path, batch: int, scratch: Path) -> float:
     subprocess.run(["rm", "-rf", str(scratch), f"{scratch}.build"], check=True)
     group = open_for_write(scratch, prov, model.cfg.embed_dim).ensure(cube.year, zone, prov, model.cfg.embed_dim)
     inference = InferenceConfig(batch_size=batch)
-    spec = JobSpec(cube=str(cube_path), store=str(scratch), year=cube.year, zone=zone.name, checkpoint=str(ckpt),
-                   checkpoint_sha256="bench", model_config=model.cfg.to_dict(), source="bench", seed=0, draws=1,
-                   inference=inference, torch_threads=torch.get_num_threads())  # fmt: skip
+    spec = JobSpec(
+        cube=str(cube_path),
+        store=str(scratch),
+        year=cube.year,
+        zone=zone.name,
+        checkpoint=str(ckpt),
+        checkpoint_sha256="bench",
+        model_config=model.cfg.to_dict(),
+        source="bench",
+        seed=0,
+        draws=1,
+        inference=inference,
+        torch_threads=torch.get_num_threads(),
+    )
     prepared = [prepare_block(spec, t) for t in plan(Window(0, 0, *cube.grid.shape), window, group.layout)]
     emb = Embedder(model, inference)
     emb(prepared[0].draws[0].s2[:batch], prepared[0].draws[0].s1[:batch])  # warm-up
@@ -80,8 +90,11 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--work", type=Path, default=None)
-    ap.add_argument("--contended", action="store_true",
-                    help="run a CPU-burning process per usable core beside everything (a busy machine)")
+    ap.add_argument(
+        "--contended",
+        action="store_true",
+        help="run a CPU-burning process per usable core beside everything (a busy machine)",
+    )
     args = ap.parse_args()
     burners = burn(available_cores()) if args.contended else []
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-embed-"))
@@ -113,13 +126,23 @@ def main() -> None:
         total_bytes = du(store)
         px = size * size
         ref = (before + after) / 2  # one pass each, before and after: drift on a shared machine cancels
-        print(json.dumps({
-            "cube_px": px, "contended": args.contended, "model_only_px_s": round(ref), "model_only_runs": [round(before), round(after)],
-            "embed_px_s": round(reported), "ratio": round(reported / ref, 3),
-            "ratio_vs_best_model_only": round(reported / max(before, after), 3),
-            "embed_px_s_incl_process_start": round(px / wall), "peak_rss_mb": round(peak_mb),
-            "bytes_per_px_data": round(data_bytes / px, 1), "bytes_per_px_store": round(total_bytes / px, 1),
-        }))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "cube_px": px,
+                    "contended": args.contended,
+                    "model_only_px_s": round(ref),
+                    "model_only_runs": [round(before), round(after)],
+                    "embed_px_s": round(reported),
+                    "ratio": round(reported / ref, 3),
+                    "ratio_vs_best_model_only": round(reported / max(before, after), 3),
+                    "embed_px_s_incl_process_start": round(px / wall),
+                    "peak_rss_mb": round(peak_mb),
+                    "bytes_per_px_data": round(data_bytes / px, 1),
+                    "bytes_per_px_store": round(total_bytes / px, 1),
+                }
+            )
+        )
     for p in burners:
         p.terminate()
 

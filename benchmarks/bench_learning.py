@@ -94,9 +94,11 @@ def report(points, minutes, args) -> None:
         diff = np.array([a[k] - b[k] for k in a])
         sd = max(np.std(list(a.values())), np.std(list(b.values())))
         verdict = "adapted wins" if diff.mean() > 0 else "raw bands win"
-        print(f"          adapted + {best['adapted']} vs best raw ({raw} + {best[raw]}): {diff.mean():+.3f} "
-              f"(paired over the same draws: sd {diff.std():.3f}, {np.mean(diff > 0):.0%} of draws won; "
-              f"pooled sd {sd:.3f}; {'> 1 sd' if diff.mean() > sd else '≤ 1 sd'}) — {verdict}")  # fmt: skip
+        print(
+            f"          adapted + {best['adapted']} vs best raw ({raw} + {best[raw]}): {diff.mean():+.3f} "
+            f"(paired over the same draws: sd {diff.std():.3f}, {np.mean(diff > 0):.0%} of draws won; "
+            f"pooled sd {sd:.3f}; {'> 1 sd' if diff.mean() > sd else '≤ 1 sd'}) — {verdict}"
+        )
     print("\nminutes per scene on this machine (mean):")
     for k, v in minutes.items():
         print(f"  {k:40s} {np.mean(v):.2f}")

@@ -65,9 +65,9 @@ def matmul_roofline(device: torch.device, dtype: torch.dtype, reps: int) -> dict
         a = torch.randn(m, k, device=device, dtype=dtype)
         b = torch.randn(k, n, device=device, dtype=dtype)
         bt = b.t().contiguous()
-        libs = {"torch.matmul": lambda: a @ b}
+        libs = {"torch.matmul": lambda a=a, b=b: a @ b}
         if onednn is not None:
-            libs["oneDNN"] = lambda: onednn(a, bt, None, "none", [], "")
+            libs["oneDNN"] = lambda a=a, bt=bt: onednn(a, bt, None, "none", [], "")
         for lib, fn in libs.items():
             with torch.inference_mode():
                 best[lib] = max(best.get(lib, 0.0), 2 * m * k * n / timed(fn, reps, device))
@@ -79,10 +79,15 @@ def pixel_tokens(n: int, seed: int = 0):
     side = int(np.ceil(np.sqrt(min(n, 128 * 128))))
     c = simulate(SimulationConfig(height=side, width=side, seed=seed)).cube
     t = len(c.s2_doy)
-    s1, s1_doy = pool_s1(c.s1_ascending.values, c.s1_ascending.doy,
-                         c.s1_descending.values, c.s1_descending.doy)  # fmt: skip
-    tok = sample_tokens(c.s2_bands.reshape(t, -1, 10), c.s2_mask.reshape(t, -1), c.s2_doy,
-                        s1.reshape(len(s1_doy), -1, 2), s1_doy, np.random.default_rng(seed))  # fmt: skip
+    s1, s1_doy = pool_s1(c.s1_ascending.values, c.s1_ascending.doy, c.s1_descending.values, c.s1_descending.doy)
+    tok = sample_tokens(
+        c.s2_bands.reshape(t, -1, 10),
+        c.s2_mask.reshape(t, -1),
+        c.s2_doy,
+        s1.reshape(len(s1_doy), -1, 2),
+        s1_doy,
+        np.random.default_rng(seed),
+    )
     reps = int(np.ceil(n / len(tok.s2)))
     return np.tile(tok.s2, (reps, 1, 1))[:n], np.tile(tok.s1, (reps, 1, 1))[:n]
 
@@ -93,9 +98,15 @@ def cube_inputs(side: int, seed: int = 0):
 
     c = simulate(SimulationConfig(height=side, width=side, seed=seed)).cube
     t, ta, td = len(c.s2_doy), len(c.s1_ascending.doy), len(c.s1_descending.doy)
-    return student_tokens(c.s2_bands.reshape(t, -1, 10), c.s2_mask.reshape(t, -1), c.s2_doy,
-                          c.s1_ascending.values.reshape(ta, -1, 2), c.s1_ascending.doy,
-                          c.s1_descending.values.reshape(td, -1, 2), c.s1_descending.doy)  # fmt: skip
+    return student_tokens(
+        c.s2_bands.reshape(t, -1, 10),
+        c.s2_mask.reshape(t, -1),
+        c.s2_doy,
+        c.s1_ascending.values.reshape(ta, -1, 2),
+        c.s1_ascending.doy,
+        c.s1_descending.values.reshape(td, -1, 2),
+        c.s1_descending.doy,
+    )
 
 
 def store_bytes_per_depth(side: int, work) -> dict[str, float]:
@@ -113,8 +124,11 @@ def store_bytes_per_depth(side: int, work) -> dict[str, float]:
     ckpt = save(PixelStudent(STUDENT_PRESETS["nano"]), work / "nano.safetensors")
     embed_cube(scene / "cube.zarr", ckpt, work / "store", EmbedConfig(depths=(16, 32, 64)))
     zone = next((work / "store").glob("utm*"))
-    du = {a.name: sum(f.stat().st_size for f in a.rglob("*") if f.is_file() and f.name != "zarr.json")
-          for a in zone.iterdir() if a.is_dir()}  # fmt: skip
+    du = {
+        a.name: sum(f.stat().st_size for f in a.rglob("*") if f.is_file() and f.name != "zarr.json")
+        for a in zone.iterdir()
+        if a.is_dir()
+    }
     px = side * side
     return {name: (du[name] + du["scales"]) / px for name in du if name.startswith("embeddings")}
 
@@ -132,22 +146,28 @@ def students(args) -> None:
     v1_s2, v1_s1 = torch.from_numpy(s2_np).to(device), torch.from_numpy(s1_np).to(device)
     med = statistics.median
     rows = []
-    print(f"{n_px} pixels of a simulated {args.side}² cube: {len(lengths)} length bins, mean S2 {mean_l2:.0f} "
-          f"and S1 {mean_l1:.0f} tokens per pixel; {device}, {torch.get_num_threads()} threads")
+    print(
+        f"{n_px} pixels of a simulated {args.side}² cube: {len(lengths)} length bins, mean S2 {mean_l2:.0f} "
+        f"and S1 {mean_l1:.0f} tokens per pixel; {device}, {torch.get_num_threads()} threads"
+    )
     for name in ["v1", *STUDENT_PRESETS]:
         torch.manual_seed(0)
         if name == "v1":
             model = Tessera(preset("v1"))
             flops = flops_per_pixel(preset("v1"))
-            def run(emb):  # noqa: E306
+
+            def run(emb):
                 return emb.forward_tensors(v1_s2, v1_s1)
+
             pixels = args.batch
         else:
             cfg = STUDENT_PRESETS[name]
             model = PixelStudent(cfg)
             flops = sum(student_flops_per_pixel(cfg, a, b) * n for a, b, n in lengths) / n_px
-            def run(emb):  # noqa: E306
+
+            def run(emb):
                 return torch.from_numpy(emb.binned(tokens))
+
             pixels = n_px
         res = {}
         for precision in ("fp32", "bf16"):
@@ -156,14 +176,20 @@ def students(args) -> None:
             secs, fracs = [], []
             for _ in range(args.rounds):
                 roof = max(matmul_roofline(device, torch.float32, 2).values())
-                secs.append(timed(lambda: run(emb), 1, device))
+                secs.append(timed(lambda emb=emb: run(emb), 1, device))
                 fracs.append(pixels * flops / secs[-1] / roof)
             res[precision] = (pixels / med(secs), med(fracs), out)
         cos = torch.nn.functional.cosine_similarity(res["bf16"][2], res["fp32"][2], dim=1)
-        row = {"model": name, "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
-               "gflop_per_px": round(flops / 1e9, 4), "fp32_px_s": round(res["fp32"][0], 1),
-               "fp32_fraction_of_roofline": round(res["fp32"][1], 3), "bf16_px_s": round(res["bf16"][0], 1),
-               "bf16_speedup": round(res["bf16"][0] / res["fp32"][0], 2), "bf16_cosine_min": round(float(cos.min()), 6)}  # fmt: skip
+        row = {
+            "model": name,
+            "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
+            "gflop_per_px": round(flops / 1e9, 4),
+            "fp32_px_s": round(res["fp32"][0], 1),
+            "fp32_fraction_of_roofline": round(res["fp32"][1], 3),
+            "bf16_px_s": round(res["bf16"][0], 1),
+            "bf16_speedup": round(res["bf16"][0] / res["fp32"][0], 2),
+            "bf16_cosine_min": round(float(cos.min()), 6),
+        }
         rows.append(row)
         print(json.dumps(row))
     if not args.skip_store:
@@ -212,7 +238,7 @@ def main() -> None:
         secs = []
         for _ in range(args.rounds):
             gemm = matmul_roofline(device, torch.float32, 2)
-            secs.append(timed(lambda: emb.forward_tensors(s2, s1), args.batches, device))
+            secs.append(timed(lambda emb=emb: emb.forward_tensors(s2, s1), args.batches, device))
             if precision == "fp32":
                 rounds.append((gemm, secs[-1]))
         results[precision] = {"seconds": med(secs), "out": out}
@@ -229,7 +255,9 @@ def main() -> None:
     bf16 = results["bf16"]
     cos = torch.nn.functional.cosine_similarity(bf16["out"], fp32["out"], dim=1)
     summary = {
-        "preset": args.preset, "batch": args.batch, "device": str(device),
+        "preset": args.preset,
+        "batch": args.batch,
+        "device": str(device),
         "threads": torch.get_num_threads(),
         "gflop_per_pixel": flops / 1e9,
         "fp32_px_per_s": px_s,
@@ -243,7 +271,7 @@ def main() -> None:
         "bf16_speedup_over_fp32": speedup,
         "bf16_cosine_to_fp32_mean": float(cos.mean()),
         "bf16_cosine_to_fp32_min": float(cos.min()),
-    }  # fmt: skip
+    }
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         peak = next((v for k, v in GPU_BF16_PEAK.items() if k in name), None)
@@ -255,14 +283,23 @@ def main() -> None:
     print(f"preset {args.preset}, batch {args.batch}, {device} ({summary['threads']} threads)")
     print(f"  FLOPs per pixel (40 + 40 timesteps): {flops / 1e9:.3f} GFLOP")
     libs = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in gemm.items())
-    print(f"  fp32 matmul roofline:  {roof / 1e9:8.1f} GFLOP/s (best of: {libs}; "
-          f"first round {roof_before / 1e9:.1f}, last {roof_after / 1e9:.1f})")
+    print(
+        f"  fp32 matmul roofline:  {roof / 1e9:8.1f} GFLOP/s (best of: {libs}; "
+        f"first round {roof_before / 1e9:.1f}, last {roof_after / 1e9:.1f})"
+    )
     per_round = ", ".join(f"{x:.3f}" for x in summary["fp32_fraction_per_round"])
-    print(f"  fp32 model:            {achieved / 1e9:8.1f} GFLOP/s  {px_s:8.1f} px/s  → {ratio:.3f} of roofline "
-          f"(median of rounds: {per_round})")
-    print(f"  bf16 model:            {summary['bf16_px_per_s'] * flops / 1e9:8.1f} GFLOP/s  "
-          f"{summary['bf16_px_per_s']:8.1f} px/s  → {summary['bf16_speedup_over_fp32']:.2f}× fp32")
-    print(f"  bf16 vs fp32 cosine:   mean {summary['bf16_cosine_to_fp32_mean']:.5f}, min {summary['bf16_cosine_to_fp32_min']:.5f}")
+    print(
+        f"  fp32 model:            {achieved / 1e9:8.1f} GFLOP/s  {px_s:8.1f} px/s  → {ratio:.3f} of roofline "
+        f"(median of rounds: {per_round})"
+    )
+    print(
+        f"  bf16 model:            {summary['bf16_px_per_s'] * flops / 1e9:8.1f} GFLOP/s  "
+        f"{summary['bf16_px_per_s']:8.1f} px/s  → {summary['bf16_speedup_over_fp32']:.2f}× fp32"
+    )
+    print(
+        f"  bf16 vs fp32 cosine:   mean {summary['bf16_cosine_to_fp32_mean']:.5f}, "
+        f"min {summary['bf16_cosine_to_fp32_min']:.5f}"
+    )
     if "bf16_mfu" in summary:
         print(f"  GPU bf16 MFU:          {summary['bf16_mfu']:.3f} ({summary['gpu']})")
     if args.json:

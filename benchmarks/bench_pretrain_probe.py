@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from commands import run
 
 import tessera.model as tm
@@ -47,17 +46,54 @@ def main() -> None:
         evaluate(w, None)
         return
     for seed in range(args.scenes):
-        run(tessera + ["simulate", str(w / f"train{seed}"), "--size", "128", "--seed", str(100 + seed),
-                       "--overwrite"])  # fmt: skip
-    run(tessera + ["simulate", str(w / "heldout"), "--size", "128", "--seed", "200", "--overwrite"])
-    run(tessera + ["simulate", str(w / "val"), "--size", "96", "--seed", "300", "--overwrite"])
-    run(tessera + ["shards", *[str(w / f"train{s}") for s in range(args.scenes)], "--out", str(w / "shards"),
-                   "--samples-per-epoch", "60000", "--shard-size", "20000", "--epochs", "3", "--overwrite"])  # fmt: skip
+        run([*tessera, "simulate", str(w / f"train{seed}"), "--size", "128", "--seed", str(100 + seed), "--overwrite"])
+    run([*tessera, "simulate", str(w / "heldout"), "--size", "128", "--seed", "200", "--overwrite"])
+    run([*tessera, "simulate", str(w / "val"), "--size", "96", "--seed", "300", "--overwrite"])
+    run(
+        [
+            *tessera,
+            "shards",
+            *[str(w / f"train{s}") for s in range(args.scenes)],
+            "--out",
+            str(w / "shards"),
+            "--samples-per-epoch",
+            "60000",
+            "--shard-size",
+            "20000",
+            "--epochs",
+            "3",
+            "--overwrite",
+        ]
+    )
     t = time.time()
-    run(tessera + ["train", "--shards", str(w / "shards"), "--out", str(w / "run"), "--preset", "tiny",
-                   "--steps", str(args.steps), "--batch-size", "256", "--lr", str(args.lr), "--warmup-steps", "50",
-                   "--eval-every", "100", "--checkpoint-every", "100", "--val-scene", str(w / "val"),
-                   "--time-limit", str(args.minutes * 60)])  # fmt: skip
+    run(
+        [
+            *tessera,
+            "train",
+            "--shards",
+            str(w / "shards"),
+            "--out",
+            str(w / "run"),
+            "--preset",
+            "tiny",
+            "--steps",
+            str(args.steps),
+            "--batch-size",
+            "256",
+            "--lr",
+            str(args.lr),
+            "--warmup-steps",
+            "50",
+            "--eval-every",
+            "100",
+            "--checkpoint-every",
+            "100",
+            "--val-scene",
+            str(w / "val"),
+            "--time-limit",
+            str(args.minutes * 60),
+        ]
+    )
     evaluate(w, (time.time() - t) / 60)
 
 
@@ -83,9 +119,16 @@ def evaluate(w: Path, minutes: float | None) -> None:
         for frac in (0.01, 0.10):
             print(f"linear probe, {split} hold-out, {frac:.0%} labels (mean ± sd over 5 draws):")
             for name, f in feats.items():
-                accs = [linear_probe(f, held.labels, frac, seed=s,
-                                     region=None if split == "random" else block_split(held.rows, held.cols, 16, s))
-                        for s in range(5)]  # fmt: skip
+                accs = [
+                    linear_probe(
+                        f,
+                        held.labels,
+                        frac,
+                        seed=s,
+                        region=None if split == "random" else block_split(held.rows, held.cols, 16, s),
+                    )
+                    for s in range(5)
+                ]
                 print(f"  {name:42s} {np.mean(accs):.3f} ± {np.std(accs):.3f}")
 
 

@@ -17,13 +17,13 @@ import statistics
 import time
 
 import torch
-
 from bench_model import GPU_BF16_PEAK, matmul_roofline, pixel_tokens, sync
+from timing import burn
+
+from tessera.cpus import available_cores
 from tessera.model import Tessera, flops_per_pixel, preset
 from tessera.train import PROJECTORS, Projector, barlow_twins_loss, mix_loss
 from tessera.train.loop import Trainee
-from timing import burn
-from tessera.cpus import available_cores
 
 
 def main() -> None:
@@ -32,10 +32,18 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--threads", type=int, nargs="+", default=None,
-                    help="PyTorch thread counts to compare in this run (default: PyTorch's own choice)")
-    ap.add_argument("--contended", action="store_true",
-                    help="run a CPU-burning process per usable core beside everything (a busy machine)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=None,
+        help="PyTorch thread counts to compare in this run (default: PyTorch's own choice)",
+    )
+    ap.add_argument(
+        "--contended",
+        action="store_true",
+        help="run a CPU-burning process per usable core beside everything (a busy machine)",
+    )
     args = ap.parse_args()
     burners = burn(available_cores()) if args.contended else []
     if args.contended:
@@ -88,8 +96,10 @@ def measure(args: argparse.Namespace) -> None:
         print(f"  {rate / 1e12:.1f} TFLOP/s, MFU {rate / peak:.3f} of {name} bf16 peak")
     else:
         roof = max(matmul_roofline(device, torch.float32, 2).values())
-        print(f"  {rate / 1e9:.1f} GFLOP/s, MFU {rate / roof:.3f} of the fp32 GEMM roofline "
-              f"({roof / 1e9:.0f} GFLOP/s, measured now)")
+        print(
+            f"  {rate / 1e9:.1f} GFLOP/s, MFU {rate / roof:.3f} of the fp32 GEMM roofline "
+            f"({roof / 1e9:.0f} GFLOP/s, measured now)"
+        )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,9 @@ def pixels(scene_dir: Path, stores: dict[str, Path]):
     from tessera.heads.workflow import labelled_region
 
     (first, path), *rest = stores.items()
-    region = labelled_region(open_store(path), YEAR, scene_dir / "classes.tif",
-                             cube=scene_dir / "cube.zarr", groups=scene_dir / "fields.tif")  # fmt: skip
+    region = labelled_region(
+        open_store(path), YEAR, scene_dir / "classes.tif", cube=scene_dir / "cube.zarr", groups=scene_dir / "fields.tif"
+    )
     extra = {name: read_grid(open_store(p), region.grid, YEAR).data for name, p in rest}
     region = dataclasses.replace(region, raw={**extra, **(region.raw or {})})
     feats, labels, rows, cols = region.pixels()
@@ -60,8 +61,9 @@ def pixels(scene_dir: Path, stores: dict[str, Path]):
 def curve(feats, labels, rows, cols, groups, repeats: int = 5, fractions=FRACTIONS, heads=HEADS):
     from tessera.heads import learning_curve
 
-    return learning_curve(feats, labels, rows, cols, heads=heads, fractions=fractions, repeats=repeats,
-                          split="groups", groups=groups)  # fmt: skip
+    return learning_curve(
+        feats, labels, rows, cols, heads=heads, fractions=fractions, repeats=repeats, split="groups", groups=groups
+    )
 
 
 def best_head(points, features: str, fraction: float) -> tuple[str, float, float]:

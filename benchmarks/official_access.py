@@ -6,6 +6,7 @@
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 from geotessera.store import GeoTesseraZarr
@@ -13,7 +14,7 @@ from timing import best
 
 
 def main(store, request, out):
-    req = json.loads(open(request).read())
+    req = json.loads(Path(request).read_text())
     year, rounds = req["year"], req["rounds"]
     coords = [tuple(p) for p in req["points"]]
     # A fresh client per round: no dataset cache carried from one round to the next.

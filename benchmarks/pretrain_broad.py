@@ -43,19 +43,56 @@ def main() -> None:
     scenes = [w / f"pretrain{i}" for i in range(family("pretrain").count)]
     for i, s in enumerate(scenes):
         if not (s / "cube.zarr").exists():
-            run(tessera + ["simulate", str(s), "--family", "pretrain", "--index", str(i), "--overwrite"])
+            run([*tessera, "simulate", str(s), "--family", "pretrain", "--index", str(i), "--overwrite"])
     if not (w / "dev0" / "cube.zarr").exists():
-        run(tessera + ["simulate", str(w / "dev0"), "--family", "dev", "--index", "0", "--overwrite"])
+        run([*tessera, "simulate", str(w / "dev0"), "--family", "dev", "--index", "0", "--overwrite"])
     if not (w / "shards" / "shards.json").exists():
-        run(tessera + ["shards", *map(str, scenes), "--out", str(w / "shards"), "--samples-per-epoch",
-                       str(args.samples_per_epoch), "--shard-size", "20000", "--epochs", str(args.epochs)])  # fmt: skip
+        run(
+            [
+                *tessera,
+                "shards",
+                *map(str, scenes),
+                "--out",
+                str(w / "shards"),
+                "--samples-per-epoch",
+                str(args.samples_per_epoch),
+                "--shard-size",
+                "20000",
+                "--epochs",
+                str(args.epochs),
+            ]
+        )
     print(f"data ready in {(time.time() - t) / 60:.1f} min", flush=True)
     t = time.time()
-    run(tessera + ["train", "--shards", str(w / "shards"), "--out", str(w / "run"), "--preset", "tiny",
-                   "--steps", str(args.steps), "--batch-size", "256", "--lr", "2e-3", "--warmup-steps", "100",
-                   "--eval-every", "200", "--checkpoint-every", "100", "--val-scene", str(w / "dev0"),
-                   "--time-limit", str(args.minutes * 60)]
-        + (["--threads", str(args.threads)] if args.threads else []))  # fmt: skip
+    run(
+        tessera
+        + [
+            "train",
+            "--shards",
+            str(w / "shards"),
+            "--out",
+            str(w / "run"),
+            "--preset",
+            "tiny",
+            "--steps",
+            str(args.steps),
+            "--batch-size",
+            "256",
+            "--lr",
+            "2e-3",
+            "--warmup-steps",
+            "100",
+            "--eval-every",
+            "200",
+            "--checkpoint-every",
+            "100",
+            "--val-scene",
+            str(w / "dev0"),
+            "--time-limit",
+            str(args.minutes * 60),
+        ]
+        + (["--threads", str(args.threads)] if args.threads else [])
+    )
     print(f"trained in {(time.time() - t) / 60:.1f} min; metrics: {w / 'run' / 'metrics.jsonl'}")
 
 
@@ -68,13 +105,22 @@ def install(w: Path) -> None:
     run_dir = w / "run"
     step = int(read_metadata(run_dir / "model.safetensors")["step"])
     config = json.loads((run_dir / "train_config.json").read_text())
-    recipe = (f"python benchmarks/pretrain_broad.py --steps {config['steps']} (batch {config['batch_size']}, "
-              f"lr {config['lr']}, seed {config['seed']}); stopped at step {step}")  # fmt: skip
+    recipe = (
+        f"python benchmarks/pretrain_broad.py --steps {config['steps']} (batch {config['batch_size']}, "
+        f"lr {config['lr']}, seed {config['seed']}); stopped at step {step}"
+    )
     dest = Path(__file__).resolve().parents[1] / "src" / "tessera" / "pretrained" / "tiny-broad.safetensors"
     f = family("pretrain")
-    tm.save(tm.load(run_dir / "model.safetensors"), dest, step=step,
-            extra={"recipe": recipe, "training_data": f"simulated family 'pretrain': {f.count} scenes of {f.size}² px, "
-                   f"seeds {f.first_seed}–{f.first_seed + f.count - 1}, one drawn regime each"})  # fmt: skip
+    tm.save(
+        tm.load(run_dir / "model.safetensors"),
+        dest,
+        step=step,
+        extra={
+            "recipe": recipe,
+            "training_data": f"simulated family 'pretrain': {f.count} scenes of {f.size}² px, "
+            f"seeds {f.first_seed}–{f.first_seed + f.count - 1}, one drawn regime each",
+        },
+    )
     print(f"wrote {dest} ({dest.stat().st_size / 1e6:.2f} MB, step {step})")
 
 

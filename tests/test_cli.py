@@ -15,8 +15,7 @@ runner = CliRunner()
 
 def tessera(*args):
     """Run the real console entry point, as a user would."""
-    return subprocess.run([sys.executable, "-m", "tessera", *map(str, args)],
-                          capture_output=True, text=True)  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "tessera", *map(str, args)], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +49,7 @@ def test_cube_info_table_and_json(scene_dir):
 def test_import_npy_command(scene_dir, tmp_path):
     data = open_cube(scene_dir / "cube.zarr").read()
     stack = export_npy(data, tmp_path / "stack")
-    result = runner.invoke(app, ["cube", "import-npy", str(stack), str(tmp_path / "c.zarr"),
-                                 "--year", "2024"])  # fmt: skip
+    result = runner.invoke(app, ["cube", "import-npy", str(stack), str(tmp_path / "c.zarr"), "--year", "2024"])
     assert result.exit_code == 0, result.output
     assert open_cube(tmp_path / "c.zarr").read().equals(data)
 

@@ -22,6 +22,10 @@ def test_every_option_of_every_command_has_help():
 
     commands = list(_commands(typer.main.get_command(app)))
     assert len(commands) >= 19  # every command and sub-command, not an empty walk
-    missing = [f"tessera {' '.join(path)} {p.opts[0]}" for path, cmd in _commands(typer.main.get_command(app))
-               for p in cmd.params if p.param_type_name == "option" and not getattr(p, "help", None)]  # fmt: skip
+    missing = [
+        f"tessera {' '.join(path)} {p.opts[0]}"
+        for path, cmd in _commands(typer.main.get_command(app))
+        for p in cmd.params
+        if p.param_type_name == "option" and not getattr(p, "help", None)
+    ]
     assert not missing, missing

@@ -12,8 +12,11 @@ def test_quickstart_end_to_end_small(tmp_path):
     raw_map = next((tmp_path / "qs" / "report").glob("map_raw_*.png")).name
     for fig in ("learning_curve.png", "pca.png", "truth.png", "map_embeddings.png", raw_map):
         assert (tmp_path / "qs" / "report" / fig).stat().st_size > 1000 and fig in text
-    rows = [line for line in text.splitlines()
-            if line.startswith(("| embeddings |", "| not adapted |", "| raw seasonal |", "| raw monthly |"))]  # fmt: skip
+    rows = [
+        line
+        for line in text.splitlines()
+        if line.startswith(("| embeddings |", "| not adapted |", "| raw seasonal |", "| raw monthly |"))
+    ]
     assert "field hold-out" in text
     assert "kept step" in text and text.count("Adaptation: best head") == 2
     assert len(rows) == 8 and all(len(re.findall(r"0\.\d{3} ± 0\.\d{3}", r)) == 6 for r in rows)

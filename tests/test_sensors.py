@@ -10,7 +10,7 @@ def test_published_band_order_and_constants():
     assert sensors.S2_MEAN[0] == pytest.approx(1711.0938) and sensors.S2_STD[-1] == pytest.approx(1398.4779)
     assert sensors.S1_MEAN.tolist() == pytest.approx([5484.0407, 3003.7812])
     assert sensors.S1_STD.tolist() == pytest.approx([1871.2334, 1726.0670])
-    assert sensors.SCL_INVALID | sensors.SCL_VALID == frozenset(range(12))
+    assert frozenset(range(12)) == sensors.SCL_INVALID | sensors.SCL_VALID
     assert not sensors.SCL_INVALID & sensors.SCL_VALID
 
 

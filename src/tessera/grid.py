@@ -29,9 +29,7 @@ class Window:
 
     def __post_init__(self) -> None:
         if self.height <= 0 or self.width <= 0:
-            raise GeoreferenceError(
-                f"window {self} is empty: height and width must be positive pixel counts"
-            )
+            raise GeoreferenceError(f"window {self} is empty: height and width must be positive pixel counts")
 
     @property
     def slices(self) -> tuple[slice, slice]:
@@ -101,8 +99,7 @@ class Grid:
         full = Window(0, 0, self.height, self.width)
         if window.intersection(full) != window:
             raise GeoreferenceError(
-                f"window {window} is outside the {self.height}×{self.width} grid; "
-                "choose rows/cols inside it"
+                f"window {window} is outside the {self.height}×{self.width} grid; choose rows/cols inside it"
             )
         t = self.transform @ Affine.translation(window.col, window.row)
         return Grid(self.crs, t, window.height, window.width)
@@ -133,8 +130,9 @@ class Grid:
             transform = Affine(*[float(v) for v in attrs["transform"][:6]])
             return cls(str(attrs["crs"]), transform, int(attrs["height"]), int(attrs["width"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise GeoreferenceError(f"unusable grid attributes ({exc}); expected crs, "
-                                    "transform (6 numbers), height, width") from exc
+            raise GeoreferenceError(
+                f"unusable grid attributes ({exc}); expected crs, transform (6 numbers), height, width"
+            ) from exc
 
 
 def epsg_code(crs: str) -> int:
@@ -151,10 +149,8 @@ def utm_epsg(lon: float, lat: float) -> int:
     Uses the plain 6° zones (no Norway/Svalbard exceptions), as Sentinel-2 tiling does.
     """
     if not (-180.0 <= lon <= 180.0) or not (-80.0 <= lat <= 84.0):
-        raise GeoreferenceError(
-            f"({lon}, {lat}) is outside UTM coverage (lon −180…180, lat −80…84)"
-        )
-    zone = min(int(math.floor((lon + 180.0) / 6.0)) + 1, 60)
+        raise GeoreferenceError(f"({lon}, {lat}) is outside UTM coverage (lon −180…180, lat −80…84)")
+    zone = min(math.floor((lon + 180.0) / 6.0) + 1, 60)
     return (32600 if lat >= 0 else 32700) + zone
 
 

@@ -15,9 +15,17 @@ import numpy as np
 S2_BANDS: tuple[str, ...] = ("B04", "B02", "B03", "B08", "B8A", "B05", "B06", "B07", "B11", "B12")
 #: Native resolution of each band in metres; 20 m bands are resampled bilinearly to 10 m.
 S2_NATIVE_RES_M: dict[str, int] = {
-    "B02": 10, "B03": 10, "B04": 10, "B08": 10,
-    "B05": 20, "B06": 20, "B07": 20, "B8A": 20, "B11": 20, "B12": 20,
-}  # fmt: skip
+    "B02": 10,
+    "B03": 10,
+    "B04": 10,
+    "B08": 10,
+    "B05": 20,
+    "B06": 20,
+    "B07": 20,
+    "B8A": 20,
+    "B11": 20,
+    "B12": 20,
+}
 S2_REFLECTANCE_SCALE = 1e4
 
 #: Scene-classification (SCL) classes treated as invalid: no data, saturated/defective,
@@ -28,23 +36,23 @@ SCL_VALID: frozenset[int] = frozenset({4, 5, 6, 7, 10, 11})
 
 # v1.0 normalisation, in S2_BANDS order.
 S2_MEAN = np.array(
-    [1711.0938, 1308.8511, 1546.4543, 3010.1293, 3106.5083,
-     2068.3044, 2685.0845, 2931.5889, 2514.6928, 1899.4922], dtype=np.float32,
-)  # fmt: skip
+    [1711.0938, 1308.8511, 1546.4543, 3010.1293, 3106.5083, 2068.3044, 2685.0845, 2931.5889, 2514.6928, 1899.4922],
+    dtype=np.float32,
+)
 S2_STD = np.array(
-    [1926.1026, 1862.9751, 1803.1792, 1741.7837, 1677.4543,
-     1888.7862, 1736.3090, 1715.8104, 1514.5199, 1398.4779], dtype=np.float32,
-)  # fmt: skip
+    [1926.1026, 1862.9751, 1803.1792, 1741.7837, 1677.4543, 1888.7862, 1736.3090, 1715.8104, 1514.5199, 1398.4779],
+    dtype=np.float32,
+)
 
 # v2 students' normalisation, in S2_BANDS order (tessera_infer_v2, arXiv 2607.03949).
 S2_MEAN_V2 = np.array(
-    [1633.0042, 1341.1090, 1539.5536, 3054.8269, 3117.4658,
-     2004.1648, 2694.7275, 2945.1504, 2266.6079, 1657.3094], dtype=np.float32,
-)  # fmt: skip
+    [1633.0042, 1341.1090, 1539.5536, 3054.8269, 3117.4658, 2004.1648, 2694.7275, 2945.1504, 2266.6079, 1657.3094],
+    dtype=np.float32,
+)
 S2_STD_V2 = np.array(
-    [1999.4603, 2014.7549, 1929.2201, 1754.2493, 1649.9807,
-     1936.8988, 1748.6041, 1708.6991, 1207.5250, 1108.6046], dtype=np.float32,
-)  # fmt: skip
+    [1999.4603, 2014.7549, 1929.2201, 1754.2493, 1649.9807, 1936.8988, 1748.6041, 1708.6991, 1207.5250, 1108.6046],
+    dtype=np.float32,
+)
 
 # --- Sentinel-1 ------------------------------------------------------------------------------
 
@@ -116,21 +124,17 @@ def s1_valid_mask(q: np.ndarray) -> np.ndarray:
 
 def normalize_s2(bands: np.ndarray) -> np.ndarray:
     """z-score S2 DN values, last axis in ``S2_BANDS`` order → float32."""
-    return ((np.asarray(bands, dtype=np.float32) - S2_MEAN) / (S2_STD + NORM_EPS)).astype(
-        np.float32
-    )
+    return ((np.asarray(bands, dtype=np.float32) - S2_MEAN) / (S2_STD + NORM_EPS)).astype(np.float32)
 
 
 def normalize_s1(values: np.ndarray) -> np.ndarray:
     """z-score encoded S1 values, last axis (VV, VH) → float32."""
-    return ((np.asarray(values, dtype=np.float32) - S1_MEAN) / (S1_STD + NORM_EPS)).astype(
-        np.float32
-    )
+    return ((np.asarray(values, dtype=np.float32) - S1_MEAN) / (S1_STD + NORM_EPS)).astype(np.float32)
 
 
 def _tokens(normalized: np.ndarray, doy: np.ndarray) -> np.ndarray:
     doy = np.asarray(doy, dtype=np.float32)
-    doy = np.broadcast_to(doy[..., None], normalized.shape[:-1] + (1,))
+    doy = np.broadcast_to(doy[..., None], (*normalized.shape[:-1], 1))
     return np.concatenate([normalized, doy], axis=-1)
 
 

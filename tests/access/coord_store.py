@@ -51,5 +51,3 @@ def build_store(root):
                 NODATA_PX[(piece.row, piece.col)] = True
             group.write_block(shard, piece, q, scales, f"cube-{zone.name}")
     return root
-
-

@@ -11,10 +11,10 @@ import pytest
 from pyproj import Transformer
 
 from tessera.access import NODATA, OUTSIDE, VALID, AccessError, open_store
-from tests.access.coord_store import BBOX, DIMS, NODATA_PX, Z30, Z31, decode, encode, zone_window
-from tests.access.coord_store import zone_pixels
 from tessera.errors import InputNotFoundError
 from tessera.store import Provenance, StoreError, StoreLayout
+from tests.access.coord_store import BBOX, DIMS, NODATA_PX, Z30, Z31, decode, encode, zone_pixels, zone_window
+
 
 def centres_in(crs_from: str, crs_to: str, xs, ys):
     return Transformer.from_crs(crs_from, crs_to, always_xy=True).transform(xs, ys)
@@ -101,14 +101,17 @@ def test_patch_is_centred_and_strips_reassemble_the_region(store_path):
     assert np.array_equal(np.concatenate([s.data for s in strips]), whole.data, equal_nan=True)
 
 
-@pytest.mark.parametrize("bbox, match", [
-    ((0.01, 52.0, -0.01, 52.01), "antimeridian or is inverted"),
-    ((-0.01, 52.01, 0.01, 52.0), "min lat > max lat"),
-    ((0.0, 52.0, 0.0, 52.01), "empty"),
-    ((-0.01, 52.0, 0.01, 95.0), "latitude"),
-    ((170.0, 52.0, -170.0, 53.0), "antimeridian"),
-    ((1, 2, 3), "four numbers"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "bbox, match",
+    [
+        ((0.01, 52.0, -0.01, 52.01), "antimeridian or is inverted"),
+        ((-0.01, 52.01, 0.01, 52.0), "min lat > max lat"),
+        ((0.0, 52.0, 0.0, 52.01), "empty"),
+        ((-0.01, 52.0, 0.01, 95.0), "latitude"),
+        ((170.0, 52.0, -170.0, 53.0), "antimeridian"),
+        ((1, 2, 3), "four numbers"),
+    ],
+)
 def test_bad_bboxes(store_path, bbox, match):
     with pytest.raises(AccessError, match=match):
         open_store(store_path).read_region(bbox, 2024)
@@ -168,7 +171,9 @@ def test_cli_info_sample_export(store_path, tmp_path):
         assert src.crs.to_epsg() == 32631 and src.transform == region.transform and src.count == 10
         assert np.array_equal(src.read().transpose(1, 2, 0), region.data, equal_nan=True)
         assert src.tags()["checkpoint_sha256"] == "0" * 64
-    r = tessera("export", store_path, tmp_path / "q.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2024", "--int8")
+    r = tessera(
+        "export", store_path, tmp_path / "q.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2024", "--int8"
+    )
     assert r.returncode == 0, r.stderr
     with rasterio.open(tmp_path / "q.tif") as q, rasterio.open(tmp_path / "q_scales.tif") as s:
         back = q.read().transpose(1, 2, 0).astype(np.float32) * s.read(1)[..., None]
@@ -192,7 +197,10 @@ def test_direct_shard_reads_equal_zarr_indexing(store_path):
     sc = zarr.open_array(str(store_path / "utm31" / "scales"), mode="r")
     rows, cols = zone_pixels(Z31, np.array([0.005]), np.array([52.005]))
     win = Window(int(rows[0]) - 70, int(cols[0]) - 70, 140, 150)
-    q, s = emb[0, :, win.row : win.row + 140, win.col : win.col + 150], sc[0, win.row : win.row + 140, win.col : win.col + 150]
+    q, s = (
+        emb[0, :, win.row : win.row + 140, win.col : win.col + 150],
+        sc[0, win.row : win.row + 140, win.col : win.col + 150],
+    )
     expect = np.where(np.isfinite(s), s, np.nan)[..., None] * np.moveaxis(q, 0, -1).astype(np.float32)
     assert np.array_equal(reader.read(win, 2024), expect, equal_nan=True)
     assert np.isinf(s).any() and np.isfinite(s).any()

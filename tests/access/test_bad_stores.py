@@ -36,16 +36,19 @@ def test_a_store_without_consolidated_metadata(store_path, tmp_path):
     root = _copy(store_path, tmp_path)
     _edit_meta(root, lambda d: d.pop("consolidated_metadata"))
     before = _files(root)
-    with pytest.raises(StoreError, match="no consolidated metadata.*consolidate"):
+    with pytest.raises(StoreError, match=r"no consolidated metadata.*consolidate"):
         open_store(root)
     assert _files(root) == before
 
 
-@pytest.mark.parametrize("change, match", [
-    (lambda m: m.update(dimension_names=["time", "y", "x", "band"]), r"dims \['time', 'y', 'x', 'band'\]"),
-    (lambda m: m.update(data_type="float32"), "float32"),
-    (lambda m: m.update(shape=[1, 10, 100, 100]), "on the zone's"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda m: m.update(dimension_names=["time", "y", "x", "band"]), r"dims \['time', 'y', 'x', 'band'\]"),
+        (lambda m: m.update(data_type="float32"), "float32"),
+        (lambda m: m.update(shape=[1, 10, 100, 100]), "on the zone's"),
+    ],
+)
 def test_a_zone_group_with_the_wrong_dims_dtype_or_shape(store_path, tmp_path, change, match):
     root = _copy(store_path, tmp_path)
     _edit_meta(root, lambda d: change(d["consolidated_metadata"]["metadata"]["utm31/embeddings"]))
@@ -56,9 +59,12 @@ def test_a_zone_group_with_the_wrong_dims_dtype_or_shape(store_path, tmp_path, c
 
 def test_a_year_not_on_the_time_axis(store_path):
     store = open_store(store_path)
-    for read in (lambda: store.sample_points([[0.005, 52.005]], 2023), lambda: store.probe(0.005, 52.005, 2030),
-                 lambda: store.read_patch(0.005, 52.005, 2019, 8)):  # fmt: skip
-        with pytest.raises(AccessError, match="holds no embeddings for .*; it holds 2024"):
+    for read in (
+        lambda: store.sample_points([[0.005, 52.005]], 2023),
+        lambda: store.probe(0.005, 52.005, 2030),
+        lambda: store.read_patch(0.005, 52.005, 2019, 8),
+    ):
+        with pytest.raises(AccessError, match=r"holds no embeddings for .*; it holds 2024"):
             read()
 
 
@@ -78,7 +84,7 @@ class _Faulty(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         type(self).hits += 1
         if self.mode == "stall":
             time.sleep(1.0)
@@ -104,7 +110,7 @@ def test_http_404_500_and_time_outs_are_bounded_one_line_errors(faulty, mode):
     _Faulty.mode = mode
     t0 = time.perf_counter()
     if mode == "404":
-        with pytest.raises(StoreError, match="no zarr.json"):
+        with pytest.raises(StoreError, match=r"no zarr.json"):
             StoreReader(HttpSource(faulty, retries=3, timeout_s=0.3))
         assert _Faulty.hits == 1  # a missing object is an answer, not a fault: no retry
     else:

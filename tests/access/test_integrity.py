@@ -22,7 +22,11 @@ POINT = (0.005, 52.005)
 def _victim(root, array="embeddings"):
     r, c = zone_pixels(Z31, np.array([POINT[0]]), np.array([POINT[1]]))
     r, c = int(r[0]), int(c[0])
-    key = f"utm31/{array}/c/0/0/{r // 64}/{c // 64}" if array == "embeddings" else f"utm31/{array}/c/0/{r // 64}/{c // 64}"
+    key = (
+        f"utm31/{array}/c/0/0/{r // 64}/{c // 64}"
+        if array == "embeddings"
+        else f"utm31/{array}/c/0/{r // 64}/{c // 64}"
+    )
     spec = ArraySpec.from_metadata(f"utm31/{array}", json.loads((root / f"utm31/{array}/zarr.json").read_text()))
     data = (root / key).read_bytes()
     index = spec.decode_index(data[-spec.index_nbytes :], key, len(data))
@@ -40,7 +44,9 @@ DAMAGE = {
     "data byte": lambda root: (lambda k, at: (_flip(root / k, at), k)[1])(*_victim(root)),
     "index byte": lambda root: (lambda k, _: (_flip(root / k, -7), k)[1])(*_victim(root)),
     "scales byte": lambda root: (lambda k, at: (_flip(root / k, at), k)[1])(*_victim(root, "scales")),
-    "truncated": lambda root: (lambda k, _: ((root / k).write_bytes((root / k).read_bytes()[:-100]), k)[1])(*_victim(root)),
+    "truncated": lambda root: (lambda k, _: ((root / k).write_bytes((root / k).read_bytes()[:-100]), k)[1])(
+        *_victim(root)
+    ),
     "embeddings deleted": lambda root: (lambda k, _: ((root / k).unlink(), k)[1])(*_victim(root)),
     "scales deleted": lambda root: (lambda k, _: ((root / k).unlink(), k)[1])(*_victim(root, "scales")),
 }
@@ -62,8 +68,10 @@ def test_every_read_path_names_the_damaged_shard(store_path, tmp_path, kind):
     with pytest.raises(StoreDamageError, match="utm31/"):
         dequantized(region_dataset(store, bbox)).compute()
     (tmp_path / "p.csv").write_text(f"lon,lat\n{POINT[0]},{POINT[1]}\n")
-    for args in (["sample", root, tmp_path / "p.csv", "--year", "2024", "-o", tmp_path / "o.csv"],
-                 ["export", root, tmp_path / "o.tif", "--bbox", ",".join(map(str, bbox)), "--year", "2024"]):  # fmt: skip
+    for args in (
+        ["sample", root, tmp_path / "p.csv", "--year", "2024", "-o", tmp_path / "o.csv"],
+        ["export", root, tmp_path / "o.tif", "--bbox", ",".join(map(str, bbox)), "--year", "2024"],
+    ):
         r = subprocess.run([sys.executable, "-m", "tessera", *map(str, args)], capture_output=True, text=True)
         assert r.returncode == 2 and "Traceback" not in r.stderr and "utm31/" in r.stderr, r.stderr
     assert not (tmp_path / "o.csv").exists() and not (tmp_path / "o.tif").exists()

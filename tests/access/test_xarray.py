@@ -8,7 +8,7 @@ import xarray as xr
 from tessera.access import AccessError, open_store
 from tessera.access.xarray_view import dequantized, region_dataset, zone_dataset
 from tessera.grid import Window
-from tests.access.coord_store import BBOX, DIMS, Z31, decode, zone_window
+from tests.access.coord_store import DIMS, Z31, decode, zone_window
 
 WIN = zone_window(Z31, 0.0, 0.01, 52.0, 52.01)
 

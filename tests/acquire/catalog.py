@@ -16,7 +16,7 @@ dates (2024)  S2                                                  S1
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +29,19 @@ from tessera.access.region import target_grid
 
 BBOX = (-0.006, 52.000, -0.001, 52.003)
 GRID = target_grid(BBOX)
-ES_NAMES = {"B02": "blue", "B03": "green", "B04": "red", "B05": "rededge1", "B06": "rededge2", "B07": "rededge3",
-            "B08": "nir", "B8A": "nir08", "B11": "swir16", "B12": "swir22", "SCL": "scl"}  # fmt: skip
+ES_NAMES = {
+    "B02": "blue",
+    "B03": "green",
+    "B04": "red",
+    "B05": "rededge1",
+    "B06": "rededge2",
+    "B07": "rededge3",
+    "B08": "nir",
+    "B8A": "nir08",
+    "B11": "swir16",
+    "B12": "swir22",
+    "SCL": "scl",
+}
 
 
 def value(granule: str, day: int, band_index: int) -> int:
@@ -49,14 +60,18 @@ def footprint(granule: str) -> tuple[str, tuple[float, float, float, float]]:
 
 
 def _snap(left, bottom, right, top, res=20.0):
-    return (np.floor(left / res) * res, np.floor(bottom / res) * res, np.ceil(right / res) * res,
-            np.ceil(top / res) * res)  # fmt: skip
+    return (
+        np.floor(left / res) * res,
+        np.floor(bottom / res) * res,
+        np.ceil(right / res) * res,
+        np.ceil(top / res) * res,
+    )
 
 
 # Clouds in granule A on 2024-03-05, in A's coordinates: one inside B's cover (B fills it), one
 # where only A observes (stays masked). Both on A's 20 m lattice.
 def clouds() -> list[tuple[float, float, float, float]]:
-    _, (left, bottom, right, top) = footprint("A")
+    _, (_left, _bottom, right, _top) = footprint("A")
     b = GRID.bounds
     y0 = _snap(0, b.bottom + 80, 0, b.bottom + 180)
     west = _snap(b.left + 40, y0[1], b.left + 100, y0[3])
@@ -65,8 +80,18 @@ def clouds() -> list[tuple[float, float, float, float]]:
 
 
 def _write(path: Path, data: np.ndarray, crs: str, transform_: Affine, nodata) -> None:
-    with rasterio.open(path, "w", driver="COG", width=data.shape[1], height=data.shape[0], count=1,
-                       dtype=data.dtype.name, crs=crs, transform=transform_, nodata=nodata) as f:  # fmt: skip
+    with rasterio.open(
+        path,
+        "w",
+        driver="COG",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype=data.dtype.name,
+        crs=crs,
+        transform=transform_,
+        nodata=nodata,
+    ) as f:
         f.write(data[None])
 
 
@@ -86,8 +111,7 @@ def _item(root: Path, item_id: str, when: datetime, crs: str, bounds, collection
 
     w, s, e, n = transform_bounds(crs, "EPSG:4326", *bounds)
     geom = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
-    item = pystac.Item(item_id, geom, [w, s, e, n], when, {**props, "proj:epsg": int(crs[5:])},
-                       collection=collection)  # fmt: skip
+    item = pystac.Item(item_id, geom, [w, s, e, n], when, {**props, "proj:epsg": int(crs[5:])}, collection=collection)
     (root / item_id).mkdir(parents=True, exist_ok=True)
     return item
 
@@ -97,13 +121,22 @@ def _asset(item, root: Path, key: str, data, t, crs, nodata):
 
     path = root / item.id / f"{key}.tif"
     _write(path, data, crs, t, nodata)
-    item.add_asset(key, pystac.Asset(str(path), media_type=pystac.MediaType.COG, roles=["data"],
-                                     extra_fields={"proj:shape": list(data.shape), "proj:transform": list(t)[:6],
-                                                   "raster:bands": [{"nodata": nodata, "data_type": data.dtype.name}]}))  # fmt: skip
+    item.add_asset(
+        key,
+        pystac.Asset(
+            str(path),
+            media_type=pystac.MediaType.COG,
+            roles=["data"],
+            extra_fields={
+                "proj:shape": list(data.shape),
+                "proj:transform": list(t)[:6],
+                "raster:bands": [{"nodata": nodata, "data_type": data.dtype.name}],
+            },
+        ),
+    )
 
 
-def s2_item(root, granule, when, baseline, offset_applied=None, es_names=False, all_cloud=False, cloudy=(),
-            drop=()):  # fmt: skip
+def s2_item(root, granule, when, baseline, offset_applied=None, es_names=False, all_cloud=False, cloudy=(), drop=()):
     day = when.timetuple().tm_yday
     crs, bounds = footprint(granule)
     props = {"s2:processing_baseline": baseline, "eo:cloud_cover": 10.0}
@@ -135,7 +168,7 @@ def s1_item(root, name, when, orbit, vv, vh, rows=None):
 
 
 def utc(y, m, d, h=10, mi=30):
-    return datetime(y, m, d, h, mi, tzinfo=timezone.utc)
+    return datetime(y, m, d, h, mi, tzinfo=UTC)
 
 
 def build(root: Path, drop_band: str | None = None) -> Path:
@@ -155,11 +188,19 @@ def build(root: Path, drop_band: str | None = None) -> Path:
         s2_item(root, "B", utc(2024, 8, 1, 10, 31), "05.10", all_cloud=True),
         s2_item(root, "A", utc(2023, 12, 31), "05.10"),
         s1_item(root, "S1_asc_20240402", utc(2024, 4, 2, 17), "ascending", 0.05, 0.01),
-        s1_item(root, "S1_desc_20240408_N", utc(2024, 4, 8, 6), "descending", 0.1, 0.02,
-                rows=(mid, GRID.bounds.top + 100)),
-        s1_item(root, "S1_desc_20240408_S", utc(2024, 4, 8, 6, 1), "descending", 0.2, 0.04,
-                rows=(GRID.bounds.bottom - 100, mid + 50)),
-    ]  # fmt: skip
+        s1_item(
+            root, "S1_desc_20240408_N", utc(2024, 4, 8, 6), "descending", 0.1, 0.02, rows=(mid, GRID.bounds.top + 100)
+        ),
+        s1_item(
+            root,
+            "S1_desc_20240408_S",
+            utc(2024, 4, 8, 6, 1),
+            "descending",
+            0.2,
+            0.04,
+            rows=(GRID.bounds.bottom - 100, mid + 50),
+        ),
+    ]
     for item in items:
         cat.add_item(item)
     cat.normalize_hrefs(str(root))

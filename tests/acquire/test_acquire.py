@@ -34,7 +34,7 @@ def expected(doy: int):
         valid = inside.copy()
         if g == "A" and doy == 65:
             for cloud in clouds():
-                c_in, c_out = _inside(x, y, cloud, -0.0)  # SCL is nearest-resampled on A's own lattice
+                c_in, _c_out = _inside(x, y, cloud, -0.0)  # SCL is nearest-resampled on A's own lattice
                 valid &= ~c_in
         want[valid] = g
         sure &= inside | outside
@@ -113,11 +113,31 @@ def test_cli_acquire_from_a_roi_file(catalog, tmp_path):
     from tessera.cli import app
 
     w, s, e, n = BBOX
-    roi = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
-        "type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}}]}  # fmt: skip
+    roi = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+            }
+        ],
+    }
     (tmp_path / "roi.geojson").write_text(json.dumps(roi))
-    r = CliRunner().invoke(app, ["acquire", "--roi", str(tmp_path / "roi.geojson"), "--year", "2024",
-                                 "--out", str(tmp_path / "cube.zarr"), "--stac-url", str(catalog)])  # fmt: skip
+    r = CliRunner().invoke(
+        app,
+        [
+            "acquire",
+            "--roi",
+            str(tmp_path / "roi.geojson"),
+            "--year",
+            "2024",
+            "--out",
+            str(tmp_path / "cube.zarr"),
+            "--stac-url",
+            str(catalog),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "3 of 4" in r.output and open_cube(tmp_path / "cube.zarr").read().s2_doy.tolist() == [65, 162, 183]
 

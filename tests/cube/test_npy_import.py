@@ -8,11 +8,21 @@ from tessera.errors import CubeValidationError, GeoreferenceError, InputNotFound
 
 def test_official_layout_round_trips(tmp_path, small_cube):
     stack = export_npy(small_cube, tmp_path / "stack")
-    assert sorted(p.name for p in stack.iterdir()) == sorted([
-        "bands.npy", "masks.npy", "doys.npy", "sar_ascending.npy", "sar_ascending_doy.npy",
-        "sar_descending.npy", "sar_descending_doy.npy", "roi.tif"])  # fmt: skip
-    out = import_npy(stack, tmp_path / "c.zarr", roi=stack / "roi.tif", year=2024,
-                     chunks=CubeChunks(8, 16))  # strips smaller than the cube
+    assert sorted(p.name for p in stack.iterdir()) == sorted(
+        [
+            "bands.npy",
+            "masks.npy",
+            "doys.npy",
+            "sar_ascending.npy",
+            "sar_ascending_doy.npy",
+            "sar_descending.npy",
+            "sar_descending_doy.npy",
+            "roi.tif",
+        ]
+    )
+    out = import_npy(
+        stack, tmp_path / "c.zarr", roi=stack / "roi.tif", year=2024, chunks=CubeChunks(8, 16)
+    )  # strips smaller than the cube
     assert open_cube(out).read().equals(small_cube)
 
 
@@ -30,7 +40,7 @@ def test_import_failures_are_clear_and_leave_nothing(tmp_path, small_cube):
     with pytest.raises(InputNotFoundError, match="no stacker directory"):
         import_npy(tmp_path / "missing", out, roi=roi, year=2024)
     (stack / "sar_descending_doy.npy").rename(tmp_path / "moved.npy")
-    with pytest.raises(InputNotFoundError, match="sar_descending_doy.npy"):
+    with pytest.raises(InputNotFoundError, match=r"sar_descending_doy.npy"):
         import_npy(stack, out, roi=roi, year=2024)
     (tmp_path / "moved.npy").rename(stack / "sar_descending_doy.npy")
 
@@ -45,15 +55,23 @@ def test_import_failures_are_clear_and_leave_nothing(tmp_path, small_cube):
     np.save(stack / "doys.npy", small_cube.s2_doy)
 
     small_roi = tmp_path / "small.tif"
-    with rasterio.open(small_roi, "w", driver="GTiff", height=5, width=5, count=1, dtype="uint8",
-                       crs="EPSG:32631", transform=small_cube.grid.transform) as dst:
+    with rasterio.open(
+        small_roi,
+        "w",
+        driver="GTiff",
+        height=5,
+        width=5,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:32631",
+        transform=small_cube.grid.transform,
+    ) as dst:
         dst.write(np.ones((1, 5, 5), np.uint8))
     with pytest.raises(GeoreferenceError, match="ROI raster"):
         import_npy(stack, out, roi=small_roi, year=2024)
 
     no_crs = tmp_path / "nocrs.tif"
-    with rasterio.open(no_crs, "w", driver="GTiff", height=48, width=40, count=1,
-                       dtype="uint8") as dst:
+    with rasterio.open(no_crs, "w", driver="GTiff", height=48, width=40, count=1, dtype="uint8") as dst:
         dst.write(np.ones((1, 48, 40), np.uint8))
     with pytest.raises(GeoreferenceError, match="no CRS"):
         import_npy(stack, out, roi=no_crs, year=2024)
@@ -81,5 +99,5 @@ def test_the_stackers_roi_tiff_is_found_without_naming_it(tmp_path, small_cube):
     (stack / "roi.tif").rename(stack / "roi.tiff")  # the official stacker's name
     assert open_cube(import_npy(stack, tmp_path / "c.zarr", year=2024)).read().equals(small_cube)
     (stack / "roi.tiff").unlink()
-    with pytest.raises(InputNotFoundError, match="roi.tiff and roi.tif"):
+    with pytest.raises(InputNotFoundError, match=r"roi.tiff and roi.tif"):
         import_npy(stack, tmp_path / "d.zarr", year=2024)

@@ -6,8 +6,7 @@ from tessera.cube import interpolate_gaps
 def test_linear_in_doy_with_held_edges_and_nan_for_empty_pixels():
     doy = np.array([10, 20, 40, 50])
     v = np.array([[1.0, 5.0, 0.0], [0.0, 0.0, 0.0], [4.0, 0.0, 0.0], [0.0, 7.0, 0.0]])[..., None]
-    ok = np.array([[True, True, False], [False, False, False], [True, False, False],
-                   [False, True, False]])  # fmt: skip
+    ok = np.array([[True, True, False], [False, False, False], [True, False, False], [False, True, False]])
     out = interpolate_gaps(v, ok, doy)[..., 0]
     assert np.allclose(out[:, 0], [1, 2, 4, 4])  # interpolated at 20 (1 + 3·10/30), held at 50
     assert np.allclose(out[:, 1], [5, 5 + 2 * 10 / 40, 5 + 2 * 30 / 40, 7])

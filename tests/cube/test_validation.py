@@ -86,12 +86,13 @@ def test_cube_without_crs_attribute_is_refused(tmp_path):
 
 def test_writer_refuses_bad_windows_and_leaves_no_output(tmp_path):
     a = arrays()
-    with pytest.raises(TesseraError):
-        with CubeWriter(tmp_path / "c.zarr", GRID, 2024, a["s2_doy"], [], []) as w:
-            w.write_s2(Window(2, 2, 4, 3), a["s2_bands"], a["s2_mask"])  # outside the grid
-    with pytest.raises(CubeValidationError, match="exceed"):
-        with CubeWriter(tmp_path / "c.zarr", GRID, 2024, a["s2_doy"], [], []) as w:
-            w.write_s2(Window(0, 0, 4, 3), a["s2_bands"], a["s2_mask"], t0=1)
+    with pytest.raises(TesseraError), CubeWriter(tmp_path / "c.zarr", GRID, 2024, a["s2_doy"], [], []) as w:
+        w.write_s2(Window(2, 2, 4, 3), a["s2_bands"], a["s2_mask"])  # outside the grid
+    with (
+        pytest.raises(CubeValidationError, match="exceed"),
+        CubeWriter(tmp_path / "c.zarr", GRID, 2024, a["s2_doy"], [], []) as w,
+    ):
+        w.write_s2(Window(0, 0, 4, 3), a["s2_bands"], a["s2_mask"], t0=1)
     with pytest.raises(CubeValidationError, match="without their DOY"):
         CubeData.from_arrays(GRID, 2024, **{**a, "s1_ascending_doy": None})
     assert not any(tmp_path.iterdir())
@@ -99,8 +100,15 @@ def test_writer_refuses_bad_windows_and_leaves_no_output(tmp_path):
 
 def test_writing_a_nan_cube_leaves_no_output(tmp_path):
     good = make()
-    bad = CubeData(good.grid, 2024, good.s2_bands.astype(float) * np.nan, good.s2_mask,
-                   good.s2_doy, good.s1_ascending, good.s1_descending)
+    bad = CubeData(
+        good.grid,
+        2024,
+        good.s2_bands.astype(float) * np.nan,
+        good.s2_mask,
+        good.s2_doy,
+        good.s1_ascending,
+        good.s1_descending,
+    )
     with pytest.raises(CubeValidationError, match="NaN"):
         write_cube(tmp_path / "c.zarr", bad)
     assert not any(tmp_path.iterdir())

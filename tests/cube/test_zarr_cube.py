@@ -89,10 +89,9 @@ def test_refuses_to_overwrite_other_data_and_needs_overwrite_for_a_cube(tmp_path
 
 def test_failure_mid_write_leaves_nothing(tmp_path, small_cube):
     doy = small_cube.s2_doy
-    with pytest.raises(RuntimeError):
-        with CubeWriter(tmp_path / "c.zarr", small_cube.grid, 2024, doy, [], []) as w:
-            w.write_s2(Window(0, 0, 8, 8), np.ones((len(doy), 8, 8, 10)), np.ones((len(doy), 8, 8)))
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), CubeWriter(tmp_path / "c.zarr", small_cube.grid, 2024, doy, [], []) as w:
+        w.write_s2(Window(0, 0, 8, 8), np.ones((len(doy), 8, 8, 10)), np.ones((len(doy), 8, 8)))
+        raise RuntimeError("crash")
     assert list(tmp_path.iterdir()) == []
 
 

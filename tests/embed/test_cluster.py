@@ -6,9 +6,16 @@ from tessera.embed import local_shape
 from tessera.errors import TesseraError
 
 
-@pytest.mark.parametrize("cores, workers, expected", [
-    (2, None, (1, 3, 2)), (8, None, (1, 3, 8)), (32, None, (4, 3, 8)), (16, 4, (4, 3, 4)), (1, None, (1, 3, 1)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "cores, workers, expected",
+    [
+        (2, None, (1, 3, 2)),
+        (8, None, (1, 3, 8)),
+        (32, None, (4, 3, 8)),
+        (16, 4, (4, 3, 4)),
+        (1, None, (1, 3, 1)),
+    ],
+)
 def test_local_shape(cores, workers, expected):
     s = local_shape(cores, workers)
     assert (s.processes, s.threads_per_process, s.torch_threads) == expected

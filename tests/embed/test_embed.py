@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from tessera.cube import open_cube, write_cube
-from tessera.grid import Window
 from tessera.embed import EmbedConfig, SchedulerError, block_rng, embed_cube, plan
+from tessera.grid import Window
 from tessera.model import CheckpointError, Embedder, Tessera, pool_s1, preset, sample_tokens, save
 from tessera.quantize import dequantize
 from tessera.simulate import SimulationConfig, simulate
@@ -48,8 +48,14 @@ def reference_embeddings(cube_path, ckpt, layout, seed=0):
         d = cube.read(task.cube_window)
         h, w = task.cube_window.height, task.cube_window.width
         s1, s1_doy = pool_s1(d.s1_ascending.values, d.s1_ascending.doy, d.s1_descending.values, d.s1_descending.doy)
-        tok = sample_tokens(d.s2_bands.reshape(len(d.s2_doy), h * w, 10), d.s2_mask.reshape(len(d.s2_doy), -1),
-                            d.s2_doy, s1.reshape(len(s1_doy), h * w, 2), s1_doy, block_rng(seed, task.zone_window))
+        tok = sample_tokens(
+            d.s2_bands.reshape(len(d.s2_doy), h * w, 10),
+            d.s2_mask.reshape(len(d.s2_doy), -1),
+            d.s2_doy,
+            s1.reshape(len(s1_doy), h * w, 2),
+            s1_doy,
+            block_rng(seed, task.zone_window),
+        )
         vals = np.full((h * w, 128), np.nan, np.float32)
         vals[tok.ok] = emb(tok.s2[tok.ok], tok.s1[tok.ok])
         r, c = task.cube_window.slices
@@ -65,7 +71,7 @@ def read_cube_window(store_path, cube_path):
 
 
 def test_embed_matches_the_model_within_half_a_quantisation_step(setup, tmp_path):
-    root, cube, ckpt = setup
+    _root, cube, ckpt = setup
     summary = embed_cube(cube, ckpt, tmp_path / "store", CFG)
     assert summary.blocks == summary.computed >= 4
     assert summary.pixels + summary.nodata == 40 * 36 and summary.nodata == 15
@@ -102,8 +108,10 @@ def test_checkpoint_whose_preset_does_not_match_its_weights(setup, tmp_path):
 def test_other_years_and_zones_join_the_same_store(setup, tmp_path):
     root, cube, ckpt = setup
     embed_cube(cube, ckpt, tmp_path / "store", CFG)
-    for name, cfg in (("y2023", SimulationConfig(height=16, width=16, seed=5, year=2023)),
-                      ("zone30", SimulationConfig(height=16, width=16, seed=5, lon=-1.5))):  # fmt: skip
+    for name, cfg in (
+        ("y2023", SimulationConfig(height=16, width=16, seed=5, year=2023)),
+        ("zone30", SimulationConfig(height=16, width=16, seed=5, lon=-1.5)),
+    ):
         other = write_cube(root / f"{name}.zarr", simulate(cfg).cube)
         embed_cube(other, ckpt, tmp_path / "store", CFG)
     store = EmbeddingStore(tmp_path / "store")
@@ -138,9 +146,12 @@ def test_a_scheduler_with_two_worker_processes_writes_the_same_bytes_as_a_local_
 
     _, cube, ckpt = setup
     embed_cube(cube, ckpt, tmp_path / "local", CFG)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=":0") as cluster:  # fmt: skip
-        summary = embed_cube(cube, ckpt, tmp_path / "remote", dataclasses.replace(CFG, scheduler=cluster.scheduler_address))
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+    ) as cluster:
+        summary = embed_cube(
+            cube, ckpt, tmp_path / "remote", dataclasses.replace(CFG, scheduler=cluster.scheduler_address)
+        )
         assert summary.computed == summary.blocks >= 4
         workers = {w["host"] for w in cluster.scheduler_info["workers"].values()}
         assert len(cluster.scheduler_info["workers"]) == 2 and workers == {"127.0.0.1"}
@@ -203,8 +214,11 @@ def test_s2_only_cubes_embed_with_s1_absent_and_say_so(tmp_path):
     for name, model in (("v1", Tessera(preset("tiny"))), ("v2", PixelStudent(STUDENT_PRESETS["nano"]))):
         ckpt = save(model, tmp_path / f"{name}.safetensors")
         store = tmp_path / f"{name}.zarr"
-        r = subprocess.run([sys.executable, "-m", "tessera", "embed", str(cube), "-c", str(ckpt), "-s", str(store)],
-                           capture_output=True, text=True)  # fmt: skip
+        r = subprocess.run(
+            [sys.executable, "-m", "tessera", "embed", str(cube), "-c", str(ckpt), "-s", str(store)],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 0, r.stderr
         assert r.stdout.count("no Sentinel-1 observation") == 1
         from tessera.access import open_store

@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from tessera.store import manifest as mf
-
 from tessera.cube import write_cube
 from tessera.grid import Window
 from tessera.model import Tessera, preset, save
 from tessera.simulate import SimulationConfig, simulate
 from tessera.store import EmbeddingStore, Zone, block_checksum, build_dir, place
+from tessera.store import manifest as mf
 
 SHARD = 32
 
@@ -31,8 +30,21 @@ def setup(tmp_path_factory):
 
 
 def cli(cube, ckpt, store):
-    return [sys.executable, "-m", "tessera", "embed", str(cube), "-c", str(ckpt), "-s", str(store),
-            "--shard", str(SHARD), "--seed", "3"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "tessera",
+        "embed",
+        str(cube),
+        "-c",
+        str(ckpt),
+        "-s",
+        str(store),
+        "--shard",
+        str(SHARD),
+        "--seed",
+        "3",
+    ]
 
 
 def state(store):
@@ -40,8 +52,10 @@ def state(store):
     group = EmbeddingStore(store).writer(2024, Zone(31))
     out = {}
     for shard, m in mf.read_all(group.fills).items():
-        files = {k: (hashlib.sha256((store / k).read_bytes()).hexdigest(), (store / k).stat().st_mtime_ns)
-                 for k in group.shard_keys(shard)}  # fmt: skip
+        files = {
+            k: (hashlib.sha256((store / k).read_bytes()).hexdigest(), (store / k).stat().st_mtime_ns)
+            for k in group.shard_keys(shard)
+        }
         for b in m.blocks:
             out[b.window] = (b, files)
     return out
@@ -58,7 +72,7 @@ def arrays(store, cube_grid):
 
 
 def kill_and_resume(setup, tmp_path, kills):
-    root, cube, ckpt, data = setup
+    _root, cube, ckpt, data = setup
     subprocess.run(cli(cube, ckpt, tmp_path / "reference"), check=True, capture_output=True)
     total = len(state(tmp_path / "reference"))
     rng = random.Random(kills)
@@ -109,11 +123,14 @@ def test_two_processes_embedding_neighbouring_cubes_into_one_zone(setup, tmp_pat
     root, _, ckpt, data = setup
     _, win = place(data.grid)
     split = next(c for c in range(20, 44) if (win.col + c) % SHARD == SHARD // 2)
-    halves = [write_cube(root / f"half{i}.zarr", data.window(w)) for i, w in
-              enumerate((Window(0, 0, 64, split), Window(0, split, 64, 64 - split)))]  # fmt: skip
+    halves = [
+        write_cube(root / f"half{i}.zarr", data.window(w))
+        for i, w in enumerate((Window(0, 0, 64, split), Window(0, split, 64, 64 - split)))
+    ]
     together = tmp_path / "together"
-    procs = [subprocess.Popen(cli(h, ckpt, together), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-             for h in halves]  # fmt: skip
+    procs = [
+        subprocess.Popen(cli(h, ckpt, together), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for h in halves
+    ]
     for p in procs:
         assert p.wait(timeout=300) == 0, p.stderr.read().decode()
     apart = tmp_path / "apart"

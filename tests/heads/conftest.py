@@ -28,8 +28,18 @@ class Embedded:
 
 
 def write_label_raster(path, labels, grid, crs=None, transform=None):
-    with rasterio.open(path, "w", driver="GTiff", width=labels.shape[1], height=labels.shape[0], count=1,
-                       dtype="uint8", crs=crs or grid.crs, transform=transform or grid.transform, nodata=0) as f:  # fmt: skip
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=labels.shape[1],
+        height=labels.shape[0],
+        count=1,
+        dtype="uint8",
+        crs=crs or grid.crs,
+        transform=transform or grid.transform,
+        nodata=0,
+    ) as f:
         f.write(labels.astype(np.uint8)[None])
     return path
 
@@ -45,8 +55,17 @@ def embedded(tmp_path_factory):
     classes = scene.classes.astype(int) + 1
     labels = write_label_raster(root / "labels.tif", classes, scene.cube.grid)
     g = scene.cube.grid
-    with rasterio.open(root / "fields.tif", "w", driver="GTiff", width=g.width, height=g.height, count=1,
-                       dtype="int32", crs=g.crs, transform=g.transform) as f:  # fmt: skip
+    with rasterio.open(
+        root / "fields.tif",
+        "w",
+        driver="GTiff",
+        width=g.width,
+        height=g.height,
+        count=1,
+        dtype="int32",
+        crs=g.crs,
+        transform=g.transform,
+    ) as f:
         f.write(scene.field_id.astype(np.int32)[None])
     return Embedded(root, cube, root / "store", labels, classes, scene.cube.grid, root / "fields.tif")
 

@@ -41,15 +41,22 @@ def two_years(tmp_path_factory):
     store = open_for_write(root, PROV, DIMS, StoreLayout(shard=64))
     scenes = {}
     for year, frac in ((2023, 0.0), (2024, 0.3)):  # same seed: same fields; 2024 rotates 30 % of them
-        scene = simulate(SimulationConfig(height=SIZE, width=SIZE, seed=3, year=year, field_px=16, change_fraction=frac))
+        scene = simulate(
+            SimulationConfig(height=SIZE, width=SIZE, seed=3, year=year, field_px=16, change_fraction=frac)
+        )
         scenes[year] = scene
         emb = quarterly_features(scene.cube, proj)
         zone, win = place(scene.cube.grid)
         writer = store.ensure(year, zone, PROV, DIMS)
         for shard, piece in blocks(win, writer.layout):
-            part = emb[piece.row - win.row : piece.row - win.row + piece.height, piece.col - win.col : piece.col - win.col + piece.width]
+            part = emb[
+                piece.row - win.row : piece.row - win.row + piece.height,
+                piece.col - win.col : piece.col - win.col + piece.width,
+            ]
             scale = np.abs(part).max(-1) / 127
-            writer.write_block(shard, piece, np.rint(part / scale[..., None]).astype(np.int8), scale.astype(np.float32), "sim")
+            writer.write_block(
+                shard, piece, np.rint(part / scale[..., None]).astype(np.int8), scale.astype(np.float32), "sim"
+            )
     changed = scenes[2024].classes != scenes[2023].classes
     assert np.array_equal(changed, scenes[2024].changed) and 0.05 < changed.mean() < 0.5
     return root, scenes, changed
@@ -105,18 +112,51 @@ def test_cli_writes_the_map_png_and_patches(two_years, tmp_path):
     root, scenes, _ = two_years
     bbox = ",".join(f"{v:.6f}" for v in _bbox(scenes[2024]))
     out = tmp_path / "change.tif"
-    r = subprocess.run([sys.executable, "-m", "tessera", "change", str(root), "--bbox", bbox, "--from", "2023",
-                        "--to", "2024", "-o", str(out)], capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tessera",
+            "change",
+            str(root),
+            "--bbox",
+            bbox,
+            "--from",
+            "2023",
+            "--to",
+            "2024",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     with rasterio.open(out) as src:
         assert src.count == 1 and src.tags()["from"] == "2023" and src.crs.to_epsg() == 32631
         assert np.nanmax(src.read(1)) > float(src.tags()["threshold"])
     rows = list(csv.DictReader(out.with_suffix(".csv").open()))
     assert rows and int(rows[0]["pixels"]) >= int(rows[-1]["pixels"]) and out.with_suffix(".png").stat().st_size > 0
-    for args, msg in ((["--from", "2024", "--to", "2024"], "two different years"),
-                      (["--from", "2019", "--to", "2024"], "no embeddings for 2019")):  # fmt: skip
-        r = subprocess.run([sys.executable, "-m", "tessera", "change", str(root), "--bbox", bbox, *args, "-o",
-                            str(tmp_path / "x.tif")], capture_output=True, text=True)  # fmt: skip
+    for args, msg in (
+        (["--from", "2024", "--to", "2024"], "two different years"),
+        (["--from", "2019", "--to", "2024"], "no embeddings for 2019"),
+    ):
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tessera",
+                "change",
+                str(root),
+                "--bbox",
+                bbox,
+                *args,
+                "-o",
+                str(tmp_path / "x.tif"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "x.tif").exists()
 

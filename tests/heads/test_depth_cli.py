@@ -2,6 +2,7 @@
 the depth they were fitted on."""
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,9 @@ def test_sample_and_export_read_a_prefix(embedded_v2, tmp_path):
     full, d16 = pd.read_csv(tmp_path / "full.csv"), pd.read_csv(tmp_path / "d16.csv")
     assert [c for c in d16.columns if c.startswith("e")] == [f"e{i}" for i in range(16)]
     assert (d16.status == "valid").all()
-    np.testing.assert_array_equal(d16[[f"e{i}" for i in range(16)]].to_numpy(), full[[f"e{i}" for i in range(16)]].to_numpy())
+    np.testing.assert_array_equal(
+        d16[[f"e{i}" for i in range(16)]].to_numpy(), full[[f"e{i}" for i in range(16)]].to_numpy()
+    )
     w, s = t.transform(*(embedded_v2.grid.transform * (8, 30)))
     e, n = t.transform(*(embedded_v2.grid.transform * (30, 8)))
     cli("export", embedded_v2.store, tmp_path / "d16.npy", "--bbox", f"{w},{s},{e},{n}", "--year", 2024, "--depth", 16)
@@ -34,14 +37,55 @@ def test_sample_and_export_read_a_prefix(embedded_v2, tmp_path):
 
 def test_curve_compares_depths_and_heads_keep_theirs(embedded_v2, tmp_path):
     out = tmp_path / "curve"
-    cli("heads", "curve", embedded_v2.store, "--labels", embedded_v2.labels, "--year", 2024, "--out", out,
-        "--heads", "logistic", "--fractions", "0.1,1", "--repeats", "1", "--depth", "16,32,64,128")  # fmt: skip
-    rows = list(csv.DictReader(open(out / "curve.csv")))
+    cli(
+        "heads",
+        "curve",
+        embedded_v2.store,
+        "--labels",
+        embedded_v2.labels,
+        "--year",
+        2024,
+        "--out",
+        out,
+        "--heads",
+        "logistic",
+        "--fractions",
+        "0.1,1",
+        "--repeats",
+        "1",
+        "--depth",
+        "16,32,64,128",
+    )
+    rows = list(csv.DictReader(Path(out / "curve.csv").read_text().splitlines()))
     assert {r["features"] for r in rows} == {f"embeddings d{d}" for d in (16, 32, 64, 128)}
     labels = write_label_raster(tmp_path / "few.tif", sparse(embedded_v2.classes, 0.3), embedded_v2.grid)
-    cli("heads", "fit", embedded_v2.store, "--labels", labels, "--year", 2024, "--out", tmp_path / "h.skops",
-        "--head", "logistic", "--depth", 16)  # fmt: skip
-    cli("heads", "predict", embedded_v2.store, "--model", tmp_path / "h.skops", "--year", 2024,
-        "--cube", embedded_v2.cube, "--out", tmp_path / "map.tif")  # fmt: skip
+    cli(
+        "heads",
+        "fit",
+        embedded_v2.store,
+        "--labels",
+        labels,
+        "--year",
+        2024,
+        "--out",
+        tmp_path / "h.skops",
+        "--head",
+        "logistic",
+        "--depth",
+        16,
+    )
+    cli(
+        "heads",
+        "predict",
+        embedded_v2.store,
+        "--model",
+        tmp_path / "h.skops",
+        "--year",
+        2024,
+        "--cube",
+        embedded_v2.cube,
+        "--out",
+        tmp_path / "map.tif",
+    )
     with rasterio.open(tmp_path / "map.tif") as src:
         assert (src.read(1) >= 0).mean() > 0.9

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import rasterio
 
-from tessera.heads import LabelError, baseline_features, block_split, learning_curve, rasterize_labels, read_label_raster
+from tessera.heads import (
+    LabelError,
+    baseline_features,
+    block_split,
+    learning_curve,
+    rasterize_labels,
+    read_label_raster,
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +36,9 @@ def test_baseline_features_are_seasonal_summaries_without_gaps(small_scene):
 
 def test_learning_curve_scores_only_unlabelled_blocks(scene_data):
     x, y, rows, cols = scene_data
-    pts = learning_curve({"raw bands": x}, y, rows, cols, heads=("logistic",), fractions=(0.05, 1.0),
-                         repeats=2, split="spatial", block=8)  # fmt: skip
+    pts = learning_curve(
+        {"raw bands": x}, y, rows, cols, heads=("logistic",), fractions=(0.05, 1.0), repeats=2, split="spatial", block=8
+    )
     assert len(pts) == 4 and all(0 <= p.metrics["accuracy"] <= 1 for p in pts)
     full = [p for p in pts if p.fraction == 1.0]
     assert all(p.metrics["accuracy"] > 0.5 for p in full)
@@ -56,9 +64,14 @@ def test_vector_labels_in_wgs84_land_on_the_utm_grid(small_scene, tmp_path):
     b = grid.bounds
     w, s, e, n = transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)
     mid = (w + e) / 2
-    feats = [{"type": "Feature", "properties": {"crop": name},
-              "geometry": {"type": "Polygon", "coordinates": [[[x0, s], [x1, s], [x1, n], [x0, n], [x0, s]]]}}
-             for name, x0, x1 in (("wheat", w, mid), ("maize", mid, e))]  # fmt: skip
+    feats = [
+        {
+            "type": "Feature",
+            "properties": {"crop": name},
+            "geometry": {"type": "Polygon", "coordinates": [[[x0, s], [x1, s], [x1, n], [x0, n], [x0, s]]]},
+        }
+        for name, x0, x1 in (("wheat", w, mid), ("maize", mid, e))
+    ]
     (tmp_path / "l.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
     labels, legend = rasterize_labels(tmp_path / "l.geojson", grid, "crop")
     assert legend == {"maize": 1, "wheat": 2}  # sorted names → stable ids
@@ -76,13 +89,29 @@ def test_label_raster_in_another_crs_is_reprojected(small_scene, tmp_path):
 
     grid = small_scene.cube.grid
     src = small_scene.classes.astype(np.uint8)
-    t, w, h = calculate_default_transform(grid.crs, "EPSG:4326", grid.width, grid.height, *[
-        getattr(grid.bounds, k) for k in ("left", "bottom", "right", "top")])  # fmt: skip
+    t, w, h = calculate_default_transform(
+        grid.crs,
+        "EPSG:4326",
+        grid.width,
+        grid.height,
+        *[getattr(grid.bounds, k) for k in ("left", "bottom", "right", "top")],
+    )
     dst = np.full((h, w), 255, np.uint8)  # 255: the simulator's "no class", so class 0 is a class
-    reproject(src, dst, src_transform=grid.transform, src_crs=grid.crs, dst_transform=t, dst_crs="EPSG:4326",
-              dst_nodata=255)  # fmt: skip
-    with rasterio.open(tmp_path / "l.tif", "w", driver="GTiff", width=w, height=h, count=1, dtype="uint8",
-                       crs="EPSG:4326", transform=t, nodata=255) as f:  # fmt: skip
+    reproject(
+        src, dst, src_transform=grid.transform, src_crs=grid.crs, dst_transform=t, dst_crs="EPSG:4326", dst_nodata=255
+    )
+    with rasterio.open(
+        tmp_path / "l.tif",
+        "w",
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:4326",
+        transform=t,
+        nodata=255,
+    ) as f:
         f.write(dst[None])
     back = read_label_raster(tmp_path / "l.tif", grid)
     assert back.shape == grid.shape and (back == src).mean() > 0.85 and (back[src == 0] == 0).mean() > 0.85
@@ -111,8 +140,17 @@ def test_group_split_never_shares_a_field_between_train_and_test():
     groups[:50] = -1
     y = groups % 3
     rows, cols = np.divmod(np.arange(5000), 100)
-    pts = learning_curve({"f": np.eye(3)[y] + rng.normal(0, 0.1, (5000, 3))}, y, rows, cols,
-                         heads=("logistic",), fractions=(0.2,), repeats=3, split="groups", groups=groups)  # fmt: skip
+    pts = learning_curve(
+        {"f": np.eye(3)[y] + rng.normal(0, 0.1, (5000, 3))},
+        y,
+        rows,
+        cols,
+        heads=("logistic",),
+        fractions=(0.2,),
+        repeats=3,
+        split="groups",
+        groups=groups,
+    )
     assert len(pts) == 3 and all(p.split == "groups" for p in pts)
     for seed in range(3):
         pool = group_split(groups, seed)

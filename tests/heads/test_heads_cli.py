@@ -5,6 +5,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,9 +32,26 @@ def sparse(classes, fraction, seed=0):
 
 def test_curve_writes_csv_and_png(embedded, tmp_path):
     out = tmp_path / "curve"
-    text = cli("heads", "curve", embedded.store, "--labels", embedded.labels, "--year", 2024, "--out", out,
-               "--cube", embedded.cube, "--heads", "logistic", "--fractions", "0.1,1", "--repeats", "2")  # fmt: skip
-    rows = list(csv.DictReader(open(out / "curve.csv")))
+    text = cli(
+        "heads",
+        "curve",
+        embedded.store,
+        "--labels",
+        embedded.labels,
+        "--year",
+        2024,
+        "--out",
+        out,
+        "--cube",
+        embedded.cube,
+        "--heads",
+        "logistic",
+        "--fractions",
+        "0.1,1",
+        "--repeats",
+        "2",
+    )
+    rows = list(csv.DictReader(Path(out / "curve.csv").read_text().splitlines()))
     # embeddings and both raw-band baselines (a cube was given) × 1 head × 2 fractions × 2 repeats
     assert len(rows) == 12 and {r["features"] for r in rows} == {"embeddings", "raw seasonal", "raw monthly"}
     assert "best raw" in text
@@ -43,21 +61,66 @@ def test_curve_writes_csv_and_png(embedded, tmp_path):
 
 def test_curve_holds_out_whole_fields(embedded, tmp_path):
     out = tmp_path / "fields"
-    cli("heads", "curve", embedded.store, "--labels", embedded.labels, "--year", 2024, "--out", out,
-        "--heads", "logistic", "--fractions", "0.5", "--repeats", "2", "--split", "groups",
-        "--groups", embedded.fields)  # fmt: skip
-    rows = list(csv.DictReader(open(out / "curve.csv")))
+    cli(
+        "heads",
+        "curve",
+        embedded.store,
+        "--labels",
+        embedded.labels,
+        "--year",
+        2024,
+        "--out",
+        out,
+        "--heads",
+        "logistic",
+        "--fractions",
+        "0.5",
+        "--repeats",
+        "2",
+        "--split",
+        "groups",
+        "--groups",
+        embedded.fields,
+    )
+    rows = list(csv.DictReader(Path(out / "curve.csv").read_text().splitlines()))
     assert {r["split"] for r in rows} == {"groups"} and len(rows) == 2
-    result = CliRunner().invoke(app, ["heads", "curve", str(embedded.store), "--labels", str(embedded.labels),
-                                      "--year", "2024", "--out", str(tmp_path / "x"), "--split", "groups"])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "heads",
+            "curve",
+            str(embedded.store),
+            "--labels",
+            str(embedded.labels),
+            "--year",
+            "2024",
+            "--out",
+            str(tmp_path / "x"),
+            "--split",
+            "groups",
+        ],
+    )
     assert result.exit_code != 0
 
 
 def test_fit_then_predict_maps_the_region(embedded, tmp_path):
     labels = write_label_raster(tmp_path / "few.tif", sparse(embedded.classes, 0.2), embedded.grid)
     cli("heads", "fit", embedded.store, "--labels", labels, "--year", 2024, "--out", tmp_path / "rf.skops")
-    cli("heads", "predict", embedded.store, "--model", tmp_path / "rf.skops", "--year", 2024,
-        "--cube", embedded.cube, "--out", tmp_path / "map.tif", "--html", tmp_path / "map.html")  # fmt: skip
+    cli(
+        "heads",
+        "predict",
+        embedded.store,
+        "--model",
+        tmp_path / "rf.skops",
+        "--year",
+        2024,
+        "--cube",
+        embedded.cube,
+        "--out",
+        tmp_path / "map.tif",
+        "--html",
+        tmp_path / "map.html",
+    )
     with rasterio.open(tmp_path / "map.tif") as src:
         pred = src.read(1)
         assert src.crs.to_string() == embedded.grid.crs and src.transform == embedded.grid.transform
@@ -82,25 +145,66 @@ def test_predict_fits_on_labels_in_another_crs(embedded, tmp_path):
     b = g.bounds
     t, w, h = calculate_default_transform(g.crs, "EPSG:4326", g.width, g.height, b.left, b.bottom, b.right, b.top)
     dst = np.zeros((h, w), np.uint8)
-    reproject(sparse(embedded.classes, 0.3).astype(np.uint8), dst, src_transform=g.transform, src_crs=g.crs,
-              dst_transform=t, dst_crs="EPSG:4326")  # fmt: skip
+    reproject(
+        sparse(embedded.classes, 0.3).astype(np.uint8),
+        dst,
+        src_transform=g.transform,
+        src_crs=g.crs,
+        dst_transform=t,
+        dst_crs="EPSG:4326",
+    )
     labels = write_label_raster(tmp_path / "wgs84.tif", dst, g, crs="EPSG:4326", transform=t)
-    cli("heads", "predict", embedded.store, "--labels", labels, "--year", 2024, "--cube", embedded.cube,
-        "--head", "logistic", "--out", tmp_path / "map.tif")  # fmt: skip
+    cli(
+        "heads",
+        "predict",
+        embedded.store,
+        "--labels",
+        labels,
+        "--year",
+        2024,
+        "--cube",
+        embedded.cube,
+        "--head",
+        "logistic",
+        "--out",
+        tmp_path / "map.tif",
+    )
     with rasterio.open(tmp_path / "map.tif") as src:
         assert src.shape == g.shape and src.crs.to_string() == g.crs  # mapped on the cube's UTM grid
 
 
 def test_unet_head_round_trips_through_safetensors(embedded, tmp_path):
     labels = write_label_raster(tmp_path / "few.tif", sparse(embedded.classes, 0.1), embedded.grid)
-    cli("heads", "fit", embedded.store, "--labels", labels, "--year", 2024, "--head", "unet",
-        "--out", tmp_path / "unet.safetensors")  # fmt: skip
+    cli(
+        "heads",
+        "fit",
+        embedded.store,
+        "--labels",
+        labels,
+        "--year",
+        2024,
+        "--head",
+        "unet",
+        "--out",
+        tmp_path / "unet.safetensors",
+    )
     from tessera.heads.persist import load_head
 
-    model, meta = load_head(tmp_path / "unet.safetensors")
+    _model, meta = load_head(tmp_path / "unet.safetensors")
     assert meta["head"] == "unet" and meta["embed_dim"] == 128
-    cli("heads", "predict", embedded.store, "--model", tmp_path / "unet.safetensors", "--year", 2024,
-        "--cube", embedded.cube, "--out", tmp_path / "map.tif")  # fmt: skip
+    cli(
+        "heads",
+        "predict",
+        embedded.store,
+        "--model",
+        tmp_path / "unet.safetensors",
+        "--year",
+        2024,
+        "--cube",
+        embedded.cube,
+        "--out",
+        tmp_path / "map.tif",
+    )
     pred = labels_read(tmp_path / "map.tif")
     assert set(np.unique(pred)) <= set(np.unique(embedded.classes))
 
@@ -116,8 +220,21 @@ def test_heads_read_the_geotessera_layout(embedded, tmp_path):
     bbox = transform_bounds(g.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)
     export_tiles(open_store(embedded.store), bbox, 2024, tmp_path / "gt")
     for store, name in ((embedded.store, "zarr"), (tmp_path / "gt", "gt")):
-        cli("heads", "predict", store, "--labels", embedded.labels, "--year", 2024, "--cube", embedded.cube,
-            "--head", "logistic", "--out", tmp_path / f"{name}.tif")  # fmt: skip
+        cli(
+            "heads",
+            "predict",
+            store,
+            "--labels",
+            embedded.labels,
+            "--year",
+            2024,
+            "--cube",
+            embedded.cube,
+            "--head",
+            "logistic",
+            "--out",
+            tmp_path / f"{name}.tif",
+        )
     # the tiles hold the store's int8 values on the same UTM lattice: the same embeddings, the same map
     assert (labels_read(tmp_path / "zarr.tif") == labels_read(tmp_path / "gt.tif")).all()
 
@@ -131,19 +248,59 @@ def test_bad_labels_are_one_line_errors(embedded, tmp_path):
     far = rasterio.transform.from_origin(500000, 100000, 10, 10)  # same CRS, hundreds of km away
     outside = write_label_raster(tmp_path / "far.tif", embedded.classes, embedded.grid, transform=far)
     with pytest.raises(TesseraError, match="no labels inside the region"):
-        cli("heads", "curve", embedded.store, "--labels", outside, "--year", 2024, "--out", tmp_path / "c",
-            "--cube", embedded.cube)  # fmt: skip
+        cli(
+            "heads",
+            "curve",
+            embedded.store,
+            "--labels",
+            outside,
+            "--year",
+            2024,
+            "--out",
+            tmp_path / "c",
+            "--cube",
+            embedded.cube,
+        )
     few = np.zeros_like(embedded.classes)
     few[0, 0], few[-1, -1], few[0, -1] = 1, 2, 2
     few_path = write_label_raster(tmp_path / "few.tif", few, embedded.grid)
     with pytest.raises(TesseraError, match="too few"):
-        cli("heads", "curve", embedded.store, "--labels", few_path, "--year", 2024, "--out", tmp_path / "c",
-            "--fractions", "0.01", "--split", "random")  # fmt: skip
+        cli(
+            "heads",
+            "curve",
+            embedded.store,
+            "--labels",
+            few_path,
+            "--year",
+            2024,
+            "--out",
+            tmp_path / "c",
+            "--fractions",
+            "0.01",
+            "--split",
+            "random",
+        )
     with pytest.raises(TesseraError, match="exactly one of --model"):
         cli("heads", "predict", embedded.store, "--year", 2024, "--out", tmp_path / "m.tif")
     # and the console shows it as one line, no traceback
-    r = subprocess.run([sys.executable, "-m", "tessera", "heads", "fit", str(embedded.store), "--labels", str(one),
-                        "--year", "2024", "--out", str(tmp_path / "m.skops")], capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tessera",
+            "heads",
+            "fit",
+            str(embedded.store),
+            "--labels",
+            str(one),
+            "--year",
+            "2024",
+            "--out",
+            str(tmp_path / "m.skops"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr and "one class" in r.stderr
     assert not (tmp_path / "m.skops").exists()
 
@@ -170,15 +327,30 @@ def test_similar_finds_the_query_and_lists_distinct_places(embedded, tmp_path):
     g = embedded.grid
     x, y = g.transform * (20.5, 24.5)
     (lon,), (lat,) = transform(g.crs, "EPSG:4326", [x], [y])
-    cli("similar", embedded.store, "--point", f"{lon},{lat}", "--year", 2024, "--out", tmp_path / "sim.tif",
-        "--size", 64, "--top-k", 5, "--separation", 6)  # fmt: skip
+    cli(
+        "similar",
+        embedded.store,
+        "--point",
+        f"{lon},{lat}",
+        "--year",
+        2024,
+        "--out",
+        tmp_path / "sim.tif",
+        "--size",
+        64,
+        "--top-k",
+        5,
+        "--separation",
+        6,
+    )
     with rasterio.open(tmp_path / "sim.tif") as src:
         sim = src.read(1)
         r, c = src.index(x, y)
     assert sim[r, c] == pytest.approx(1.0, abs=1e-5) and np.nanmax(sim) <= 1 + 1e-5
-    top = list(csv.DictReader(open(tmp_path / "sim.csv")))
-    assert len(top) == 5 and [float(t["similarity"]) for t in top] == sorted((float(t["similarity"]) for t in top),
-                                                                           reverse=True)  # fmt: skip
+    top = list(csv.DictReader(Path(tmp_path / "sim.csv").read_text().splitlines()))
+    assert len(top) == 5 and [float(t["similarity"]) for t in top] == sorted(
+        (float(t["similarity"]) for t in top), reverse=True
+    )
     with pytest.raises(TesseraError, match="no embedding"):
         cli("similar", embedded.store, "--point", "10.0,10.0", "--year", 2024, "--out", tmp_path / "s.tif")
 
@@ -222,17 +394,70 @@ def test_regression_curve_fit_and_value_map(embedded, tmp_path):
     target = (embedded.classes * 1.5 + rng.normal(0, 0.2, embedded.classes.shape)).astype(np.float32)
     measured = rng.random(target.shape) < 0.3
     g = embedded.grid
-    with rasterio.open(tmp_path / "biomass.tif", "w", driver="GTiff", width=g.width, height=g.height, count=1,
-                       dtype="float32", crs=g.crs, transform=g.transform, nodata=-9999) as f:  # fmt: skip
+    with rasterio.open(
+        tmp_path / "biomass.tif",
+        "w",
+        driver="GTiff",
+        width=g.width,
+        height=g.height,
+        count=1,
+        dtype="float32",
+        crs=g.crs,
+        transform=g.transform,
+        nodata=-9999,
+    ) as f:
         f.write(np.where(measured, target, -9999)[None])
-    cli("heads", "curve", embedded.store, "--labels", tmp_path / "biomass.tif", "--year", 2024, "--task",
-        "regression", "--heads", "ridge", "--fractions", "0.2,1", "--repeats", "1", "--out", tmp_path / "c")  # fmt: skip
-    rows = list(csv.DictReader(open(tmp_path / "c" / "curve.csv")))
+    cli(
+        "heads",
+        "curve",
+        embedded.store,
+        "--labels",
+        tmp_path / "biomass.tif",
+        "--year",
+        2024,
+        "--task",
+        "regression",
+        "--heads",
+        "ridge",
+        "--fractions",
+        "0.2,1",
+        "--repeats",
+        "1",
+        "--out",
+        tmp_path / "c",
+    )
+    rows = list(csv.DictReader(Path(tmp_path / "c" / "curve.csv").read_text().splitlines()))
     assert len(rows) == 2 and {"rmse", "mae", "r2"} <= set(rows[0])
-    cli("heads", "fit", embedded.store, "--labels", tmp_path / "biomass.tif", "--year", 2024, "--task",
-        "regression", "--head", "ridge", "--out", tmp_path / "ridge.skops")  # fmt: skip
-    cli("heads", "predict", embedded.store, "--model", tmp_path / "ridge.skops", "--year", 2024, "--cube",
-        embedded.cube, "--out", tmp_path / "biomass_map.tif", "--html", tmp_path / "b.html")  # fmt: skip
+    cli(
+        "heads",
+        "fit",
+        embedded.store,
+        "--labels",
+        tmp_path / "biomass.tif",
+        "--year",
+        2024,
+        "--task",
+        "regression",
+        "--head",
+        "ridge",
+        "--out",
+        tmp_path / "ridge.skops",
+    )
+    cli(
+        "heads",
+        "predict",
+        embedded.store,
+        "--model",
+        tmp_path / "ridge.skops",
+        "--year",
+        2024,
+        "--cube",
+        embedded.cube,
+        "--out",
+        tmp_path / "biomass_map.tif",
+        "--html",
+        tmp_path / "b.html",
+    )
     with rasterio.open(tmp_path / "biomass_map.tif") as src:
         pred = src.read(1)
         assert src.dtypes[0] == "float32" and src.tags()["task"] == "regression"
@@ -240,8 +465,21 @@ def test_regression_curve_fit_and_value_map(embedded, tmp_path):
     resid = pred[unseen] - target[unseen]
     assert 1 - resid.var() / target[unseen].var() > 0.3  # R² on unmeasured pixels, random-init model
     with pytest.raises(TesseraError, match="classification only"):
-        cli("heads", "fit", embedded.store, "--labels", tmp_path / "biomass.tif", "--year", 2024, "--task",
-            "regression", "--head", "unet", "--out", tmp_path / "u.safetensors")  # fmt: skip
+        cli(
+            "heads",
+            "fit",
+            embedded.store,
+            "--labels",
+            tmp_path / "biomass.tif",
+            "--year",
+            2024,
+            "--task",
+            "regression",
+            "--head",
+            "unet",
+            "--out",
+            tmp_path / "u.safetensors",
+        )
 
 
 def test_class_zero_and_the_scene_legend_are_honoured(embedded, tmp_path):
@@ -253,8 +491,21 @@ def test_class_zero_and_the_scene_legend_are_honoured(embedded, tmp_path):
     scene = simulate(SimulationConfig(height=48, width=48, seed=11, field_px=12))
     write_scene(scene, scene_dir)
     assert (scene.classes == 0).any()
-    cli("heads", "predict", embedded.store, "--labels", scene_dir / "classes.tif", "--year", 2024, "--head",
-        "logistic", "--cube", embedded.cube, "--out", tmp_path / "map.tif")  # fmt: skip
+    cli(
+        "heads",
+        "predict",
+        embedded.store,
+        "--labels",
+        scene_dir / "classes.tif",
+        "--year",
+        2024,
+        "--head",
+        "logistic",
+        "--cube",
+        embedded.cube,
+        "--out",
+        tmp_path / "map.tif",
+    )
     legend = json.loads((tmp_path / "map.json").read_text())
     names = {c["id"]: c["name"] for c in json.loads((scene_dir / "legend.json").read_text())}
     assert legend["0"] == names[0] == "winter_cereal" and all(legend[k] == names[int(k)] for k in legend)
@@ -268,14 +519,32 @@ def test_a_labels_raster_without_nodata_treats_zero_as_unlabelled(embedded, tmp_
     from tessera.heads.labels import NO_LABEL, read_label_raster
 
     path = tmp_path / "plain.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=48, height=48, count=1, dtype="uint8",
-                       crs=embedded.grid.crs, transform=embedded.grid.transform) as f:  # fmt: skip
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=48,
+        height=48,
+        count=1,
+        dtype="uint8",
+        crs=embedded.grid.crs,
+        transform=embedded.grid.transform,
+    ) as f:
         f.write(sparse(embedded.classes, 0.3).astype(np.uint8)[None])
     got = read_label_raster(path, embedded.grid)
     assert (got == NO_LABEL).sum() == (sparse(embedded.classes, 0.3) == 0).sum() and (got != 0).all()
     float_path = tmp_path / "float.tif"
-    with rasterio.open(float_path, "w", driver="GTiff", width=48, height=48, count=1, dtype="float32",
-                       crs=embedded.grid.crs, transform=embedded.grid.transform) as f:  # fmt: skip
+    with rasterio.open(
+        float_path,
+        "w",
+        driver="GTiff",
+        width=48,
+        height=48,
+        count=1,
+        dtype="float32",
+        crs=embedded.grid.crs,
+        transform=embedded.grid.transform,
+    ) as f:
         f.write(np.ones((1, 48, 48), np.float32))
     with pytest.raises(TesseraError, match="class labels must be integers"):
         read_label_raster(float_path, embedded.grid)
@@ -285,14 +554,39 @@ def test_a_head_refuses_embeddings_of_another_model(embedded, tmp_path):
     import shutil
 
     labels = write_label_raster(tmp_path / "few.tif", sparse(embedded.classes, 0.2), embedded.grid)
-    cli("heads", "fit", embedded.store, "--labels", labels, "--year", 2024, "--head", "logistic", "-o", tmp_path / "h.skops")
+    cli(
+        "heads",
+        "fit",
+        embedded.store,
+        "--labels",
+        labels,
+        "--year",
+        2024,
+        "--head",
+        "logistic",
+        "-o",
+        tmp_path / "h.skops",
+    )
     other = tmp_path / "other"
     shutil.copytree(embedded.store, other)
     doc = json.loads((other / "zarr.json").read_text())
     doc["attributes"]["geoemb:model"] = "urn:tessera:model:small:sha256:" + "9" * 64
     (other / "zarr.json").write_text(json.dumps(doc))
-    args = ["-m", "tessera", "heads", "predict", str(other), "--model", str(tmp_path / "h.skops"), "--year", "2024",
-            "--cube", str(embedded.cube), "-o", str(tmp_path / "m.tif")]  # fmt: skip
+    args = [
+        "-m",
+        "tessera",
+        "heads",
+        "predict",
+        str(other),
+        "--model",
+        str(tmp_path / "h.skops"),
+        "--year",
+        "2024",
+        "--cube",
+        str(embedded.cube),
+        "-o",
+        str(tmp_path / "m.tif"),
+    ]
     r = subprocess.run([sys.executable, *args], capture_output=True, text=True)
     assert r.returncode == 2 and "fitted on embeddings of" in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "m.tif").exists()

@@ -10,8 +10,13 @@ import pytest
 
 @pytest.fixture(scope="session")
 def official_python() -> str:
-    python = os.environ.get("TESSERA_GEOTESSERA_PYTHON") or str(Path(__file__).parents[2] / ".venv-geotessera/bin/python")
-    ok = Path(python).exists() and subprocess.run([python, "-c", "import geotessera.store"], capture_output=True).returncode == 0
+    python = os.environ.get("TESSERA_GEOTESSERA_PYTHON") or str(
+        Path(__file__).parents[2] / ".venv-geotessera/bin/python"
+    )
+    ok = (
+        Path(python).exists()
+        and subprocess.run([python, "-c", "import geotessera.store"], capture_output=True).returncode == 0
+    )
     if not ok:
         if os.environ.get("CI"):
             pytest.fail(f"the official client is not installed at {python}; .ci/run must build it")

@@ -6,6 +6,7 @@ reads a store with the official client and saves what it read.
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 from geotessera.store import GeoTesseraZarr
@@ -23,16 +24,16 @@ def open_location(store: str):
 
 
 def main(store: str, request: str, out: str) -> None:
-    req = json.loads(open(request).read())
+    req = json.loads(Path(request).read_text())
     g = GeoTesseraZarr(open_location(store))
     res = {"years": np.array(g.years)}
     res["depths"] = np.array(sorted(g.depths), dtype=int)
     for year in req["years"]:
-        res[f"points_{year}"] = g.sample_points([tuple(p) for p in req["points"]], year, progress=False,
-                                                search_px=0)  # fmt: skip
+        res[f"points_{year}"] = g.sample_points([tuple(p) for p in req["points"]], year, progress=False, search_px=0)
         for d in req.get("depths", []):
-            res[f"points_{year}_d{d}"] = g.sample_points([tuple(p) for p in req["points"]], year, progress=False,
-                                                         search_px=0, depth=d)  # fmt: skip
+            res[f"points_{year}_d{d}"] = g.sample_points(
+                [tuple(p) for p in req["points"]], year, progress=False, search_px=0, depth=d
+            )
             data, t, _ = g.read_region(tuple(req["bboxes"][0]), year, depth=d)
             res[f"region_{year}_d{d}"], res[f"region_t_{year}_d{d}"] = data, np.array(list(t)[:6])
         for i, bbox in enumerate(req["bboxes"]):

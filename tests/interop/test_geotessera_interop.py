@@ -26,8 +26,17 @@ def encoded(zone: int, year: int, win: Window, rng) -> tuple[np.ndarray, np.ndar
     """int8 (h, w, 128) whose first bands spell zone, year, row, col; random below; scales > 0."""
     r = np.arange(win.row, win.row + win.height)[:, None] + np.zeros(win.width, int)
     c = np.arange(win.col, win.col + win.width)[None, :] + np.zeros((win.height, 1), int)
-    head = [np.full_like(r, zone), np.full_like(r, year % 100), r % 100, r // 100 % 100, r // 10**4 % 100,
-            r // 10**6, c % 100, c // 100 % 100, c // 10**4]  # fmt: skip
+    head = [
+        np.full_like(r, zone),
+        np.full_like(r, year % 100),
+        r % 100,
+        r // 100 % 100,
+        r // 10**4 % 100,
+        r // 10**6,
+        c % 100,
+        c // 100 % 100,
+        c // 10**4,
+    ]
     q = rng.integers(-127, 128, (win.height, win.width, 128)).astype(np.int8)
     q[..., : len(head)] = np.stack(head, -1)
     scales = rng.uniform(0.001, 0.05, (win.height, win.width)).astype(np.float32)
@@ -57,8 +66,12 @@ def our_store(tmp_path_factory):
 def run_official(python: str, store, request: dict, tmp_path: Path) -> dict:
     (tmp_path / "req.json").write_text(json.dumps(request))
     script = Path(__file__).with_name("official_client.py")
-    r = subprocess.run([python, str(script), str(store), str(tmp_path / "req.json"), str(tmp_path / "out.npz")],
-                       capture_output=True, text=True, timeout=600)  # fmt: skip
+    r = subprocess.run(
+        [python, str(script), str(store), str(tmp_path / "req.json"), str(tmp_path / "out.npz")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return dict(np.load(tmp_path / "out.npz"))
 
@@ -86,8 +99,13 @@ def test_official_client_reads_our_store_bit_for_bit(our_store, our_location, of
     for number, (lon, lat) in PLACES.items():
         x, y = to_zone_xy(Zone(number), np.array([lon]), np.array([lat]))
         zone_boxes[str(number)] = [float(x[0]) - 200, float(y[0]) - 150, float(x[0]) + 200, float(y[0]) + 150]
-    request = {"years": list(YEARS), "points": points, "bboxes": bboxes, "patches": list(PLACES.values()),
-               "zone_boxes": zone_boxes}  # fmt: skip
+    request = {
+        "years": list(YEARS),
+        "points": points,
+        "bboxes": bboxes,
+        "patches": list(PLACES.values()),
+        "zone_boxes": zone_boxes,
+    }
     got = run_official(official_python, our_location, request, tmp_path)
     ours = open_store(our_store)
     assert list(got["years"]) == list(YEARS) == ours.years
@@ -106,13 +124,25 @@ def test_official_client_reads_our_store_bit_for_bit(our_store, our_location, of
         for i in range(len(bboxes)):
             data = got[f"region_{year}_{i}"]
             assert np.isfinite(data).any()
-            assert np.array_equal(data, ours_on(got[f"region_t_{year}_{i}"], data.shape, got[f"region_crs_{year}_{i}"], year), equal_nan=True)
+            assert np.array_equal(
+                data,
+                ours_on(got[f"region_t_{year}_{i}"], data.shape, got[f"region_crs_{year}_{i}"], year),
+                equal_nan=True,
+            )
             patch = got[f"patch_{year}_{i}"]
             assert patch.shape == (24, 24, 128) and np.isfinite(patch).any()
-            assert np.array_equal(patch, ours_on(got[f"patch_t_{year}_{i}"], patch.shape, got[f"patch_crs_{year}_{i}"], year), equal_nan=True)
+            assert np.array_equal(
+                patch,
+                ours_on(got[f"patch_t_{year}_{i}"], patch.shape, got[f"patch_crs_{year}_{i}"], year),
+                equal_nan=True,
+            )
         for number in PLACES:
             data = got[f"zone_{number}_{year}"]
-            assert np.array_equal(data, ours_on(got[f"zone_t_{number}_{year}"], data.shape, f"EPSG:{32600 + number}", year), equal_nan=True)
+            assert np.array_equal(
+                data,
+                ours_on(got[f"zone_t_{number}_{year}"], data.shape, f"EPSG:{32600 + number}", year),
+                equal_nan=True,
+            )
 
 
 def _official_tiles(out: Path) -> dict:
@@ -121,7 +151,14 @@ def _official_tiles(out: Path) -> dict:
     registries ``zarr-init`` needs. Returns what each tile holds, for checking."""
     import rasterio
 
-    from tessera.access.geotessera import EMBEDDINGS_DIR, LANDMASKS_DIR, TileRecord, tile_grid, tile_name, write_registries
+    from tessera.access.geotessera import (
+        EMBEDDINGS_DIR,
+        LANDMASKS_DIR,
+        TileRecord,
+        tile_grid,
+        tile_name,
+        write_registries,
+    )
     from tessera.grid import utm_epsg
     from tessera.store import lattice_window
 
@@ -138,8 +175,17 @@ def _official_tiles(out: Path) -> dict:
         name = tile_name(lon, lat)
         land = np.ones((win.height, win.width), np.uint8)
         land[:5] = 0  # water along the top
-        with rasterio.open(out / LANDMASKS_DIR / f"{name}.tiff", "w", driver="GTiff", width=win.width,
-                           height=win.height, count=1, dtype="uint8", crs=f"EPSG:{epsg}", transform=t) as dst:  # fmt: skip
+        with rasterio.open(
+            out / LANDMASKS_DIR / f"{name}.tiff",
+            "w",
+            driver="GTiff",
+            width=win.width,
+            height=win.height,
+            count=1,
+            dtype="uint8",
+            crs=f"EPSG:{epsg}",
+            transform=t,
+        ) as dst:
             dst.write(land[None])
         for year in YEARS[:1]:  # one year: full tiles are ~100 MB each
             q, scales = encoded(number, year, win, rng)
@@ -160,8 +206,10 @@ def test_a_store_built_by_the_official_writer_reads_back_exactly(official_python
     truth = _official_tiles(tiles)
     registry = Path(official_python).with_name("geotessera-registry")
     store = tmp_path / "official.zarr"
-    for args in (["zarr-init", tiles, "--years", str(YEARS[0]), "--output", store],
-                 ["zarr-fill", tiles, store, "--year", str(YEARS[0])]):  # fmt: skip
+    for args in (
+        ["zarr-init", tiles, "--years", str(YEARS[0]), "--output", store],
+        ["zarr-fill", tiles, store, "--year", str(YEARS[0])],
+    ):
         r = subprocess.run([str(registry), *map(str, args)], capture_output=True, text=True, timeout=600)
         assert r.returncode == 0 and "failed" not in r.stdout, (r.stdout + r.stderr)[-3000:]
     ours = open_store(store)
@@ -183,7 +231,9 @@ def test_a_store_built_by_the_official_writer_reads_back_exactly(official_python
         ii, jj = np.mgrid[: win.height : 7, : win.width : 9]
         vals, status = reader.points(local.row + ii.ravel(), local.col + jj.ravel(), year)
         f = filled[ii, jj].ravel()
-        assert set(status[f]) == {VALID} and WATER in status and set(status[land[ii, jj].ravel() == 0]) <= {WATER, NODATA}
+        assert (
+            set(status[f]) == {VALID} and WATER in status and set(status[land[ii, jj].ravel() == 0]) <= {WATER, NODATA}
+        )
         assert set(status[(land[ii, jj].ravel() == 1) & ~f]) <= {NODATA}
         assert np.array_equal(vals[f], expect[ii, jj].reshape(-1, 128)[f])
     lon, lat = PLACES[31]
@@ -216,15 +266,27 @@ def test_official_client_reads_our_matryoshka_prefixes(official_python, tmp_path
     e, s = to_lonlat(*(grid.transform * (35, 35)))
     rng = np.random.default_rng(3)
     points = [[w + dx * (e - w), s + dy * (n - s)] for dx, dy in rng.uniform(0, 1, (30, 2))]
-    got = run_official(official_python, tmp_path / "v2.zarr",
-                       {"years": [2024], "points": points, "bboxes": [[w, s, e, n]], "patches": [], "zone_boxes": {},
-                        "depths": [16, 32, 64]}, tmp_path)  # fmt: skip
+    got = run_official(
+        official_python,
+        tmp_path / "v2.zarr",
+        {
+            "years": [2024],
+            "points": points,
+            "bboxes": [[w, s, e, n]],
+            "patches": [],
+            "zone_boxes": {},
+            "depths": [16, 32, 64],
+        },
+        tmp_path,
+    )
     assert got["depths"].tolist() == [16, 32, 64, 128]
     full = ours.sample_points(points, 2024).values
     assert np.isfinite(full).any()
     for d in (16, 32, 64):
         assert np.array_equal(got[f"points_2024_d{d}"], full[:, :d], equal_nan=True), d
-        assert np.array_equal(got[f"points_2024_d{d}"], ours.sample_points(points, 2024, depth=d).values, equal_nan=True)
+        assert np.array_equal(
+            got[f"points_2024_d{d}"], ours.sample_points(points, 2024, depth=d).values, equal_nan=True
+        )
         region, t = got[f"region_2024_d{d}"], Affine(*got[f"region_t_2024_d{d}"])
         assert region.shape[-1] == d and np.isfinite(region).any()
         reader = ours.zone(Zone(31))

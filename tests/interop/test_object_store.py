@@ -36,8 +36,12 @@ def s3(tmp_path_factory):
         port = s.getsockname()[1]
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}  # fmt: skip
+    env = {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     boto3.client("s3").create_bucket(Bucket="emb")
@@ -76,8 +80,24 @@ def test_embed_into_s3_equals_a_local_run_and_both_readers_read_it(s3, setup, of
     files = {p.relative_to(local).as_posix(): p.read_bytes() for p in local.rglob("*") if p.is_file()}
     assert _objects("store.zarr") == files  # every shard and metadata object, byte for byte
     assert any(k.startswith("fills/utm") for k in _objects("store.zarr.build"))
-    rerun = subprocess.run([sys.executable, "-m", "tessera", "embed", str(cube), "-c", str(ckpt), "-s",
-                            "s3://emb/store.zarr", "--shard", "32"], capture_output=True, text=True, env={**os.environ, **s3})  # fmt: skip
+    rerun = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tessera",
+            "embed",
+            str(cube),
+            "-c",
+            str(ckpt),
+            "-s",
+            "s3://emb/store.zarr",
+            "--shard",
+            "32",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **s3},
+    )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "(0 computed" in rerun.stdout, rerun.stdout
     assert _objects("store.zarr") == files  # the rerun through the CLI recomputed and rewrote nothing
@@ -90,15 +110,21 @@ def test_embed_into_s3_equals_a_local_run_and_both_readers_read_it(s3, setup, of
     region = ours.read_region(_bbox(ours), year)
     assert np.array_equal(remote.read_region(_bbox(ours), year).data, region.data, equal_nan=True)
     points = _points(ours, rng)
-    assert np.array_equal(remote.sample_points(points, year).values, ours.sample_points(points, year).values, equal_nan=True)
-    got = run_official(official_python, "s3://emb/store.zarr", {"years": [year], "points": points, "bboxes": [],
-                       "patches": [], "zone_boxes": {}}, tmp_path)  # fmt: skip
+    assert np.array_equal(
+        remote.sample_points(points, year).values, ours.sample_points(points, year).values, equal_nan=True
+    )
+    got = run_official(
+        official_python,
+        "s3://emb/store.zarr",
+        {"years": [year], "points": points, "bboxes": [], "patches": [], "zone_boxes": {}},
+        tmp_path,
+    )
     assert np.array_equal(got[f"points_{year}"], ours.sample_points(points, year).values, equal_nan=True)
     assert np.isfinite(got[f"points_{year}"]).any() and grid is not None
 
 
 def _bbox(store):
-    (w, s, e, n), = [f["bounds"] for f in store.footprints()[:1]]
+    ((w, s, e, n),) = [f["bounds"] for f in store.footprints()[:1]]
     return (w, s, e, n)
 
 

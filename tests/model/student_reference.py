@@ -80,14 +80,29 @@ class Branch(nn.Module):
 class Student(nn.Module):
     def __init__(self, latent=16, layers=2, heads=4, ffn=64, repr_dim=128, qk=False):
         super().__init__()
-        self.args = {"repr_dim": repr_dim, "latent_dim": latent, "num_layers": layers, "nhead": heads,
-                     "dim_feedforward": ffn, "max_seq_len": 256, "matryoshka_dims": "16,32,64,128",
-                     "enable_qk_norm": qk, "lr": 0.0003, "epochs": 40}  # fmt: skip
+        self.args = {
+            "repr_dim": repr_dim,
+            "latent_dim": latent,
+            "num_layers": layers,
+            "nhead": heads,
+            "dim_feedforward": ffn,
+            "max_seq_len": 256,
+            "matryoshka_dims": "16,32,64,128",
+            "enable_qk_norm": qk,
+            "lr": 0.0003,
+            "epochs": 40,
+        }
         self.s2_backbone = Branch(10, latent, layers, heads, ffn, qk)
         self.s1_backbone = Branch(2, latent, layers, heads, ffn, qk)
         f = 8 * latent
-        self.dim_reducer = nn.Sequential(nn.Linear(f, 2 * f), nn.LayerNorm(2 * f), nn.ReLU(), nn.Dropout(0.2),
-                                         nn.Linear(2 * f, repr_dim), nn.LayerNorm(repr_dim, elementwise_affine=False))  # fmt: skip
+        self.dim_reducer = nn.Sequential(
+            nn.Linear(f, 2 * f),
+            nn.LayerNorm(2 * f),
+            nn.ReLU(),
+            nn.Dropout(0.2),
+            nn.Linear(2 * f, repr_dim),
+            nn.LayerNorm(repr_dim, elementwise_affine=False),
+        )
         with torch.no_grad():  # non-trivial norm gains and biases, so a mix-up cannot hide
             for p in self.parameters():
                 if p.ndim == 1:
@@ -122,13 +137,18 @@ def pattern(n, b):
 
 def pixel_tokens(bands, mask, doy, asc, asc_doy, desc, desc_doy):
     """One pixel: bands (T, 10), mask (T,), asc/desc (T', 2) raw → (s2 (L, 11), s1 (L', 3)) or None."""
-    s2_rows = [(list((np.float32(bands[t]) - np.float32(S2_MEAN)) / (np.float32(S2_STD) + np.float32(1e-9))), doy[t])
-               for t in range(len(doy)) if mask[t] == 1]  # fmt: skip
+    s2_rows = [
+        (list((np.float32(bands[t]) - np.float32(S2_MEAN)) / (np.float32(S2_STD) + np.float32(1e-9))), doy[t])
+        for t in range(len(doy))
+        if mask[t] == 1
+    ]
     s1_rows = []
     for values, days, mean, std in ((asc, asc_doy, ASC_MEAN, ASC_STD), (desc, desc_doy, DESC_MEAN, DESC_STD)):
         for t in range(len(days)):
             if values[t][0] != 0 or values[t][1] != 0:
-                s1_rows.append((list((np.float32(values[t]) - np.float32(mean)) / (np.float32(std) + np.float32(1e-9))), days[t]))
+                s1_rows.append(
+                    (list((np.float32(values[t]) - np.float32(mean)) / (np.float32(std) + np.float32(1e-9))), days[t])
+                )
     if not s2_rows and not s1_rows:
         return None
     out = []
@@ -137,7 +157,7 @@ def pixel_tokens(bands, mask, doy, asc, asc_doy, desc, desc_doy):
             out.append(np.zeros((1, width), np.float32))
             continue
         picked = [rows[i] for i in pattern(len(rows), bin_of(len(rows)))]
-        out.append(np.array([v + [d] for v, d in picked], np.float32))
+        out.append(np.array([[*v, d] for v, d in picked], np.float32))
     return out
 
 
@@ -147,8 +167,15 @@ def embed_pixels(model, cube):
     n = cube["mask"].shape[1]
     out = np.full((n, 128), np.nan, np.float32)
     for i in range(n):
-        tok = pixel_tokens(cube["bands"][:, i], cube["mask"][:, i], cube["doy"], cube["asc"][:, i],
-                           cube["asc_doy"], cube["desc"][:, i], cube["desc_doy"])  # fmt: skip
+        tok = pixel_tokens(
+            cube["bands"][:, i],
+            cube["mask"][:, i],
+            cube["doy"],
+            cube["asc"][:, i],
+            cube["asc_doy"],
+            cube["desc"][:, i],
+            cube["desc_doy"],
+        )
         if tok is not None:
             out[i] = model(torch.from_numpy(tok[0])[None], torch.from_numpy(tok[1])[None])[0].numpy()
     return out

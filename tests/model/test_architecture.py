@@ -1,7 +1,6 @@
 import math
 
 import numpy as np
-
 import pytest
 import torch
 from torch import nn
@@ -19,10 +18,10 @@ def published_keys(n_layers: int) -> set[str]:
         keys |= {f"{b}.embedding.{i}.{p}" for i in (0, 2) for p in ("weight", "bias")}
         for i in range(n_layers):
             layer = f"{b}.transformer_encoder.layers.{i}"
-            keys |= {f"{layer}.self_attn.{p}" for p in
-                     ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")}  # fmt: skip
-            keys |= {f"{layer}.{m}.{p}" for m in ("linear1", "linear2", "norm1", "norm2")
-                     for p in ("weight", "bias")}  # fmt: skip
+            keys |= {
+                f"{layer}.self_attn.{p}" for p in ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")
+            }
+            keys |= {f"{layer}.{m}.{p}" for m in ("linear1", "linear2", "norm1", "norm2") for p in ("weight", "bias")}
         gru = f"{b}.attn_pool.temporal_context.gru_cell"
         keys |= {f"{gru}.{w}.weight" for w in ("W_ir", "W_iz", "W_ih", "W_hr", "W_hz", "W_hh")}
         keys |= {f"{gru}.{p}" for p in ("b_r", "b_z", "b_h")}

@@ -49,8 +49,11 @@ def test_renamed_tensor_is_named_in_the_error(model, tmp_path):
     state = dict(model.state_dict())
     state["s2_backbone.attn_pool.query.weightX"] = state.pop("s2_backbone.attn_pool.query.weight")
     torch.save(state, tmp_path / "renamed.pt")
-    with pytest.raises(CheckpointError, match=r"missing 1: s2_backbone\.attn_pool\.query\.weight.*"
-                                              r"unexpected 1: s2_backbone\.attn_pool\.query\.weightX"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing 1: s2_backbone\.attn_pool\.query\.weight.*"
+        r"unexpected 1: s2_backbone\.attn_pool\.query\.weightX",
+    ):
         tm.load(tmp_path / "renamed.pt")
 
 

@@ -51,14 +51,19 @@ def test_draws_are_uniform_over_valid_dates():
 def test_tokens_from_a_simulated_cube(small_cube):
     c = small_cube
     t, h, w, _ = c.s2_bands.shape
-    s1, s1_doy = pool_s1(c.s1_ascending.values, c.s1_ascending.doy,
-                         c.s1_descending.values, c.s1_descending.doy)  # fmt: skip
+    s1, s1_doy = pool_s1(c.s1_ascending.values, c.s1_ascending.doy, c.s1_descending.values, c.s1_descending.doy)
     assert (np.diff(s1_doy.astype(int)) >= 0).all()
     assert len(s1_doy) == len(c.s1_ascending.doy) + len(c.s1_descending.doy)
     mask = c.s2_mask.reshape(t, h * w).copy()
     mask[:, 0] = 0  # a pixel never seen clear
-    tok = sample_tokens(c.s2_bands.reshape(t, h * w, 10), mask, c.s2_doy,
-                        s1.reshape(len(s1_doy), h * w, 2), s1_doy, np.random.default_rng(0))  # fmt: skip
+    tok = sample_tokens(
+        c.s2_bands.reshape(t, h * w, 10),
+        mask,
+        c.s2_doy,
+        s1.reshape(len(s1_doy), h * w, 2),
+        s1_doy,
+        np.random.default_rng(0),
+    )
     assert tok.s2.shape == (h * w, N_TIMESTEPS, 11) and tok.s1.shape == (h * w, N_TIMESTEPS, 3)
     assert tok.ok.all()  # pixel 0 still has S1: its S2 is absent, all-zero tokens
     assert not tok.s2[0].any() and tok.s1[0].any()

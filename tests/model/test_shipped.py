@@ -38,7 +38,22 @@ def test_the_cli_embeds_with_a_shipped_name(tmp_path):
     from tessera.simulate import SimulationConfig, simulate, write_scene
 
     scene = write_scene(simulate(SimulationConfig(height=16, width=16, seed=2)), tmp_path / "s")
-    r = subprocess.run([sys.executable, "-m", "tessera", "embed", str(scene), "-c", "tiny-broad", "-s",
-                        str(tmp_path / "e.zarr"), "--workers", "1"], capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tessera",
+            "embed",
+            str(scene),
+            "-c",
+            "tiny-broad",
+            "-s",
+            str(tmp_path / "e.zarr"),
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "e.zarr" / "zarr.json").exists()

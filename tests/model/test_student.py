@@ -46,18 +46,22 @@ def raw_cube(n=60, seed=0):
 
 
 def ours(cube):
-    return student_tokens(cube["bands"], cube["mask"], cube["doy"], cube["asc"], cube["asc_doy"],
-                          cube["desc"], cube["desc_doy"])  # fmt: skip
+    return student_tokens(
+        cube["bands"], cube["mask"], cube["doy"], cube["asc"], cube["asc_doy"], cube["desc"], cube["desc_doy"]
+    )
 
 
-@pytest.mark.parametrize(("n", "expected"), [
-    (1, [0] * 8),
-    (3, [0, 1, 2, 0, 1, 2, 0, 1]),
-    (8, list(range(8))),
-    (9, list(range(9)) + [1, 3, 4, 5, 6, 7, 8]),
-    (17, list(range(17)) + [1, 4, 7, 10, 12, 14, 16]),
-    (300, [i * 299 // 255 for i in range(256)]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [
+        (1, [0] * 8),
+        (3, [0, 1, 2, 0, 1, 2, 0, 1]),
+        (8, list(range(8))),
+        (9, [*list(range(9)), 1, 3, 4, 5, 6, 7, 8]),
+        (17, [*list(range(17)), 1, 4, 7, 10, 12, 14, 16]),
+        (300, [i * 299 // 255 for i in range(256)]),
+    ],
+)
 def test_bin_padding_matches_hand_worked_cases(n, expected):
     length = int(bin_length(n))
     assert length == len(expected)
@@ -78,9 +82,15 @@ def test_tokens_equal_the_reference_pixel_by_pixel():
     for g in binned.groups:
         assert len({g.s2.shape[1:], g.s1.shape[1:]}) == 2  # one (S2 length, S1 length) per group
         for row, p in enumerate(g.pixels):
-            s2, s1 = ref.pixel_tokens(cube["bands"][:, ok_pixels[p]], cube["mask"][:, ok_pixels[p]], cube["doy"],
-                                      cube["asc"][:, ok_pixels[p]], cube["asc_doy"],
-                                      cube["desc"][:, ok_pixels[p]], cube["desc_doy"])  # fmt: skip
+            s2, s1 = ref.pixel_tokens(
+                cube["bands"][:, ok_pixels[p]],
+                cube["mask"][:, ok_pixels[p]],
+                cube["doy"],
+                cube["asc"][:, ok_pixels[p]],
+                cube["asc_doy"],
+                cube["desc"][:, ok_pixels[p]],
+                cube["desc_doy"],
+            )
             np.testing.assert_array_equal(g.s2[row], s2)
             np.testing.assert_array_equal(g.s1[row], s1)
             seen += 1
@@ -160,7 +170,7 @@ def test_the_teacher_is_named_as_such(tmp_path):
     state = ref.Student().state_dict()
     state["fusion_modality_embed"] = torch.zeros(2, 64)
     torch.save({"model": state, "args": {"repr_dim": 1024}}, tmp_path / "tessera_v2_2B_teacher.pt")
-    with pytest.raises(CheckpointError, match="v2 teacher .*not a deployment model"):
+    with pytest.raises(CheckpointError, match=r"v2 teacher .*not a deployment model"):
         tm.load(tmp_path / "tessera_v2_2B_teacher.pt")
 
 
@@ -212,10 +222,15 @@ def test_embed_writes_matryoshka_prefixes_equal_to_the_reference(published, scen
     reader = open_store(store)
     data = cube.read(Window(0, 0, *cube.grid.shape))
     n = cube.grid.height * cube.grid.width
-    raw = {"bands": data.s2_bands.reshape(len(data.s2_doy), n, -1), "mask": data.s2_mask.reshape(len(data.s2_doy), n),
-           "doy": data.s2_doy, "asc": data.s1_ascending.values.reshape(len(data.s1_ascending.doy), n, -1),
-           "asc_doy": data.s1_ascending.doy, "desc": data.s1_descending.values.reshape(len(data.s1_descending.doy), n, -1),
-           "desc_doy": data.s1_descending.doy}  # fmt: skip
+    raw = {
+        "bands": data.s2_bands.reshape(len(data.s2_doy), n, -1),
+        "mask": data.s2_mask.reshape(len(data.s2_doy), n),
+        "doy": data.s2_doy,
+        "asc": data.s1_ascending.values.reshape(len(data.s1_ascending.doy), n, -1),
+        "asc_doy": data.s1_ascending.doy,
+        "desc": data.s1_descending.values.reshape(len(data.s1_descending.doy), n, -1),
+        "desc_doy": data.s1_descending.doy,
+    }
     expected = ref.embed_pixels(reference, raw).reshape(cube.grid.height, cube.grid.width, 128)
 
     got = read_grid(reader, cube.grid, cube.year).data
@@ -254,8 +269,23 @@ def test_official_stacker_npy_files_embed_as_the_reference_reads_them(published,
     stack = export_npy(cube, tmp_path / "stack")
     np.save(stack / "masks.npy", np.load(stack / "masks.npy") * 255)  # the stacker writes 0/255
     imported = tmp_path / "c.zarr"
-    r = subprocess.run([sys.executable, "-m", "tessera", "cube", "import-npy", str(stack), str(imported),
-                        "--year", "2024", "--roi", str(stack / "roi.tif")], capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tessera",
+            "cube",
+            "import-npy",
+            str(stack),
+            str(imported),
+            "--year",
+            "2024",
+            "--roi",
+            str(stack / "roi.tif"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     r = embed_cli(imported, "-c", path, "-s", tmp_path / "s.zarr")
     assert r.returncode == 0, r.stderr
@@ -264,9 +294,15 @@ def test_official_stacker_npy_files_embed_as_the_reference_reads_them(published,
         a = np.load(stack / f"{name}.npy")
         return a.reshape(a.shape[0], -1, *a.shape[3:])
 
-    raw = {"bands": flat("bands"), "mask": (flat("masks") != 0).astype(np.uint8), "doy": np.load(stack / "doys.npy"),
-           "asc": flat("sar_ascending"), "asc_doy": np.load(stack / "sar_ascending_doy.npy"),
-           "desc": flat("sar_descending"), "desc_doy": np.load(stack / "sar_descending_doy.npy")}  # fmt: skip
+    raw = {
+        "bands": flat("bands"),
+        "mask": (flat("masks") != 0).astype(np.uint8),
+        "doy": np.load(stack / "doys.npy"),
+        "asc": flat("sar_ascending"),
+        "asc_doy": np.load(stack / "sar_ascending_doy.npy"),
+        "desc": flat("sar_descending"),
+        "desc_doy": np.load(stack / "sar_descending_doy.npy"),
+    }
     expected = ref.embed_pixels(reference, raw).reshape(24, 24, 128)
     from tessera.access import open_store
     from tessera.access.region import read_grid

@@ -39,11 +39,17 @@ def test_the_cli_makes_a_family_scene(tmp_path):
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-m", "tessera", "simulate", str(tmp_path / "d"), "--family", "dev",
-                        "--index", "2"], capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "tessera", "simulate", str(tmp_path / "d"), "--family", "dev", "--index", "2"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     recorded = json.loads((tmp_path / "d" / "scene.json").read_text())
     assert recorded["seed"] == family("dev").config(2).seed
-    bad = subprocess.run([sys.executable, "-m", "tessera", "simulate", str(tmp_path / "e"), "--family", "x"],
-                         capture_output=True, text=True)  # fmt: skip
+    bad = subprocess.run(
+        [sys.executable, "-m", "tessera", "simulate", str(tmp_path / "e"), "--family", "x"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "unknown scene family" in bad.stderr + bad.stdout and "Traceback" not in bad.stderr

@@ -17,8 +17,9 @@ def features(seed):
     scene = simulate(SimulationConfig(height=128, width=128, seed=seed))
     c = scene.cube
     t, h, w, _ = c.s2_bands.shape
-    filled = interpolate_gaps(c.s2_bands.reshape(t, h * w, 10),
-                              c.s2_mask.reshape(t, h * w).astype(bool), c.s2_doy, CALENDAR)  # fmt: skip
+    filled = interpolate_gaps(
+        c.s2_bands.reshape(t, h * w, 10), c.s2_mask.reshape(t, h * w).astype(bool), c.s2_doy, CALENDAR
+    )
     return filled, scene.classes.ravel()  # (K, N, 10), (N,)
 
 

@@ -54,12 +54,18 @@ def test_blocks_tile_a_window_exactly_one_shard_each(window):
     covered = set()
     for shard, piece in blocks(window, layout):
         assert piece.intersection(shard_window(shard, layout)) == piece
-        cells = {(r, c) for r in range(piece.row, piece.row + piece.height)
-                 for c in range(piece.col, piece.col + piece.width)}  # fmt: skip
+        cells = {
+            (r, c)
+            for r in range(piece.row, piece.row + piece.height)
+            for c in range(piece.col, piece.col + piece.width)
+        }
         assert not cells & covered
         covered |= cells
-    assert covered == {(r, c) for r in range(window.row, window.row + window.height)
-                       for c in range(window.col, window.col + window.width)}  # fmt: skip
+    assert covered == {
+        (r, c)
+        for r in range(window.row, window.row + window.height)
+        for c in range(window.col, window.col + window.width)
+    }
 
 
 def test_layout_needs_whole_chunks_per_shard():

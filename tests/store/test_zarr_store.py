@@ -29,8 +29,9 @@ D = 8
 
 
 def prov(sha="a" * 64, seed=0):
-    return Provenance({"preset": "tiny", "checkpoint_sha256": sha, "config": {}},
-                      {"seed": seed, "timesteps": 40, "draws": 1}, "test")  # fmt: skip
+    return Provenance(
+        {"preset": "tiny", "checkpoint_sha256": sha, "config": {}}, {"seed": seed, "timesteps": 40, "draws": 1}, "test"
+    )
 
 
 def block(window, seed):
@@ -53,8 +54,10 @@ def test_block_round_trip_fill_record_and_convention_metadata(tmp_path):
     assert np.all(err <= np.repeat(s[..., None], D, -1)[finite] / 2 + 1e-7)
     assert rec.nodata == 1 and rec.pixels == 119 and rec.sha256 == block_checksum(back_q, back_s)
     m = w.manifest(shard)
-    assert m.find(win) == rec and set(m.files) == {f"utm30/embeddings/c/0/0/{shard[0]}/{shard[1]}",
-                                                   f"utm30/scales/c/0/{shard[0]}/{shard[1]}"}  # fmt: skip
+    assert m.find(win) == rec and set(m.files) == {
+        f"utm30/embeddings/c/0/0/{shard[0]}/{shard[1]}",
+        f"utm30/scales/c/0/{shard[0]}/{shard[1]}",
+    }
     for key, meta in m.files.items():
         assert mf.file_checksum(store.root / key) == meta
     # Nothing but Zarr inside the store; the records and locks live beside it.
@@ -66,7 +69,11 @@ def test_block_round_trip_fill_record_and_convention_metadata(tmp_path):
     emb = json.loads((store.root / "utm30/embeddings/zarr.json").read_text())
     assert emb["dimension_names"] == ["time", "band", "y", "x"] and emb["data_type"] == "int8"
     inner = emb["codecs"][0]["configuration"]
-    assert inner["chunk_shape"] == [1, D, 32, 32] and [c["name"] for c in inner["codecs"]] == ["bytes", "blosc", "crc32c"]
+    assert inner["chunk_shape"] == [1, D, 32, 32] and [c["name"] for c in inner["codecs"]] == [
+        "bytes",
+        "blosc",
+        "crc32c",
+    ]
     zattrs = json.loads((store.root / "utm30/zarr.json").read_text())["attributes"]
     assert zattrs["proj:code"] == "EPSG:32630" and zattrs["spatial:transform"][0] == 10.0
 

@@ -56,8 +56,12 @@ def test_adapt_starts_from_the_checkpoint_and_keeps_the_best_view_loss(region, t
 @pytest.mark.parametrize("criterion", ["rankme", "last"])  # rankme: the default
 def test_other_criteria_choose_their_own_best(region, tmp_path, criterion):
     _, cube, init = region
-    r = adapt([cube], init, tmp_path / criterion, SMALL if criterion == "rankme" else
-              dataclasses.replace(SMALL, criterion=criterion))  # fmt: skip
+    r = adapt(
+        [cube],
+        init,
+        tmp_path / criterion,
+        SMALL if criterion == "rankme" else dataclasses.replace(SMALL, criterion=criterion),
+    )
     scores = [m for m in read_metrics(tmp_path / criterion / "run") if "rankme" in m]
     if criterion == "last":
         assert r.best_step == 6
@@ -79,9 +83,19 @@ def test_adaptation_stopped_midway_resumes_to_the_same_model(region, tmp_path):
     _, cube, init = region
     adapt([cube], init, tmp_path / "ref", SMALL)
     model = tm.load(init)
-    cfg = TrainConfig(model=model.cfg, projector=adaptation_projector(model.cfg), init=str(init), steps=6,
-                      batch_size=32, lr=2e-4, warmup_steps=2, eval_every=3, checkpoint_every=3,
-                      val_cube=str(cube), seed=0)  # fmt: skip
+    cfg = TrainConfig(
+        model=model.cfg,
+        projector=adaptation_projector(model.cfg),
+        init=str(init),
+        steps=6,
+        batch_size=32,
+        lr=2e-4,
+        warmup_steps=2,
+        eval_every=3,
+        checkpoint_every=3,
+        val_cube=str(cube),
+        seed=0,
+    )
     shards, out = tmp_path / "ref" / "shards", tmp_path / "cut"
     train(dataclasses.replace(cfg, time_limit_s=0.0), shards, out)  # stops, checkpointed, after one step
     assert [r["step"] for r in read_metrics(out) if "loss" in r] == [1]
@@ -99,12 +113,31 @@ def test_criteria_are_checked_up_front():
 
 
 def test_train_init_takes_the_checkpoints_shapes_and_weights(region, tmp_path):
-    root, cube, init = region
+    _root, cube, init = region
     adapt([cube], init, tmp_path / "b", AdaptConfig(**{**SMALL.__dict__, "steps": 1, "eval_every": 1}))
     shards = tmp_path / "b" / "shards"
-    r = subprocess.run([sys.executable, "-m", "tessera", "train", "--shards", str(shards), "--out", str(tmp_path / "t"),
-                        "--init", str(init), "--preset", "v1", "--steps", "1", "--batch-size", "16"],
-                       capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tessera",
+            "train",
+            "--shards",
+            str(shards),
+            "--out",
+            str(tmp_path / "t"),
+            "--init",
+            str(init),
+            "--preset",
+            "v1",
+            "--steps",
+            "1",
+            "--batch-size",
+            "16",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert tm.load(tmp_path / "t" / "model.safetensors").cfg == tm.preset("tiny")
 

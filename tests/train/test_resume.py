@@ -9,13 +9,25 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tessera.simulate import SimulationConfig, simulate
 from tessera.cube import write_cube
+from tessera.simulate import SimulationConfig, simulate
 from tessera.train import ShardConfig, TrainConfig, read_metrics, train, write_shards
 from tessera.train.state import latest_loadable, list_checkpoints
 
-ARGS = ["--preset", "tiny", "--steps", "30", "--batch-size", "32", "--checkpoint-every", "5",
-        "--warmup-steps", "5", "--eval-every", "1000"]  # fmt: skip
+ARGS = [
+    "--preset",
+    "tiny",
+    "--steps",
+    "30",
+    "--batch-size",
+    "32",
+    "--checkpoint-every",
+    "5",
+    "--warmup-steps",
+    "5",
+    "--eval-every",
+    "1000",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +46,9 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(shards, tmp_path):
     subprocess.run(cli("--shards", shards, "--out", reference, *ARGS), check=True, capture_output=True)
 
     crashed = tmp_path / "crashed"
-    proc = subprocess.Popen(cli("--shards", shards, "--out", crashed, *ARGS),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        cli("--shards", shards, "--out", crashed, *ARGS), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not [s for s, _ in list_checkpoints(crashed) if s >= 10]:
         time.sleep(0.05)
@@ -68,10 +81,26 @@ def test_damaged_and_temporary_checkpoints_are_never_loaded(shards, tmp_path):
 
 
 def test_threads_option_sets_pytorchs_pool(shards, tmp_path):
-    run = subprocess.run(cli("--shards", shards, "--out", tmp_path / "one", *ARGS[:2], "--steps", "1",
-                             "--batch-size", "16", "--threads", "1"), capture_output=True, text=True)  # fmt: skip
+    run = subprocess.run(
+        cli(
+            "--shards",
+            shards,
+            "--out",
+            tmp_path / "one",
+            *ARGS[:2],
+            "--steps",
+            "1",
+            "--batch-size",
+            "16",
+            "--threads",
+            "1",
+        ),
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     assert "PyTorch 1 threads" in run.stdout
-    bad = subprocess.run(cli("--shards", shards, "--out", tmp_path / "zero", "--threads", "0"),
-                         capture_output=True, text=True)  # fmt: skip
+    bad = subprocess.run(
+        cli("--shards", shards, "--out", tmp_path / "zero", "--threads", "0"), capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

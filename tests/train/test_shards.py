@@ -12,8 +12,10 @@ from tessera.train import ShardConfig, ShardSet, write_shards
 def cubes(tmp_path_factory):
     root = tmp_path_factory.mktemp("cubes")
     sizes = [(48, 48), (32, 32), (64, 32)]
-    return [write_cube(root / f"c{i}.zarr", simulate(SimulationConfig(height=h, width=w, seed=i)).cube)
-            for i, (h, w) in enumerate(sizes)]  # fmt: skip
+    return [
+        write_cube(root / f"c{i}.zarr", simulate(SimulationConfig(height=h, width=w, seed=i)).cube)
+        for i, (h, w) in enumerate(sizes)
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -89,8 +89,13 @@ class ArrayReader:
         offset, nbytes = index[self.chunk_slot(cy, cx)]
         return None if offset == EMPTY else (key, int(offset), int(nbytes))
 
-    def fetch(self, t: int, chunks: Iterable[tuple[int, int]], pool: ThreadPoolExecutor,
-              sink: Callable[[tuple[int, int], np.ndarray], None] | None = None) -> dict[tuple[int, int], np.ndarray]:  # fmt: skip
+    def fetch(
+        self,
+        t: int,
+        chunks: Iterable[tuple[int, int]],
+        pool: ThreadPoolExecutor,
+        sink: Callable[[tuple[int, int], np.ndarray], None] | None = None,
+    ) -> dict[tuple[int, int], np.ndarray]:
         """Decoded spatial chunks (band-first for embeddings); absent chunks are left out. With
         ``sink``, each chunk is handed to it on the decoding thread instead (nothing returned), so
         what the caller does with it (dequantising into a region) runs in parallel too.
@@ -115,7 +120,9 @@ class ArrayReader:
             if raw is None or len(raw) != end - start:
                 raise StoreDamageError(f"shard {key} is truncated: chunks {[m[0] for m in members]} are cut short")
             view = memoryview(raw)
-            decoded = [(c, self.spec.decode_chunk(view[o - start : o - start + n], f"{c} of {key}")) for c, o, n in members]
+            decoded = [
+                (c, self.spec.decode_chunk(view[o - start : o - start + n], f"{c} of {key}")) for c, o, n in members
+            ]
             if sink is None:
                 return decoded
             for c, block in decoded:
@@ -138,5 +145,8 @@ def spatial_chunks(rows: np.ndarray, cols: np.ndarray, chunk: tuple[int, int]) -
 
 
 def window_chunks(r0: int, c0: int, h: int, w: int, chunk: tuple[int, int]) -> list[tuple[int, int]]:
-    return [(cy, cx) for cy in range(r0 // chunk[0], (r0 + h - 1) // chunk[0] + 1)
-            for cx in range(c0 // chunk[1], (c0 + w - 1) // chunk[1] + 1)]  # fmt: skip
+    return [
+        (cy, cx)
+        for cy in range(r0 // chunk[0], (r0 + h - 1) // chunk[0] + 1)
+        for cx in range(c0 // chunk[1], (c0 + w - 1) // chunk[1] + 1)
+    ]

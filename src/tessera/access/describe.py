@@ -9,9 +9,16 @@ def describe(reader) -> dict:
     """Store location, model, depths, shard size, and one row per zone × year (with block and
     pixel counts where fill records exist: local stores tessera wrote)."""
     if not isinstance(reader, StoreReader):
-        return {"store": reader.location, "model": "geotessera tiles", "depths": [128], "shard": None,
-                "groups": [{"zone": "tiles", "year": y, "grid": "0.1° tiles", "blocks": None, "pixels": None,
-                            "nodata": None} for y in reader.years]}  # fmt: skip
+        return {
+            "store": reader.location,
+            "model": "geotessera tiles",
+            "depths": [128],
+            "shard": None,
+            "groups": [
+                {"zone": "tiles", "year": y, "grid": "0.1° tiles", "blocks": None, "pixels": None, "nodata": None}
+                for y in reader.years
+            ],
+        }
     try:
         cov = reader.coverage()
     except AccessError:
@@ -21,11 +28,22 @@ def describe(reader) -> dict:
         z = reader.zone(zone)
         for year in reader.years:
             rows = [r for r in cov if r["zone"] == zone.name and r["year"] == year] if cov is not None else None
-            groups.append({"zone": zone.name, "year": year, "grid": f"{z.grid.height}×{z.grid.width}",
-                           "blocks": len(rows) if rows is not None else None,
-                           "pixels": sum(r["pixels"] for r in rows) if rows is not None else None,
-                           "nodata": sum(r["nodata"] for r in rows) if rows is not None else None})  # fmt: skip
+            groups.append(
+                {
+                    "zone": zone.name,
+                    "year": year,
+                    "grid": f"{z.grid.height}×{z.grid.width}",
+                    "blocks": len(rows) if rows is not None else None,
+                    "pixels": sum(r["pixels"] for r in rows) if rows is not None else None,
+                    "nodata": sum(r["nodata"] for r in rows) if rows is not None else None,
+                }
+            )
     first = reader.zone(reader.zones()[0]) if reader.zones() else None
-    return {"store": reader.location, "model": reader.attrs.get("geoemb:model"),
-            "provenance": reader.attrs.get("tessera:provenance"), "depths": reader.available_depths,
-            "shard": first.arrays[reader.dims].shard[0] if first else None, "groups": groups}  # fmt: skip
+    return {
+        "store": reader.location,
+        "model": reader.attrs.get("geoemb:model"),
+        "provenance": reader.attrs.get("tessera:provenance"),
+        "depths": reader.available_depths,
+        "shard": first.arrays[reader.dims].shard[0] if first else None,
+        "groups": groups,
+    }

@@ -38,8 +38,13 @@ def _bands(region: Region, bands: list[int] | None) -> tuple[np.ndarray, list[in
     return region.data[..., idx], idx
 
 
-def export_geotiff(region: Region, path: str | os.PathLike, tags: dict[str, str] | None = None,
-                   bands: list[int] | None = None, int8: bool = False) -> Path:  # fmt: skip
+def export_geotiff(
+    region: Region,
+    path: str | os.PathLike,
+    tags: dict[str, str] | None = None,
+    bands: list[int] | None = None,
+    int8: bool = False,
+) -> Path:
     """Write a region as a Cloud-Optimised GeoTIFF, atomically.
 
     float32 with NaN for no data (default), or ``int8=True``: the published int8 values (4×
@@ -52,24 +57,41 @@ def export_geotiff(region: Region, path: str | os.PathLike, tags: dict[str, str]
     path = Path(path)
     if int8:
         q, scale = quantize(data)
-        write_cog(path, q.transpose(2, 0, 1), region.grid, None,
-                  {**(tags or {}), "tessera_encoding": "int8 × per-pixel scale"}, names)  # fmt: skip
-        write_cog(path.with_name(path.stem + "_scales.tif"), scale[None].astype(np.float32), region.grid,
-                  float("nan"), {**(tags or {}), "tessera_encoding": "per-pixel scale of " + path.name})  # fmt: skip
+        write_cog(
+            path,
+            q.transpose(2, 0, 1),
+            region.grid,
+            None,
+            {**(tags or {}), "tessera_encoding": "int8 × per-pixel scale"},
+            names,
+        )
+        write_cog(
+            path.with_name(path.stem + "_scales.tif"),
+            scale[None].astype(np.float32),
+            region.grid,
+            float("nan"),
+            {**(tags or {}), "tessera_encoding": "per-pixel scale of " + path.name},
+        )
     else:
-        write_cog(path, data.transpose(2, 0, 1).astype(np.float32, copy=False), region.grid, float("nan"),
-                  {**(tags or {}), "tessera_encoding": "float32"}, names)  # fmt: skip
+        write_cog(
+            path,
+            data.transpose(2, 0, 1).astype(np.float32, copy=False),
+            region.grid,
+            float("nan"),
+            {**(tags or {}), "tessera_encoding": "float32"},
+            names,
+        )
     return path
 
 
-def export_npy(region: Region, path: str | os.PathLike, tags: dict[str, str] | None = None,
-               bands: list[int] | None = None) -> Path:  # fmt: skip
+def export_npy(
+    region: Region, path: str | os.PathLike, tags: dict[str, str] | None = None, bands: list[int] | None = None
+) -> Path:
     """(H, W, D) float32 ``.npy`` plus a ``.json`` sidecar with CRS, transform and provenance."""
     data, idx = _bands(region, bands)
     path = Path(path)
-    with atomic_file(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, np.ascontiguousarray(data, np.float32))
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, np.ascontiguousarray(data, np.float32))
     meta = {**region.grid.to_attrs(), "bands": idx, "nodata": "NaN", **(tags or {})}
     with atomic_file(path.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps(meta, indent=1))

@@ -79,8 +79,18 @@ def _save_landmask(path: Path, grid: Grid, mask: np.ndarray) -> tuple[str, int]:
     import rasterio
 
     with atomic_file(path) as tmp:
-        with rasterio.open(tmp, "w", driver="GTiff", width=grid.width, height=grid.height, count=1,
-                           dtype="uint8", crs=grid.crs, transform=grid.transform, compress="deflate") as dst:  # fmt: skip
+        with rasterio.open(
+            tmp,
+            "w",
+            driver="GTiff",
+            width=grid.width,
+            height=grid.height,
+            count=1,
+            dtype="uint8",
+            crs=grid.crs,
+            transform=grid.transform,
+            compress="deflate",
+        ) as dst:
             dst.write(mask.astype(np.uint8)[None])
         data = tmp.read_bytes()
     return hashlib.sha256(data).hexdigest(), len(data)
@@ -116,12 +126,26 @@ def write_registries(out: Path, records: list[TileRecord]) -> None:
         import pandas as pd
         from shapely.geometry import box
     except ImportError as exc:
-        raise AccessError("the geotessera layout's registries need geopandas and pyarrow "
-                          "(`pip install 'tessera[geotessera]'`)") from exc  # fmt: skip
-    rows = pd.DataFrame([{"year": r.year, "lon": r.lon, "lat": r.lat, "hash": r.hash, "file_size": r.file_size,
-                          "scales_hash": r.scales_hash, "scales_size": r.scales_size} for r in records])  # fmt: skip
-    masks = pd.DataFrame([{"lon": r.lon, "lat": r.lat, "hash": r.landmask_hash, "file_size": r.landmask_size}
-                          for r in records]).drop_duplicates(["lon", "lat"], keep="last")  # fmt: skip
+        raise AccessError(
+            "the geotessera layout's registries need geopandas and pyarrow (`pip install 'tessera[geotessera]'`)"
+        ) from exc
+    rows = pd.DataFrame(
+        [
+            {
+                "year": r.year,
+                "lon": r.lon,
+                "lat": r.lat,
+                "hash": r.hash,
+                "file_size": r.file_size,
+                "scales_hash": r.scales_hash,
+                "scales_size": r.scales_size,
+            }
+            for r in records
+        ]
+    )
+    masks = pd.DataFrame(
+        [{"lon": r.lon, "lat": r.lat, "hash": r.landmask_hash, "file_size": r.landmask_size} for r in records]
+    ).drop_duplicates(["lon", "lat"], keep="last")
     reg_path, mask_path = out / "registry.parquet", out / "landmasks.parquet"
     if reg_path.exists():
         old = pd.DataFrame(gpd.read_parquet(reg_path).drop(columns="geometry"))
@@ -131,7 +155,9 @@ def write_registries(out: Path, records: list[TileRecord]) -> None:
     for df in (rows, masks):
         df["lon_i"] = (df["lon"] * 100).round().astype(np.int32)
         df["lat_i"] = (df["lat"] * 100).round().astype(np.int32)
-    geometry = [box(lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05) for lon, lat in zip(rows.lon, rows.lat, strict=True)]
+    geometry = [
+        box(lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05) for lon, lat in zip(rows.lon, rows.lat, strict=True)
+    ]
     gdf = gpd.GeoDataFrame(rows.reset_index(drop=True), geometry=geometry, crs="EPSG:4326")
     with atomic_file(reg_path) as tmp:
         gdf.to_parquet(tmp)
@@ -154,12 +180,20 @@ def write_manifest(out: Path) -> None:
                 continue
             _, lon, lat = tile_dir.name.split("_")
             g, sc = grid.stat(), scales.stat()
-            rows.append({"year": int(year_dir.name), "lon": float(lon), "lat": float(lat),
-                         "directory": str(tile_dir.resolve()), "grid_path": str(grid.resolve()),
-                         "scales_path": str(scales.resolve()),
-                         "grid_mtime": pd.Timestamp(g.st_mtime_ns, unit="ns").as_unit("us"),
-                         "scales_mtime": pd.Timestamp(sc.st_mtime_ns, unit="ns").as_unit("us"),
-                         "grid_size": int(g.st_size), "scales_size": int(sc.st_size)})  # fmt: skip
+            rows.append(
+                {
+                    "year": int(year_dir.name),
+                    "lon": float(lon),
+                    "lat": float(lat),
+                    "directory": str(tile_dir.resolve()),
+                    "grid_path": str(grid.resolve()),
+                    "scales_path": str(scales.resolve()),
+                    "grid_mtime": pd.Timestamp(g.st_mtime_ns, unit="ns").as_unit("us"),
+                    "scales_mtime": pd.Timestamp(sc.st_mtime_ns, unit="ns").as_unit("us"),
+                    "grid_size": int(g.st_size),
+                    "scales_size": int(sc.st_size),
+                }
+            )
     df = pd.DataFrame(rows)
     df["lon_i"] = (df["lon"] * 100).round().astype(np.int32)
     df["lat_i"] = (df["lat"] * 100).round().astype(np.int32)

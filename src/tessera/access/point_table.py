@@ -37,8 +37,10 @@ def _csv(path: Path):
     lon_col = next((lower[n] for n in LON_NAMES if n in lower), None)
     lat_col = next((lower[n] for n in LAT_NAMES if n in lower), None)
     if lon_col is None or lat_col is None:
-        raise AccessError(f"{path} needs 'lon' and 'lat' columns (or longitude/latitude, x/y); it has "
-                          f"{[str(c) for c in table.columns]}")  # fmt: skip
+        raise AccessError(
+            f"{path} needs 'lon' and 'lat' columns (or longitude/latitude, x/y); it has "
+            f"{[str(c) for c in table.columns]}"
+        )
     if table.empty:
         raise AccessError(f"{path} has a header but no points")
     coords = {}
@@ -46,8 +48,10 @@ def _csv(path: Path):
         values = pd.to_numeric(table[col], errors="coerce")
         bad = np.flatnonzero(values.isna().to_numpy())
         if len(bad):
-            raise AccessError(f"{path} line {bad[0] + 2}: {col} is {table[col].iloc[bad[0]]!r}, not a number; "
-                              "give every point a longitude and latitude")  # fmt: skip
+            raise AccessError(
+                f"{path} line {bad[0] + 2}: {col} is {table[col].iloc[bad[0]]!r}, not a number; "
+                "give every point a longitude and latitude"
+            )
         coords[col] = values.to_numpy(np.float64)
     return coords[lon_col], coords[lat_col], table
 
@@ -56,11 +60,12 @@ def _vector(path: Path):
     try:
         import geopandas as gpd
     except ImportError as exc:
-        raise AccessError(f"reading {path} needs geopandas: pip install 'tessera[geotessera]'; or give a CSV "
-                          "with lon,lat columns") from exc  # fmt: skip
+        raise AccessError(
+            f"reading {path} needs geopandas: pip install 'tessera[geotessera]'; or give a CSV with lon,lat columns"
+        ) from exc
     try:
         gdf = gpd.read_file(path)
-    except Exception as exc:  # noqa: BLE001 — pyogrio/fiona raise many types for an unreadable file
+    except Exception as exc:
         raise AccessError(f"{path} is not a readable vector file ({str(exc).splitlines()[0]})") from exc
     if gdf.empty:
         raise AccessError(f"{path} has no features")
@@ -81,12 +86,13 @@ def sample_table(table, lon: np.ndarray, lat: np.ndarray, status: np.ndarray, va
     new = {"status": status.astype(str), **{f"e{i}": values[:, i] for i in range(values.shape[1])}}
     clash = [c for c in new if c in out.columns]
     if clash:
-        raise AccessError(f"the points file already has column(s) {clash[:3]}; rename them so the "
-                          "embeddings can be added beside them")  # fmt: skip
+        raise AccessError(
+            f"the points file already has column(s) {clash[:3]}; rename them so the embeddings can be added beside them"
+        )
     return pd.concat([out.reset_index(drop=True), pd.DataFrame(new)], axis=1)
 
 
-def write_point_table(path: str | os.PathLike, table) -> Path:  # noqa: ANN001 — a pandas DataFrame
+def write_point_table(path: str | os.PathLike, table) -> Path:
     """``table`` as ``.csv`` (floats in full, shortest round-trip repr) or ``.parquet``, atomically."""
     from tessera.atomic import atomic_file
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -27,8 +28,10 @@ def check_lonlat(lon: np.ndarray, lat: np.ndarray) -> None:
     bad = ~np.isfinite(lon) | ~np.isfinite(lat) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise AccessError(f"point {i} ({lon[i]}, {lat[i]}) is not a (longitude, latitude) in degrees "
-                          "(−180…180, −90…90); give coordinates in EPSG:4326, longitude first")  # fmt: skip
+        raise AccessError(
+            f"point {i} ({lon[i]}, {lat[i]}) is not a (longitude, latitude) in degrees "
+            "(−180…180, −90…90); give coordinates in EPSG:4326, longitude first"
+        )
 
 
 def as_lonlat(points) -> tuple[np.ndarray, np.ndarray]:
@@ -39,8 +42,9 @@ def as_lonlat(points) -> tuple[np.ndarray, np.ndarray]:
         try:
             import geopandas as gpd
         except ImportError as exc:
-            raise AccessError(f"reading {points} needs geopandas (`pip install geopandas`); "
-                              "GeoJSON point files are read without it") from exc  # fmt: skip
+            raise AccessError(
+                f"reading {points} needs geopandas (`pip install geopandas`); GeoJSON point files are read without it"
+            ) from exc
         points = gpd.read_file(points)
     if hasattr(points, "geometry"):  # a GeoDataFrame: any CRS, any geometry → its representative point
         gdf = points.to_crs("EPSG:4326") if points.crs is not None else points
@@ -57,15 +61,17 @@ def _geojson_points(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     import json
 
     try:
-        doc = json.loads(open(path).read())
+        doc = json.loads(Path(path).read_text())
         feats = doc["features"] if doc.get("type") == "FeatureCollection" else [doc]
         coords = [f["geometry"]["coordinates"][:2] for f in feats]
         kinds = {f["geometry"]["type"] for f in feats}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise AccessError(f"{path} is not a readable GeoJSON point file ({exc})") from exc
     if kinds - {"Point"}:
-        raise AccessError(f"{path} holds {sorted(kinds)} geometries; only Point features are sampled "
-                          "(install geopandas to sample representative points of other geometries)")  # fmt: skip
+        raise AccessError(
+            f"{path} holds {sorted(kinds)} geometries; only Point features are sampled "
+            "(install geopandas to sample representative points of other geometries)"
+        )
     arr = np.asarray(coords, np.float64).reshape(-1, 2)
     return arr[:, 0], arr[:, 1]
 

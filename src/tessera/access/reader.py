@@ -52,15 +52,16 @@ def _overlap(start: int, size: int, lo: int, hi: int) -> tuple[int, int] | None:
 class ZoneReader:
     """One ``utm{NN}`` group: its grid (from ``spatial:transform``), years and arrays."""
 
-    def __init__(self, source: ByteSource, name: str, meta: dict[str, dict], dims: int,
-                 depths: dict[int, str]) -> None:  # fmt: skip
+    def __init__(self, source: ByteSource, name: str, meta: dict[str, dict], dims: int, depths: dict[int, str]) -> None:
         self.source, self.name = source, name
         self.zone = Zone.from_name(name)
         attrs = meta[name].get("attributes", {})
         try:
             self.grid = cv.zone_grid(attrs)
         except TesseraError as exc:
-            raise StoreError(f"zone group {name} of {source.location} has no usable spatial:/proj: attributes ({exc})") from exc
+            raise StoreError(
+                f"zone group {name} of {source.location} has no usable spatial:/proj: attributes ({exc})"
+            ) from exc
         if self.grid.epsg != self.zone.epsg:
             raise StoreError(f"zone group {name} declares {self.grid.crs}; the convention uses EPSG:{self.zone.epsg}")
         self.dims = dims
@@ -83,11 +84,15 @@ class ZoneReader:
         spec = self._plain(meta, array)
         h, w = self.grid.shape
         if spec.dims != dims or spec.dtype.name != dtype or spec.shape[-2:] != (h, w):
-            raise StoreError(f"{spec.path} is {spec.dtype.name} {spec.shape} with dims {list(spec.dims)}; the "
-                             f"convention needs {dtype} with dims {list(dims)} on the zone's {h}×{w} grid")  # fmt: skip
+            raise StoreError(
+                f"{spec.path} is {spec.dtype.name} {spec.shape} with dims {list(spec.dims)}; the "
+                f"convention needs {dtype} with dims {list(dims)} on the zone's {h}×{w} grid"
+            )
         if len(dims) == 4 and (spec.inner or spec.outer)[1] != spec.shape[1]:
-            raise StoreError(f"{spec.path} splits its band axis across chunks; tessera reads stores whose "
-                             "chunks hold every band of a pixel")  # fmt: skip
+            raise StoreError(
+                f"{spec.path} splits its band axis across chunks; tessera reads stores whose "
+                "chunks hold every band of a pixel"
+            )
         return ArrayReader(self.source, spec)
 
     @cached_property
@@ -97,13 +102,17 @@ class ZoneReader:
         parts = []
         for i in range(n_chunks):
             raw = self.source.get(spec.key((i,)))
-            parts.append(np.full(spec.outer, spec.fill, spec.dtype) if raw is None else spec.decode_chunk(raw, spec.key((i,))))
+            parts.append(
+                np.full(spec.outer, spec.fill, spec.dtype) if raw is None else spec.decode_chunk(raw, spec.key((i,)))
+            )
         return [int(v) for v in np.concatenate(parts)[: spec.shape[0]]] if parts else []
 
     def time_index(self, year: int) -> int:
         if year not in self.years:
-            raise AccessError(f"{self.source.location} holds no embeddings for {year}; it holds "
-                              f"{', '.join(map(str, self.years)) or 'none'}")  # fmt: skip
+            raise AccessError(
+                f"{self.source.location} holds no embeddings for {year}; it holds "
+                f"{', '.join(map(str, self.years)) or 'none'}"
+            )
         return self.years.index(year)
 
     def embeddings(self, depth: int | None) -> tuple[ArrayReader, int]:
@@ -150,8 +159,9 @@ class ZoneReader:
             # A prefix array's coarser chunks (64 px for 16 bands) also cover pixels whose scale
             # chunks hold only no data and are not stored: pair them chunk by chunk instead.
             s_present = s_present | (e_present & ~self._lonely_chunks(emb, stored, s_present, window))
-        self._check_pairs(t, emb, finite, e_present, s_present,
-                          lambda m: tuple(int(v) for v in np.argwhere(m)[0] + (r0, c0)))  # fmt: skip
+        self._check_pairs(
+            t, emb, finite, e_present, s_present, lambda m: tuple(int(v) for v in np.argwhere(m)[0] + (r0, c0))
+        )
         # Past the pair check every finite scale has its chunk among ``stored``: chunks under no
         # finite scale are not fetched and stay NaN, as their scales would dequantise them.
         out = np.zeros((depth, h, w), np.int8) if quantized else np.full((h, w, depth), np.nan, np.float32)
@@ -185,8 +195,10 @@ class ZoneReader:
         ys = _overlap(cy * chunk[0], chunk[0], window.row, window.row + window.height)
         xs = _overlap(cx * chunk[1], chunk[1], window.col, window.col + window.width)
         assert ys and xs
-        return ((slice(ys[0] - window.row, ys[1] - window.row), slice(xs[0] - window.col, xs[1] - window.col)),
-                (slice(ys[0] - cy * chunk[0], ys[1] - cy * chunk[0]), slice(xs[0] - cx * chunk[1], xs[1] - cx * chunk[1])))  # fmt: skip
+        return (
+            (slice(ys[0] - window.row, ys[1] - window.row), slice(xs[0] - window.col, xs[1] - window.col)),
+            (slice(ys[0] - cy * chunk[0], ys[1] - cy * chunk[0]), slice(xs[0] - cx * chunk[1], xs[1] - cx * chunk[1])),
+        )
 
     def _check_pairs(self, t: int, emb: ArrayReader, finite, e_present, s_present, where) -> None:
         """A pixel with a finite scale but no stored embedding, or an embedding without a stored
@@ -195,18 +207,23 @@ class ZoneReader:
         if orphan.any():
             r, c = where(orphan)
             key = emb.shard_key(t, r // emb.shard[0], c // emb.shard[1])
-            raise StoreDamageError(f"shard {key} is missing (or lacks chunks) while its scales hold data: the "
-                                   "store is damaged; restore the shard or re-embed (`tessera verify` lists all)")  # fmt: skip
+            raise StoreDamageError(
+                f"shard {key} is missing (or lacks chunks) while its scales hold data: the "
+                "store is damaged; restore the shard or re-embed (`tessera verify` lists all)"
+            )
         lonely = e_present & ~s_present
         if lonely.any():
             r, c = where(lonely)
             key = self.scales.shard_key(t, r // self.scales.shard[0], c // self.scales.shard[1])
-            raise StoreDamageError(f"shard {key} is missing (or lacks chunks) while embeddings are stored there: "
-                                   "the store is damaged; restore the shard or re-embed")  # fmt: skip
+            raise StoreDamageError(
+                f"shard {key} is missing (or lacks chunks) while embeddings are stored there: "
+                "the store is damaged; restore the shard or re-embed"
+            )
 
     # -- points -------------------------------------------------------------------------------
-    def points(self, rows: np.ndarray, cols: np.ndarray, year: int,
-               depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def points(
+        self, rows: np.ndarray, cols: np.ndarray, year: int, depth: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(values (N, depth) float32, status (N,) str) at zone pixels; ``outside`` off the grid."""
         t = self.time_index(year)
         emb, depth = self.embeddings(depth)
@@ -273,20 +290,35 @@ class RegionReads:
             return s.values[0], str(s.status[0])
         return s.values[:, 0], [str(v) for v in s.status[:, 0]]
 
-    def read_region(self, bbox, year: int | Sequence[int], crs: str | None = None,
-                    resolution: float | None = None, depth: int | None = None):  # fmt: skip
+    def read_region(
+        self,
+        bbox,
+        year: int | Sequence[int],
+        crs: str | None = None,
+        resolution: float | None = None,
+        depth: int | None = None,
+    ):
         from tessera.access.region import read_region
 
         return _stacked(lambda y: read_region(self, bbox, y, crs, resolution, depth=depth), year)
 
-    def iter_region(self, bbox, year: int | Sequence[int], crs: str | None = None,
-                    resolution: float | None = None, strip_rows: int = 256, depth: int | None = None):  # fmt: skip
+    def iter_region(
+        self,
+        bbox,
+        year: int | Sequence[int],
+        crs: str | None = None,
+        resolution: float | None = None,
+        strip_rows: int = 256,
+        depth: int | None = None,
+    ):
         from tessera.access.region import iter_region
 
         years = _years(year)
         if years is None:
             return iter_region(self, bbox, year, crs, resolution, strip_rows, depth=depth)
-        strips = zip(*(iter_region(self, bbox, y, crs, resolution, strip_rows, depth=depth) for y in years), strict=True)
+        strips = zip(
+            *(iter_region(self, bbox, y, crs, resolution, strip_rows, depth=depth) for y in years), strict=True
+        )
         return (_stack(parts, years) for parts in strips)
 
     def read_patch(self, lon: float, lat: float, year: int | Sequence[int], size_px: int, depth: int | None = None):
@@ -342,23 +374,30 @@ class StoreReader(RegionReads):
             raise StoreError(f"{source.location}/zarr.json is not JSON ({exc}); the store is damaged") from exc
         self.attrs = doc.get("attributes") or {}
         if doc.get("node_type") != "group" or "geoemb:type" not in self.attrs:
-            raise StoreError(f"{source.location} is not an embedding store in the geoemb: convention "
-                             "(no geoemb: attributes in its root zarr.json)")  # fmt: skip
+            raise StoreError(
+                f"{source.location} is not an embedding store in the geoemb: convention "
+                "(no geoemb: attributes in its root zarr.json)"
+            )
         consolidated = (doc.get("consolidated_metadata") or {}).get("metadata")
         if consolidated is None and isinstance(source, ZarrStoreSource):
             consolidated = source.listed_metadata()
             if not consolidated and any(k.endswith(("N", "S")) for k in source.list_dir("")):
-                raise StoreError(f"{source.location} holds zones by hemisphere (30N, 30S, band last), the "
-                                 "dClimate v1.1 layout, which tessera does not read yet; open the same "
-                                 "version's plain Zarr store in the geoemb: convention")  # fmt: skip
+                raise StoreError(
+                    f"{source.location} holds zones by hemisphere (30N, 30S, band last), the "
+                    "dClimate v1.1 layout, which tessera does not read yet; open the same "
+                    "version's plain Zarr store in the geoemb: convention"
+                )
         if consolidated is None:
-            raise StoreError(f"{source.location} has no consolidated metadata, which readers over HTTP need; "
-                             "run zarr.consolidate_metadata on it (or `geotessera-registry zarr-consolidate`)")  # fmt: skip
+            raise StoreError(
+                f"{source.location} has no consolidated metadata, which readers over HTTP need; "
+                "run zarr.consolidate_metadata on it (or `geotessera-registry zarr-consolidate`)"
+            )
         self.dims = int(self.attrs.get("geoemb:dimensions", cv.N_BANDS))
         self.depths = {int(d["dimensions"]): str(d["array"]) for d in self.attrs.get("geoemb:depths", [])}
         self.depths.setdefault(self.dims, cv.EMBEDDINGS)
-        names = sorted(k for k, v in consolidated.items() if "/" not in k and k.startswith("utm")
-                       and v.get("node_type") == "group")  # fmt: skip
+        names = sorted(
+            k for k, v in consolidated.items() if "/" not in k and k.startswith("utm") and v.get("node_type") == "group"
+        )
         self._zones = {Zone.from_name(n): ZoneReader(source, n, consolidated, self.dims, self.depths) for n in names}
 
     @property
@@ -382,13 +421,15 @@ class StoreReader(RegionReads):
 
     def check_year(self, year: int) -> None:
         if year not in self.years:
-            raise AccessError(f"{self.location} holds no embeddings for {year}; it holds "
-                              f"{', '.join(map(str, self.years)) or 'none'}")  # fmt: skip
+            raise AccessError(
+                f"{self.location} holds no embeddings for {year}; it holds {', '.join(map(str, self.years)) or 'none'}"
+            )
 
     def check_depth(self, depth: int | None) -> None:
         if depth is not None and not 0 < depth <= self.dims:
-            raise AccessError(f"depth {depth} is not between 1 and {self.dims}; this store declares "
-                              f"{self.available_depths}")  # fmt: skip
+            raise AccessError(
+                f"depth {depth} is not between 1 and {self.dims}; this store declares {self.available_depths}"
+            )
 
     def embed_dim(self, year: int, depth: int | None = None) -> int:
         return depth or self.dims
@@ -433,14 +474,24 @@ class StoreReader(RegionReads):
             if isinstance(rows, list):
                 return rows
         if not isinstance(self.source, LocalSource) or not build_dir(self.source.root).is_dir():
-            raise AccessError(f"{self.location} has no fill records beside it (only local stores written by "
-                              "tessera do); coverage is not known without reading every shard")  # fmt: skip
+            raise AccessError(
+                f"{self.location} has no fill records beside it (only local stores written by "
+                "tessera do); coverage is not known without reading every shard"
+            )
         rows = []
         for zone in self.zones():
             for year in self.years:
                 for m in mf.read_all(build_dir(self.source.root) / "fills" / zone.name / str(year)).values():
-                    rows += [{"year": year, "zone": zone.name, "window": list(b.window), "pixels": b.pixels,
-                              "nodata": b.nodata} for b in m.blocks]  # fmt: skip
+                    rows += [
+                        {
+                            "year": year,
+                            "zone": zone.name,
+                            "window": list(b.window),
+                            "pixels": b.pixels,
+                            "nodata": b.nodata,
+                        }
+                        for b in m.blocks
+                    ]
         return rows
 
 
@@ -469,4 +520,3 @@ def open_store(location: str | os.PathLike) -> RegionReads:
     if text.rstrip("/").endswith(".icechunk"):
         return StoreReader(open_icechunk(text))
     return StoreReader(open_source(text))
-

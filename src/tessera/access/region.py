@@ -50,8 +50,10 @@ def check_bbox(bbox) -> tuple[float, float, float, float]:
         raise AccessError(f"bbox {bbox!r} must be four numbers: min lon, min lat, max lon, max lat") from exc
     check_lonlat(np.array([w, e]), np.array([s, n]))
     if w > e:
-        raise AccessError(f"bbox {bbox!r} has min lon > max lon: it crosses the antimeridian or is "
-                          "inverted; split it into boxes on each side of 180°")  # fmt: skip
+        raise AccessError(
+            f"bbox {bbox!r} has min lon > max lon: it crosses the antimeridian or is "
+            "inverted; split it into boxes on each side of 180°"
+        )
     if s > n:
         raise AccessError(f"bbox {bbox!r} has min lat > max lat; give min lon, min lat, max lon, max lat")
     if w == e or s == n:
@@ -84,7 +86,7 @@ def candidate_zones(store, grid: Grid) -> list[ZoneReader]:
 
     try:
         own = Zone.from_epsg(grid.epsg)
-    except Exception:  # noqa: BLE001 — a non-UTM target CRS has no own zone
+    except Exception:
         own = None
     w, _, e, _ = transform_bounds(grid.crs, "EPSG:4326", *_bounds(grid), densify_pts=21)
     lo, hi = zone_numbers(np.array([w, e]))
@@ -137,7 +139,7 @@ def _warp(source, grid: Grid) -> np.ndarray | None:
     sg = source.grid
     try:
         left, bottom, right, top = transform_bounds(grid.crs, sg.crs, *_bounds(grid), densify_pts=21)
-    except Exception:  # noqa: BLE001 — far outside the source's projection domain: nothing here
+    except Exception:
         return None
     if not all(map(math.isfinite, (left, bottom, right, top))):
         return None
@@ -153,10 +155,17 @@ def _warp(source, grid: Grid) -> np.ndarray | None:
     if np.isnan(src).all():
         return None
     dst = np.full((src.shape[2], grid.height, grid.width), np.nan, np.float32)
-    reproject(np.ascontiguousarray(src.transpose(2, 0, 1)), dst,
-              src_transform=sg.window(win).transform, src_crs=sg.crs, src_nodata=np.nan,
-              dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan,
-              resampling=Resampling.nearest)  # fmt: skip
+    reproject(
+        np.ascontiguousarray(src.transpose(2, 0, 1)),
+        dst,
+        src_transform=sg.window(win).transform,
+        src_crs=sg.crs,
+        src_nodata=np.nan,
+        dst_transform=grid.transform,
+        dst_crs=grid.crs,
+        dst_nodata=np.nan,
+        resampling=Resampling.nearest,
+    )
     return dst.transpose(1, 2, 0)
 
 
@@ -168,9 +177,11 @@ def read_grid(store, grid: Grid, year: int, depth: int | None = None) -> Region:
     sources = store.sources(year, grid, depth)
     dim = store.embed_dim(year, depth)
     if grid.height * grid.width * dim * 4 > MAX_REGION_BYTES:
-        raise AccessError(f"a {grid.height} × {grid.width} px region needs "
-                          f"{grid.height * grid.width * dim * 4 / 2**30:.1f} GiB; read it in strips "
-                          "with iter_region")  # fmt: skip
+        raise AccessError(
+            f"a {grid.height} × {grid.width} px region needs "
+            f"{grid.height * grid.width * dim * 4 / 2**30:.1f} GiB; read it in strips "
+            "with iter_region"
+        )
     out: np.ndarray | None = None
     for source in sources:
         win = _lattice_window(grid, source.grid)
@@ -185,14 +196,22 @@ def read_grid(store, grid: Grid, year: int, depth: int | None = None) -> Region:
     return Region(out, grid)
 
 
-def read_region(store, bbox, year: int, crs: str | None = None, resolution: float | None = None,
-                depth: int | None = None) -> Region:  # fmt: skip
+def read_region(
+    store, bbox, year: int, crs: str | None = None, resolution: float | None = None, depth: int | None = None
+) -> Region:
     """Embeddings over a lon/lat bbox, mosaicked across blocks and zones (see ``target_grid``)."""
     return read_grid(store, target_grid(bbox, crs, resolution), year, depth)
 
 
-def iter_region(store, bbox, year: int, crs: str | None = None, resolution: float | None = None,
-                strip_rows: int = 256, depth: int | None = None) -> Iterator[Region]:  # fmt: skip
+def iter_region(
+    store,
+    bbox,
+    year: int,
+    crs: str | None = None,
+    resolution: float | None = None,
+    strip_rows: int = 256,
+    depth: int | None = None,
+) -> Iterator[Region]:
     """The same region in strips of ``strip_rows`` rows, top to bottom, for larger-than-memory work."""
     grid = target_grid(bbox, crs, resolution)
     for row in range(0, grid.height, strip_rows):

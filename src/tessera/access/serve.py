@@ -1,14 +1,15 @@
 """``tessera serve``: a store as static, read-only files over HTTP — what ``open_store(url)`` and
 the official client need (geotessera's URL route takes https only; over plain http give it
-``ObjectStore(HTTPStore.from_url(url, client_options={"allow_http": True}))``): GET and HEAD with byte ranges
-(``bytes=a-b``, ``bytes=a-``, ``bytes=-n``) so readers fetch shard indexes and inner chunks only.
+``ObjectStore(HTTPStore.from_url(url, client_options={"allow_http": True}))``): GET and HEAD with
+byte ranges (``bytes=a-b``, ``bytes=a-``, ``bytes=-n``) so readers fetch shard indexes and inner
+chunks only.
 
 Loopback only unless told otherwise: the server has no authentication. Only regular files whose
 real path lies inside the store are served (no symlinks out of it, no hidden or lock files);
 ``_tessera/coverage.json`` lists the written blocks (from the fill records beside the store, which
-are themselves not served), so ``tessera info URL`` can count them; malformed paths (NUL, ``..``) get 400; missing and hidden files 404, since Zarr clients probe
-for Zarr v2's ``.zgroup``. No directory listings: readers use the consolidated
-metadata.
+are themselves not served), so ``tessera info URL`` can count them; malformed paths (NUL, ``..``)
+get 400; missing and hidden files 404, since Zarr clients probe for Zarr v2's ``.zgroup``. No
+directory listings: readers use the consolidated metadata.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class _Handler(BaseHTTPRequestHandler):
     root: Path  # set on the subclass made per server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 — the base class's name
+    def log_message(self, format: str, *args) -> None:
         pass  # the CLI prints one line on start; per-request logs would drown it
 
     def _resolve(self) -> Path | None:
@@ -50,10 +51,10 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return path
 
-    def do_HEAD(self) -> None:  # noqa: N802 — the base class's name
+    def do_HEAD(self) -> None:
         self._serve(body=False)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._serve(body=True)
 
     def _serve(self, body: bool) -> None:
@@ -93,7 +94,6 @@ class _Handler(BaseHTTPRequestHandler):
         if body:
             with open(path, "rb") as f:
                 self.wfile.write(os.pread(f.fileno(), end - start, start))
-
 
     def _send_bytes(self, data: bytes, body: bool) -> None:
         self.send_response(HTTPStatus.OK)

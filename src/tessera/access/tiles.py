@@ -22,8 +22,10 @@ def _load(path: Path) -> np.ndarray:
     try:
         return np.load(path, mmap_mode="r")
     except (ValueError, OSError, EOFError) as exc:
-        raise AccessError(f"{path} is not a readable .npy file ({exc}); it is truncated or damaged — "
-                          "download or export that tile again") from exc  # fmt: skip
+        raise AccessError(
+            f"{path} is not a readable .npy file ({exc}); it is truncated or damaged — "
+            "download or export that tile again"
+        ) from exc
 
 
 class TileSource:
@@ -40,8 +42,10 @@ class TileSource:
         import rasterio
 
         if not self.landmask.exists():
-            raise AccessError(f"tile {self.name} has no landmask GeoTIFF at {self.landmask} to place it "
-                              "on Earth; fetch the tile's landmask too")  # fmt: skip
+            raise AccessError(
+                f"tile {self.name} has no landmask GeoTIFF at {self.landmask} to place it "
+                "on Earth; fetch the tile's landmask too"
+            )
         with rasterio.open(self.landmask) as src:
             return Grid(f"EPSG:{src.crs.to_epsg()}", src.transform, src.height, src.width)
 
@@ -49,8 +53,10 @@ class TileSource:
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         q, s = _load(self.folder / f"{self.name}.npy"), _load(self.folder / f"{self.name}_scales.npy")
         if q.ndim != 3 or s.shape != q.shape[:2] or q.shape[:2] != self.grid.shape:
-            raise AccessError(f"tile {self.name}: embeddings {q.shape}, scales {s.shape} and landmask "
-                              f"{self.grid.shape} disagree; the tile is damaged")  # fmt: skip
+            raise AccessError(
+                f"tile {self.name}: embeddings {q.shape}, scales {s.shape} and landmask "
+                f"{self.grid.shape} disagree; the tile is damaged"
+            )
         return q, s
 
     @property
@@ -102,8 +108,9 @@ class GeotesseraReader(RegionReads):
 
     def check_year(self, year: int) -> None:
         if year not in self._tiles:
-            raise AccessError(f"{self.root} holds no tiles for {year}; it holds "
-                              f"{', '.join(map(str, self.years)) or 'none'}")  # fmt: skip
+            raise AccessError(
+                f"{self.root} holds no tiles for {year}; it holds {', '.join(map(str, self.years)) or 'none'}"
+            )
 
     def embed_dim(self, year: int, depth: int | None = None) -> int:
         return depth or next(iter(self._tiles[year].values())).embed_dim
@@ -118,14 +125,20 @@ class GeotesseraReader(RegionReads):
 
         b = grid.bounds
         w, s, e, n = transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top, densify_pts=21)
-        hits = [t for (lon, lat), t in self._tiles.get(year, {}).items()
-                if lon - 0.05 < e and lon + 0.05 > w and lat - 0.05 < n and lat + 0.05 > s]  # fmt: skip
+        hits = [
+            t
+            for (lon, lat), t in self._tiles.get(year, {}).items()
+            if lon - 0.05 < e and lon + 0.05 > w and lat - 0.05 < n and lat + 0.05 > s
+        ]
         return [_Depth(t, depth) for t in sorted(hits, key=lambda t: t.grid.crs != grid.crs)]
 
     def footprints(self) -> list[dict]:
         """Tiles as their 0.1° lon/lat boxes (year, bounds W,S,E,N) — for coverage plots."""
-        return [{"year": year, "bounds": (lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05)}
-                for year, tiles in self._tiles.items() for lon, lat in tiles]  # fmt: skip
+        return [
+            {"year": year, "bounds": (lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05)}
+            for year, tiles in self._tiles.items()
+            for lon, lat in tiles
+        ]
 
     def _sample_year(self, points, year: int, depth: int | None = None) -> PointSample:
         """One memory-mapped read per tile for all its points; ``outside`` where no tile covers."""

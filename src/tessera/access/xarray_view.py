@@ -17,6 +17,8 @@ this view adds the damage checks, Matryoshka depths and remote sources.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import xarray as xr
 from xarray.backends import BackendArray
@@ -27,7 +29,6 @@ from tessera.grid import Window
 from tessera.store import Zone
 
 
-
 def _zone_reader(store, zone: int | str | Zone) -> ZoneReader:
     if not isinstance(store, StoreReader):
         store = open_store(store)
@@ -36,8 +37,10 @@ def _zone_reader(store, zone: int | str | Zone) -> ZoneReader:
     zone = zone if isinstance(zone, Zone) else Zone.from_name(zone) if isinstance(zone, str) else Zone(int(zone))
     reader = store.zone(zone)
     if reader is None:
-        raise AccessError(f"{store.location} has no zone group {zone.name}; it holds "
-                          f"{', '.join(z.name for z in store.zones()) or 'none'}")  # fmt: skip
+        raise AccessError(
+            f"{store.location} has no zone group {zone.name}; it holds "
+            f"{', '.join(z.name for z in store.zones()) or 'none'}"
+        )
     return reader
 
 
@@ -55,7 +58,7 @@ def _spatial_ref(reader: ZoneReader) -> dict:
 def _chunks(total: int, size: int, start: int = 0) -> tuple[int, ...]:
     """Chunk sizes covering [start, start + total) with edges on multiples of ``size``."""
     edges = [start, *range((start // size + 1) * size, start + total, size), start + total]
-    return tuple(b - a for a, b in zip(edges[:-1], edges[1:], strict=True))
+    return tuple(b - a for a, b in itertools.pairwise(edges))
 
 
 class _Window(BackendArray):
@@ -76,10 +79,16 @@ class _Window(BackendArray):
         picks = [np.arange(n)[k] for k, n in zip(key, self.shape, strict=True)]
         picks = [np.atleast_1d(p) for p in picks]
         if any(p.size == 0 for p in picks):
-            return np.empty([p.size for p, k in zip(picks, key, strict=True) if not isinstance(k, int | np.integer)], self.dtype)
+            return np.empty(
+                [p.size for p, k in zip(picks, key, strict=True) if not isinstance(k, int | np.integer)], self.dtype
+            )
         rows, cols = picks[-2], picks[-1]
-        window = Window(self.win.row + int(rows.min()), self.win.col + int(cols.min()),
-                        int(rows.max() - rows.min()) + 1, int(cols.max() - cols.min()) + 1)  # fmt: skip
+        window = Window(
+            self.win.row + int(rows.min()),
+            self.win.col + int(cols.min()),
+            int(rows.max() - rows.min()) + 1,
+            int(cols.max() - cols.min()) + 1,
+        )
         parts = []
         for t in picks[0]:
             q, scales = self.reader.read_quantized(window, self.years[int(t)], self.depth)
@@ -89,8 +98,9 @@ class _Window(BackendArray):
         return out[tuple(0 if isinstance(k, int | np.integer) else slice(None) for k in key)]
 
 
-def zone_dataset(store, zone: int | str | Zone, depth: int | None = None, window: Window | None = None,
-                 chunk_px: int | None = None):  # fmt: skip
+def zone_dataset(
+    store, zone: int | str | Zone, depth: int | None = None, window: Window | None = None, chunk_px: int | None = None
+):
     """A lazy ``xarray.Dataset`` of a zone (or a window of it): ``embeddings`` int8 (time, band, y,
     x) and ``scales`` float32 (time, y, x) as stored (+inf no data, NaN water), coordinates x/y
     (pixel centres, EPSG:326NN metres), time (years), band; ``depth`` selects a Matryoshka prefix.
@@ -103,25 +113,38 @@ def zone_dataset(store, zone: int | str | Zone, depth: int | None = None, window
     _, depth = reader.embeddings(depth)
     h, w = reader.grid.shape
     win = window or Window(0, 0, h, w)
-    if win.row < 0 or win.col < 0 or win.row + win.height > h or win.col + win.width > w or win.height < 1 or win.width < 1:
+    if (
+        win.row < 0
+        or win.col < 0
+        or win.row + win.height > h
+        or win.col + win.width > w
+        or win.height < 1
+        or win.width < 1
+    ):
         raise AccessError(f"window {win} is not inside zone {reader.zone.name}'s {h}×{w} grid")
     years = reader.years
     gm = {"grid_mapping": "spatial_ref"}
-    variables = {kind: xr.Variable(dims, indexing.LazilyIndexedArray(_Window(reader, years, win, depth, kind)), gm)
-                 for kind, dims in (("embeddings", ("time", "band", "y", "x")), ("scales", ("time", "y", "x")))}  # fmt: skip
+    variables = {
+        kind: xr.Variable(dims, indexing.LazilyIndexedArray(_Window(reader, years, win, depth, kind)), gm)
+        for kind, dims in (("embeddings", ("time", "band", "y", "x")), ("scales", ("time", "y", "x")))
+    }
     t = reader.grid.transform
     ds = xr.Dataset(
         variables,
-        coords={"time": np.asarray(years, np.int32), "band": np.arange(depth, dtype=np.int32),
-                "y": t.f + t.e * (np.arange(win.row, win.row + win.height) + 0.5),
-                "x": t.c + t.a * (np.arange(win.col, win.col + win.width) + 0.5),
-                "spatial_ref": ((), 0, _spatial_ref(reader))},
+        coords={
+            "time": np.asarray(years, np.int32),
+            "band": np.arange(depth, dtype=np.int32),
+            "y": t.f + t.e * (np.arange(win.row, win.row + win.height) + 0.5),
+            "x": t.c + t.a * (np.arange(win.col, win.col + win.width) + 0.5),
+            "spatial_ref": ((), 0, _spatial_ref(reader)),
+        },
         attrs={"zone": reader.name, "epsg": reader.zone.epsg, "source": reader.source.location},
-    )  # fmt: skip
+    )
     if chunk_px is None:
         return ds
-    return ds.chunk({"time": 1, "band": -1, "y": _chunks(win.height, chunk_px, win.row),
-                     "x": _chunks(win.width, chunk_px, win.col)})  # fmt: skip
+    return ds.chunk(
+        {"time": 1, "band": -1, "y": _chunks(win.height, chunk_px, win.row), "x": _chunks(win.width, chunk_px, win.col)}
+    )
 
 
 def region_dataset(store, bbox, depth: int | None = None, chunk_px: int | None = None):
@@ -147,5 +170,6 @@ def dequantized(ds):
 
     finite = np.isfinite(ds.scales)
     values = ds.embeddings.astype(np.float32) * ds.scales.where(finite)
-    return xr.DataArray(values.data, coords=ds.embeddings.coords, dims=ds.embeddings.dims,
-                        attrs=ds.embeddings.attrs, name="embeddings")  # fmt: skip
+    return xr.DataArray(
+        values.data, coords=ds.embeddings.coords, dims=ds.embeddings.dims, attrs=ds.embeddings.attrs, name="embeddings"
+    )

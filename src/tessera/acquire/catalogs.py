@@ -14,8 +14,19 @@ class AcquireError(TesseraError, ValueError):
 
 
 # Earth Search names S2 assets by common name; Planetary Computer (and ESA) by band id.
-COMMON_NAMES = {"B02": "blue", "B03": "green", "B04": "red", "B05": "rededge1", "B06": "rededge2",
-                "B07": "rededge3", "B08": "nir", "B8A": "nir08", "B11": "swir16", "B12": "swir22", "SCL": "scl"}  # fmt: skip
+COMMON_NAMES = {
+    "B02": "blue",
+    "B03": "green",
+    "B04": "red",
+    "B05": "rededge1",
+    "B06": "rededge2",
+    "B07": "rededge3",
+    "B08": "nir",
+    "B8A": "nir08",
+    "B11": "swir16",
+    "B12": "swir22",
+    "SCL": "scl",
+}
 
 
 @dataclass(frozen=True)
@@ -31,8 +42,9 @@ class CatalogProfile:
 
 
 PROFILES = {
-    "planetary-computer": CatalogProfile("planetary-computer", "https://planetarycomputer.microsoft.com/api/stac/v1",
-                                         sign=True),  # fmt: skip
+    "planetary-computer": CatalogProfile(
+        "planetary-computer", "https://planetarycomputer.microsoft.com/api/stac/v1", sign=True
+    ),
     # Earth Search serves no Sentinel-1 RTC: its cubes hold S2 only unless --s1-collection names one.
     "earth-search": CatalogProfile("earth-search", "https://earth-search.aws.element84.com/v1", s1_collection=None),
 }
@@ -50,8 +62,10 @@ def s2_asset_keys(item) -> dict[str, str]:
         else:
             out[band] = key
     if missing:
-        raise AcquireError(f"item {item.id} has no asset for band {', '.join(missing)} (its assets: "
-                           f"{', '.join(sorted(item.assets))}); the cube needs all ten bands and SCL")  # fmt: skip
+        raise AcquireError(
+            f"item {item.id} has no asset for band {', '.join(missing)} (its assets: "
+            f"{', '.join(sorted(item.assets))}); the cube needs all ten bands and SCL"
+        )
     return out
 
 
@@ -59,6 +73,8 @@ def s1_asset_keys(item, names: tuple[str, str]) -> dict[str, str]:
     keys = {k.lower(): k for k in item.assets}
     missing = [n for n in names if n.lower() not in keys]
     if missing:
-        raise AcquireError(f"item {item.id} has no asset for polarisation {', '.join(missing)} (its assets: "
-                           f"{', '.join(sorted(item.assets))})")  # fmt: skip
+        raise AcquireError(
+            f"item {item.id} has no asset for polarisation {', '.join(missing)} (its assets: "
+            f"{', '.join(sorted(item.assets))})"
+        )
     return {n.upper(): keys[n.lower()] for n in names}

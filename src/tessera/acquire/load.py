@@ -60,9 +60,16 @@ def _load(item, keys: dict[str, str], grid: Grid, resampling: dict[str, str], si
 
     _configure_rio()
     try:
-        ds = odc.stac.load([item], bands=list(keys.values()), geobox=geobox(grid), groupby="id", chunks=None,
-                           resampling={keys[b]: r for b, r in resampling.items() if b in keys}, patch_url=sign,
-                           fail_on_error=True)  # fmt: skip
+        ds = odc.stac.load(
+            [item],
+            bands=list(keys.values()),
+            geobox=geobox(grid),
+            groupby="id",
+            chunks=None,
+            resampling={keys[b]: r for b, r in resampling.items() if b in keys},
+            patch_url=sign,
+            fail_on_error=True,
+        )
     except Exception as exc:  # rasterio / odc raise many types for unreadable assets
         raise AcquireError(f"could not read item {item.id} ({type(exc).__name__}: {exc})") from exc
     return {band: ds[key].values[0] for band, key in keys.items()}
@@ -103,8 +110,7 @@ def s2_mosaic(items, grid: Grid, sign: Callable | None) -> tuple[np.ndarray, np.
     return bands, mask.astype(np.uint8)
 
 
-def s1_mosaic(items, grid: Grid, asset_names: tuple[str, str], values: str,
-              sign: Callable | None) -> np.ndarray:  # fmt: skip
+def s1_mosaic(items, grid: Grid, asset_names: tuple[str, str], values: str, sign: Callable | None) -> np.ndarray:
     """(H, W, 2) int16 VV, VH in the published dB encoding (0 = no data); first valid item wins."""
     out = np.zeros((*grid.shape, 2), np.int16)
     for item in items:

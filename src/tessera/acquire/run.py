@@ -49,9 +49,12 @@ class AcquireSummary:
 
 def profile_for(config: AcquireConfig) -> CatalogProfile:
     base = PROFILES.get(config.catalog) or CatalogProfile("custom", config.catalog)
-    return replace(base, s2_collection=config.s2_collection or base.s2_collection,
-                   s1_collection=config.s1_collection or base.s1_collection,
-                   s1_values=config.s1_values or base.s1_values)  # fmt: skip
+    return replace(
+        base,
+        s2_collection=config.s2_collection or base.s2_collection,
+        s1_collection=config.s1_collection or base.s1_collection,
+        s1_values=config.s1_values or base.s1_values,
+    )
 
 
 def _signer(profile: CatalogProfile, config: AcquireConfig):
@@ -60,8 +63,10 @@ def _signer(profile: CatalogProfile, config: AcquireConfig):
     try:
         import planetary_computer
     except ImportError as exc:
-        raise AcquireError("Planetary Computer asset URLs must be signed: pip install 'tessera[planetary-computer]' "
-                           "(or use --stac-url earth-search)") from exc  # fmt: skip
+        raise AcquireError(
+            "Planetary Computer asset URLs must be signed: pip install 'tessera[planetary-computer]' "
+            "(or use --stac-url earth-search)"
+        ) from exc
     return planetary_computer.sign, planetary_computer.sign_inplace
 
 
@@ -98,8 +103,10 @@ def _grid(bbox, summary_notes: list[str]) -> Grid:
     grid = target_grid((w, s, e, n))
     if len(zones) > 1:
         names = ", ".join(f"{z % 100}{'N' if z < 32700 else 'S'}" for z in sorted(zones))
-        summary_notes.append(f"the bbox spans UTM zones {names}; the cube uses {grid.crs} (the bbox centre's "
-                             "zone) and reprojects granules of the other zone onto it")  # fmt: skip
+        summary_notes.append(
+            f"the bbox spans UTM zones {names}; the cube uses {grid.crs} (the bbox centre's "
+            "zone) and reprojects granules of the other zone onto it"
+        )
     return grid
 
 
@@ -119,15 +126,23 @@ def _by_day(items, lon: float, key=lambda i: ()) -> dict:
     return dict(sorted(groups.items(), key=lambda kv: kv[0][-1]))
 
 
-def acquire(bbox, year: int, out: str | os.PathLike, config: AcquireConfig = AcquireConfig(),
-            grid: Grid | None = None, progress: Progress | None = None) -> AcquireSummary:  # fmt: skip
+def acquire(
+    bbox,
+    year: int,
+    out: str | os.PathLike,
+    config: AcquireConfig = AcquireConfig(),
+    grid: Grid | None = None,
+    progress: Progress | None = None,
+) -> AcquireSummary:
     """Search, choose and mosaic dates, write the cube at ``out``."""
     from tessera.atomic import check_output
     from tessera.cube import CubeWriter, is_cube
 
     check_output(Path(out), config.overwrite, is_cube)
     if (config.date_chunk is not None and config.date_chunk < 1) or not 0 <= config.min_valid <= 1:
-        raise AcquireError(f"date_chunk must be ≥ 1 and min_valid in [0, 1] (got {config.date_chunk}, {config.min_valid})")
+        raise AcquireError(
+            f"date_chunk must be ≥ 1 and min_valid in [0, 1] (got {config.date_chunk}, {config.min_valid})"
+        )
     notes: list[str] = []
     grid = grid or _grid(bbox, notes)
     summary = AcquireSummary(grid, notes=notes)
@@ -138,8 +153,10 @@ def acquire(bbox, year: int, out: str | os.PathLike, config: AcquireConfig = Acq
     query = f"{profile.s2_collection} ∩ bbox {tuple(round(v, 5) for v in bbox)} in {year} at {location}"
     s2_items = search(location, profile.s2_collection, bbox, year, config.max_cloud, modifier)
     if not s2_items:
-        raise AcquireError(f"no Sentinel-2 items found: {query}"
-                           + (f" with eo:cloud_cover ≤ {config.max_cloud}" if config.max_cloud is not None else ""))
+        raise AcquireError(
+            f"no Sentinel-2 items found: {query}"
+            + (f" with eo:cloud_cover ≤ {config.max_cloud}" if config.max_cloud is not None else "")
+        )
     summary.s2_items = len(s2_items)
     days = _by_day(s2_items, lon)
     summary.s2_dates_found = len(days)
@@ -156,8 +173,10 @@ def acquire(bbox, year: int, out: str | os.PathLike, config: AcquireConfig = Acq
     summary.s2_dates_kept = len(kept)
     summary.s2_valid_fraction = float(np.mean(fractions)) if fractions else 0.0
     if not kept:
-        raise AcquireError(f"all {len(days)} Sentinel-2 dates have < {config.min_valid:.0%} valid pixels in the ROI; "
-                           "a cube needs at least one")  # fmt: skip
+        raise AcquireError(
+            f"all {len(days)} Sentinel-2 dates have < {config.min_valid:.0%} valid pixels in the ROI; "
+            "a cube needs at least one"
+        )
 
     s1_days: dict[str, dict] = {"ascending": {}, "descending": {}}
     if profile.s1_collection:
@@ -170,16 +189,24 @@ def acquire(bbox, year: int, out: str | os.PathLike, config: AcquireConfig = Acq
         if not s1_items:
             notes.append(f"no Sentinel-1 items in {profile.s1_collection}; the cube holds S2 only")
     else:
-        notes.append(f"{profile.name} has no Sentinel-1 RTC collection; the cube holds S2 only "
-                     "(name one with --s1-collection)")  # fmt: skip
+        notes.append(
+            f"{profile.name} has no Sentinel-1 RTC collection; the cube holds S2 only (name one with --s1-collection)"
+        )
 
     chunk = config.date_chunk or date_chunk_for(grid)
     doy = lambda day: day.timetuple().tm_yday  # noqa: E731
     full = Window(0, 0, *grid.shape)
     asc_doy = [doy(k[-1]) for k in s1_days["ascending"]]
     desc_doy = [doy(k[-1]) for k in s1_days["descending"]]
-    with CubeWriter(out, grid, year, np.array([doy(d) for d, _ in kept]), np.array(asc_doy, int),
-                    np.array(desc_doy, int), overwrite=config.overwrite) as writer:  # fmt: skip
+    with CubeWriter(
+        out,
+        grid,
+        year,
+        np.array([doy(d) for d, _ in kept]),
+        np.array(asc_doy, int),
+        np.array(desc_doy, int),
+        overwrite=config.overwrite,
+    ) as writer:
         # Pass 2: bands for the kept dates, a few dates in memory at a time.
         for t0 in range(0, len(kept), chunk):
             part = kept[t0 : t0 + chunk]

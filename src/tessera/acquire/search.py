@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tessera.acquire.catalogs import AcquireError
@@ -29,12 +29,19 @@ def with_retries(what: str, fn: Callable, retries: int = RETRIES, backoff_s: flo
     for attempt in range(retries):
         try:
             return fn()
-        except (OSError, urllib.error.URLError, urllib3.exceptions.HTTPError, requests.RequestException, APIError) as exc:
+        except (
+            OSError,
+            urllib.error.URLError,
+            urllib3.exceptions.HTTPError,
+            requests.RequestException,
+            APIError,
+        ) as exc:
             last = exc
             if attempt + 1 < retries:
                 time.sleep(backoff_s * 2**attempt)
-    raise AcquireError(f"{what} failed after {retries} attempts ({type(last).__name__}: {last}); check the URL "
-                       "and your connection")  # fmt: skip
+    raise AcquireError(
+        f"{what} failed after {retries} attempts ({type(last).__name__}: {last}); check the URL and your connection"
+    )
 
 
 def _overlaps(a, b) -> bool:
@@ -43,11 +50,12 @@ def _overlaps(a, b) -> bool:
 
 def _in_year(item, year: int) -> bool:
     when = item.datetime or datetime.fromisoformat(item.properties["start_datetime"].replace("Z", "+00:00"))
-    return when.astimezone(timezone.utc).year == year
+    return when.astimezone(UTC).year == year
 
 
-def search(location: str, collection: str, bbox, year: int, max_cloud: float | None = None,
-           modifier: Callable | None = None) -> list:  # fmt: skip
+def search(
+    location: str, collection: str, bbox, year: int, max_cloud: float | None = None, modifier: Callable | None = None
+) -> list:
     """Items of ``collection`` meeting ``bbox`` (lon/lat) in ``year``, sorted by (time, id): the
     order that decides which granule's pixel a per-date mosaic takes first."""
     if is_static(location):
@@ -56,17 +64,22 @@ def search(location: str, collection: str, bbox, year: int, max_cloud: float | N
         href = location[7:] if location.startswith("file://") else location
         catalog = with_retries(f"reading the static catalog {location}", lambda: pystac.Catalog.from_file(href))
         found = with_retries(f"walking {location}", lambda: list(catalog.get_items(recursive=True)))
-        items = [i for i in found if i.collection_id == collection and i.bbox and _overlaps(i.bbox, bbox)
-                 and _in_year(i, year)]  # fmt: skip
+        items = [
+            i
+            for i in found
+            if i.collection_id == collection and i.bbox and _overlaps(i.bbox, bbox) and _in_year(i, year)
+        ]
         if max_cloud is not None:
             items = [i for i in items if i.properties.get("eo:cloud_cover", 0) <= max_cloud]
     else:
         import pystac_client
 
-        client = with_retries(f"opening the STAC API {location}",
-                              lambda: pystac_client.Client.open(location, modifier=modifier))  # fmt: skip
+        client = with_retries(
+            f"opening the STAC API {location}", lambda: pystac_client.Client.open(location, modifier=modifier)
+        )
         query = {"eo:cloud_cover": {"lte": max_cloud}} if max_cloud is not None else None
-        found = client.search(collections=[collection], bbox=list(bbox), datetime=f"{year}-01-01/{year}-12-31",
-                              query=query)  # fmt: skip
+        found = client.search(
+            collections=[collection], bbox=list(bbox), datetime=f"{year}-01-01/{year}-12-31", query=query
+        )
         items = with_retries(f"searching {location}", lambda: list(found.items()))
-    return sorted(items, key=lambda i: (i.datetime or datetime.min.replace(tzinfo=timezone.utc), i.id))
+    return sorted(items, key=lambda i: (i.datetime or datetime.min.replace(tzinfo=UTC), i.id))

@@ -32,8 +32,11 @@ def info_command(
         ("resolution", "{} × {} m".format(*summary["resolution_m"])),
         ("bounds", f"{b[0]:.1f}, {b[1]:.1f}, {b[2]:.1f}, {b[3]:.1f}"),
     ]
-    for key, label in (("s2_dates", "S2 dates"), ("s1_ascending_dates", "S1 ascending"),
-                       ("s1_descending_dates", "S1 descending")):  # fmt: skip
+    for key, label in (
+        ("s2_dates", "S2 dates"),
+        ("s1_ascending_dates", "S1 ascending"),
+        ("s1_descending_dates", "S1 descending"),
+    ):
         d = summary[key]
         span = f" (DOY {d['first_doy']}–{d['last_doy']})" if d["count"] else ""
         rows.append((label, f"{d['count']}{span}"))
@@ -48,13 +51,14 @@ def import_npy_command(
     directory: Path = typer.Argument(..., help="The official stacker's output directory."),
     out: Path = typer.Argument(..., help="Cube to write (.zarr)."),
     year: int = typer.Option(..., help="Year of the observations (the .npy files do not say)."),
-    roi: Path = typer.Option(None, help="ROI GeoTIFF giving CRS and transform "
-                                        "(default: DIRECTORY/roi.tiff, as the stacker writes, or roi.tif)."),  # fmt: skip
+    roi: Path = typer.Option(
+        None,
+        help="ROI GeoTIFF giving CRS and transform (default: DIRECTORY/roi.tiff, as the stacker writes, or roi.tif).",
+    ),
     overwrite: bool = typer.Option(False, help="Replace an existing cube at OUT."),
 ) -> None:
     """Import bands.npy, masks.npy, doys.npy and sar_*.npy into a d-pixel cube."""
     check_writable(out)
     with progress_bar() as progress:
-        import_npy(directory, out, roi=roi, year=year,
-                   overwrite=overwrite, progress=progress)  # fmt: skip
+        import_npy(directory, out, roi=roi, year=year, overwrite=overwrite, progress=progress)
     console.print(f"wrote [bold]{out}[/]")

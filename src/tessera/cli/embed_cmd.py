@@ -14,9 +14,15 @@ from tessera.cli.options import check_writable, cube_path
 @app.command("embed")
 def embed_command(
     cube: Path = typer.Argument(..., help="A d-pixel cube (.zarr) or a simulated scene directory."),
-    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Model weights (.safetensors, published .pt, "
-                                    "or a shipped name: tiny-broad)."),
-    store: str = typer.Option(..., "--store", "-s", help="Embedding store to write into (created if absent): a directory or s3://bucket/prefix."),
+    checkpoint: Path = typer.Option(
+        ..., "--checkpoint", "-c", help="Model weights (.safetensors, published .pt, or a shipped name: tiny-broad)."
+    ),
+    store: str = typer.Option(
+        ...,
+        "--store",
+        "-s",
+        help="Embedding store to write into (created if absent): a directory or s3://bucket/prefix.",
+    ),
     workers: int = typer.Option(None, help="Local worker processes (default: sized to this machine)."),
     scheduler: str = typer.Option(None, help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786."),
     seed: int = typer.Option(0, help="Sampling seed; the same seed and checkpoint give the same bytes."),
@@ -24,7 +30,9 @@ def embed_command(
     precision: str = typer.Option("fp32", help="fp32 or bf16."),
     batch_size: int = typer.Option(512, help="Pixels per forward pass."),
     device: str = typer.Option("cpu", help="cpu, cuda, cuda:1, …"),
-    shard: int = typer.Option(256, help="Pixels per shard side for a new store: a multiple of 32 (official stores: 4096)."),
+    shard: int = typer.Option(
+        256, help="Pixels per shard side for a new store: a multiple of 32 (official stores: 4096)."
+    ),
     depths: str = typer.Option("", help="Also store Matryoshka prefixes in a new store, e.g. 16,32,64."),
 ) -> None:
     """Embed every pixel of a cube into the int8 embedding store; rerun to resume."""
@@ -32,22 +40,32 @@ def embed_command(
 
     if not is_url(store):
         check_writable(Path(store))
+    from tessera.cli.options import parse_depths
     from tessera.embed import EmbedConfig, embed_cube
     from tessera.model import InferenceConfig
-    from tessera.cli.options import parse_depths
     from tessera.store import StoreLayout
 
-    cfg = EmbedConfig(seed=seed, draws=draws, workers=workers, scheduler=scheduler,
-                      inference=InferenceConfig(precision=precision, batch_size=batch_size, device=device),
-                      layout=StoreLayout(shard=shard), depths=parse_depths(depths))  # fmt: skip
+    cfg = EmbedConfig(
+        seed=seed,
+        draws=draws,
+        workers=workers,
+        scheduler=scheduler,
+        inference=InferenceConfig(precision=precision, batch_size=batch_size, device=device),
+        layout=StoreLayout(shard=shard),
+        depths=parse_depths(depths),
+    )
     with progress_bar() as progress:
         s = embed_cube(cube_path(cube), checkpoint, store, cfg, progress=progress)
     for note in s.warnings:
         console.print(f"[yellow]warning:[/] {note}")
     table = Table(title=f"embedded into {s.store} / {s.group}", show_header=False)
-    for k, v in (("blocks", f"{s.blocks} ({s.computed} computed, {s.skipped} already recorded)"),
-                 ("pixels embedded", f"{s.pixels:,}"), ("no-data pixels", f"{s.nodata:,}"),
-                 ("time", f"{s.seconds:.1f} s"), ("speed", f"{s.pixels_per_second:,.0f} px/s"),
-                 ("parallelism", s.parallelism)):  # fmt: skip
+    for k, v in (
+        ("blocks", f"{s.blocks} ({s.computed} computed, {s.skipped} already recorded)"),
+        ("pixels embedded", f"{s.pixels:,}"),
+        ("no-data pixels", f"{s.nodata:,}"),
+        ("time", f"{s.seconds:.1f} s"),
+        ("speed", f"{s.pixels_per_second:,.0f} px/s"),
+        ("parallelism", s.parallelism),
+    ):
         table.add_row(k, v)
     console.print(table)

@@ -32,8 +32,10 @@ def sample_command(
     res = open_store(store).sample_points(np.column_stack([lon, lat]), year, depth=depth)
     write_point_table(out, sample_table(table, lon, lat, res.status, res.values))
     counts = {k: int((res.status == k).sum()) for k in ("valid", "nodata", "outside")}
-    console.print(f"wrote [bold]{out}[/]: {len(lon)} points — {counts['valid']} valid, "
-                  f"{counts['nodata']} no data, {counts['outside']} outside coverage")  # fmt: skip
+    console.print(
+        f"wrote [bold]{out}[/]: {len(lon)} points — {counts['valid']} valid, "
+        f"{counts['nodata']} no data, {counts['outside']} outside coverage"
+    )
 
 
 @app.command("export")
@@ -61,8 +63,9 @@ def export_command(
         if depth is not None:
             raise ConfigError("--layout geotessera writes full-depth tiles, as published; drop --depth")
         records = export_tiles(open_store(store), parse_bbox(bbox), year, out)
-        console.print(f"wrote [bold]{out}[/]: {len(records)} tiles of 0.1° with data, registry.parquet, "
-                      "landmasks.parquet")  # fmt: skip
+        console.print(
+            f"wrote [bold]{out}[/]: {len(records)} tiles of 0.1° with data, registry.parquet, landmasks.parquet"
+        )
         return
     if layout != "zarr":
         raise ConfigError(f"--layout {layout!r} must be zarr or geotessera")
@@ -77,5 +80,6 @@ def export_command(
     else:
         export_npy(region, out, tags)
     valid = float((~np.isnan(region.data).any(-1)).mean())
-    console.print(f"wrote [bold]{out}[/]: {region.grid.height} × {region.grid.width} px in {region.crs}, "
-                  f"{valid:.1%} with data")  # fmt: skip
+    console.print(
+        f"wrote [bold]{out}[/]: {region.grid.height} × {region.grid.width} px in {region.crs}, {valid:.1%} with data"
+    )

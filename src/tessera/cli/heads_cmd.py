@@ -25,17 +25,36 @@ heads_app = typer.Typer(help="Small heads on embeddings: learning curves, fittin
 app.add_typer(heads_app, name="heads")
 
 
-def read_region(store: str, labels: Path, year: int, column: str | None, bbox: str | None, cube: Path | None,
-                task: str = "classification", depth: int | None = None, groups: Path | None = None,
-                group_column: str | None = None):  # fmt: skip
+def read_region(
+    store: str,
+    labels: Path,
+    year: int,
+    column: str | None,
+    bbox: str | None,
+    cube: Path | None,
+    task: str = "classification",
+    depth: int | None = None,
+    groups: Path | None = None,
+    group_column: str | None = None,
+):
     """The labelled region the heads commands work on, read behind a status line."""
     from tessera.access import open_store
     from tessera.heads.evaluate import check_task
     from tessera.heads.workflow import labelled_region
 
     with console.status(f"reading {year} embeddings and the labels of {labels.name} …"):
-        return labelled_region(open_store(store), year, labels, column, optional_bbox(bbox), optional_cube(cube),
-                               check_task(task), depth, groups, group_column)  # fmt: skip
+        return labelled_region(
+            open_store(store),
+            year,
+            labels,
+            column,
+            optional_bbox(bbox),
+            optional_cube(cube),
+            check_task(task),
+            depth,
+            groups,
+            group_column,
+        )
 
 
 @heads_app.command("curve")
@@ -49,15 +68,21 @@ def curve_command(
     cube: Path = typer.Option(None, help="The region's cube: its grid, plus a raw-band baseline."),
     heads: str = typer.Option("logistic,rf", help="Comma-separated: logistic, knn, rf, mlp."),
     fractions: str = typer.Option("0.01,0.05,0.1,0.2,0.5,1", help="Comma-separated label fractions."),
-    split: str = typer.Option("spatial", help="groups (whole fields held out; needs --groups), spatial "
-                              "(16-px blocks) or random hold-out."),  # fmt: skip
-    groups: Path = typer.Option(None, help="Group (field) ids for --split groups: a raster, or a vector "
-                                "file with --group-column."),  # fmt: skip
+    split: str = typer.Option(
+        "spatial", help="groups (whole fields held out; needs --groups), spatial (16-px blocks) or random hold-out."
+    ),
+    groups: Path = typer.Option(
+        None, help="Group (field) ids for --split groups: a raster, or a vector file with --group-column."
+    ),
     group_column: str = typer.Option(None, help="Group id column of a vector --groups file."),
     repeats: int = typer.Option(3, help="Label draws per fraction."),
     task: str = TASK_OPT,
-    depth: str = typer.Option("", "--depth", help="Matryoshka depths to compare, e.g. 16,32,64,128: one "
-                              "curve per prefix of the embeddings (default: the full embedding)."),  # fmt: skip
+    depth: str = typer.Option(
+        "",
+        "--depth",
+        help="Matryoshka depths to compare, e.g. 16,32,64,128: one "
+        "curve per prefix of the embeddings (default: the full embedding).",
+    ),
 ) -> None:
     """Accuracy and macro-F1 (or RMSE, MAE, R²) against the fraction of labels used, as CSV + PNG."""
     check_writable(out)

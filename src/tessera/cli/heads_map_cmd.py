@@ -69,9 +69,16 @@ def predict_command(
     head: str = typer.Option("rf", help="With --labels: logistic, knn, rf, mlp or unet; regression: ridge, rf, mlp."),
     task: str = TASK_OPT,
     html: Path = typer.Option(None, help="Also write a web map (.html) with PCA and prediction layers."),
-    allow_other_model: bool = typer.Option(False, help="Apply a head to embeddings of another model than it was fitted on."),
-    depth: int = typer.Option(None, "--depth", min=1, help="With --labels: fit on the first N (Matryoshka) "
-                              "dimensions. A saved head reads the depth it was fitted on."),  # fmt: skip
+    allow_other_model: bool = typer.Option(
+        False, help="Apply a head to embeddings of another model than it was fitted on."
+    ),
+    depth: int = typer.Option(
+        None,
+        "--depth",
+        min=1,
+        help="With --labels: fit on the first N (Matryoshka) "
+        "dimensions. A saved head reads the depth it was fitted on.",
+    ),
 ) -> None:
     """Map a region with a head (saved, or fitted here on --labels): GeoTIFF, -1 = no data."""
     check_writable(out)
@@ -104,5 +111,7 @@ def predict_command(
         console.print(f"wrote [bold]{mapping.write_web_map(html, grid, emb, pred, fitted)}[/]")
     h, w = pred.shape
     mapped = mapping.mapped_fraction(pred, fitted.task)
-    console.print(f"wrote [bold]{out}[/]: {h} × {w} px, {mapped:.1%} mapped, {fitted.task} head {fitted.name} "
-                  f"on {fitted.n_labelled:,} labels")  # fmt: skip
+    console.print(
+        f"wrote [bold]{out}[/]: {h} × {w} px, {mapped:.1%} mapped, {fitted.task} head {fitted.name} "
+        f"on {fitted.n_labelled:,} labels"
+    )

@@ -38,9 +38,9 @@ def similar_command(
     from rasterio.warp import transform
 
     from tessera.access import open_store
-    from tessera.geotiff import write_cog
     from tessera.access.region import read_patch, read_region
     from tessera.atomic import atomic_file
+    from tessera.geotiff import write_cog
     from tessera.heads.similar import cosine_map, top_matches
     from tessera.viz import save_png
 
@@ -60,8 +60,12 @@ def similar_command(
     here = (r, c) if 0 <= r < g.height and 0 <= c < g.width else None
     matches = top_matches(sim, g, top_k, separation, exclude=here)
     write_cog(out, sim[None], g, float("nan"), {"query_lon": str(lon), "query_lat": str(lat), "year": str(year)})
-    save_png(out.with_suffix(".png"), np.nan_to_num(sim, nan=-1.0), f"cosine similarity to ({lon:.5f}, {lat:.5f})",
-             cmap="magma")  # fmt: skip
+    save_png(
+        out.with_suffix(".png"),
+        np.nan_to_num(sim, nan=-1.0),
+        f"cosine similarity to ({lon:.5f}, {lat:.5f})",
+        cmap="magma",
+    )
     with atomic_file(out.with_suffix(".csv")) as tmp, open(tmp, "w", newline="") as f:
         wr = csv.writer(f)
         wr.writerow(["rank", "lon", "lat", "similarity"])

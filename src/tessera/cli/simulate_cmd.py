@@ -21,10 +21,16 @@ def simulate_command(
     lat: float = typer.Option(52.2, help="Scene centre latitude."),
     field_px: float = typer.Option(22.0, help="Typical field size in pixels."),
     change_fraction: float = typer.Option(0.0, help="Share of fields that change crop this year."),
-    varied: bool = typer.Option(False, help="Draw this scene's regime from --seed: crop calendar ±40 days, "
-                                "cloudiness, SAR noise, one or two S2 satellites (default: the classic scene)."),
-    family: str = typer.Option(None, help="Make scene --index of a named family instead (pretrain, dev, test: "
-                               "each scene with its own place, field size and regime); ignores the options above."),
+    varied: bool = typer.Option(
+        False,
+        help="Draw this scene's regime from --seed: crop calendar ±40 days, "
+        "cloudiness, SAR noise, one or two S2 satellites (default: the classic scene).",
+    ),
+    family: str = typer.Option(
+        None,
+        help="Make scene --index of a named family instead (pretrain, dev, test: "
+        "each scene with its own place, field size and regime); ignores the options above.",
+    ),
     index: int = typer.Option(0, help="Which scene of --family."),
     overwrite: bool = typer.Option(False, help="Replace an existing scene at OUT."),
 ) -> None:
@@ -33,11 +39,20 @@ def simulate_command(
     from tessera.simulate import SimulationConfig
     from tessera.simulate.make import make_scene
 
-    config = SimulationConfig(height=size, width=width or size, year=year, seed=seed, lon=lon, lat=lat,
-                              field_px=field_px, change_fraction=change_fraction)  # fmt: skip
+    config = SimulationConfig(
+        height=size,
+        width=width or size,
+        year=year,
+        seed=seed,
+        lon=lon,
+        lat=lat,
+        field_px=field_px,
+        change_fraction=change_fraction,
+    )
     with progress_bar() as progress:
-        scene = make_scene(out, config, varied=varied, family=family, index=index, overwrite=overwrite,
-                           progress=progress)  # fmt: skip
+        scene = make_scene(
+            out, config, varied=varied, family=family, index=index, overwrite=overwrite, progress=progress
+        )
     config = scene.config
     c = scene.cube
     console.print(

@@ -38,8 +38,12 @@ def info_command(
     for col in ("zone", "year", "grid (px)", "blocks", "pixels", "no data"):
         table.add_column(col)
     for r in d["groups"]:
-        table.add_row(r["zone"], str(r["year"]), r["grid"], *(f"{r[k]:,}" if isinstance(r[k], int) else "–"
-                                                             for k in ("blocks", "pixels", "nodata")))  # fmt: skip
+        table.add_row(
+            r["zone"],
+            str(r["year"]),
+            r["grid"],
+            *(f"{r[k]:,}" if isinstance(r[k], int) else "–" for k in ("blocks", "pixels", "nodata")),
+        )
     console.print(table)
     console.print(f"model {d['model']} · depths {d['depths']} · shard {d['shard']} px")
 
@@ -54,8 +58,10 @@ def verify_command(
     report = verify_store(store)
     for line in report.problems:
         console.print(f"[red]damaged[/] {line}")
-    console.print(f"{report.shards} shards, {report.chunks} chunks checked: "
-                  + ("[green]no damage[/]" if report.ok else f"[red]{len(report.problems)} problems[/]"))  # fmt: skip
+    console.print(
+        f"{report.shards} shards, {report.chunks} chunks checked: "
+        + ("[green]no damage[/]" if report.ok else f"[red]{len(report.problems)} problems[/]")
+    )
     if not report.ok:
         raise typer.Exit(1)
 

@@ -26,8 +26,9 @@ def shards_command(
     check_writable(out)
     from tessera.train import ShardConfig, write_shards
 
-    cfg = ShardConfig(samples_per_epoch=samples_per_epoch, shard_size=shard_size, epochs=epochs,
-                      min_valid=min_valid, seed=seed)  # fmt: skip
+    cfg = ShardConfig(
+        samples_per_epoch=samples_per_epoch, shard_size=shard_size, epochs=epochs, min_valid=min_valid, seed=seed
+    )
     with progress_bar() as progress:
         write_shards([cube_path(c) for c in cubes], out, cfg, overwrite=overwrite, progress=progress)
     counts = json.loads((out / "shards.json").read_text())["samples_per_epoch"]
@@ -42,20 +43,31 @@ def train_command(
     config: Path = typer.Option(None, help="TOML file with TrainConfig fields (overrides flags)."),
     steps: int = typer.Option(2000, help="Optimiser steps (tiny on 2 CPU cores: ~1.2 steps/s at batch 256)."),
     batch_size: int = typer.Option(256, help="Samples per process and step."),
-    lr: float = typer.Option(None, help="Peak learning rate (AdamW), reached after the warm-up "
-                             "(default 1e-3; 2e-4 with --init)."),  # fmt: skip
+    lr: float = typer.Option(
+        None, help="Peak learning rate (AdamW), reached after the warm-up (default 1e-3; 2e-4 with --init)."
+    ),
     warmup_steps: int = typer.Option(100, help="Steps of linear learning-rate warm-up."),
     checkpoint_every: int = typer.Option(200, help="Steps between checkpoints (a rerun resumes from the last)."),
     eval_every: int = typer.Option(200, help="Steps between validations (RankMe, probe) when --val-scene is given."),
     val_scene: Path = typer.Option(None, help="Labelled scene for RankMe and the linear probe."),
     time_limit: float = typer.Option(None, help="Stop after this many seconds (checkpointed)."),
     seed: int = typer.Option(0, help="Fixes initialisation, batches and dropout: same seed, same run."),
-    init: Path = typer.Option(None, help="Continue from these weights (ours or the published v1 .pt): "
-                              "the run takes their shapes; --preset is ignored."),  # fmt: skip
-    val_cube: Path = typer.Option(None, help="An unlabelled cube for label-free selection: best.safetensors "
-                                  "keeps the highest RankMe (instead of --val-scene's probe)."),  # fmt: skip
-    threads: int = typer.Option(None, min=1, help="PyTorch threads (default: the usable cores). On a machine "
-                                "busy with other work, 1 is faster: 1.7x on 2 busy cores."),  # fmt: skip
+    init: Path = typer.Option(
+        None,
+        help="Continue from these weights (ours or the published v1 .pt): "
+        "the run takes their shapes; --preset is ignored.",
+    ),
+    val_cube: Path = typer.Option(
+        None,
+        help="An unlabelled cube for label-free selection: best.safetensors "
+        "keeps the highest RankMe (instead of --val-scene's probe).",
+    ),
+    threads: int = typer.Option(
+        None,
+        min=1,
+        help="PyTorch threads (default: the usable cores). On a machine "
+        "busy with other work, 1 is faster: 1.7x on 2 busy cores.",
+    ),
 ) -> None:
     """Pretrain with Barlow Twins + mix regulariser; resumes automatically; DDP under torchrun."""
     check_writable(out)
@@ -63,10 +75,19 @@ def train_command(
     from tessera.train import TrainConfig, train
     from tessera.train.adapt import continue_from
 
-    fields = dict(preset=preset, steps=steps, batch_size=batch_size, lr=lr or (2e-4 if init else 1e-3),
-                  warmup_steps=warmup_steps, checkpoint_every=checkpoint_every, eval_every=eval_every, seed=seed,
-                  val_scene=str(val_scene) if val_scene else None, time_limit_s=time_limit,
-                  val_cube=str(optional_cube(val_cube)) if val_cube else None)  # fmt: skip
+    fields = dict(
+        preset=preset,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr or (2e-4 if init else 1e-3),
+        warmup_steps=warmup_steps,
+        checkpoint_every=checkpoint_every,
+        eval_every=eval_every,
+        seed=seed,
+        val_scene=str(val_scene) if val_scene else None,
+        time_limit_s=time_limit,
+        val_cube=str(optional_cube(val_cube)) if val_cube else None,
+    )
     fields |= continue_from(init) if init is not None else {}
     cfg = TrainConfig.from_toml(config, fields) if config is not None else TrainConfig.from_dict(fields)
     console.print(set_torch_threads(threads))

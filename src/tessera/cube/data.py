@@ -42,9 +42,7 @@ def check_doy(doy: np.ndarray, name: str) -> np.ndarray:
             "give days of year, not dates or 0-based indices"
         )
     if doy.size > 1 and np.any(np.diff(doy.astype(np.int64)) < 0):
-        raise CubeValidationError(
-            f"{name} is not sorted; order the dates (and their data) by day of year"
-        )
+        raise CubeValidationError(f"{name} is not sorted; order the dates (and their data) by day of year")
     return doy.astype(np.uint16)
 
 
@@ -54,8 +52,7 @@ def check_s2_shapes(bands_shape: tuple, mask_shape: tuple, n_doy: int, hw: tuple
         raise CubeValidationError(f"S2 bands must be (T, H, W, 10), got shape {bands_shape}")
     if bands_shape[-1] != N_S2:
         raise CubeValidationError(
-            f"S2 bands have {bands_shape[-1]} bands, the model needs {N_S2} in the order "
-            f"{', '.join(sensors.S2_BANDS)}"
+            f"S2 bands have {bands_shape[-1]} bands, the model needs {N_S2} in the order {', '.join(sensors.S2_BANDS)}"
         )
     if tuple(mask_shape) != tuple(bands_shape[:3]):
         raise CubeValidationError(
@@ -98,8 +95,7 @@ def coerce_s2_bands(bands: np.ndarray) -> np.ndarray:
         bands = rounded
     if bands.size and (bands.min() < 0 or bands.max() > np.iinfo(np.uint16).max):
         raise CubeValidationError(
-            f"S2 bands range {bands.min()}–{bands.max()} is outside uint16 DN (0–65535); "
-            "give L2A reflectance × 10000"
+            f"S2 bands range {bands.min()}–{bands.max()} is outside uint16 DN (0–65535); give L2A reflectance × 10000"
         )
     return bands.astype(np.uint16)
 
@@ -111,8 +107,7 @@ def coerce_s2_mask(mask: np.ndarray) -> np.ndarray:
         return mask.astype(np.uint8)
     if mask.size and not np.isin(mask, (0, 1)).all():
         raise CubeValidationError(
-            "S2 mask must hold only 0 (invalid) and 1 (valid); derive it from SCL with "
-            "tessera.sensors.scl_valid_mask"
+            "S2 mask must hold only 0 (invalid) and 1 (valid); derive it from SCL with tessera.sensors.scl_valid_mask"
         )
     return mask.astype(np.uint8)
 
@@ -121,18 +116,14 @@ def coerce_s1(values: np.ndarray, orbit: str) -> np.ndarray:
     """S1 values must already be in the published int16 dB encoding (0–30000, 0 = no data)."""
     values = np.asarray(values)
     if np.issubdtype(values.dtype, np.floating) and np.isnan(values).any():
-        raise CubeValidationError(
-            f"S1 {orbit} holds NaN; encode with tessera.sensors.s1_encode_db (NaN → 0 = no data)"
-        )
+        raise CubeValidationError(f"S1 {orbit} holds NaN; encode with tessera.sensors.s1_encode_db (NaN → 0 = no data)")
     if values.size and (values.min() < 0 or values.max() > sensors.S1_MAX):
         raise CubeValidationError(
             f"S1 {orbit} values {values.min()}–{values.max()} are outside the int16 encoding "
             f"0–{sensors.S1_MAX}; encode dB with tessera.sensors.s1_encode_db"
         )
     if np.issubdtype(values.dtype, np.floating) and not np.all(values == np.rint(values)):
-        raise CubeValidationError(
-            f"S1 {orbit} holds fractional values; encode dB with tessera.sensors.s1_encode_db"
-        )
+        raise CubeValidationError(f"S1 {orbit} holds fractional values; encode dB with tessera.sensors.s1_encode_db")
     return values.astype(np.int16)
 
 
@@ -217,19 +208,25 @@ class CubeData:
         sub = self.grid.window(window)
         cut = lambda s: S1Series(s.values[:, rows, cols], s.doy)  # noqa: E731
         return CubeData(
-            sub, self.year, self.s2_bands[:, rows, cols], self.s2_mask[:, rows, cols],
-            self.s2_doy, cut(self.s1_ascending), cut(self.s1_descending),
-        )  # fmt: skip
+            sub,
+            self.year,
+            self.s2_bands[:, rows, cols],
+            self.s2_mask[:, rows, cols],
+            self.s2_doy,
+            cut(self.s1_ascending),
+            cut(self.s1_descending),
+        )
 
     def equals(self, other: CubeData) -> bool:
         """Exact equality of grid, year, every array and every date."""
         same = self.grid == other.grid and self.year == other.year
         pairs = [
-            (self.s2_bands, other.s2_bands), (self.s2_mask, other.s2_mask),
+            (self.s2_bands, other.s2_bands),
+            (self.s2_mask, other.s2_mask),
             (self.s2_doy, other.s2_doy),
             (self.s1_ascending.values, other.s1_ascending.values),
             (self.s1_ascending.doy, other.s1_ascending.doy),
             (self.s1_descending.values, other.s1_descending.values),
             (self.s1_descending.doy, other.s1_descending.doy),
-        ]  # fmt: skip
+        ]
         return same and all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in pairs)

@@ -86,8 +86,10 @@ def import_npy(
     if roi is None:
         found = [p for p in (directory / "roi.tiff", directory / "roi.tif") if p.is_file()]
         if not found:
-            raise InputNotFoundError(f"no ROI GeoTIFF in {directory} (looked for roi.tiff and roi.tif); "
-                                     "give the stacker's ROI raster with --roi")  # fmt: skip
+            raise InputNotFoundError(
+                f"no ROI GeoTIFF in {directory} (looked for roi.tiff and roi.tif); "
+                "give the stacker's ROI raster with --roi"
+            )
         roi = found[0]
     grid = grid_from_geotiff(roi)
     if arrays["bands"].ndim == 4 and arrays["bands"].shape[1:3] != grid.shape:
@@ -101,8 +103,9 @@ def import_npy(
     check_s1_shape(arrays["asc"].shape, n_doy("asc_doy"), grid.shape, "ascending")
     check_s1_shape(arrays["desc"].shape, n_doy("desc_doy"), grid.shape, "descending")
     strip = chunks.space
-    with CubeWriter(out, grid, year, arrays["doys"], arrays["asc_doy"], arrays["desc_doy"],
-                    overwrite=overwrite, chunks=chunks) as writer:  # fmt: skip
+    with CubeWriter(
+        out, grid, year, arrays["doys"], arrays["asc_doy"], arrays["desc_doy"], overwrite=overwrite, chunks=chunks
+    ) as writer:
         for row in range(0, grid.height, strip):
             window = Window(row, 0, min(strip, grid.height - row), grid.width)
             rows = window.slices[0]
@@ -120,8 +123,15 @@ def write_roi_geotiff(grid: Grid, path: str | os.PathLike) -> Path:
     """A uint8 all-ones GeoTIFF on ``grid``: the stacker's ROI raster that georeferences a stack."""
     import rasterio
 
-    profile = dict(driver="GTiff", height=grid.height, width=grid.width, count=1,
-                   dtype="uint8", crs=grid.crs, transform=grid.transform)  # fmt: skip
+    profile = dict(
+        driver="GTiff",
+        height=grid.height,
+        width=grid.width,
+        count=1,
+        dtype="uint8",
+        crs=grid.crs,
+        transform=grid.transform,
+    )
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(np.ones((1, *grid.shape), np.uint8))
     return Path(path)
@@ -133,9 +143,13 @@ def export_npy(d: CubeData, directory: str | os.PathLike) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     write_roi_geotiff(d.grid, directory / "roi.tif")
     for key, value in (
-        ("bands", d.s2_bands), ("masks", d.s2_mask), ("doys", d.s2_doy),
-        ("asc", d.s1_ascending.values), ("asc_doy", d.s1_ascending.doy),
-        ("desc", d.s1_descending.values), ("desc_doy", d.s1_descending.doy),
-    ):  # fmt: skip
+        ("bands", d.s2_bands),
+        ("masks", d.s2_mask),
+        ("doys", d.s2_doy),
+        ("asc", d.s1_ascending.values),
+        ("asc_doy", d.s1_ascending.doy),
+        ("desc", d.s1_descending.values),
+        ("desc_doy", d.s1_descending.doy),
+    ):
         np.save(directory / NPY_FILES[key], value)
     return directory

@@ -131,30 +131,33 @@ class CubeWriter:
         root = zarr.open_group(str(where), mode="w")
         h, w = self.grid.shape
         c = self.chunks
-        sizes = {"s2/bands": (len(self.doy["s2"]), h, w, N_S2),
-                 "s2/mask": (len(self.doy["s2"]), h, w),
-                 "s1/ascending": (len(self.doy["ascending"]), h, w, N_S1),
-                 "s1/descending": (len(self.doy["descending"]), h, w, N_S1)}  # fmt: skip
+        sizes = {
+            "s2/bands": (len(self.doy["s2"]), h, w, N_S2),
+            "s2/mask": (len(self.doy["s2"]), h, w),
+            "s1/ascending": (len(self.doy["ascending"]), h, w, N_S1),
+            "s1/descending": (len(self.doy["descending"]), h, w, N_S1),
+        }
         for name, shape in sizes.items():
             dtype, dims = _ARRAYS[name]
             chunk = (c.time, min(c.space, h), min(c.space, w), *shape[3:])
-            root.create_array(name, shape=shape, dtype=dtype, chunks=chunk,
-                              dimension_names=dims, fill_value=0)  # fmt: skip
-        for name, key in (("s2/doy", "s2"), ("s1/ascending_doy", "ascending"),
-                          ("s1/descending_doy", "descending")):  # fmt: skip
+            root.create_array(name, shape=shape, dtype=dtype, chunks=chunk, dimension_names=dims, fill_value=0)
+        for name, key in (("s2/doy", "s2"), ("s1/ascending_doy", "ascending"), ("s1/descending_doy", "descending")):
             doy = self.doy[key]
-            arr = root.create_array(name, shape=doy.shape, dtype="uint16",
-                                    chunks=(max(len(doy), 1),), dimension_names=("time",))  # fmt: skip
+            arr = root.create_array(
+                name, shape=doy.shape, dtype="uint16", chunks=(max(len(doy), 1),), dimension_names=("time",)
+            )
             arr[:] = doy
-        root.attrs.update({
-            FORMAT_KEY: {"version": FORMAT_VERSION},
-            **self.grid.to_attrs(),
-            "year": self.year,
-            "s2_bands": list(sensors.S2_BANDS),
-            "s1_bands": list(sensors.S1_BANDS),
-            "s2_mask": "1 = valid (SCL not in 0, 1, 2, 3, 8, 9)",
-            "s1_encoding": "clip((20*log10(amplitude) + 50) * 200, 0, 30000); 0 = no data",
-        })  # fmt: skip
+        root.attrs.update(
+            {
+                FORMAT_KEY: {"version": FORMAT_VERSION},
+                **self.grid.to_attrs(),
+                "year": self.year,
+                "s2_bands": list(sensors.S2_BANDS),
+                "s1_bands": list(sensors.S1_BANDS),
+                "s2_mask": "1 = valid (SCL not in 0, 1, 2, 3, 8, 9)",
+                "s1_encoding": "clip((20*log10(amplitude) + 50) * 200, 0, 30000); 0 = no data",
+            }
+        )
         return root
 
     def _check_window(self, window: Window) -> tuple[slice, slice]:
@@ -196,8 +199,9 @@ def write_cube(
     """Write an in-memory cube to ``path`` atomically. Returns the path."""
     full = Window(0, 0, *data.grid.shape)
     asc, desc = data.s1_ascending, data.s1_descending
-    with CubeWriter(path, data.grid, data.year, data.s2_doy, asc.doy, desc.doy,
-                    overwrite=overwrite, chunks=chunks) as w:  # fmt: skip
+    with CubeWriter(
+        path, data.grid, data.year, data.s2_doy, asc.doy, desc.doy, overwrite=overwrite, chunks=chunks
+    ) as w:
         w.write_s2(full, data.s2_bands, data.s2_mask)
         w.write_s1("ascending", full, asc.values)
         w.write_s1("descending", full, desc.values)
@@ -218,8 +222,7 @@ class Cube:
         self.s1_descending_doy = check_doy(root["s1/descending_doy"][:], "S1 descending DOY")
         bands, mask = root["s2/bands"], root["s2/mask"]
         check_s2_shapes(bands.shape, mask.shape, len(self.s2_doy), self.grid.shape)
-        for orbit, doy in (("ascending", self.s1_ascending_doy),
-                           ("descending", self.s1_descending_doy)):  # fmt: skip
+        for orbit, doy in (("ascending", self.s1_ascending_doy), ("descending", self.s1_descending_doy)):
             check_s1_shape(root[f"s1/{orbit}"].shape, len(doy), self.grid.shape, orbit)
         for name, (dtype, _) in _ARRAYS.items():
             if root[name].dtype != np.dtype(dtype):
@@ -246,11 +249,13 @@ class Cube:
                 return r[name][:, rows, cols]
             except TesseraError:
                 raise
-            except Exception as exc:  # noqa: BLE001 — codecs raise anything on damaged bytes
-                raise NotACubeError(f"{self.path}: {name} cannot be read in rows {rows.start}–{rows.stop}, "
-                                    f"cols {cols.start}–{cols.stop} ({type(exc).__name__}: "
-                                    f"{str(exc).splitlines()[0][:100] if str(exc) else ''}); a chunk is damaged — "
-                                    "re-create or re-import the cube") from exc  # fmt: skip
+            except Exception as exc:
+                raise NotACubeError(
+                    f"{self.path}: {name} cannot be read in rows {rows.start}–{rows.stop}, "
+                    f"cols {cols.start}–{cols.stop} ({type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:100] if str(exc) else ''}); a chunk is damaged — "
+                    "re-create or re-import the cube"
+                ) from exc
 
         def s1(orbit: str, doy: np.ndarray) -> S1Series:
             if len(doy) == 0:
@@ -331,19 +336,24 @@ def open_cube(path: str | os.PathLike | zarr.abc.store.Store) -> Cube:
     try:
         root = zarr.open_group(store, mode="r")
     except Exception as exc:
-        raise NotACubeError(f"{location} is not a Zarr group ({type(exc).__name__}); "
-                            "give the path of a cube written by tessera") from exc  # fmt: skip
+        raise NotACubeError(
+            f"{location} is not a Zarr group ({type(exc).__name__}); give the path of a cube written by tessera"
+        ) from exc
     if FORMAT_KEY not in root.attrs:
-        raise NotACubeError(f"{location} is a Zarr group but not a d-pixel cube "
-                            f"(no '{FORMAT_KEY}' attribute); create cubes with tessera")  # fmt: skip
+        raise NotACubeError(
+            f"{location} is a Zarr group but not a d-pixel cube "
+            f"(no '{FORMAT_KEY}' attribute); create cubes with tessera"
+        )
     missing = []
     for name in _ARRAYS:
         try:
             if name not in root:
                 missing.append(name)
-        except Exception as exc:  # noqa: BLE001 — a truncated zarr.json raises JSON/KeyError/…
-            raise NotACubeError(f"{location}: the metadata of {name} is unreadable ({type(exc).__name__}); "
-                                "the cube is damaged — re-create or re-import it") from exc  # fmt: skip
+        except Exception as exc:
+            raise NotACubeError(
+                f"{location}: the metadata of {name} is unreadable ({type(exc).__name__}); "
+                "the cube is damaged — re-create or re-import it"
+            ) from exc
     if missing:
         raise NotACubeError(f"{location} lacks {', '.join(missing)}; the cube is incomplete")
     try:
@@ -352,6 +362,8 @@ def open_cube(path: str | os.PathLike | zarr.abc.store.Store) -> Cube:
         raise GeoreferenceError(f"{location}: {exc}") from exc
     except TesseraError:
         raise
-    except Exception as exc:  # noqa: BLE001 — damaged coordinate arrays or attributes
-        raise NotACubeError(f"{location} cannot be opened as a cube ({type(exc).__name__}: {exc}); the cube "
-                            "is damaged — re-create or re-import it") from exc  # fmt: skip
+    except Exception as exc:
+        raise NotACubeError(
+            f"{location} cannot be opened as a cube ({type(exc).__name__}: {exc}); the cube "
+            "is damaged — re-create or re-import it"
+        ) from exc

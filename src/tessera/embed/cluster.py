@@ -56,15 +56,24 @@ def dask_client(shape: LocalShape | None, scheduler: str | None, timeout_s: floa
         try:
             client = Client(scheduler, timeout=timeout_s)
         except (OSError, TimeoutError, ValueError) as exc:
-            raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler} within {timeout_s:.0f} s "
-                                 f"({type(exc).__name__}); check the address and that it is running") from exc  # fmt: skip
+            raise SchedulerError(
+                f"cannot reach the Dask scheduler at {scheduler} within {timeout_s:.0f} s "
+                f"({type(exc).__name__}); check the address and that it is running"
+            ) from exc
         with client:
             yield client
         return
     assert shape is not None
     # The scheduler always serves HTTP (None still binds :8787): a free port keeps overlapping
     # `tessera embed` runs from fighting over 8787.
-    with LocalCluster(n_workers=shape.processes, threads_per_worker=shape.threads_per_process,
-                      processes=shape.processes > 1, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:  # fmt: skip
+    with (
+        LocalCluster(
+            n_workers=shape.processes,
+            threads_per_worker=shape.threads_per_process,
+            processes=shape.processes > 1,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from tessera import __version__
-from tessera.cube import open_cube
 from tessera.cpus import available_cores
+from tessera.cube import open_cube
 from tessera.embed.cluster import LocalShape, dask_client, local_shape
 from tessera.embed.worker import (
     BlockResult,
@@ -93,13 +93,21 @@ def source_name(cube_path: str | os.PathLike) -> str:
 
 def plan(cube_window: Window, zone_window: Window, layout: StoreLayout) -> list[BlockTask]:
     """Every block of a cube: the shard it falls in, its zone window and its cube window."""
-    return [BlockTask(shard, piece, Window(piece.row - zone_window.row, piece.col - zone_window.col,
-                                           piece.height, piece.width))
-            for shard, piece in blocks(zone_window, layout)]  # fmt: skip
+    return [
+        BlockTask(
+            shard, piece, Window(piece.row - zone_window.row, piece.col - zone_window.col, piece.height, piece.width)
+        )
+        for shard, piece in blocks(zone_window, layout)
+    ]
 
 
-def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, store_path: str | os.PathLike,
-               config: EmbedConfig = EmbedConfig(), progress: Progress | None = None) -> EmbedSummary:  # fmt: skip
+def embed_cube(
+    cube_path: str | os.PathLike,
+    checkpoint: str | os.PathLike,
+    store_path: str | os.PathLike,
+    config: EmbedConfig = EmbedConfig(),
+    progress: Progress | None = None,
+) -> EmbedSummary:
     """Embed every pixel of a cube into the store; blocks already recorded are skipped.
 
     Safe to kill at any moment and to rerun; safe to run beside other ``embed_cube`` calls on
@@ -117,18 +125,20 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
     student = isinstance(model, PixelStudent)
     _check_model_options(model, config)
     sha = file_sha256(checkpoint)
-    sampling = ({"dates": "every valid date, padded or thinned to length bins of 8 (deterministic)"} if student
-                else {"seed": config.seed, "timesteps": N_TIMESTEPS, "draws": config.draws})  # fmt: skip
+    sampling = (
+        {"dates": "every valid date, padded or thinned to length bins of 8 (deterministic)"}
+        if student
+        else {"seed": config.seed, "timesteps": N_TIMESTEPS, "draws": config.draws}
+    )
     sampling["absent_sensor"] = "all-zero tokens (a pixel with no valid date of one sensor is embedded from the other)"
     notes = sparsity_warnings(cube)
     for note in notes:
         log.warning(note)
     provenance = Provenance(
-        model={"preset": preset_name(model.cfg) or "custom", "checkpoint_sha256": sha,
-               "config": model.cfg.to_dict()},
+        model={"preset": preset_name(model.cfg) or "custom", "checkpoint_sha256": sha, "config": model.cfg.to_dict()},
         sampling=sampling,
         software_version=__version__,
-    )  # fmt: skip
+    )
     shape: LocalShape | None = None if config.scheduler else local_shape(available_cores(), config.workers)
     pixels = nodata = computed = 0
     stages: dict[str, float] = {}
@@ -144,11 +154,20 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
             tasks = plan(Window(0, 0, *cube.grid.shape), window, group.layout)
             todo = [t for t in tasks if group.manifest(t.shard).find(t.zone_window) is None]
             log.info("%d blocks, %d already recorded", len(tasks), len(tasks) - len(todo))
-            spec = JobSpec(cube=str(Path(cube.path).resolve()), store=str(store.root.resolve()) if store.root else store.location.url, year=cube.year,
-                           zone=zone.name, checkpoint=str(checkpoint.resolve()), checkpoint_sha256=sha,
-                           model_config=model.cfg.to_dict(), source=source_name(cube.path),
-                           seed=config.seed, draws=config.draws, inference=config.inference,
-                           torch_threads=shape.torch_threads if shape else None)  # fmt: skip
+            spec = JobSpec(
+                cube=str(Path(cube.path).resolve()),
+                store=str(store.root.resolve()) if store.root else store.location.url,
+                year=cube.year,
+                zone=zone.name,
+                checkpoint=str(checkpoint.resolve()),
+                checkpoint_sha256=sha,
+                model_config=model.cfg.to_dict(),
+                source=source_name(cube.path),
+                seed=config.seed,
+                draws=config.draws,
+                inference=config.inference,
+                torch_threads=shape.torch_threads if shape else None,
+            )
             # Progress in pixels, moved per model batch where the model runs here: a block is ~30 s.
             area = {id(t): t.cube_window.height * t.cube_window.width for t in tasks}
             total_px = sum(area.values())
@@ -182,9 +201,19 @@ def embed_cube(cube_path: str | os.PathLike, checkpoint: str | os.PathLike, stor
         if fresh:
             _remove_if_unwritten(Path(store_path))
         raise
-    return EmbedSummary(str(store.location), f"{zone.name} / {cube.year}", len(tasks), computed,
-                        len(tasks) - computed, pixels, nodata, time.perf_counter() - t_start, stages,
-                        _describe(shape, config.scheduler, serial), tuple(notes))  # fmt: skip
+    return EmbedSummary(
+        str(store.location),
+        f"{zone.name} / {cube.year}",
+        len(tasks),
+        computed,
+        len(tasks) - computed,
+        pixels,
+        nodata,
+        time.perf_counter() - t_start,
+        stages,
+        _describe(shape, config.scheduler, serial),
+        tuple(notes),
+    )
 
 
 # Below this many valid S2 dates a year the models meet inputs far sparser than they were trained
@@ -203,12 +232,16 @@ def sparsity_warnings(cube, side: int = 64) -> list[str]:
     notes = []
     s1_frames = sum(int(sensors.s1_valid_mask(data.s1(o).values).any(axis=(1, 2)).sum()) for o in sensors.S1_ORBITS)
     if s1_frames == 0:
-        notes.append("this cube has no Sentinel-1 observation: pixels are embedded from Sentinel-2 alone (S1 "
-                     "absent), which the model met rarely in training; compare such embeddings only with each other")
+        notes.append(
+            "this cube has no Sentinel-1 observation: pixels are embedded from Sentinel-2 alone (S1 "
+            "absent), which the model met rarely in training; compare such embeddings only with each other"
+        )
     mean_s2 = float(data.s2_mask.astype(bool).sum(axis=0).mean()) if len(data.s2_doy) else 0.0
     if mean_s2 < SPARSE_S2_DATES:
-        notes.append(f"this cube has {mean_s2:.1f} valid Sentinel-2 dates per pixel (mean over its centre), "
-                     f"far sparser than the models were trained on (tens a year); expect noisier embeddings")
+        notes.append(
+            f"this cube has {mean_s2:.1f} valid Sentinel-2 dates per pixel (mean over its centre), "
+            f"far sparser than the models were trained on (tens a year); expect noisier embeddings"
+        )
     return notes
 
 
@@ -216,17 +249,23 @@ def _check_model_options(model, config: EmbedConfig) -> None:
     """Options that only one model family takes, refused before anything is written."""
     dims = getattr(model.cfg, "matryoshka_dims", None)
     if dims is None and config.depths:
-        raise ConfigError("--depths needs a Matryoshka model (a v2 student): v1 dimensions are not ordered "
-                          "by importance, so a prefix of them is an arbitrary slice")  # fmt: skip
+        raise ConfigError(
+            "--depths needs a Matryoshka model (a v2 student): v1 dimensions are not ordered "
+            "by importance, so a prefix of them is an arbitrary slice"
+        )
     if dims is not None:
         allowed = [d for d in dims if d < model.cfg.embed_dim]
         bad = [d for d in config.depths if d not in allowed]
         if bad:
-            raise ConfigError(f"--depths {','.join(map(str, bad))}: this model's Matryoshka prefixes are "
-                              f"{','.join(map(str, allowed))} (the full {model.cfg.embed_dim} is always stored)")  # fmt: skip
+            raise ConfigError(
+                f"--depths {','.join(map(str, bad))}: this model's Matryoshka prefixes are "
+                f"{','.join(map(str, allowed))} (the full {model.cfg.embed_dim} is always stored)"
+            )
         if config.draws != 1:
-            raise ConfigError("--draws applies to v1 models: a v2 student embeds every valid date "
-                              "deterministically, so there is nothing to average")  # fmt: skip
+            raise ConfigError(
+                "--draws applies to v1 models: a v2 student embeds every valid date "
+                "deterministically, so there is nothing to average"
+            )
 
 
 def _describe(shape: LocalShape | None, scheduler: str | None, serial: bool) -> str:
@@ -262,8 +301,9 @@ def _as_tasks(client, spec: JobSpec, todo: list[BlockTask]) -> Iterator[BlockRes
         yield fut.result()
 
 
-def _pipelined(client, spec: JobSpec, todo: list[BlockTask], embedder: Embedder,
-               ahead: int = 2) -> Iterator[BlockResult]:  # fmt: skip
+def _pipelined(
+    client, spec: JobSpec, todo: list[BlockTask], embedder: Embedder, ahead: int = 2
+) -> Iterator[BlockResult]:
     """The model on this (main) thread, reading/sampling and writing on Dask threads around it.
 
     Up to ``ahead`` blocks are prepared in advance and up to ``ahead`` wait to be written, so

@@ -77,8 +77,10 @@ def embedder_for(spec: JobSpec) -> Embedder:
     with _open_lock:
         if key not in _embedders:
             if file_sha256(spec.checkpoint) != spec.checkpoint_sha256:
-                raise ConfigError(f"{spec.checkpoint} on this worker differs from the checkpoint the "
-                                  "run was started with; give every worker the same file")  # fmt: skip
+                raise ConfigError(
+                    f"{spec.checkpoint} on this worker differs from the checkpoint the "
+                    "run was started with; give every worker the same file"
+                )
             if spec.torch_threads:
                 torch.set_num_threads(spec.torch_threads)
             model = load(spec.checkpoint, config=config_from_dict(spec.model_config))
@@ -121,9 +123,16 @@ def prepare_block(spec: JobSpec, task: BlockTask) -> Prepared | None:
     t1 = time.perf_counter()
     series = pixel_series(data)
     if spec.model_config.get("family") == STUDENT:  # every valid date, binned: no draws, no seed
-        binned = student_tokens(series.s2_bands, series.s2_mask, series.s2_doy, series.s1_ascending,
-                                series.s1_ascending_doy, series.s1_descending, series.s1_descending_doy,
-                                spec.model_config["max_seq_len"])  # fmt: skip
+        binned = student_tokens(
+            series.s2_bands,
+            series.s2_mask,
+            series.s2_doy,
+            series.s1_ascending,
+            series.s1_ascending_doy,
+            series.s1_descending,
+            series.s1_descending_doy,
+            spec.model_config["max_seq_len"],
+        )
         return Prepared(task, [binned], binned.ok, {"read": t1 - t0, "sample": time.perf_counter() - t1})
     rng = block_rng(spec.seed, task.zone_window)
     draws = [series.tokens(rng, N_TIMESTEPS) for _ in range(spec.draws)]
@@ -140,14 +149,15 @@ def run_model(embedder: Embedder, prepared: Prepared, on_batch=None) -> np.ndarr
         draws = len(prepared.draws)
         tick = None if on_batch is None else (lambda n: on_batch(n / draws))
         with _model_lock:
-            total = sum(embedder.binned(tok, tick) if isinstance(tok, BinnedTokens) else embedder(tok.s2, tok.s1, tick)
-                        for tok in prepared.draws)  # fmt: skip
+            total = sum(
+                embedder.binned(tok, tick) if isinstance(tok, BinnedTokens) else embedder(tok.s2, tok.s1, tick)
+                for tok in prepared.draws
+            )
         emb[prepared.ok] = total / len(prepared.draws)
     return emb
 
 
-def store_block(spec: JobSpec, prepared: Prepared, q: np.ndarray, scales: np.ndarray,
-                model_s: float) -> BlockResult:  # fmt: skip
+def store_block(spec: JobSpec, prepared: Prepared, q: np.ndarray, scales: np.ndarray, model_s: float) -> BlockResult:
     """Write a quantised block (``quantize`` of ``run_model``'s output), then record it."""
     _, group = _open(spec)
     task = prepared.task
@@ -155,8 +165,9 @@ def store_block(spec: JobSpec, prepared: Prepared, q: np.ndarray, scales: np.nda
     t0 = time.perf_counter()
     group.write_block(task.shard, task.zone_window, q.reshape(h, w, -1), scales.reshape(h, w), spec.source)
     n_ok = int(prepared.ok.sum())
-    return BlockResult(task.shard, n_ok, h * w - n_ok, False,
-                       {**prepared.seconds, "model": model_s, "write": time.perf_counter() - t0})  # fmt: skip
+    return BlockResult(
+        task.shard, n_ok, h * w - n_ok, False, {**prepared.seconds, "model": model_s, "write": time.perf_counter() - t0}
+    )
 
 
 def embed_block(spec: JobSpec, task: BlockTask, embedder: Embedder | None = None, on_batch=None) -> BlockResult:

@@ -5,6 +5,7 @@ raw-band baseline features, labels from rasters or vector files. No torch.
 >>> pts = learning_curve({"embeddings": x, "raw bands": raw}, y, rows, cols, heads=("logistic", "rf"))  # doctest: +SKIP
 """
 
+from tessera.errors import LabelError
 from tessera.heads.evaluate import (
     FRACTIONS,
     TASKS,
@@ -20,7 +21,6 @@ from tessera.heads.evaluate import (
     regression_metrics,
     summarise,
 )
-from tessera.errors import LabelError
 from tessera.heads.features import baseline_features
 from tessera.heads.labels import rasterize_labels, read_label_raster
 from tessera.heads.models import CLASSIFIERS, REGRESSORS, make_head

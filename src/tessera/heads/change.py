@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tessera.grid import Grid
 from tessera.errors import LabelError
+from tessera.grid import Grid
 
 MAD_TO_SIGMA = 1.4826  # a normal distribution's σ per median absolute deviation
 
@@ -61,8 +61,9 @@ def robust_threshold(distance: np.ndarray, k: float = 4.0) -> float:
     return med + k * MAD_TO_SIGMA * float(np.median(np.abs(d - med)))
 
 
-def changed_patches(distance: np.ndarray, grid: Grid, threshold: float, min_pixels: int = 4,
-                    top_k: int = 20) -> list[ChangePatch]:  # fmt: skip
+def changed_patches(
+    distance: np.ndarray, grid: Grid, threshold: float, min_pixels: int = 4, top_k: int = 20
+) -> list[ChangePatch]:
     """Connected (8-neighbour) patches of ``distance > threshold`` of at least ``min_pixels``,
     largest first, at most ``top_k``."""
     from rasterio.warp import transform
@@ -84,12 +85,23 @@ def changed_patches(distance: np.ndarray, grid: Grid, threshold: float, min_pixe
     centres = ndimage.center_of_mass(mask, labels, keep)
     xs, ys = zip(*(grid.transform * (c + 0.5, r + 0.5) for r, c in centres), strict=True)
     lons, lats = transform(grid.crs, "EPSG:4326", list(xs), list(ys))
-    return [ChangePatch(float(lo), float(la), int(sizes[i - 1]), float(m), float(x))
-            for i, lo, la, m, x in zip(keep, lons, lats, means, maxes, strict=True)]  # fmt: skip
+    return [
+        ChangePatch(float(lo), float(la), int(sizes[i - 1]), float(m), float(x))
+        for i, lo, la, m, x in zip(keep, lons, lats, means, maxes, strict=True)
+    ]
 
 
-def change_map(store, bbox, year_from: int, year_to: int, threshold: float | None = None, k: float = 4.0,
-               min_pixels: int = 4, top_k: int = 20, depth: int | None = None) -> ChangeMap:  # fmt: skip
+def change_map(
+    store,
+    bbox,
+    year_from: int,
+    year_to: int,
+    threshold: float | None = None,
+    k: float = 4.0,
+    min_pixels: int = 4,
+    top_k: int = 20,
+    depth: int | None = None,
+) -> ChangeMap:
     """Read ``bbox`` in both years and map where the embeddings moved."""
     from tessera.access.region import read_region
 
@@ -108,19 +120,36 @@ def write_change(out, result: ChangeMap, year_from: int, year_to: int) -> None:
     import csv
     from pathlib import Path
 
-    from tessera.geotiff import write_cog
     from tessera.atomic import atomic_file
+    from tessera.geotiff import write_cog
     from tessera.viz import save_png
 
     out = Path(out)
-    tags = {"from": str(year_from), "to": str(year_to), "threshold": f"{result.threshold:.6f}",
-            "measure": "1 - cosine similarity"}  # fmt: skip
+    tags = {
+        "from": str(year_from),
+        "to": str(year_to),
+        "threshold": f"{result.threshold:.6f}",
+        "measure": "1 - cosine similarity",
+    }
     write_cog(out, result.distance[None], result.grid, float("nan"), tags)
-    save_png(out.with_suffix(".png"), np.nan_to_num(result.distance, nan=0.0),
-             f"embedding change {year_from} → {year_to} (1 − cos)", cmap="inferno")  # fmt: skip
+    save_png(
+        out.with_suffix(".png"),
+        np.nan_to_num(result.distance, nan=0.0),
+        f"embedding change {year_from} → {year_to} (1 − cos)",
+        cmap="inferno",
+    )
     with atomic_file(out.with_suffix(".csv")) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["rank", "lon", "lat", "pixels", "hectares", "mean_distance", "max_distance"])
         for i, p in enumerate(result.patches, 1):
-            w.writerow([i, f"{p.lon:.6f}", f"{p.lat:.6f}", p.pixels, f"{p.hectares:.2f}",
-                        f"{p.mean_distance:.4f}", f"{p.max_distance:.4f}"])  # fmt: skip
+            w.writerow(
+                [
+                    i,
+                    f"{p.lon:.6f}",
+                    f"{p.lat:.6f}",
+                    p.pixels,
+                    f"{p.hectares:.2f}",
+                    f"{p.mean_distance:.4f}",
+                    f"{p.max_distance:.4f}",
+                ]
+            )

@@ -39,9 +39,17 @@ def region_curve(
             raise ConfigError(f"--depth {max(depths)} exceeds the store's {full.shape[1]} dimensions")
         feats = {f"embeddings d{d}": full[:, :d] for d in sorted(depths)} | feats
     return learning_curve(
-        feats, y, rows, cols, heads=tuple(heads), fractions=fractions, split=split, repeats=repeats,
-        task=region.task, groups=groups,
-    )  # fmt: skip
+        feats,
+        y,
+        rows,
+        cols,
+        heads=tuple(heads),
+        fractions=fractions,
+        split=split,
+        repeats=repeats,
+        task=region.task,
+        groups=groups,
+    )
 
 
 def main_metric(task: str) -> str:
@@ -88,4 +96,3 @@ def headline_lines(acc: Summary, metric: str, fractions: Sequence[float] = (0.01
         for (f, h, fr), (m, sd) in sorted(acc.items())
         if fr in fractions
     ]
-

@@ -62,18 +62,28 @@ def group_split(groups: np.ndarray, seed: int = 0) -> np.ndarray:
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray) -> dict:
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-    return {"accuracy": float(accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
-            "per_class_f1": dict(zip(classes.tolist(), f1_score(y_true, y_pred, labels=classes, average=None,
-                                                               zero_division=0).round(4).tolist(), strict=True)),
-            "confusion": confusion_matrix(y_true, y_pred, labels=classes).tolist()}  # fmt: skip
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
+        "per_class_f1": dict(
+            zip(
+                classes.tolist(),
+                f1_score(y_true, y_pred, labels=classes, average=None, zero_division=0).round(4).tolist(),
+                strict=True,
+            )
+        ),
+        "confusion": confusion_matrix(y_true, y_pred, labels=classes).tolist(),
+    }
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-    return {"rmse": float(np.sqrt(mean_squared_error(y_true, y_pred))),
-            "mae": float(mean_absolute_error(y_true, y_pred)), "r2": float(r2_score(y_true, y_pred))}  # fmt: skip
+    return {
+        "rmse": float(np.sqrt(mean_squared_error(y_true, y_pred))),
+        "mae": float(mean_absolute_error(y_true, y_pred)),
+        "r2": float(r2_score(y_true, y_pred)),
+    }
 
 
 @dataclass(frozen=True)
@@ -87,16 +97,19 @@ class CurvePoint:
     metrics: dict
 
 
-def draw_training(labels: np.ndarray, pool: np.ndarray, fraction: float, rng: np.random.Generator,
-                  task: Task) -> np.ndarray:  # fmt: skip
+def draw_training(
+    labels: np.ndarray, pool: np.ndarray, fraction: float, rng: np.random.Generator, task: Task
+) -> np.ndarray:
     """Indices of ``fraction`` of the pool, with at least one pixel per class (classification)."""
     idx = np.flatnonzero(pool)
-    n = int(round(fraction * len(idx)))
+    n = round(fraction * len(idx))
     need = len(np.unique(labels[idx])) if task == "classification" else 2
     if n < need:
-        raise LabelError(f"{fraction:.0%} of {len(idx)} labelled training pixels is {n} — too few to fit a head "
-                         f"(it needs {need}{', one per class' if task == 'classification' else ''}); "
-                         "label more pixels or drop that fraction")  # fmt: skip
+        raise LabelError(
+            f"{fraction:.0%} of {len(idx)} labelled training pixels is {n} — too few to fit a head "
+            f"(it needs {need}{', one per class' if task == 'classification' else ''}); "
+            "label more pixels or drop that fraction"
+        )
     train = rng.choice(idx, min(n, len(idx)), replace=False)
     if task == "classification":
         present = set(labels[train].tolist())
@@ -105,10 +118,20 @@ def draw_training(labels: np.ndarray, pool: np.ndarray, fraction: float, rng: np
     return train
 
 
-def learning_curve(features: dict[str, np.ndarray], labels: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                   heads: tuple[str, ...] = ("logistic",), fractions: Sequence[float] = FRACTIONS, repeats: int = 3,
-                   split: Split = "spatial", block: int = 16, task: Task = "classification",
-                   min_train: int = 2, groups: np.ndarray | None = None) -> list[CurvePoint]:  # fmt: skip
+def learning_curve(
+    features: dict[str, np.ndarray],
+    labels: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    heads: tuple[str, ...] = ("logistic",),
+    fractions: Sequence[float] = FRACTIONS,
+    repeats: int = 3,
+    split: Split = "spatial",
+    block: int = 16,
+    task: Task = "classification",
+    min_train: int = 2,
+    groups: np.ndarray | None = None,
+) -> list[CurvePoint]:
     """Fit every head on every feature set at every fraction, ``repeats`` times.
 
     ``features`` maps a name ("embeddings", "raw bands") to (N, F) arrays of the same N labelled
@@ -124,8 +147,9 @@ def learning_curve(features: dict[str, np.ndarray], labels: np.ndarray, rows: np
     if split == "groups" and (groups is None or len(groups) != len(labels)):
         raise ConfigError("split 'groups' needs one group id per labelled pixel (e.g. --groups fields.tif)")
     if task == "classification" and len(np.unique(labels)) < 2:
-        raise LabelError(f"the labels hold one class only ({np.unique(labels).tolist()}); a classifier "
-                         "needs at least two")  # fmt: skip
+        raise LabelError(
+            f"the labels hold one class only ({np.unique(labels).tolist()}); a classifier needs at least two"
+        )
     out = []
     for r in range(repeats):
         if split == "groups":
@@ -138,8 +162,10 @@ def learning_curve(features: dict[str, np.ndarray], labels: np.ndarray, rows: np
             rng = np.random.default_rng([r, int(frac * 1e6)])
             train = draw_training(labels, pool, frac, rng, task)
             if len(train) < min_train:
-                raise LabelError(f"{frac:.0%} of {pool.sum()} labelled pixels is {len(train)} — too few to "
-                                 "fit a head; label more pixels or drop that fraction")  # fmt: skip
+                raise LabelError(
+                    f"{frac:.0%} of {pool.sum()} labelled pixels is {len(train)} — too few to "
+                    "fit a head; label more pixels or drop that fraction"
+                )
             test = np.flatnonzero(test_mask) if test_mask is not None else np.setdiff1d(np.arange(len(labels)), train)
             if len(test) == 0:
                 continue
@@ -147,8 +173,11 @@ def learning_curve(features: dict[str, np.ndarray], labels: np.ndarray, rows: np
                 for head in heads:
                     model = make_head(head, task, seed=r).fit(x[train], labels[train])
                     pred = model.predict(x[test])
-                    m = (classification_metrics(labels[test], pred, np.unique(labels)) if task == "classification"
-                         else regression_metrics(labels[test], pred))  # fmt: skip
+                    m = (
+                        classification_metrics(labels[test], pred, np.unique(labels))
+                        if task == "classification"
+                        else regression_metrics(labels[test], pred)
+                    )
                     out.append(CurvePoint(fname, head, split, frac, r, len(train), m))
     return out
 
@@ -169,8 +198,9 @@ def best_of(summary: Summary, fraction: float, prefix: str) -> tuple[float, str]
     return max(found) if found else None
 
 
-def linear_probe(features: np.ndarray, labels: np.ndarray, fraction: float, seed: int = 0,
-                 region: np.ndarray | None = None) -> float:  # fmt: skip
+def linear_probe(
+    features: np.ndarray, labels: np.ndarray, fraction: float, seed: int = 0, region: np.ndarray | None = None
+) -> float:
     """Accuracy of a logistic regression trained on ``fraction`` of the pixels, tested on the rest:
     the probe that pretraining validates with.
 

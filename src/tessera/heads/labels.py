@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tessera.grid import Grid
 from tessera.errors import LabelError
+from tessera.grid import Grid
 
 NO_LABEL = -1  # "unlabelled" in label arrays and class maps; every other integer is a class id
 
@@ -25,8 +25,15 @@ def _onto_grid(path: str | os.PathLike, grid: Grid, dtype, fill) -> np.ndarray:
         if src.crs is None:
             raise LabelError(f"{path} has no CRS; labels must be georeferenced")
         out = np.full(grid.shape, fill, dtype or src.dtypes[0])
-        reproject(rasterio.band(src, 1), out, dst_transform=grid.transform, dst_crs=grid.crs,
-                  resampling=Resampling.nearest, src_nodata=src.nodata, dst_nodata=fill)  # fmt: skip
+        reproject(
+            rasterio.band(src, 1),
+            out,
+            dst_transform=grid.transform,
+            dst_crs=grid.crs,
+            resampling=Resampling.nearest,
+            src_nodata=src.nodata,
+            dst_nodata=fill,
+        )
     return out
 
 
@@ -38,8 +45,10 @@ def read_label_raster(path: str | os.PathLike, grid: Grid) -> np.ndarray:
     with rasterio.open(path) as src:
         nodata = src.nodata
         if not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
-            raise LabelError(f"{path} holds {src.dtypes[0]} values; class labels must be integers "
-                             "(for continuous targets use --task regression)")  # fmt: skip
+            raise LabelError(
+                f"{path} holds {src.dtypes[0]} values; class labels must be integers "
+                "(for continuous targets use --task regression)"
+            )
     unlabelled = 0 if nodata is None else int(nodata)
     # Reproject in int64 with a fill no class id can take, then map both "unlabelled" marks to -1.
     fill = np.iinfo(np.int64).min

@@ -86,10 +86,7 @@ def predict_map(fitted: FittedHead, embeddings: np.ndarray) -> np.ndarray:
     h, w, d = embeddings.shape
     flat = embeddings.reshape(h * w, d)
     ok = ~np.isnan(flat).any(axis=1)
-    if fitted.task == "classification":
-        pred = np.full(h * w, NO_LABEL, np.int32)
-    else:
-        pred = np.full(h * w, np.nan, np.float32)
+    pred = np.full(h * w, NO_LABEL, np.int32) if fitted.task == "classification" else np.full(h * w, np.nan, np.float32)
     if ok.any():
         pred[ok] = fitted.model.predict(flat[ok])
     return pred.reshape(h, w)
@@ -122,7 +119,9 @@ def write_map(out: str | os.PathLike, pred: np.ndarray, grid: Grid, fitted: Fitt
     return out
 
 
-def write_web_map(path: str | os.PathLike, grid: Grid, embeddings: np.ndarray, pred: np.ndarray, fitted: FittedHead) -> Path:
+def write_web_map(
+    path: str | os.PathLike, grid: Grid, embeddings: np.ndarray, pred: np.ndarray, fitted: FittedHead
+) -> Path:
     """A self-contained web map: the embeddings' PCA false colour and the prediction as layers."""
     from tessera.viz import pca_rgb
     from tessera.viz.geo import class_rgba, rgb_rgba, value_rgba, web_map

@@ -53,8 +53,9 @@ def load_head(path: str | os.PathLike):
     try:
         foreign = set(sio.get_untrusted_types(file=path)) - HEAD_TYPES
         if foreign:
-            raise HeadFileError(f"{path} holds types no tessera head uses ({', '.join(sorted(foreign))}); "
-                                "refusing to load it")  # fmt: skip
+            raise HeadFileError(
+                f"{path} holds types no tessera head uses ({', '.join(sorted(foreign))}); refusing to load it"
+            )
         obj = sio.load(path, trusted=sorted(HEAD_TYPES))
     except HeadFileError:
         raise
@@ -63,8 +64,10 @@ def load_head(path: str | os.PathLike):
     if not isinstance(obj, dict) or "model" not in obj or not isinstance(obj.get("meta"), dict):
         raise HeadFileError(f"{path} is a skops file but not a tessera head")
     if not callable(getattr(obj["model"], "predict", None)):
-        raise HeadFileError(f"{path} holds a {type(obj['model']).__name__} where a fitted head should be; "
-                            "refit it with `tessera heads fit`")  # fmt: skip
+        raise HeadFileError(
+            f"{path} holds a {type(obj['model']).__name__} where a fitted head should be; "
+            "refit it with `tessera heads fit`"
+        )
     return obj["model"], obj["meta"]
 
 
@@ -104,5 +107,7 @@ def check_model(meta: dict, model: str | None, allow_other: bool) -> None:
     mean different things, and the map would be wrong without any error."""
     fitted = meta.get("model")
     if fitted and model and fitted != model and not allow_other:
-        raise HeadFileError(f"this head was fitted on embeddings of {fitted}, but the store's come from "
-                            f"{model}; refit it on this store (or pass --allow-other-model)")  # fmt: skip
+        raise HeadFileError(
+            f"this head was fitted on embeddings of {fitted}, but the store's come from "
+            f"{model}; refit it on this store (or pass --allow-other-model)"
+        )

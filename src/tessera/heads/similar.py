@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tessera.grid import Grid
 from tessera.errors import LabelError
+from tessera.grid import Grid
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,9 @@ def cosine_map(data: np.ndarray, query: np.ndarray) -> np.ndarray:
     return sim.astype(np.float32)
 
 
-def top_matches(sim: np.ndarray, grid: Grid, k: int, min_separation_px: int = 10,
-                exclude: tuple[int, int] | None = None) -> list[Match]:  # fmt: skip
+def top_matches(
+    sim: np.ndarray, grid: Grid, k: int, min_separation_px: int = 10, exclude: tuple[int, int] | None = None
+) -> list[Match]:
     """The ``k`` most similar pixels, each at least ``min_separation_px`` from the others and
     from ``exclude`` (the query itself), so one field does not fill the list."""
     from rasterio.warp import transform

@@ -14,8 +14,14 @@ def _net(in_ch: int, n_out: int, base: int):
     from torch import nn
 
     def block(i, o):
-        return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.GroupNorm(8, o), nn.ReLU(inplace=True),
-                             nn.Conv2d(o, o, 3, padding=1), nn.GroupNorm(8, o), nn.ReLU(inplace=True))  # fmt: skip
+        return nn.Sequential(
+            nn.Conv2d(i, o, 3, padding=1),
+            nn.GroupNorm(8, o),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(o, o, 3, padding=1),
+            nn.GroupNorm(8, o),
+            nn.ReLU(inplace=True),
+        )
 
     class UNet(nn.Module):
         def __init__(self):
@@ -42,8 +48,9 @@ class UNetHead:
     and come out as class 0 (no data).
     """
 
-    def __init__(self, base: int = 32, steps: int = 300, patch: int = 64, batch: int = 8, lr: float = 5e-3,
-                 seed: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self, base: int = 32, steps: int = 300, patch: int = 64, batch: int = 8, lr: float = 5e-3, seed: int = 0
+    ) -> None:
         self.base, self.steps, self.patch, self.batch, self.lr, self.seed = base, steps, patch, batch, lr, seed
         self.net = None
 
@@ -82,8 +89,8 @@ class UNetHead:
             pick = rng.integers(0, len(lr_), self.batch)
             r0 = np.clip(lr_[pick] - rng.integers(0, size, self.batch), 0, h - size)
             c0 = np.clip(lc_[pick] - rng.integers(0, size, self.batch), 0, w - size)
-            xb = torch.stack([x[:, r:r + size, c:c + size] for r, c in zip(r0, c0, strict=True)])
-            tb = torch.stack([t[r:r + size, c:c + size] for r, c in zip(r0, c0, strict=True)])
+            xb = torch.stack([x[:, r : r + size, c : c + size] for r, c in zip(r0, c0, strict=True)])
+            tb = torch.stack([t[r : r + size, c : c + size] for r, c in zip(r0, c0, strict=True)])
             flip = rng.integers(0, 4)  # dihedral augmentation: labels carry no orientation
             xb, tb = torch.rot90(xb, flip, (2, 3)), torch.rot90(tb, flip, (1, 2))
             loss = torch.nn.functional.cross_entropy(self.net(xb), tb, ignore_index=-1)
@@ -114,8 +121,11 @@ class UNetHead:
         import torch
 
         tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
-        tensors |= {"mean": torch.from_numpy(self.mean), "std": torch.from_numpy(self.std),
-                    "classes": torch.from_numpy(self.classes.astype(np.int64))}  # fmt: skip
+        tensors |= {
+            "mean": torch.from_numpy(self.mean),
+            "std": torch.from_numpy(self.std),
+            "classes": torch.from_numpy(self.classes.astype(np.int64)),
+        }
         return tensors, {"unet_base": self.base, "embed_dim": len(self.mean)}
 
     @classmethod

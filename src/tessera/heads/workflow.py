@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tessera.grid import Grid
 from tessera.errors import LabelError
+from tessera.grid import Grid
 from tessera.heads.labels import (
     NO_LABEL,
     rasterize_labels,
@@ -68,10 +68,18 @@ def region_grid(labels: Path | None = None, bbox=None, cube: str | os.PathLike |
     raise LabelError("say which region to map: --bbox, --cube, or a label raster")
 
 
-def labelled_region(store, year: int, labels: str | os.PathLike, column: str | None = None,
-                    bbox=None, cube: str | os.PathLike | None = None,
-                    task: str = "classification", depth: int | None = None,
-                    groups: str | os.PathLike | None = None, group_column: str | None = None) -> LabelledRegion:  # fmt: skip
+def labelled_region(
+    store,
+    year: int,
+    labels: str | os.PathLike,
+    column: str | None = None,
+    bbox=None,
+    cube: str | os.PathLike | None = None,
+    task: str = "classification",
+    depth: int | None = None,
+    groups: str | os.PathLike | None = None,
+    group_column: str | None = None,
+) -> LabelledRegion:
     """Embeddings and labels on one grid: the cube's (``cube``), the bbox's UTM grid, or the label
     raster's. Labels in another CRS are reprojected (rasters, nearest) or rasterised onto it."""
     from tessera.access.region import read_grid

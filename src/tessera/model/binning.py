@@ -38,10 +38,7 @@ def pad_pattern(n: int, length: int) -> np.ndarray:
     if n >= length:
         return np.linspace(0, n - 1, length).astype(np.int64)
     extra = length - n
-    if extra <= n:
-        fill = [g[len(g) // 2] for g in np.array_split(np.arange(n), extra)]
-    else:
-        fill = np.arange(extra) % n
+    fill = [g[len(g) // 2] for g in np.array_split(np.arange(n), extra)] if extra <= n else np.arange(extra) % n
     return np.concatenate([np.arange(n), np.asarray(fill, np.int64)])
 
 
@@ -86,8 +83,13 @@ def _standardize(values: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.nd
     return ((values.astype(np.float32) - mean) / (std + np.float32(sensors.NORM_EPS))).astype(np.float32)
 
 
-def _sensor_tokens(values: np.ndarray, doy: np.ndarray, valid: np.ndarray, length: int,
-                   norm: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:  # fmt: skip
+def _sensor_tokens(
+    values: np.ndarray,
+    doy: np.ndarray,
+    valid: np.ndarray,
+    length: int,
+    norm: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """(G, T, C) values (standardised, or raw with their ``norm``), (G, T) DOY, (G, T) valid →
     (G, max(length, 1), C + 1) tokens."""
     g, _, c = values.shape
@@ -119,10 +121,14 @@ def student_tokens(
     s2_valid = np.asarray(s2_mask).T == 1
     s2 = np.moveaxis(s2_bands, 0, 1)  # (N, T, 10) view, standardised once gathered
     s2_days = np.broadcast_to(np.asarray(s2_doy, np.float32), (n_pix, len(s2_doy)))
-    parts = [(np.moveaxis(v, 0, 1), np.asarray(d, np.float32), m, sd)
-             for v, d, m, sd in ((s1_ascending, ascending_doy, sensors.S1_ASC_MEAN_V2, sensors.S1_ASC_STD_V2),
-                                 (s1_descending, descending_doy, sensors.S1_DESC_MEAN_V2, sensors.S1_DESC_STD_V2))
-             if len(d)]  # fmt: skip
+    parts = [
+        (np.moveaxis(v, 0, 1), np.asarray(d, np.float32), m, sd)
+        for v, d, m, sd in (
+            (s1_ascending, ascending_doy, sensors.S1_ASC_MEAN_V2, sensors.S1_ASC_STD_V2),
+            (s1_descending, descending_doy, sensors.S1_DESC_MEAN_V2, sensors.S1_DESC_STD_V2),
+        )
+        if len(d)
+    ]
     if parts:
         s1_valid = np.concatenate([np.any(v != sensors.S1_NODATA, axis=-1) for v, *_ in parts], axis=1)
         s1 = np.concatenate([_standardize(v, m, sd) for v, _, m, sd in parts], axis=1)
@@ -141,8 +147,11 @@ def student_tokens(
     for k in np.unique(key[ok]):
         rows = np.flatnonzero(ok & (key == k))
         l2, l1 = divmod(int(k), max_len + 1)
-        groups.append(TokenGroup(order[rows],
-                                 _sensor_tokens(s2[rows], s2_days[rows], s2_valid[rows], l2,
-                                                (sensors.S2_MEAN_V2, sensors.S2_STD_V2)),
-                                 _sensor_tokens(s1[rows], s1_days[rows], s1_valid[rows], l1)))  # fmt: skip
+        groups.append(
+            TokenGroup(
+                order[rows],
+                _sensor_tokens(s2[rows], s2_days[rows], s2_valid[rows], l2, (sensors.S2_MEAN_V2, sensors.S2_STD_V2)),
+                _sensor_tokens(s1[rows], s1_days[rows], s1_valid[rows], l1),
+            )
+        )
     return BinnedTokens(groups, ok)

@@ -23,7 +23,8 @@ from tessera import __version__
 from tessera.atomic import atomic_file
 from tessera.errors import ConfigError, InputNotFoundError, TesseraError
 from tessera.model.config import PRESETS, TesseraConfig, preset, preset_name
-from tessera.model.student import FAMILY as STUDENT, PixelStudent, StudentConfig
+from tessera.model.student import FAMILY as STUDENT
+from tessera.model.student import PixelStudent, StudentConfig
 from tessera.model.tessera_model import Tessera
 
 ModelConfig = TesseraConfig | StudentConfig
@@ -47,8 +48,13 @@ def build(cfg: ModelConfig) -> Tessera | PixelStudent:
     return PixelStudent(cfg) if isinstance(cfg, StudentConfig) else Tessera(cfg)
 
 
-def save(model: Tessera | PixelStudent, path: str | os.PathLike, *, step: int | None = None,
-         extra: dict[str, str] | None = None) -> Path:  # fmt: skip
+def save(
+    model: Tessera | PixelStudent,
+    path: str | os.PathLike,
+    *,
+    step: int | None = None,
+    extra: dict[str, str] | None = None,
+) -> Path:
     """Write weights + config to ``path`` (.safetensors) atomically."""
     path = Path(path)
     meta = {
@@ -92,8 +98,10 @@ def _published_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict | N
         # PyTorch's own message suggests weights_only=False, i.e. running the file's code: never.
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         reason = "it holds objects other than tensors" if "weights_only" in str(exc) else first[:120]
-        raise CheckpointError(f"{path} is not a weights-only PyTorch file ({reason}); tessera never runs "
-                              "code from a checkpoint: re-save it as a plain tensor state dict") from exc  # fmt: skip
+        raise CheckpointError(
+            f"{path} is not a weights-only PyTorch file ({reason}); tessera never runs "
+            "code from a checkpoint: re-save it as a plain tensor state dict"
+        ) from exc
     args = obj.get("args") if isinstance(obj, dict) and isinstance(obj.get("args"), dict) else None
     if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         for key in ("model_state_dict", "state_dict", "model"):
@@ -101,8 +109,9 @@ def _published_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict | N
                 obj = obj[key]
                 break
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError(f"{path} holds no tensor state dict (looked at the top level and "
-                              "'model_state_dict', 'state_dict', 'model')")  # fmt: skip
+        raise CheckpointError(
+            f"{path} holds no tensor state dict (looked at the top level and 'model_state_dict', 'state_dict', 'model')"
+        )
     out = {}
     for k, v in obj.items():
         for prefix in _PREFIXES:
@@ -114,9 +123,11 @@ def _published_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict | N
 def _family(state: dict[str, torch.Tensor], path: Path) -> str:
     """Which published model a state dict is, from its parameter names."""
     if any(k.startswith(("fusion_transformer.", "fusion_modality_embed")) for k in state):
-        raise CheckpointError(f"{path} is the TESSERA v2 teacher (2 B parameters, 1024-d output), a "
-                              "distillation source, not a deployment model: use a v2 student "
-                              "(student_nano/small/medium/large.pt) or a v1 checkpoint")  # fmt: skip
+        raise CheckpointError(
+            f"{path} is the TESSERA v2 teacher (2 B parameters, 1024-d output), a "
+            "distillation source, not a deployment model: use a v2 student "
+            "(student_nano/small/medium/large.pt) or a v1 checkpoint"
+        )
     if "s2_backbone.attn_pool.query.weight" in state and "dim_reducer.4.weight" in state:
         return STUDENT
     return "v1"
@@ -137,16 +148,24 @@ def infer_config(state: dict[str, torch.Tensor], n_heads: int | None = None) -> 
         raise CheckpointError(f"state dict lacks {exc.args[0]}; it is not a TESSERA model") from exc
     pat = re.compile(r"s2_backbone\.transformer_encoder\.layers\.(\d+)\.")
     layers = {int(m.group(1)) for k in state if (m := pat.match(k))}
-    shapes = dict(d_model=emb2.shape[0], n_layers=len(layers), d_ffn=ffn.shape[0],
-                  embed_dim=fuse.shape[0], s2_bands=emb2.shape[1], s1_bands=emb1.shape[1])  # fmt: skip
+    shapes = dict(
+        d_model=emb2.shape[0],
+        n_layers=len(layers),
+        d_ffn=ffn.shape[0],
+        embed_dim=fuse.shape[0],
+        s2_bands=emb2.shape[1],
+        s1_bands=emb1.shape[1],
+    )
     if n_heads is None:
         for p in PRESETS.values():
             if all(getattr(p, k) == v for k, v in shapes.items()):
                 n_heads = p.n_heads
                 break
         else:
-            raise ConfigError(f"shapes {shapes} match no preset and the head count cannot be read "
-                              "from weights; pass config=TesseraConfig(...) or n_heads=")  # fmt: skip
+            raise ConfigError(
+                f"shapes {shapes} match no preset and the head count cannot be read "
+                "from weights; pass config=TesseraConfig(...) or n_heads="
+            )
     return TesseraConfig(n_heads=n_heads, **shapes)
 
 
@@ -155,8 +174,11 @@ def check_state_dict(model: Tessera | PixelStudent, state: dict[str, torch.Tenso
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    reshaped = [f"{k} {tuple(state[k].shape)} (model needs {tuple(v.shape)})"
-                for k, v in expected.items() if k in state and state[k].shape != v.shape]  # fmt: skip
+    reshaped = [
+        f"{k} {tuple(state[k].shape)} (model needs {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
     problems = []
     if missing:
         problems.append(f"missing {len(missing)}: {', '.join(missing[:5])}")
@@ -174,11 +196,14 @@ def _training_model_config(meta: dict, path: Path) -> TesseraConfig:
         tc = json.loads(meta["train_config"])
         return TesseraConfig.from_dict(tc["model"]) if tc.get("model") else preset(tc["preset"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{path} is a training checkpoint whose train_config header is unreadable ({exc})") from exc
+        raise CheckpointError(
+            f"{path} is a training checkpoint whose train_config header is unreadable ({exc})"
+        ) from exc
 
 
-def load(path: str | os.PathLike, config: ModelConfig | None = None,
-         n_heads: int | None = None) -> Tessera | PixelStudent:  # fmt: skip
+def load(
+    path: str | os.PathLike, config: ModelConfig | None = None, n_heads: int | None = None
+) -> Tessera | PixelStudent:
     """Load our ``.safetensors`` checkpoints or a published ``.pt`` (v1 state dict, v2 student).
 
     The config comes from the checkpoint header (ours), the payload's ``args`` (v2 students),
@@ -194,8 +219,10 @@ def load(path: str | os.PathLike, config: ModelConfig | None = None,
         meta = read_metadata(path)
         training = "config" not in meta and "train_config" in meta  # a `tessera train` checkpoint
         if "config" not in meta and not training:
-            raise CheckpointError(f"{path} has no tessera config in its header; it was written neither by "
-                                  "tessera.model.save nor by `tessera train`")  # fmt: skip
+            raise CheckpointError(
+                f"{path} has no tessera config in its header; it was written neither by "
+                "tessera.model.save nor by `tessera train`"
+            )
         if training:
             stored = _training_model_config(meta, path)
         else:
@@ -207,8 +234,9 @@ def load(path: str | os.PathLike, config: ModelConfig | None = None,
             raise ConfigError(f"{path} holds a {stored} model, not the requested {config}")
         named = meta.get("preset", "custom")
         if named != "custom" and (named in PRESETS or named.startswith("student-")) and preset_name(stored) != named:
-            raise CheckpointError(f"{path} says preset {named!r} but its config is {stored}; "
-                                  "the file was edited or corrupted")  # fmt: skip
+            raise CheckpointError(
+                f"{path} says preset {named!r} but its config is {stored}; the file was edited or corrupted"
+            )
         state = load_file(str(path))
         if training:  # model weights only: the projector and optimiser state stay behind
             state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}

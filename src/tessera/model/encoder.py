@@ -17,7 +17,6 @@ from torch import nn
 
 from tessera.model.config import TesseraConfig
 
-
 # oneDNN's fused linear (+bias, +ReLU): ~2× the fp32 GEMM rate of the default CPU matmul on
 # AVX-512 machines, and the bias/ReLU are applied in the GEMM's epilogue instead of extra passes
 # over memory. Internal to PyTorch (Inductor uses it), hence the guarded fallback.
@@ -39,8 +38,7 @@ def _as_dtype(t: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None
     return out
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-           relu: bool = False) -> torch.Tensor:  # fmt: skip
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, relu: bool = False) -> torch.Tensor:
     """``F.linear`` (+ ReLU); at CPU inference through oneDNN, honouring CPU autocast.
 
     Without autocast the input is cast to the weight's dtype, so a model converted to bf16
@@ -50,8 +48,9 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
         y = F.linear(x.to(weight.dtype), weight, bias)
         return (F.relu_(y) if not torch.is_grad_enabled() else F.relu(y)) if relu else y
     dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else weight.dtype
-    return _ONEDNN_LINEAR(x.to(dtype), _as_dtype(weight, dtype), _as_dtype(bias, dtype),
-                          "relu" if relu else "none", [], "")  # fmt: skip
+    return _ONEDNN_LINEAR(
+        x.to(dtype), _as_dtype(weight, dtype), _as_dtype(bias, dtype), "relu" if relu else "none", [], ""
+    )
 
 
 def gemm(x: torch.Tensor, layer: nn.Linear, relu: bool = False, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -60,8 +59,13 @@ def gemm(x: torch.Tensor, layer: nn.Linear, relu: bool = False, dtype: torch.dty
     return gemm_w(x, layer.weight, layer.bias, relu, dtype)
 
 
-def gemm_w(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool = False,
-           dtype: torch.dtype | None = None) -> torch.Tensor:  # fmt: skip
+def gemm_w(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    relu: bool = False,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
     """:func:`gemm` on bare tensors."""
     if dtype is None:
         return linear(x, weight, bias, relu)
@@ -151,8 +155,10 @@ class PostNormLayer(nn.Module):
         flat = x.reshape(-1, x.shape[-1])
         step = self.ffn_chunk_tokens
         dt = self.gemm_dtype
-        parts = [gemm(gemm(flat[i : i + step], self.linear1, relu=True, dtype=dt), self.linear2, dtype=dt)
-                 for i in range(0, flat.shape[0], step)]  # fmt: skip
+        parts = [
+            gemm(gemm(flat[i : i + step], self.linear1, relu=True, dtype=dt), self.linear2, dtype=dt)
+            for i in range(0, flat.shape[0], step)
+        ]
         out = parts[0] if len(parts) == 1 else torch.cat(parts)
         return out.view(*x.shape[:-1], -1)
 
@@ -173,8 +179,9 @@ class TransformerStack(nn.Module):
 
     def __init__(self, cfg: TesseraConfig) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(TransformerLayer(cfg.d_model, cfg.n_heads, cfg.d_ffn, cfg.dropout)
-                                    for _ in range(cfg.n_layers))  # fmt: skip
+        self.layers = nn.ModuleList(
+            TransformerLayer(cfg.d_model, cfg.n_heads, cfg.d_ffn, cfg.dropout) for _ in range(cfg.n_layers)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:

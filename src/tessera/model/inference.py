@@ -11,10 +11,9 @@ PyTorch's dynamic int8 quantisation was the other candidate for CPUs; it is depr
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import contextlib
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,8 +80,9 @@ class Embedder:
             out[g.pixels] = self(g.s2, g.s1, on_batch)
         return out
 
-    def __call__(self, s2_tokens: np.ndarray, s1_tokens: np.ndarray,
-                 on_batch: Callable[[int], None] | None = None) -> np.ndarray:  # fmt: skip
+    def __call__(
+        self, s2_tokens: np.ndarray, s1_tokens: np.ndarray, on_batch: Callable[[int], None] | None = None
+    ) -> np.ndarray:
         """(N, T, 11), (N, T′, 3) float32 → (N, embed_dim) float32; ``on_batch(n)`` after each
         batch of ``n`` pixels (progress for long blocks)."""
         n = len(s2_tokens)
@@ -94,8 +94,7 @@ class Embedder:
             s1 = torch.from_numpy(np.ascontiguousarray(s1_tokens[i : i + step], np.float32))
             if pin:
                 s2, s1 = s2.pin_memory(), s1.pin_memory()
-            res = self.forward_tensors(s2.to(self.device, non_blocking=True),
-                                       s1.to(self.device, non_blocking=True))  # fmt: skip
+            res = self.forward_tensors(s2.to(self.device, non_blocking=True), s1.to(self.device, non_blocking=True))
             out[i : i + step] = res.cpu().numpy()
             if on_batch is not None:
                 on_batch(len(s2))

@@ -140,9 +140,17 @@ class PixelSeries:
 
     def take(self, pick: np.ndarray) -> PixelSeries:
         """The same series for a subset of pixels (indices or a bool mask)."""
-        return PixelSeries(self.s2_bands[:, pick], self.s2_mask[:, pick], self.s2_doy,
-                           self.s1_ascending[:, pick], self.s1_ascending_doy,
-                           self.s1_descending[:, pick], self.s1_descending_doy, self.s1[:, pick], self.s1_doy)  # fmt: skip
+        return PixelSeries(
+            self.s2_bands[:, pick],
+            self.s2_mask[:, pick],
+            self.s2_doy,
+            self.s1_ascending[:, pick],
+            self.s1_ascending_doy,
+            self.s1_descending[:, pick],
+            self.s1_descending_doy,
+            self.s1[:, pick],
+            self.s1_doy,
+        )
 
     def tokens(self, rng: np.random.Generator, n: int = N_TIMESTEPS) -> PixelTokens:
         """One draw of ``n`` dates per sensor and pixel (:func:`sample_tokens`)."""

@@ -78,18 +78,31 @@ class StudentConfig:
         absent keys (other training keys are ignored)."""
         try:
             dims = tuple(int(x) for x in str(args.get("matryoshka_dims", "16,32,64,128")).split(","))
-            return cls(latent_dim=int(args.get("latent_dim", 64)), num_layers=int(args.get("num_layers", 4)),
-                       nhead=int(args.get("nhead", 4)), dim_feedforward=int(args.get("dim_feedforward", 1024)),
-                       repr_dim=int(args.get("repr_dim", 128)), max_seq_len=int(args.get("max_seq_len", 256)),
-                       matryoshka_dims=dims, qk_norm=bool(args.get("enable_qk_norm", False)))  # fmt: skip
+            return cls(
+                latent_dim=int(args.get("latent_dim", 64)),
+                num_layers=int(args.get("num_layers", 4)),
+                nhead=int(args.get("nhead", 4)),
+                dim_feedforward=int(args.get("dim_feedforward", 1024)),
+                repr_dim=int(args.get("repr_dim", 128)),
+                max_seq_len=int(args.get("max_seq_len", 256)),
+                matryoshka_dims=dims,
+                qk_norm=bool(args.get("enable_qk_norm", False)),
+            )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"the checkpoint's args are not a student architecture ({exc})") from exc
 
     def to_args(self) -> dict:
         """The published ``args`` form of this config."""
-        return {"repr_dim": self.repr_dim, "latent_dim": self.latent_dim, "num_layers": self.num_layers,
-                "nhead": self.nhead, "dim_feedforward": self.dim_feedforward, "max_seq_len": self.max_seq_len,
-                "matryoshka_dims": ",".join(map(str, self.matryoshka_dims)), "enable_qk_norm": self.qk_norm}  # fmt: skip
+        return {
+            "repr_dim": self.repr_dim,
+            "latent_dim": self.latent_dim,
+            "num_layers": self.num_layers,
+            "nhead": self.nhead,
+            "dim_feedforward": self.dim_feedforward,
+            "max_seq_len": self.max_seq_len,
+            "matryoshka_dims": ",".join(map(str, self.matryoshka_dims)),
+            "enable_qk_norm": self.qk_norm,
+        }
 
 
 # "small" is the published constructor default (7,112,322 parameters = the published 7.11 M). The
@@ -200,9 +213,13 @@ class PixelStudent(nn.Module):
         self.s1_backbone = StudentBackbone(cfg, cfg.s1_bands, dropout)
         d2 = 2 * cfg.d_model
         self.dim_reducer = nn.Sequential(
-            nn.Linear(d2, 2 * d2), nn.LayerNorm(2 * d2), nn.ReLU(), nn.Dropout(0.2),
-            nn.Linear(2 * d2, cfg.repr_dim), nn.LayerNorm(cfg.repr_dim, elementwise_affine=False),
-        )  # fmt: skip
+            nn.Linear(d2, 2 * d2),
+            nn.LayerNorm(2 * d2),
+            nn.ReLU(),
+            nn.Dropout(0.2),
+            nn.Linear(2 * d2, cfg.repr_dim),
+            nn.LayerNorm(cfg.repr_dim, elementwise_affine=False),
+        )
 
     def set_gemm_dtype(self, dtype: torch.dtype | None) -> PixelStudent:
         """Run every matmul in ``dtype`` (bf16) on cached weight copies, the rest in float32."""
@@ -241,5 +258,3 @@ def student_flops_per_pixel(cfg: StudentConfig, t_s2: int, t_s1: int) -> int:
 
 def count_student_parameters(cfg: StudentConfig) -> int:
     return sum(p.numel() for p in PixelStudent(cfg).parameters())
-
-

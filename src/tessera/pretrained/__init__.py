@@ -27,8 +27,9 @@ def shipped(name: str) -> Path:
         raise InputNotFoundError(f"no shipped checkpoint named {name!r}; shipped: {', '.join(SHIPPED)}")
     path = Path(str(resources.files(__name__) / SHIPPED[name]))
     if not path.is_file():
-        raise InputNotFoundError(f"the shipped checkpoint {name!r} is missing from this installation ({path}); "
-                                 "reinstall tessera")  # fmt: skip
+        raise InputNotFoundError(
+            f"the shipped checkpoint {name!r} is missing from this installation ({path}); reinstall tessera"
+        )
     return path
 
 

@@ -15,55 +15,82 @@ def _verdict(acc, frac: float) -> tuple[bool, str]:
     return emb[0] > raw[0], f"{emb[0]:.3f} ({emb[1]}) vs {raw[0]:.3f} ({raw[1]})"
 
 
-def write_report(out: Path, cfg: QuickstartConfig, acc, f1, maps, summary, times, n_labelled: int,
-                 names: list[str], adapted) -> Path:  # fmt: skip
+def write_report(
+    out: Path, cfg: QuickstartConfig, acc, f1, maps, summary, times, n_labelled: int, names: list[str], adapted
+) -> Path:
     from tessera.atomic import atomic_file
     from tessera.heads.evaluate import best_of
 
-    lines = ["# tessera quickstart report", "",
-             "Everything below was produced by this run of `tessera quickstart`, offline, on simulated "
-             "Sentinel-1/2 data.", "",
-             f"- model: the shipped `{cfg.checkpoint}` checkpoint (pretrained without labels on a broad family of "
-             "simulated landscapes, not this one), adapted to this region without labels by `tessera adapt`: "
-             f"{cfg.adapt_steps} steps, kept step {adapted.best_step} by {adapted.criterion} on held-back pixels "
-             f"({adapted.score_start:.4g} → {adapted.score_best:.4g}; {times['adapt']:.0f} s incl. shards). "
-             f"`{SHIPPED}` rows are the shipped checkpoint's own embeddings",
-             f"- embedding: {summary.pixels + summary.nodata:,} px at {summary.pixels_per_second:,.0f} px/s "
-             f"(mean of {cfg.draws} date draws per pixel) into `embeddings.zarr`",
-             f"- heads: {', '.join(HEADS)} on {n_labelled:,} labelled pixels, {cfg.repeats} label draws per "
-             "fraction, field hold-out (labels drawn in a random half of the fields, scored on the other "
-             "fields: no test pixel shares a field with a training pixel)",
-             "- baselines: the same heads on two raw-band feature sets — `raw seasonal` (per-band seasonal "
-             "medians and 10/50/90th percentiles of valid S2 observations, seasonal S1 medians) and `raw "
-             "monthly` (per-band monthly S2 medians, cloudy months interpolated); embeddings are compared "
-             "with the best of them", "",
-             "## Accuracy (mean ± sd)", "",
-             "| features | head | " + " | ".join(f"{f:.0%}" for f in FRACTIONS) + " |",
-             "|---|---|" + "---|" * len(FRACTIONS)]  # fmt: skip
+    lines = [
+        "# tessera quickstart report",
+        "",
+        "Everything below was produced by this run of `tessera quickstart`, offline, on simulated Sentinel-1/2 data.",
+        "",
+        f"- model: the shipped `{cfg.checkpoint}` checkpoint (pretrained without labels on a broad family of "
+        "simulated landscapes, not this one), adapted to this region without labels by `tessera adapt`: "
+        f"{cfg.adapt_steps} steps, kept step {adapted.best_step} by {adapted.criterion} on held-back pixels "
+        f"({adapted.score_start:.4g} → {adapted.score_best:.4g}; {times['adapt']:.0f} s incl. shards). "
+        f"`{SHIPPED}` rows are the shipped checkpoint's own embeddings",
+        f"- embedding: {summary.pixels + summary.nodata:,} px at {summary.pixels_per_second:,.0f} px/s "
+        f"(mean of {cfg.draws} date draws per pixel) into `embeddings.zarr`",
+        f"- heads: {', '.join(HEADS)} on {n_labelled:,} labelled pixels, {cfg.repeats} label draws per "
+        "fraction, field hold-out (labels drawn in a random half of the fields, scored on the other "
+        "fields: no test pixel shares a field with a training pixel)",
+        "- baselines: the same heads on two raw-band feature sets — `raw seasonal` (per-band seasonal "
+        "medians and 10/50/90th percentiles of valid S2 observations, seasonal S1 medians) and `raw "
+        "monthly` (per-band monthly S2 medians, cloudy months interpolated); embeddings are compared "
+        "with the best of them",
+        "",
+        "## Accuracy (mean ± sd)",
+        "",
+        "| features | head | " + " | ".join(f"{f:.0%}" for f in FRACTIONS) + " |",
+        "|---|---|" + "---|" * len(FRACTIONS),
+    ]
     for feats in names:
         for head in HEADS:
             cells = [f"{acc[(feats, head, fr)][0]:.3f} ± {acc[(feats, head, fr)][1]:.3f}" for fr in FRACTIONS]
             lines.append(f"| {feats} | {head} | " + " | ".join(cells) + " |")
-    lines += ["", "Macro-F1 at 1 % / 10 %: " + "; ".join(
-        f"{fe} + {hd}: {f1[(fe, hd, 0.01)][0]:.3f} / {f1[(fe, hd, 0.10)][0]:.3f}"
-        for fe in names for hd in HEADS), ""]  # fmt: skip
+    lines += [
+        "",
+        "Macro-F1 at 1 % / 10 %: "
+        + "; ".join(
+            f"{fe} + {hd}: {f1[(fe, hd, 0.01)][0]:.3f} / {f1[(fe, hd, 0.10)][0]:.3f}" for fe in names for hd in HEADS
+        ),
+        "",
+    ]
     for frac in (0.01, 0.10):
         wins, text = _verdict(acc, frac)
-        lines.append(f"- **{frac:.0%} labels:** best embeddings head vs best raw-band baseline: {text} — "
-                     + ("embeddings win." if wins else "embeddings do **not** win here; the model in this "
-                        "quickstart is small (0.2 M parameters) and has seen only simulated landscapes "
-                        "(see benchmarks/RESULTS.md for the frozen test family)."))  # fmt: skip
+        lines.append(
+            f"- **{frac:.0%} labels:** best embeddings head vs best raw-band baseline: {text} — "
+            + (
+                "embeddings win."
+                if wins
+                else "embeddings do **not** win here; the model in this "
+                "quickstart is small (0.2 M parameters) and has seen only simulated landscapes "
+                "(see benchmarks/RESULTS.md for the frozen test family)."
+            )
+        )
         base = best_of(acc, frac, SHIPPED)
-        lines.append(f"  Adaptation: best head on the shipped model's embeddings {base[0]:.3f} ({base[1]}) → "
-                     f"{best_of(acc, frac, 'embeddings')[0]:.3f} adapted.")
-    lines += ["", "![learning curve](report/learning_curve.png)", "",
-              "| embeddings (PCA) | ground truth | " + " | ".join(f"{n} + {h}" for n, (h, _) in maps.items()) + " |",
-              "|---|---|" + "---|" * len(maps),
-              "| ![pca](report/pca.png) | ![truth](report/truth.png) | "
-              + " | ".join(f"![{n}](report/map_{n.replace(' ', '_')}.png)" for n in maps) + " |", "",
-              "Web map (PCA, ground truth and both predictions as layers): [report/map.html](report/map.html); "
-              "PCA false colour as GeoTIFF: `report/pca.tif`.", "",
-              "Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()), ""]  # fmt: skip
+        lines.append(
+            f"  Adaptation: best head on the shipped model's embeddings {base[0]:.3f} ({base[1]}) → "
+            f"{best_of(acc, frac, 'embeddings')[0]:.3f} adapted."
+        )
+    lines += [
+        "",
+        "![learning curve](report/learning_curve.png)",
+        "",
+        "| embeddings (PCA) | ground truth | " + " | ".join(f"{n} + {h}" for n, (h, _) in maps.items()) + " |",
+        "|---|---|" + "---|" * len(maps),
+        "| ![pca](report/pca.png) | ![truth](report/truth.png) | "
+        + " | ".join(f"![{n}](report/map_{n.replace(' ', '_')}.png)" for n in maps)
+        + " |",
+        "",
+        "Web map (PCA, ground truth and both predictions as layers): [report/map.html](report/map.html); "
+        "PCA false colour as GeoTIFF: `report/pca.tif`.",
+        "",
+        "Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()),
+        "",
+    ]
     path = out / "report.md"
     with atomic_file(path) as tmp:
         tmp.write_text("\n".join(lines))

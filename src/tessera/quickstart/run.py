@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from tessera.progress import Progress
-from tessera.quickstart.report import write_report
-
 from tessera.quickstart.config import FRACTIONS, HEADS, SHIPPED, QuickstartConfig
+from tessera.quickstart.report import write_report
 
 
 def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progress | None = None) -> Path:
@@ -34,14 +33,22 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     out.mkdir(parents=True, exist_ok=True)
     times: dict[str, float] = {}
     t = time.perf_counter()
-    target = write_scene(simulate(SimulationConfig(height=cfg.size, width=cfg.size, seed=200 + cfg.seed, lon=0.3,
-                                                   lat=52.3)), out / "region", overwrite=True)  # fmt: skip
+    target = write_scene(
+        simulate(SimulationConfig(height=cfg.size, width=cfg.size, seed=200 + cfg.seed, lon=0.3, lat=52.3)),
+        out / "region",
+        overwrite=True,
+    )
     cube_path = cube_location(target)
     times["simulate"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    adapted = adapt([cube_path], cfg.checkpoint, out / "adapt",
-                    AdaptConfig(steps=cfg.adapt_steps, minutes=cfg.minutes, seed=cfg.seed), progress=progress)  # fmt: skip
+    adapted = adapt(
+        [cube_path],
+        cfg.checkpoint,
+        out / "adapt",
+        AdaptConfig(steps=cfg.adapt_steps, minutes=cfg.minutes, seed=cfg.seed),
+        progress=progress,
+    )
     times["adapt"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -53,14 +60,16 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
 
     t = time.perf_counter()
     year = open_cube(cube_path).year
-    region = labelled_region(open_store(store_path), year, target / "classes.tif", cube=cube_path,
-                             groups=target / "fields.tif")  # fmt: skip
+    region = labelled_region(
+        open_store(store_path), year, target / "classes.tif", cube=cube_path, groups=target / "fields.tif"
+    )
     raw = {SHIPPED: read_grid(open_store(shipped_path), region.grid, year).data, **region.raw}
     feats, labels, rows, cols = dataclasses.replace(region, raw=raw).pixels()
     groups = region.groups[rows, cols]
     # Whole fields held out: test pixels never share a field with a training pixel.
-    points = learning_curve(feats, labels, rows, cols, heads=HEADS, fractions=FRACTIONS, repeats=cfg.repeats,
-                            split="groups", groups=groups)  # fmt: skip
+    points = learning_curve(
+        feats, labels, rows, cols, heads=HEADS, fractions=FRACTIONS, repeats=cfg.repeats, split="groups", groups=groups
+    )
     acc = summarise(points, "accuracy")
     f1 = summarise(points, "macro_f1")
     times["heads"] = time.perf_counter() - t
@@ -100,11 +109,9 @@ def _figures(out: Path, region, maps, acc) -> None:
     legend, top = region.legend, max(region.legend)
     save_png(figs / "truth.png", region.labels, "ground truth", cmap="tab10", legend=legend, vmax=top)
     for name, (head, m) in maps.items():
-        save_png(figs / f"map_{name.replace(' ', '_')}.png", m, f"{name} + {head}, 10 % labels", cmap="tab10",
-                 vmax=top)  # fmt: skip
+        save_png(figs / f"map_{name.replace(' ', '_')}.png", m, f"{name} + {head}, 10 % labels", cmap="tab10", vmax=top)
     save_rgb_geotiff(figs / "pca.tif", rgb, region.grid)
     layers = {"embeddings (PCA)": rgb_rgba(rgb), "ground truth": class_rgba(region.labels, top)}
     layers |= {f"{n} + {hd}, 10 % labels": class_rgba(m, top) for n, (hd, m) in maps.items()}
     web_map(figs / "map.html", region.grid, layers, legend=legend, vmax=top)
-    plot_learning_curves(acc, figs / "learning_curve.png", "accuracy",
-                         "field hold-out, mean ± sd over draws")  # fmt: skip
+    plot_learning_curves(acc, figs / "learning_curve.png", "accuracy", "field hold-out, mean ± sd over draws")

@@ -34,9 +34,15 @@ class Family:
             raise ConfigError(f"family {self.name!r} has scenes 0–{self.count - 1}, not {index}")
         seed = self.first_seed + index
         rng = np.random.default_rng([seed, 4421])
-        return SimulationConfig(height=self.size, width=self.size, seed=seed,
-                                lat=round(float(rng.uniform(35, 60)), 3), lon=round(float(rng.uniform(-9, 30)), 3),
-                                field_px=round(float(rng.uniform(14, 30)), 1), regime=Regime.drawn(seed))  # fmt: skip
+        return SimulationConfig(
+            height=self.size,
+            width=self.size,
+            seed=seed,
+            lat=round(float(rng.uniform(35, 60)), 3),
+            lon=round(float(rng.uniform(-9, 30)), 3),
+            field_px=round(float(rng.uniform(14, 30)), 1),
+            regime=Regime.drawn(seed),
+        )
 
     def configs(self) -> list[SimulationConfig]:
         return [self.config(i) for i in range(self.count)]
@@ -77,5 +83,7 @@ def check_frozen(name: str, index: int, scene: SimulatedScene) -> None:
     """A one-line error if a frozen family's scene is not the one recorded when it was frozen."""
     recorded = FROZEN.get(name)
     if recorded and fingerprint(scene) != recorded[index]:
-        raise ConfigError(f"scene {index} of the frozen {name!r} family differs from the one recorded when it "
-                          "was frozen: the simulator changed; results on it are not comparable")  # fmt: skip
+        raise ConfigError(
+            f"scene {index} of the frozen {name!r} family differs from the one recorded when it "
+            "was frozen: the simulator changed; results on it are not comparable"
+        )

@@ -59,8 +59,9 @@ def _voronoi_fields(rng: np.random.Generator, shape: tuple[int, int], field_px: 
 def _river(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     h, w = shape
     y = np.arange(h)
-    centre = rng.uniform(0.2, 0.8) * w + 0.12 * w * np.sin(2 * np.pi * y / rng.uniform(0.6, 1.5) / h
-                                                           + rng.uniform(0, 2 * np.pi))
+    centre = rng.uniform(0.2, 0.8) * w + 0.12 * w * np.sin(
+        2 * np.pi * y / rng.uniform(0.6, 1.5) / h + rng.uniform(0, 2 * np.pi)
+    )
     half_width = rng.uniform(1.5, 3.5)
     return np.abs(np.arange(w)[None, :] - centre[:, None]) <= half_width
 
@@ -72,7 +73,11 @@ def _agricultural_class(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def make_landscape(
-    shape: tuple[int, int], seed: int, year: int, change_fraction: float, field_px: float,
+    shape: tuple[int, int],
+    seed: int,
+    year: int,
+    change_fraction: float,
+    field_px: float,
     calendar_shift_days: float = 0.0,
 ) -> Landscape:
     """Lay out classes and traits. The layout depends on ``seed`` alone; the crop rotation

@@ -38,7 +38,9 @@ class Regime:
         """A random regime, fixed by ``seed``: calendars ±40 days, cloudiness −0.25…+0.25, 2–12
         looks, one satellite in a quarter of scenes."""
         rng = np.random.default_rng([seed, 9173])
-        return cls(calendar_shift_days=round(float(rng.uniform(-40, 40)), 1),
-                   cloudiness=round(float(rng.uniform(-0.25, 0.25)), 3),
-                   speckle_looks=round(float(rng.uniform(2, 12)), 2),
-                   s2_revisit_days=10 if rng.random() < 0.25 else 5)  # fmt: skip
+        return cls(
+            calendar_shift_days=round(float(rng.uniform(-40, 40)), 1),
+            cloudiness=round(float(rng.uniform(-0.25, 0.25)), 3),
+            speckle_looks=round(float(rng.uniform(2, 12)), 2),
+            s2_revisit_days=10 if rng.random() < 0.25 else 5,
+        )

@@ -22,8 +22,14 @@ SPECKLE_LOOKS = 4.4  # equivalent number of looks of 10 m GRD/RTC backscatter
 
 # SCL codes used by the simulator (ESA Sen2Cor classes).
 SCL_SHADOW, SCL_VEG, SCL_NOT_VEG, SCL_WATER, SCL_CLOUD_MED, SCL_CLOUD_HIGH, SCL_CIRRUS = (
-    3, 4, 5, 6, 8, 9, 10,
-)  # fmt: skip
+    3,
+    4,
+    5,
+    6,
+    8,
+    9,
+    10,
+)
 
 
 @dataclass(frozen=True)
@@ -83,16 +89,23 @@ def mix_edges(land: Landscape, values: np.ndarray) -> np.ndarray:
 
 
 def render_s2(
-    land: Landscape, doy: int, moisture: float, sky: CloudScene, rng: np.random.Generator,
+    land: Landscape,
+    doy: int,
+    moisture: float,
+    sky: CloudScene,
+    rng: np.random.Generator,
     green_spectrum: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One S2 date: (H, W, 10) uint16 DN and (H, W) uint8 SCL."""
     cp = canopy(land, doy)
     green = green_spectrum(land) if green_spectrum is None else green_spectrum
     rest = np.clip(1 - cp.green - cp.dry - cp.flower, 0, 1)
-    refl = (cp.green[..., None] * green + cp.dry[..., None] * ENDMEMBERS["dry"]
-            + cp.flower[..., None] * ENDMEMBERS["flower"]
-            + rest[..., None] * _base_spectrum(land, moisture))  # fmt: skip
+    refl = (
+        cp.green[..., None] * green
+        + cp.dry[..., None] * ENDMEMBERS["dry"]
+        + cp.flower[..., None] * ENDMEMBERS["flower"]
+        + rest[..., None] * _base_spectrum(land, moisture)
+    )
     refl = mix_edges(land, refl)
     refl *= 1 + 0.02 * rng.standard_normal(refl.shape, dtype=np.float32)
     refl += 25 * rng.standard_normal(refl.shape, dtype=np.float32)
@@ -116,8 +129,14 @@ def render_s2(
 
 
 def render_s1(
-    land: Landscape, doy: int, moisture: float, wind: float, orbit: str,
-    rng: np.random.Generator, urban_aspect: np.ndarray, looks: float = SPECKLE_LOOKS,
+    land: Landscape,
+    doy: int,
+    moisture: float,
+    wind: float,
+    orbit: str,
+    rng: np.random.Generator,
+    urban_aspect: np.ndarray,
+    looks: float = SPECKLE_LOOKS,
 ) -> np.ndarray:
     """One S1 date in one orbit direction: (H, W, 2) int16 in the published dB encoding."""
     cp = canopy(land, doy)
@@ -135,8 +154,7 @@ def render_s1(
     base += np.where(land.classes == 8, urban_aspect, 0)[..., None]  # facades face one orbit
     is_forest = np.isin(land.classes, (5, 6))
     veg += np.where(is_forest, 0.08 * (land.canopy_height - 20), 0)[..., None]
-    power = (biomass[..., None] * 10 ** (veg / 10)
-             + 10 ** (base / 10) * np.exp(-1.8 * biomass)[..., None])  # fmt: skip
+    power = biomass[..., None] * 10 ** (veg / 10) + 10 ** (base / 10) * np.exp(-1.8 * biomass)[..., None]
     # Incidence angle changes across the swath, in opposite senses for the two directions.
     ramp = np.linspace(1.0, -1.0, w, dtype=np.float32)
     ramp = ramp if orbit == "ascending" else -ramp - 0.5

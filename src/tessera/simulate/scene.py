@@ -80,9 +80,7 @@ class SimulatedScene:
         return self.cube.grid
 
 
-def simulate(
-    config: SimulationConfig = SimulationConfig(), progress: Progress | None = None
-) -> SimulatedScene:
+def simulate(config: SimulationConfig = SimulationConfig(), progress: Progress | None = None) -> SimulatedScene:
     """Simulate one year of Sentinel-1/2 observations over a synthetic landscape.
 
     ``progress(stage, done, total)`` is called after each date, for the CLI's progress bar.
@@ -90,8 +88,9 @@ def simulate(
     report = progress or (lambda stage, done, total: None)
     shape = (config.height, config.width)
     grid = utm_grid(config.lon, config.lat, config.height, config.width)
-    land = make_landscape(shape, config.seed, config.year, config.change_fraction, config.field_px,
-                          config.regime.calendar_shift_days)  # fmt: skip
+    land = make_landscape(
+        shape, config.seed, config.year, config.change_fraction, config.field_px, config.regime.calendar_shift_days
+    )
     rng = np.random.default_rng([config.seed, config.year, 3])
     moisture = weather.soil_moisture(rng, config.year)
     sun = (int(rng.integers(3, 9)), int(rng.integers(3, 12)))
@@ -117,21 +116,36 @@ def simulate(
     aspect = rng.choice([-1.5, 1.5], size=shape).astype(np.float32)
     s1_every = weather.s1_revisit(config.year)
     phases = weather.revisit_phases(rng, s1_every, len(sensors.S1_ORBITS))
-    for orbit, start in zip(sensors.S1_ORBITS, phases):
+    for orbit, start in zip(sensors.S1_ORBITS, phases, strict=False):
         doys = weather.revisit_dates(config.year, s1_every, start)
         values = []
         for i, d in enumerate(doys):
             report(f"Sentinel-1 {orbit}", i + 1, len(doys))
-            values.append(render.render_s1(land, int(d), moisture[d - 1], float(rng.random()),
-                                           orbit, rng, aspect if orbit == "ascending" else -aspect,
-                                           config.regime.speckle_looks))
+            values.append(
+                render.render_s1(
+                    land,
+                    int(d),
+                    moisture[d - 1],
+                    float(rng.random()),
+                    orbit,
+                    rng,
+                    aspect if orbit == "ascending" else -aspect,
+                    config.regime.speckle_looks,
+                )
+            )
         s1[orbit] = (np.stack(values), doys)
 
     cube = CubeData.from_arrays(
-        grid, config.year,
-        np.stack(s2_bands), np.stack(s2_mask), np.array(s2_doy, np.uint16),
-        s1["ascending"][0], s1["ascending"][1], s1["descending"][0], s1["descending"][1],
-    )  # fmt: skip
+        grid,
+        config.year,
+        np.stack(s2_bands),
+        np.stack(s2_mask),
+        np.array(s2_doy, np.uint16),
+        s1["ascending"][0],
+        s1["ascending"][1],
+        s1["descending"][0],
+        s1["descending"][1],
+    )
     return SimulatedScene(
         config=config,
         cube=cube,
@@ -145,9 +159,17 @@ def simulate(
 def _write_raster(path: Path, grid: Grid, data: np.ndarray, nodata=None) -> None:
     import rasterio
 
-    profile = dict(driver="GTiff", height=grid.height, width=grid.width, count=1,
-                   dtype=data.dtype.name, crs=grid.crs, transform=grid.transform,
-                   compress="deflate", nodata=nodata)  # fmt: skip
+    profile = dict(
+        driver="GTiff",
+        height=grid.height,
+        width=grid.width,
+        count=1,
+        dtype=data.dtype.name,
+        crs=grid.crs,
+        transform=grid.transform,
+        compress="deflate",
+        nodata=nodata,
+    )
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data[None])
 

@@ -64,9 +64,7 @@ def cloud_cover_fraction(rng: np.random.Generator, doy: int, year: int, cloudine
     return float(rng.beta(mean * k, (1 - mean) * k))
 
 
-def clouds(
-    rng: np.random.Generator, shape: tuple[int, int], cover: float, sun_offset: tuple[int, int]
-) -> CloudScene:
+def clouds(rng: np.random.Generator, shape: tuple[int, int], cover: float, sun_offset: tuple[int, int]) -> CloudScene:
     """Spatially coherent clouds covering ≈ ``cover`` of the scene, a thin haze fringe around
     them, and their shadows displaced along the sun direction."""
     h, w = shape

@@ -36,8 +36,10 @@ class Location:
 
                     fs, _ = fsspec.core.url_to_fs(text)
                 except (ImportError, ValueError) as exc:
-                    raise StoreError(f"cannot write to {text}: {exc}; install the fsspec filesystem for this "
-                                     "protocol (s3fs for s3://, gcsfs for gs://)") from exc  # fmt: skip
+                    raise StoreError(
+                        f"cannot write to {text}: {exc}; install the fsspec filesystem for this "
+                        "protocol (s3fs for s3://, gcsfs for gs://)"
+                    ) from exc
             self.fs, self.url = fs, text.rstrip("/")
             self.path = None
         else:
@@ -124,4 +126,3 @@ class Location:
             folder = self.path / "locks"
         with file_lock(folder / name):
             yield
-

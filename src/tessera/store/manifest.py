@@ -1,9 +1,10 @@
 """Fill records: which blocks of a zone × year are written, and checksums to verify them.
 
 One small JSON file per shard (``STORE.build/fills/utm31/2024/r{R}_c{C}.json``, outside the
-store as the convention asks), replaced atomically under the shard's lock. A block counts as written only once it is listed here: a
-writer killed between writing pixels and recording them leaves an unlisted block, which the next
-run recomputes (deterministically, so identically) and readers treat as absent.
+store as the convention asks), replaced atomically under the shard's lock. A block counts as
+written only once it is listed here: a writer killed between writing pixels and recording them
+leaves an unlisted block, which the next run recomputes (deterministically, so identically) and
+readers treat as absent.
 
 Each file lists its blocks (zone window, source cube, pixel and no-data counts, a SHA-256 of the
 block's int8 values + scales as stored) and the SHA-256 and size of the shard's data files, so a
@@ -23,7 +24,6 @@ from tessera.errors import TesseraError
 from tessera.grid import Window
 from tessera.store import sources
 from tessera.store.location import Location
-
 
 
 class ManifestError(TesseraError, ValueError):
@@ -81,21 +81,34 @@ def check_key(key: str) -> str:
     try:
         return sources.check_key(key)
     except TesseraError as exc:
-        raise ManifestError(f"a fill record names {key!r}, which is not inside the store; the record "
-                            "is corrupt or hostile — do not use this store") from exc  # fmt: skip
+        raise ManifestError(
+            f"a fill record names {key!r}, which is not inside the store; the record "
+            "is corrupt or hostile — do not use this store"
+        ) from exc
 
 
 def parse(text: str, source: str) -> ShardManifest:
     try:
         raw = json.loads(text)
-        blocks = tuple(BlockRecord(tuple(int(v) for v in b["window"]), str(b["source"]), int(b["pixels"]),
-                                   int(b["nodata"]), str(b["sha256"])) for b in raw["blocks"])  # fmt: skip
-        files = {check_key(str(k)): {"sha256": str(v["sha256"]), "size": int(v["size"])}
-                 for k, v in (raw.get("files") or {}).items()}  # fmt: skip
+        blocks = tuple(
+            BlockRecord(
+                tuple(int(v) for v in b["window"]),
+                str(b["source"]),
+                int(b["pixels"]),
+                int(b["nodata"]),
+                str(b["sha256"]),
+            )
+            for b in raw["blocks"]
+        )
+        files = {
+            check_key(str(k)): {"sha256": str(v["sha256"]), "size": int(v["size"])}
+            for k, v in (raw.get("files") or {}).items()
+        }
         return ShardManifest((int(raw["shard"][0]), int(raw["shard"][1])), blocks, files)
     except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise ManifestError(f"manifest {source} is unreadable ({exc}); delete it and rerun "
-                            "`tessera embed` to recompute its blocks") from exc  # fmt: skip
+        raise ManifestError(
+            f"manifest {source} is unreadable ({exc}); delete it and rerun `tessera embed` to recompute its blocks"
+        ) from exc
 
 
 def read(folder: Location | Path, shard: tuple[int, int]) -> ShardManifest:
@@ -106,10 +119,14 @@ def read(folder: Location | Path, shard: tuple[int, int]) -> ShardManifest:
 
 def write(folder: Location | Path, manifest: ShardManifest) -> None:
     """Replace the shard's manifest whole (call under the shard's lock)."""
-    doc = {"shard": list(manifest.shard),
-           "blocks": [{**asdict(b), "window": list(b.window)} for b in manifest.blocks],
-           "files": manifest.files or {}}  # fmt: skip
-    (Location.of(folder) / manifest_name(manifest.shard)).write_bytes(json.dumps(doc, indent=1, sort_keys=True).encode())
+    doc = {
+        "shard": list(manifest.shard),
+        "blocks": [{**asdict(b), "window": list(b.window)} for b in manifest.blocks],
+        "files": manifest.files or {},
+    }
+    (Location.of(folder) / manifest_name(manifest.shard)).write_bytes(
+        json.dumps(doc, indent=1, sort_keys=True).encode()
+    )
 
 
 def read_all(folder: Location | Path) -> dict[tuple[int, int], ShardManifest]:

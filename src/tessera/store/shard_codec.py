@@ -21,8 +21,18 @@ from tessera.store.errors import StoreDamageError, StoreError
 
 EMPTY = np.uint64(2**64 - 1)  # (offset, nbytes) of an absent inner chunk
 _SPECIAL_FILLS = {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}
-_DTYPES = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4", "uint32": "u4",
-           "int64": "i8", "uint64": "u8", "float32": "f4", "float64": "f8"}  # fmt: skip
+_DTYPES = {
+    "int8": "i1",
+    "uint8": "u1",
+    "int16": "i2",
+    "uint16": "u2",
+    "int32": "i4",
+    "uint32": "u4",
+    "int64": "i8",
+    "uint64": "u8",
+    "float32": "f4",
+    "float64": "f8",
+}
 
 
 def crc32c(data: bytes | memoryview) -> int:
@@ -86,9 +96,20 @@ class ArraySpec:
             index_chain: list = []
             if index_codecs is not None:
                 _, index_chain = _codec_pipeline(index_codecs, f"{path} (shard index)")
-            return cls(path, tuple(int(v) for v in meta["shape"]), dtype, _fill(meta["fill_value"], dtype),
-                       tuple(meta.get("dimension_names") or ()), outer, inner, tuple(chain),
-                       tuple(index_chain), index_at_end, separator, keys["name"] == "default")  # fmt: skip
+            return cls(
+                path,
+                tuple(int(v) for v in meta["shape"]),
+                dtype,
+                _fill(meta["fill_value"], dtype),
+                tuple(meta.get("dimension_names") or ()),
+                outer,
+                inner,
+                tuple(chain),
+                tuple(index_chain),
+                index_at_end,
+                separator,
+                keys["name"] == "default",
+            )
         except StoreError:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -119,8 +140,10 @@ class ArraySpec:
     def decode_index(self, raw: bytes, key: str, file_size: int | None = None) -> np.ndarray:
         """(n_inner, 2) uint64 (offset, nbytes) of a shard's index; damage if it fails its checks."""
         if len(raw) != self.index_nbytes:
-            raise StoreDamageError(f"shard {key} is truncated ({file_size} bytes, smaller than its "
-                                   f"{self.index_nbytes}-byte index); re-create it (`tessera embed` reruns)")  # fmt: skip
+            raise StoreDamageError(
+                f"shard {key} is truncated ({file_size} bytes, smaller than its "
+                f"{self.index_nbytes}-byte index); re-create it (`tessera embed` reruns)"
+            )
         body = _strip_crc(raw, self.index_codecs, key, "index")
         index = np.frombuffer(body, "<u8").reshape(-1, 2)
         if file_size is not None:
@@ -151,8 +174,10 @@ def _strip_crc(data: bytes | memoryview, codecs, key: str, what: str) -> bytes |
         raise StoreDamageError(f"{what} of {key} is shorter than its crc32c: the file is damaged")
     body, stored = data[:-4], bytes(data[-4:])
     if crc32c(body) != int.from_bytes(stored, "little"):
-        raise StoreDamageError(f"{what} of {key} fails its crc32c checksum: the file is damaged; "
-                               "restore it or re-create it (`tessera verify` lists every damaged shard)")  # fmt: skip
+        raise StoreDamageError(
+            f"{what} of {key} fails its crc32c checksum: the file is damaged; "
+            "restore it or re-create it (`tessera verify` lists every damaged shard)"
+        )
     return body
 
 
@@ -168,5 +193,5 @@ def _codec(name: str):
 def _decompress(name: str, data, where: str) -> bytes:
     try:
         return _codec(name).decode(data)
-    except Exception as exc:  # noqa: BLE001 — every decoder failure means the same: damaged bytes
+    except Exception as exc:
         raise StoreDamageError(f"chunk {where} cannot be decompressed ({name}): the shard is damaged") from exc

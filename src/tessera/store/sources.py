@@ -96,8 +96,10 @@ class HttpSource:
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
                 last = exc
             time.sleep(0.2 * 2**attempt)
-        raise StoreUnreachableError(f"cannot fetch {url} after {self.retries} tries ({last}); check that "
-                                    "the server is up and the URL names a store")  # fmt: skip
+        raise StoreUnreachableError(
+            f"cannot fetch {url} after {self.retries} tries ({last}); check that "
+            "the server is up and the URL names a store"
+        )
 
     def get(self, key: str) -> bytes | None:
         got = self._request(key, {})
@@ -128,7 +130,7 @@ def _aws_credentials() -> bool:
         import botocore.session
 
         return botocore.session.Session().get_credentials() is not None
-    except Exception:  # noqa: BLE001 — no botocore or a broken profile: read anonymously
+    except Exception:
         return False
 
 
@@ -142,8 +144,10 @@ class FsspecSource:
             options = {"anon": not _aws_credentials()} if url.startswith("s3://") else {}
             self.fs, root = fsspec.core.url_to_fs(url, **options)
         except (ImportError, ValueError) as exc:
-            raise StoreError(f"cannot open {url}: {exc}; install the fsspec filesystem for this protocol "
-                             "(s3fs for s3://, gcsfs for gs://)") from exc  # fmt: skip
+            raise StoreError(
+                f"cannot open {url}: {exc}; install the fsspec filesystem for this protocol "
+                "(s3fs for s3://, gcsfs for gs://)"
+            ) from exc
         self.root = root.rstrip("/") + "/"
         self.location = url
 
@@ -251,8 +255,10 @@ def open_icechunk(location: str, branch: str = "main") -> ZarrStoreSource:
     try:
         import icechunk
     except ImportError as exc:
-        raise StoreError(f"{location} is an Icechunk repository; reading it needs the icechunk package: "
-                         "pip install 'tessera[icechunk]'") from exc  # fmt: skip
+        raise StoreError(
+            f"{location} is an Icechunk repository; reading it needs the icechunk package: "
+            "pip install 'tessera[icechunk]'"
+        ) from exc
     text = location.rstrip("/")
     try:
         if text.startswith("s3://"):

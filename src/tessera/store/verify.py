@@ -46,7 +46,9 @@ def _shard_files(root: Path, spec: ArraySpec) -> dict[str, Path]:
 def _check_shard(spec: ArraySpec, key: str, path: Path, report: VerifyReport) -> None:
     data = path.read_bytes()
     try:
-        index = spec.decode_index(data[-spec.index_nbytes :] if len(data) >= spec.index_nbytes else data, key, len(data))
+        index = spec.decode_index(
+            data[-spec.index_nbytes :] if len(data) >= spec.index_nbytes else data, key, len(data)
+        )
         for n, (offset, nbytes) in enumerate(index):
             if offset != EMPTY:
                 spec.decode_chunk(data[int(offset) : int(offset + nbytes)], f"chunk {n} of {key}")

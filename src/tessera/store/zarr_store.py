@@ -53,7 +53,9 @@ class Provenance:
 
     @property
     def model_uri(self) -> str:
-        return f"urn:tessera:model:{self.model.get('preset', 'custom')}:sha256:{self.model.get('checkpoint_sha256', '')}"
+        return (
+            f"urn:tessera:model:{self.model.get('preset', 'custom')}:sha256:{self.model.get('checkpoint_sha256', '')}"
+        )
 
     def conflicts(self, attrs: dict) -> list[str]:
         """The fields on which a store's recorded provenance disagrees with this one."""
@@ -97,8 +99,7 @@ class ZoneWriter:
         self.t = years.index(year)
         self.embeddings = group[cv.EMBEDDINGS].with_config(_FILL_DEFAULTS)
         self.scales = group[cv.SCALES].with_config(_FILL_DEFAULTS)
-        self.prefixes = {d: group[cv.depth_array(d, self.embed_dim)].with_config(_FILL_DEFAULTS)
-                         for d in store.depths}  # fmt: skip
+        self.prefixes = {d: group[cv.depth_array(d, self.embed_dim)].with_config(_FILL_DEFAULTS) for d in store.depths}
         self.fills = store.build / "fills" / zone.name / str(year)
 
     @property
@@ -112,8 +113,13 @@ class ZoneWriter:
     def shard_keys(self, shard: tuple[int, int]) -> list[str]:
         """Store-relative keys of the shard's files in every array (Zarr v3 default keys)."""
         r, c = shard
-        keys = [f"{self.zone.name}/{cv.EMBEDDINGS}/c/{self.t}/0/{r}/{c}", f"{self.zone.name}/{cv.SCALES}/c/{self.t}/{r}/{c}"]
-        return keys + [f"{self.zone.name}/{cv.depth_array(d, self.embed_dim)}/c/{self.t}/0/{r}/{c}" for d in self.prefixes]
+        keys = [
+            f"{self.zone.name}/{cv.EMBEDDINGS}/c/{self.t}/0/{r}/{c}",
+            f"{self.zone.name}/{cv.SCALES}/c/{self.t}/{r}/{c}",
+        ]
+        return keys + [
+            f"{self.zone.name}/{cv.depth_array(d, self.embed_dim)}/c/{self.t}/0/{r}/{c}" for d in self.prefixes
+        ]
 
     def manifest(self, shard: tuple[int, int]) -> manifest.ShardManifest:
         return manifest.read(self.fills, shard)
@@ -123,8 +129,9 @@ class ZoneWriter:
         rows, cols = window.slices
         return np.moveaxis(self.embeddings[self.t, :, rows, cols], 0, -1), self.scales[self.t, rows, cols]
 
-    def write_block(self, shard: tuple[int, int], window: Window, q: np.ndarray, scales: np.ndarray,
-                    source: str) -> manifest.BlockRecord:  # fmt: skip
+    def write_block(
+        self, shard: tuple[int, int], window: Window, q: np.ndarray, scales: np.ndarray, source: str
+    ) -> manifest.BlockRecord:
         """Write one block (a piece of one shard) and record it in the build directory.
 
         No-data pixels (NaN scale from ``quantize``) are stored as +inf, the convention's "no data
@@ -144,12 +151,17 @@ class ZoneWriter:
             back_q, back_s = self.read(window)
             finite = np.isfinite(back_s)
             record = manifest.BlockRecord(
-                (window.row, window.col, window.height, window.width), source,
-                pixels=int(finite.sum()), nodata=int((~finite).sum()),
+                (window.row, window.col, window.height, window.width),
+                source,
+                pixels=int(finite.sum()),
+                nodata=int((~finite).sum()),
                 sha256=manifest.block_checksum(back_q, back_s),
-            )  # fmt: skip
-            files = {k: manifest.checksum(data) for k in self.shard_keys(shard)
-                     if (data := (self.store.location / k).read_bytes()) is not None}  # fmt: skip
+            )
+            files = {
+                k: manifest.checksum(data)
+                for k in self.shard_keys(shard)
+                if (data := (self.store.location / k).read_bytes()) is not None
+            }
             manifest.write(self.fills, self.manifest(shard).with_block(record, files))
         return record
 
@@ -167,8 +179,11 @@ class EmbeddingStore:
             raise StoreError(f"{self.location} is not an embedding store (no geoemb: attributes in zarr.json)")
         self.attrs = doc["attributes"]
         self.layout = StoreLayout(int((self.attrs.get("tessera:layout") or {}).get("shard", StoreLayout().shard)))
-        self.depths = tuple(int(d["dimensions"]) for d in self.attrs.get("geoemb:depths", [])
-                            if int(d["dimensions"]) != int(self.attrs["geoemb:dimensions"]))  # fmt: skip
+        self.depths = tuple(
+            int(d["dimensions"])
+            for d in self.attrs.get("geoemb:depths", [])
+            if int(d["dimensions"]) != int(self.attrs["geoemb:dimensions"])
+        )
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
@@ -176,8 +191,11 @@ class EmbeddingStore:
             yield
 
     def zones(self) -> list[Zone]:
-        return sorted(Zone.from_name(n) for n in self.location.names()
-                      if n.startswith("utm") and (self.location / n / "zarr.json").exists())  # fmt: skip
+        return sorted(
+            Zone.from_name(n)
+            for n in self.location.names()
+            if n.startswith("utm") and (self.location / n / "zarr.json").exists()
+        )
 
     def years(self) -> list[int]:
         zones = self.zones()
@@ -196,11 +214,14 @@ class EmbeddingStore:
         """
         diffs = provenance.conflicts(self.attrs.get(cv.PROVENANCE_KEY, {}))
         if diffs:
-            raise StoreError(f"{self.location} holds embeddings of other provenance ({'; '.join(diffs)}); "
-                             "write to another store")  # fmt: skip
+            raise StoreError(
+                f"{self.location} holds embeddings of other provenance ({'; '.join(diffs)}); write to another store"
+            )
         if int(self.attrs["geoemb:dimensions"]) != embed_dim:
-            raise StoreError(f"{self.location} holds {self.attrs['geoemb:dimensions']}-d embeddings; this model "
-                             f"makes {embed_dim}-d ones")  # fmt: skip
+            raise StoreError(
+                f"{self.location} holds {self.attrs['geoemb:dimensions']}-d embeddings; this model "
+                f"makes {embed_dim}-d ones"
+            )
         with self._lock():
             years, zones = self.years(), self.zones()
             changed = False
@@ -232,20 +253,36 @@ def _compressor(dtype: str, crc: bool = True) -> tuple:
     return (blosc, Crc32cCodec()) if crc else (blosc,)
 
 
-def _create_zone(root: Location, zone: Zone, years: list[int], dims: int, depths: tuple[int, ...],
-                 layout: StoreLayout) -> None:  # fmt: skip
+def _create_zone(
+    root: Location, zone: Zone, years: list[int], dims: int, depths: tuple[int, ...], layout: StoreLayout
+) -> None:
     grid = zone.grid()
-    g = zarr.open_group(root.zarr_store(), mode="r+", use_consolidated=False).create_group(zone.name, attributes=cv.zone_attrs(grid))
+    g = zarr.open_group(root.zarr_store(), mode="r+", use_consolidated=False).create_group(
+        zone.name, attributes=cv.zone_attrs(grid)
+    )
     T, H, W, S, C = len(years), grid.height, grid.width, layout.shard, layout.chunk
     for depth in (*depths, dims):
         side = C if depth == dims else depth_chunk(depth, layout, cv.N_BANDS)
-        g.create_array(cv.depth_array(depth, dims), shape=(T, depth, H, W), dtype="int8",
-                       chunks=(1, depth, side, side), shards=(1, depth, S, S), fill_value=0,
-                       compressors=_compressor("int8"),
-                       dimension_names=("time", cv.band_dim(depth, dims), "y", "x"))  # fmt: skip
-    g.create_array(cv.SCALES, shape=(T, H, W), dtype="float32", chunks=(1, C, C), shards=(1, S, S),
-                   fill_value=np.float32(cv.SCALE_NODATA), compressors=_compressor("float32"),
-                   dimension_names=("time", "y", "x"))  # fmt: skip
+        g.create_array(
+            cv.depth_array(depth, dims),
+            shape=(T, depth, H, W),
+            dtype="int8",
+            chunks=(1, depth, side, side),
+            shards=(1, depth, S, S),
+            fill_value=0,
+            compressors=_compressor("int8"),
+            dimension_names=("time", cv.band_dim(depth, dims), "y", "x"),
+        )
+    g.create_array(
+        cv.SCALES,
+        shape=(T, H, W),
+        dtype="float32",
+        chunks=(1, C, C),
+        shards=(1, S, S),
+        fill_value=np.float32(cv.SCALE_NODATA),
+        compressors=_compressor("float32"),
+        dimension_names=("time", "y", "x"),
+    )
     t = grid.transform
     coords = {
         "x": (t.c + t.a * (np.arange(W) + 0.5), "x"),
@@ -256,8 +293,15 @@ def _create_zone(root: Location, zone: Zone, years: list[int], dims: int, depths
     }
     for name, (values, dim) in coords.items():
         chunk = 64 if name == "time" else min(len(values), 1 << 18)
-        a = g.create_array(name, shape=values.shape, dtype=values.dtype, chunks=(chunk,), fill_value=0,
-                           compressors=_compressor(str(values.dtype), crc=False), dimension_names=(dim,))  # fmt: skip
+        a = g.create_array(
+            name,
+            shape=values.shape,
+            dtype=values.dtype,
+            chunks=(chunk,),
+            fill_value=0,
+            compressors=_compressor(str(values.dtype), crc=False),
+            dimension_names=(dim,),
+        )
         a[:] = values
 
 
@@ -271,8 +315,13 @@ def _append_year(zone_dir: Location, years: list[int]) -> None:
     time[:] = np.asarray(years, np.int32)
 
 
-def open_for_write(path: str | os.PathLike, provenance: Provenance, embed_dim: int,
-                   layout: StoreLayout | None = None, depths: tuple[int, ...] = ()) -> EmbeddingStore:  # fmt: skip
+def open_for_write(
+    path: str | os.PathLike,
+    provenance: Provenance,
+    embed_dim: int,
+    layout: StoreLayout | None = None,
+    depths: tuple[int, ...] = (),
+) -> EmbeddingStore:
     """Open a store for writing — a local directory or an object-store URL (``s3://…``) — creating
     it if absent (whole: built aside, then renamed into place or PUT as one root object).
 
@@ -284,12 +333,15 @@ def open_for_write(path: str | os.PathLike, provenance: Provenance, embed_dim: i
     except OSError as exc:
         if not loc.remote:
             raise
-        raise StoreError(f"cannot write a store at {loc} ({type(exc).__name__}: {exc}); check that the bucket "
-                         "exists and that your credentials (AWS_* environment, profile) may write to it") from exc  # fmt: skip
+        raise StoreError(
+            f"cannot write a store at {loc} ({type(exc).__name__}: {exc}); check that the bucket "
+            "exists and that your credentials (AWS_* environment, profile) may write to it"
+        ) from exc
 
 
-def _open_for_write(loc: Location, provenance: Provenance, embed_dim: int, layout: StoreLayout | None,
-                    depths: tuple[int, ...]) -> EmbeddingStore:  # fmt: skip
+def _open_for_write(
+    loc: Location, provenance: Provenance, embed_dim: int, layout: StoreLayout | None, depths: tuple[int, ...]
+) -> EmbeddingStore:
     path = loc.url
     if loc.is_file():
         raise StoreError(f"store path {path} is a file; give a directory (new or an existing store)")

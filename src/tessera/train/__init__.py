@@ -1,8 +1,8 @@
 """Self-supervised pretraining: globally shuffled two-view shards, Barlow Twins + mix loss, DDP.
 
-    tessera shards a.zarr b.zarr c.zarr shards/ --epochs 4
-    tessera train --preset tiny --shards shards/ --out run/ --val-scene val/
-    torchrun --nproc-per-node 2 -m tessera train ...      # data-parallel
+tessera shards a.zarr b.zarr c.zarr shards/ --epochs 4
+tessera train --preset tiny --shards shards/ --out run/ --val-scene val/
+torchrun --nproc-per-node 2 -m tessera train ...      # data-parallel
 """
 
 from tessera.train.data import ShardSet

@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from tessera.errors import ConfigError
 from tessera.progress import Progress
@@ -77,29 +77,52 @@ class AdaptResult:
     best_step: int
 
 
-def adapt(cubes: list[str | os.PathLike], init: str | os.PathLike, out: str | os.PathLike,
-          config: AdaptConfig = AdaptConfig(), progress: Progress | None = None) -> AdaptResult:  # fmt: skip
+def adapt(
+    cubes: list[str | os.PathLike],
+    init: str | os.PathLike,
+    out: str | os.PathLike,
+    config: AdaptConfig = AdaptConfig(),
+    progress: Progress | None = None,
+) -> AdaptResult:
     """Shards from ``cubes`` → training from ``init`` → ``out/adapted.safetensors`` (the best
     checkpoint by ``config.criterion``)."""
     from tessera.model import load
+    from tessera.pretrained import locate
     from tessera.train.loop import TrainConfig, read_metrics, train, trainable
     from tessera.train.shards import ShardConfig, write_shards
-
-    from tessera.pretrained import locate
 
     out, init = Path(out), locate(init)  # a path, or the name of a shipped checkpoint
     model = trainable(load(init), init)  # a readable checkpoint of a trainable family, before any work
     shards = out / "shards"
     if not (shards / "shards.json").exists():
-        write_shards([Path(c) for c in cubes], shards,
-                     ShardConfig(samples_per_epoch=config.samples_per_epoch, shard_size=config.samples_per_epoch // 2,
-                                 epochs=config.epochs, seed=config.seed, holdout=config.holdout),
-                     progress=progress)  # fmt: skip
-    tcfg = TrainConfig(model=model.cfg, projector=adaptation_projector(model.cfg), init=str(init), steps=config.steps, batch_size=config.batch_size,
-                       lr=config.lr, warmup_steps=config.warmup_steps, eval_every=config.eval_every,
-                       checkpoint_every=config.eval_every, val_cube=str(cubes[0]), seed=config.seed,
-                       criterion=config.criterion, keep_evaluated=config.keep_evaluated,
-                       time_limit_s=config.minutes * 60 if config.minutes else None)  # fmt: skip
+        write_shards(
+            [Path(c) for c in cubes],
+            shards,
+            ShardConfig(
+                samples_per_epoch=config.samples_per_epoch,
+                shard_size=config.samples_per_epoch // 2,
+                epochs=config.epochs,
+                seed=config.seed,
+                holdout=config.holdout,
+            ),
+            progress=progress,
+        )
+    tcfg = TrainConfig(
+        model=model.cfg,
+        projector=adaptation_projector(model.cfg),
+        init=str(init),
+        steps=config.steps,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        warmup_steps=config.warmup_steps,
+        eval_every=config.eval_every,
+        checkpoint_every=config.eval_every,
+        val_cube=str(cubes[0]),
+        seed=config.seed,
+        criterion=config.criterion,
+        keep_evaluated=config.keep_evaluated,
+        time_limit_s=config.minutes * 60 if config.minutes else None,
+    )
     train(tcfg, shards, out / "run", progress=progress)
     from tessera.model.checkpoint import read_metadata
 
@@ -109,5 +132,6 @@ def adapt(cubes: list[str | os.PathLike], init: str | os.PathLike, out: str | os
     start = next(r for r in read_metrics(out / "run") if "rankme" in r)
     crit = config.criterion
     shutil.copyfile(best, target)
-    return AdaptResult(target, crit, float(start["step"] if crit == "last" else start[crit]), float(meta[crit]),
-                       int(meta["step"]))  # fmt: skip
+    return AdaptResult(
+        target, crit, float(start["step"] if crit == "last" else start[crit]), float(meta[crit]), int(meta["step"])
+    )

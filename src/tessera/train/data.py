@@ -23,8 +23,7 @@ class ShardSet:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         if not (self.root / MANIFEST).is_file():
-            raise InputNotFoundError(f"no shards at {self.root} (no {MANIFEST}); write them with "
-                                     "`tessera shards`")  # fmt: skip
+            raise InputNotFoundError(f"no shards at {self.root} (no {MANIFEST}); write them with `tessera shards`")
         self.manifest = json.loads((self.root / MANIFEST).read_text())
         self.epochs: list[list[tuple[np.ndarray, ...]]] = []  # per shard: s2, s1, src, pos
         for edir in sorted(self.root.glob("epoch_*")):
@@ -53,8 +52,10 @@ class ShardSet:
         per_epoch = self.batches_per_epoch(size * world)
         total = sum(per_epoch)
         if total == 0:
-            raise ConfigError(f"shards hold {max(self.sizes)} samples per epoch, fewer than one "
-                              f"batch of {size * world}; lower --batch-size or write more samples")  # fmt: skip
+            raise ConfigError(
+                f"shards hold {max(self.sizes)} samples per epoch, fewer than one "
+                f"batch of {size * world}; lower --batch-size or write more samples"
+            )
         g %= total
         epoch = 0
         while g >= per_epoch[epoch]:

@@ -13,8 +13,8 @@ import logging
 import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,7 +61,9 @@ class TrainConfig:
     val_scene: str | None = None  # a labelled scene directory for RankMe + probe
     val_cube: str | None = None  # or an unlabelled cube, for label-free selection (see criterion)
     init: str | None = None  # start from these weights (ours or published v1) instead of random ones
-    criterion: str | None = None  # best.safetensors by: probe_acc (val_scene's default), rankme (val_cube's), view_loss, view_corr, last
+    criterion: str | None = (
+        None  # best.safetensors by: probe_acc (val_scene's default), rankme (val_cube's), view_loss, view_corr, last
+    )
     keep_evaluated: bool = False  # also keep the encoder of every evaluated step (evaluated/step_N.safetensors)
     time_limit_s: float | None = None  # stop (with a checkpoint) after this long
     precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU
@@ -138,8 +140,9 @@ def _step_rng(seed: int, step: int) -> np.random.Generator:
     return np.random.default_rng([seed, step, 77])
 
 
-def train(config: TrainConfig, shards: str | os.PathLike, out: str | os.PathLike,
-          progress: Progress | None = None) -> dict:  # fmt: skip
+def train(
+    config: TrainConfig, shards: str | os.PathLike, out: str | os.PathLike, progress: Progress | None = None
+) -> dict:
     """Pretrain (or resume) into ``out``; returns the last metrics. Under ``torchrun`` (env
     ``WORLD_SIZE`` > 1) joins the process group and trains data-parallel."""
     out = Path(out)
@@ -185,8 +188,7 @@ def train(config: TrainConfig, shards: str | os.PathLike, out: str | os.PathLike
     t0, seen, last = time.time(), 0, {}
     step = start
     while step < config.steps:
-        lr = learning_rate(step, config.steps, config.lr, config.warmup_steps,
-                           config.plateau_steps, config.final_lr)  # fmt: skip
+        lr = learning_rate(step, config.steps, config.lr, config.warmup_steps, config.plateau_steps, config.final_lr)
         for group in opt.param_groups:
             group["lr"] = lr
         s2, s1, _, _ = data.batch(step, config.batch_size, rank, world)
@@ -215,9 +217,16 @@ def train(config: TrainConfig, shards: str | os.PathLike, out: str | os.PathLike
 
         timed_out = config.time_limit_s is not None and time.time() - t0 >= config.time_limit_s
         if rank == 0 and (step % config.log_every == 0 or step == config.steps or timed_out):
-            last = {"step": step, "loss": loss.item(), "loss_bt": loss_bt.item(),
-                    "loss_mix": loss_mix.item(), "lr": lr, "grad_norm": grad_norm.item(),
-                    "samples_per_s": seen / max(time.time() - t0, 1e-9), "time": time.time()}  # fmt: skip
+            last = {
+                "step": step,
+                "loss": loss.item(),
+                "loss_bt": loss_bt.item(),
+                "loss_mix": loss_mix.item(),
+                "lr": lr,
+                "grad_norm": grad_norm.item(),
+                "samples_per_s": seen / max(time.time() - t0, 1e-9),
+                "time": time.time(),
+            }
             _append(out, last)
         if rank == 0 and val is not None and (step % config.eval_every == 0 or step == config.steps or timed_out):
             best, scores = _evaluate(model, val, config, out, step, best)
@@ -240,8 +249,9 @@ def _append(out: Path, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def _evaluate(model: Tessera, val, config: TrainConfig, out: Path, step: int,
-              best: float | None) -> tuple[float, dict[str, float]]:  # fmt: skip
+def _evaluate(
+    model: Tessera, val, config: TrainConfig, out: Path, step: int, best: float | None
+) -> tuple[float, dict[str, float]]:
     """Score ``model``, log it, and make it best.safetensors if the criterion says so (``best``
     None: nothing to beat yet); returns the best score so far and this step's scores."""
     from tessera.train.probe import evaluate
@@ -273,8 +283,10 @@ def _best_score(out: Path, criterion: str) -> float | None:
 def trainable(model, path) -> Tessera:
     """``model`` if this loop can train it (the v1 architecture), else a one-line error."""
     if not isinstance(model, Tessera):
-        raise ConfigError(f"{path} is a v2 student; `tessera train` and `adapt` continue v1-architecture "
-                          "models only (ours or the published v1)")  # fmt: skip
+        raise ConfigError(
+            f"{path} is a v2 student; `tessera train` and `adapt` continue v1-architecture "
+            "models only (ours or the published v1)"
+        )
     return model
 
 
@@ -284,8 +296,10 @@ def _initialise(model: Tessera, config: TrainConfig) -> None:
 
     init = trainable(load(config.init), config.init)
     if init.cfg != model.cfg:
-        raise ConfigError(f"{config.init} has shapes {init.cfg}, the run {model.cfg}; leave --preset out "
-                          "with --init (the run takes the checkpoint's shapes)")  # fmt: skip
+        raise ConfigError(
+            f"{config.init} has shapes {init.cfg}, the run {model.cfg}; leave --preset out "
+            "with --init (the run takes the checkpoint's shapes)"
+        )
     model.load_state_dict(init.state_dict())
     log.info("initialised from %s", config.init)
 

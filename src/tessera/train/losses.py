@@ -37,9 +37,14 @@ def barlow_twins_loss(z1: torch.Tensor, z2: torch.Tensor, lambd: float = LAMBDA)
 
 
 def mix_loss(
-    z1: torch.Tensor, z2: torch.Tensor, zm: torch.Tensor, alpha: float, perm: torch.Tensor,
-    lambd: float = LAMBDA, lambda_mix: float = 1.0,
-) -> torch.Tensor:  # fmt: skip
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    zm: torch.Tensor,
+    alpha: float,
+    perm: torch.Tensor,
+    lambd: float = LAMBDA,
+    lambda_mix: float = 1.0,
+) -> torch.Tensor:
     """Mixed Barlow Twins (Bandara et al. 2023) as TESSERA uses it.
 
     zm = projector(encoder(α·x₁ + (1 − α)·x₂[π])). Targets

@@ -31,8 +31,14 @@ class ValidationSet:
     cols: np.ndarray  # (N,) pixel column
 
 
-def _draw_tokens(cube_path: str | os.PathLike, pool: np.ndarray | None, max_pixels: int, seed: int, draws: int,
-                 labels: str | os.PathLike | None = None) -> ValidationSet:  # fmt: skip
+def _draw_tokens(
+    cube_path: str | os.PathLike,
+    pool: np.ndarray | None,
+    max_pixels: int,
+    seed: int,
+    draws: int,
+    labels: str | os.PathLike | None = None,
+) -> ValidationSet:
     cube = open_cube(cube_location(cube_path))
     h, w = cube.grid.shape
     rng = np.random.default_rng(seed)
@@ -50,8 +56,9 @@ def _draw_tokens(cube_path: str | os.PathLike, pool: np.ndarray | None, max_pixe
     return ValidationSet(np.stack([t.s2[ok] for t in toks]), np.stack([t.s1[ok] for t in toks]), y, rows, cols)
 
 
-def load_validation(scene_dir: str | os.PathLike, max_pixels: int = 4096, seed: int = 0,
-                    draws: int = 1) -> ValidationSet:  # fmt: skip
+def load_validation(
+    scene_dir: str | os.PathLike, max_pixels: int = 4096, seed: int = 0, draws: int = 1
+) -> ValidationSet:
     """Fixed tokens and class labels of up to ``max_pixels`` pixels of a labelled scene: a
     directory holding ``cube.zarr`` and ``classes.tif`` (as ``tessera simulate`` writes)."""
     return _draw_tokens(scene_dir, None, max_pixels, seed, draws, Path(scene_dir) / SCENE_LABELS)
@@ -65,9 +72,12 @@ def embed_validation(model: torch.nn.Module, val: ValidationSet, batch: int = 10
     device = next(model.parameters()).device
     total = 0
     for s2, s1 in zip(val.s2, val.s1, strict=True):
-        out = [model(torch.from_numpy(s2[i : i + batch]).to(device),
-                     torch.from_numpy(s1[i : i + batch]).to(device)).float().cpu()
-               for i in range(0, len(s2), batch)]  # fmt: skip
+        out = [
+            model(torch.from_numpy(s2[i : i + batch]).to(device), torch.from_numpy(s1[i : i + batch]).to(device))
+            .float()
+            .cpu()
+            for i in range(0, len(s2), batch)
+        ]
         total = total + torch.cat(out).numpy()
     model.train(was_training)
     return total / len(val.s2)
@@ -76,8 +86,10 @@ def embed_validation(model: torch.nn.Module, val: ValidationSet, batch: int = 10
 def evaluate(model: torch.nn.Module, val: ValidationSet, fraction: float) -> dict[str, float]:
     """RankMe; with labels the linear probe's accuracy; with two draws per pixel the label-free
     view scores (:func:`view_scores`)."""
-    draws = [embed_validation(model, dataclasses.replace(val, s2=val.s2[d : d + 1], s1=val.s1[d : d + 1]))
-             for d in range(len(val.s2))]  # fmt: skip
+    draws = [
+        embed_validation(model, dataclasses.replace(val, s2=val.s2[d : d + 1], s1=val.s1[d : d + 1]))
+        for d in range(len(val.s2))
+    ]
     scores = {"rankme": rankme(torch.from_numpy(draws[0]))}
     if val.labels is not None:
         scores["probe_acc"] = linear_probe(sum(draws) / len(draws), val.labels, fraction)
@@ -97,8 +109,9 @@ def view_scores(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     return {"view_loss": float(barlow_twins_loss(za, zb)), "view_corr": float(torch.diagonal(c).mean())}
 
 
-def load_unlabelled(cube_path: str | os.PathLike, max_pixels: int = 4096, seed: int = 0, holdout: int = 0,
-                    draws: int = 2) -> ValidationSet:  # fmt: skip
+def load_unlabelled(
+    cube_path: str | os.PathLike, max_pixels: int = 4096, seed: int = 0, holdout: int = 0, draws: int = 2
+) -> ValidationSet:
     """Fixed tokens (``draws`` independent 40-date draws) of up to ``max_pixels`` pixels of a
     user's cube, for label-free selection: no labels, so adaptation never touches evaluation
     labels. With ``holdout`` the pixels come from those the shards held back."""

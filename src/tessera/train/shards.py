@@ -92,9 +92,13 @@ def _window_samples(cube, window, keep_prob, cfg: ShardConfig, rng: np.random.Ge
 
 
 def write_shards(
-    cubes: list[str | os.PathLike], out: str | os.PathLike, cfg: ShardConfig = ShardConfig(),
-    *, overwrite: bool = False, progress: Progress | None = None,
-) -> Path:  # fmt: skip
+    cubes: list[str | os.PathLike],
+    out: str | os.PathLike,
+    cfg: ShardConfig = ShardConfig(),
+    *,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> Path:
     """Write ``cfg.epochs`` epochs of shuffled two-view samples from ``cubes`` into ``out``."""
     if not cubes:
         raise InputNotFoundError("no cubes given; name at least one d-pixel cube")
@@ -129,8 +133,9 @@ def write_shards(
                     progress(f"epoch {epoch} windows", done, len(windows))
             n_epoch = 0
             for k, stems in enumerate(parts):
-                arrays = {key: np.concatenate([np.load(f"{s}.{key}.npy") for s in stems])
-                          for key in KEYS} if stems else None  # fmt: skip
+                arrays = (
+                    {key: np.concatenate([np.load(f"{s}.{key}.npy") for s in stems]) for key in KEYS} if stems else None
+                )
                 if arrays is None or len(arrays["src"]) == 0:
                     continue
                 order = rng.permutation(len(arrays["src"]))
@@ -141,8 +146,9 @@ def write_shards(
                         os.remove(f"{s}.{key}.npy")
                 n_epoch += len(order)
             if n_epoch == 0:
-                raise ConfigError(f"no pixel has {cfg.min_valid} valid dates per sensor; lower "
-                                  "--min-valid or check the cubes' masks")  # fmt: skip
+                raise ConfigError(
+                    f"no pixel has {cfg.min_valid} valid dates per sensor; lower --min-valid or check the cubes' masks"
+                )
             counts.append(n_epoch)
         manifest = {"config": asdict(cfg), "cubes": [str(c) for c in cubes], "samples_per_epoch": counts}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))

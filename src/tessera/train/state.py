@@ -23,8 +23,15 @@ CKPT_DIR = "checkpoints"
 _NAME = re.compile(r"^step_(\d{8})\.safetensors$")
 
 
-def save_training_state(out: Path, step: int, model: torch.nn.Module, projector: torch.nn.Module,
-                        optimizer: torch.optim.Optimizer, meta: dict, keep: int = 2) -> Path:  # fmt: skip
+def save_training_state(
+    out: Path,
+    step: int,
+    model: torch.nn.Module,
+    projector: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    meta: dict,
+    keep: int = 2,
+) -> Path:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors |= {f"projector.{k}": v for k, v in projector.state_dict().items()}
     opt = optimizer.state_dict()
@@ -32,8 +39,12 @@ def save_training_state(out: Path, step: int, model: torch.nn.Module, projector:
         for name, value in state.items():
             tensors[f"optim.{i}.{name}"] = torch.as_tensor(value)
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    header = {"step": str(step), "param_groups": json.dumps(opt["param_groups"]),
-              "software_version": __version__, **{k: str(v) for k, v in meta.items()}}  # fmt: skip
+    header = {
+        "step": str(step),
+        "param_groups": json.dumps(opt["param_groups"]),
+        "software_version": __version__,
+        **{k: str(v) for k, v in meta.items()},
+    }
     folder = out / CKPT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"step_{step:08d}.safetensors"
@@ -53,8 +64,9 @@ def list_checkpoints(out: Path) -> list[tuple[int, Path]]:
     return sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name)))
 
 
-def load_training_state(path: Path, model: torch.nn.Module, projector: torch.nn.Module,
-                        optimizer: torch.optim.Optimizer) -> int:  # fmt: skip
+def load_training_state(
+    path: Path, model: torch.nn.Module, projector: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> int:
     """Restore all three in place; returns the step to continue from."""
     with safe_open(str(path), framework="pt") as f:
         header = f.metadata()

@@ -26,8 +26,14 @@ def pca_rgb(data: np.ndarray) -> np.ndarray:
     return rgb.reshape(h, w, 3)
 
 
-def save_png(path: str | os.PathLike, image: np.ndarray, title: str | None = None, cmap: str | None = None,
-             legend: dict[int, str] | None = None, vmax: float | None = None) -> Path:  # fmt: skip
+def save_png(
+    path: str | os.PathLike,
+    image: np.ndarray,
+    title: str | None = None,
+    cmap: str | None = None,
+    legend: dict[int, str] | None = None,
+    vmax: float | None = None,
+) -> Path:
     """Write an image (RGB, or a class map with ``cmap``) as PNG, atomically. Class maps share
     colours across figures when given the same ``vmax`` (the largest class id)."""
     import matplotlib
@@ -48,13 +54,22 @@ def save_png(path: str | os.PathLike, image: np.ndarray, title: str | None = Non
         cm = plt.get_cmap(cmap)
         ids = sorted(legend)
         top = vmax or (max(ids) if ids else 1)
-        ax.legend(handles=[Patch(color=cm(i / top), label=legend[i]) for i in ids], fontsize=6,
-                  loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)  # fmt: skip
+        ax.legend(
+            handles=[Patch(color=cm(i / top), label=legend[i]) for i in ids],
+            fontsize=6,
+            loc="center left",
+            bbox_to_anchor=(1.0, 0.5),
+            frameon=False,
+        )
     return save_figure(fig, path)
 
 
-def plot_learning_curves(summary: dict[tuple[str, str, float], tuple[float, float]], path: str | os.PathLike,
-                         metric: str = "accuracy", title: str = "") -> Path:  # fmt: skip
+def plot_learning_curves(
+    summary: dict[tuple[str, str, float], tuple[float, float]],
+    path: str | os.PathLike,
+    metric: str = "accuracy",
+    title: str = "",
+) -> Path:
     """One line per (features, head): mean ± sd of ``metric`` against the label fraction (log x)."""
     import matplotlib
 

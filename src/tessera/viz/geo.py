@@ -61,12 +61,20 @@ def _to_web_mercator(rgba: np.ndarray, grid: Grid) -> tuple[np.ndarray, list[lis
     from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
 
     b = grid.bounds
-    dst_t, w, h = calculate_default_transform(grid.crs, "EPSG:3857", grid.width, grid.height,
-                                              b.left, b.bottom, b.right, b.top)  # fmt: skip
+    dst_t, w, h = calculate_default_transform(
+        grid.crs, "EPSG:3857", grid.width, grid.height, b.left, b.bottom, b.right, b.top
+    )
     out = np.zeros((4, h, w), np.uint8)
     for i in range(4):
-        reproject(np.ascontiguousarray(rgba[..., i]), out[i], src_transform=grid.transform, src_crs=grid.crs,
-                  dst_transform=dst_t, dst_crs="EPSG:3857", resampling=Resampling.nearest)  # fmt: skip
+        reproject(
+            np.ascontiguousarray(rgba[..., i]),
+            out[i],
+            src_transform=grid.transform,
+            src_crs=grid.crs,
+            dst_transform=dst_t,
+            dst_crs="EPSG:3857",
+            resampling=Resampling.nearest,
+        )
     left, top = dst_t.c, dst_t.f
     right, bottom = left + w * dst_t.a, top + h * dst_t.e
     west, south, east, north = transform_bounds("EPSG:3857", "EPSG:4326", left, bottom, right, top)
@@ -84,8 +92,13 @@ def _png_uri(rgba: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def web_map(path: str | os.PathLike, grid: Grid, layers: dict[str, np.ndarray],
-            legend: dict[int, str] | None = None, vmax: int | None = None) -> Path:  # fmt: skip
+def web_map(
+    path: str | os.PathLike,
+    grid: Grid,
+    layers: dict[str, np.ndarray],
+    legend: dict[int, str] | None = None,
+    vmax: int | None = None,
+) -> Path:
     """One HTML file with an OpenStreetMap base and each (H, W, 4) uint8 layer inlined as PNG,
     switchable in a layer control. Leaflet itself is loaded from its CDN by the browser."""
     import folium
@@ -95,19 +108,24 @@ def web_map(path: str | os.PathLike, grid: Grid, layers: dict[str, np.ndarray],
     m = folium.Map(tiles="OpenStreetMap", control_scale=True)
     for name, rgba in layers.items():
         img, bounds = _to_web_mercator(rgba, grid)  # every layer is on ``grid``: the same bounds
-        folium.raster_layers.ImageOverlay(_png_uri(img), bounds=bounds, name=name, opacity=0.85,
-                                          interactive=False).add_to(m)  # fmt: skip
+        folium.raster_layers.ImageOverlay(
+            _png_uri(img), bounds=bounds, name=name, opacity=0.85, interactive=False
+        ).add_to(m)
     m.fit_bounds(bounds)
     folium.LayerControl(collapsed=False).add_to(m)
     if legend:
         import matplotlib
 
         cm, top = matplotlib.colormaps["tab10"], vmax or max(legend)
-        rows = "".join(f'<div><span style="background:{matplotlib.colors.to_hex(cm(i / top))};display:inline-block;'
-                       f'width:12px;height:12px;margin-right:4px"></span>{name}</div>'
-                       for i, name in sorted(legend.items()))  # fmt: skip
-        box = (f'<div style="position:fixed;bottom:24px;left:12px;z-index:9999;background:white;padding:6px;'
-               f'font:12px sans-serif;border-radius:4px">{rows}</div>')  # fmt: skip
+        rows = "".join(
+            f'<div><span style="background:{matplotlib.colors.to_hex(cm(i / top))};display:inline-block;'
+            f'width:12px;height:12px;margin-right:4px"></span>{name}</div>'
+            for i, name in sorted(legend.items())
+        )
+        box = (
+            f'<div style="position:fixed;bottom:24px;left:12px;z-index:9999;background:white;padding:6px;'
+            f'font:12px sans-serif;border-radius:4px">{rows}</div>'
+        )
         m.get_root().html.add_child(folium.Element(box))
     path = Path(path)
     with atomic_file(path) as tmp:
@@ -129,8 +147,17 @@ def plot_coverage(footprints: list[dict], path: str | os.PathLike, title: str = 
     colours = {y: matplotlib.colormaps["tab10"](i % 10) for i, y in enumerate(years)}
     for f in footprints:
         w, s, e, n = f["bounds"]
-        ax.add_patch(Rectangle((w, s), e - w, n - s, facecolor=colours[f["year"]], alpha=0.35,
-                               edgecolor=colours[f["year"]], linewidth=0.5))  # fmt: skip
+        ax.add_patch(
+            Rectangle(
+                (w, s),
+                e - w,
+                n - s,
+                facecolor=colours[f["year"]],
+                alpha=0.35,
+                edgecolor=colours[f["year"]],
+                linewidth=0.5,
+            )
+        )
     if footprints:
         b = np.array([f["bounds"] for f in footprints])
         pad = max(b[:, 2].max() - b[:, 0].min(), b[:, 3].max() - b[:, 1].min()) * 0.05 + 1e-4
@@ -140,8 +167,11 @@ def plot_coverage(footprints: list[dict], path: str | os.PathLike, title: str = 
     ax.set_xlabel("longitude (°)")
     ax.set_ylabel("latitude (°)")
     ax.set_title(title or "embedding coverage", fontsize=10)
-    ax.legend(handles=[Rectangle((0, 0), 1, 1, color=colours[y], alpha=0.5, label=str(y)) for y in years],
-              fontsize=7, loc="upper right")  # fmt: skip
+    ax.legend(
+        handles=[Rectangle((0, 0), 1, 1, color=colours[y], alpha=0.5, label=str(y)) for y in years],
+        fontsize=7,
+        loc="upper right",
+    )
     ax.grid(alpha=0.3)
     from tessera.viz import save_figure
 
