@@ -7,12 +7,16 @@ import each other's internals). No I/O here; pyproj is imported only where a pro
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from affine import Affine
+from numpy.typing import ArrayLike
 
 from tessera.errors import GeoreferenceError
+
+BBox = Sequence[float]  # (west, south, east, north) in degrees
 
 #: Sentinel-2 native grid spacing, and the embedding product's.
 PIXEL_SIZE_M = 10.0
@@ -104,7 +108,7 @@ class Grid:
         t = self.transform @ Affine.translation(window.col, window.row)
         return Grid(self.crs, t, window.height, window.width)
 
-    def pixel_of(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+    def pixel_of(self, x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """(rows, cols) int64 of the pixels holding CRS coordinates ``x``, ``y`` (arrays or scalars).
 
         The one place points become pixels: an affine inverse gives (col, row), in that order.

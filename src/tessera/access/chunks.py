@@ -121,7 +121,9 @@ class ArrayReader:
                 raise StoreDamageError(f"shard {key} is truncated: chunks {[m[0] for m in members]} are cut short")
             view = memoryview(raw)
             decoded = [
-                (c, self.spec.decode_chunk(view[o - start : o - start + n], f"{c} of {key}")) for c, o, n in members
+                # a memoryview slice: the codecs read any buffer, and slicing bytes would copy each chunk
+                (c, self.spec.decode_chunk(view[o - start : o - start + n], f"{c} of {key}"))  # type: ignore[arg-type]
+                for c, o, n in members
             ]
             if sink is None:
                 return decoded

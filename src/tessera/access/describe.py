@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tessera.access.reader import AccessError, StoreReader
+from tessera.access.reader import AccessError, RegionReads, StoreReader
 
 
-def describe(reader) -> dict:
+def describe(reader: RegionReads) -> dict:
     """Store location, model, depths, shard size, and one row per zone × year (with block and
     pixel counts where fill records exist: local stores tessera wrote)."""
     if not isinstance(reader, StoreReader):
@@ -26,6 +26,8 @@ def describe(reader) -> dict:
     groups = []
     for zone in reader.zones():
         z = reader.zone(zone)
+        if z is None:
+            continue
         for year in reader.years:
             rows = [r for r in cov if r["zone"] == zone.name and r["year"] == year] if cov is not None else None
             groups.append(

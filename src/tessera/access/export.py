@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from tessera import __version__
-from tessera.access.reader import AccessError, StoreReader
+from tessera.access.reader import AccessError, RegionReads
 from tessera.access.region import Region
 from tessera.atomic import atomic_file
 from tessera.geotiff import write_cog
 from tessera.quantize import quantize
 
 
-def provenance_tags(store: StoreReader, year: int) -> dict[str, str]:
+def provenance_tags(store: RegionReads, year: int) -> dict[str, str]:
     """Dataset tags for exported files: where the numbers came from."""
     tags = {"tessera_software_version": __version__, "tessera_store": store.location, "year": str(year)}
     attrs = getattr(store, "attrs", {})

@@ -29,7 +29,7 @@ import numpy as np
 from tessera.access.reader import AccessError, StoreReader
 from tessera.access.region import check_bbox, read_grid, target_grid
 from tessera.atomic import atomic_file
-from tessera.grid import Grid
+from tessera.grid import BBox, Grid
 from tessera.quantize import quantize
 
 EMBEDDINGS_DIR = "global_0.1_degree_representation"
@@ -41,7 +41,7 @@ def tile_name(lon: float, lat: float) -> str:
     return f"grid_{lon:.2f}_{lat:.2f}"
 
 
-def tile_centres(bbox) -> list[tuple[float, float]]:
+def tile_centres(bbox: BBox) -> list[tuple[float, float]]:
     """Centres of the 0.1° tiles a bbox touches, west→east, south→north."""
     w, s, e, n = check_bbox(bbox)
     lons = range(math.floor(w / TILE_DEG + 1e-9), math.ceil(e / TILE_DEG - 1e-9))
@@ -96,7 +96,7 @@ def _save_landmask(path: Path, grid: Grid, mask: np.ndarray) -> tuple[str, int]:
     return hashlib.sha256(data).hexdigest(), len(data)
 
 
-def export_tiles(store: StoreReader, bbox, year: int, out: str | os.PathLike) -> list[TileRecord]:
+def export_tiles(store: StoreReader, bbox: BBox, year: int, out: str | os.PathLike) -> list[TileRecord]:
     """Write every tile of ``bbox`` holding data, then both registries (replacing earlier rows of
     the same tiles). Tiles without any embedded pixel are skipped."""
     out = Path(out)

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tessera.access.points import as_lonlat
 from tessera.access.reader import AccessError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 LON_NAMES, LAT_NAMES = ("lon", "longitude", "x"), ("lat", "latitude", "y")
 
 
-def read_point_table(path: str | os.PathLike):
+def read_point_table(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """(lon (N,), lat (N,), a pandas DataFrame of the file's columns) — lon/lat in degrees."""
     path = Path(path)
     if not path.is_file():
@@ -75,7 +79,9 @@ def _vector(path: Path):
     return lon, lat, gdf.drop(columns=gdf.geometry.name)
 
 
-def sample_table(table, lon: np.ndarray, lat: np.ndarray, status: np.ndarray, values: np.ndarray):
+def sample_table(
+    table: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, status: np.ndarray, values: np.ndarray
+) -> pd.DataFrame:
     """The input table with lon/lat (if absent), status and e0 … e{D-1} appended."""
     import pandas as pd
 
@@ -92,7 +98,7 @@ def sample_table(table, lon: np.ndarray, lat: np.ndarray, status: np.ndarray, va
     return pd.concat([out.reset_index(drop=True), pd.DataFrame(new)], axis=1)
 
 
-def write_point_table(path: str | os.PathLike, table) -> Path:
+def write_point_table(path: str | os.PathLike, table: pd.DataFrame) -> Path:
     """``table`` as ``.csv`` (floats in full, shortest round-trip repr) or ``.parquet``, atomically."""
     from tessera.atomic import atomic_file
 

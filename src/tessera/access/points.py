@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
 from tessera.access.reader import NODATA, OUTSIDE, VALID, WATER, AccessError, StoreReader
 from tessera.store import Zone
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+
 __all__ = ["NODATA", "OUTSIDE", "VALID", "WATER", "PointSample", "as_lonlat", "check_lonlat", "sample_points"]
+
+
+# What point reads take: an (N, 2) lon/lat array or list of pairs, a GeoJSON file, a GeoDataFrame.
+Points = Union[np.ndarray, Sequence[Sequence[float]], str, os.PathLike, "gpd.GeoDataFrame"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +43,7 @@ def check_lonlat(lon: np.ndarray, lat: np.ndarray) -> None:
         )
 
 
-def as_lonlat(points) -> tuple[np.ndarray, np.ndarray]:
+def as_lonlat(points: Points) -> tuple[np.ndarray, np.ndarray]:
     """(lon, lat) arrays from an (N, 2) array, a list of pairs, a GeoJSON file or a GeoDataFrame."""
     if isinstance(points, (str, os.PathLike)):
         if str(points).lower().endswith((".geojson", ".json")):
@@ -47,7 +56,8 @@ def as_lonlat(points) -> tuple[np.ndarray, np.ndarray]:
             ) from exc
         points = gpd.read_file(points)
     if hasattr(points, "geometry"):  # a GeoDataFrame: any CRS, any geometry → its representative point
-        gdf = points.to_crs("EPSG:4326") if points.crs is not None else points
+        gdf: Any = points
+        gdf = gdf.to_crs("EPSG:4326") if gdf.crs is not None else gdf
         geom = gdf.geometry.representative_point()
         return np.asarray(geom.x, np.float64), np.asarray(geom.y, np.float64)
     arr = np.asarray(points, dtype=np.float64)
@@ -89,7 +99,7 @@ def to_zone_xy(zone: Zone, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray
     return np.asarray(x, np.float64), np.asarray(y, np.float64)
 
 
-def sample_points(store: StoreReader, points, year: int, depth: int | None = None) -> PointSample:
+def sample_points(store: StoreReader, points: Points, year: int, depth: int | None = None) -> PointSample:
     """Embeddings at points, one vectorised read per zone; ``outside`` where no zone grid covers."""
     store.check_year(year)
     store.check_depth(depth)

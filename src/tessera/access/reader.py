@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from tessera.access.chunks import ArrayReader, io_threads, spatial_chunks, window_chunks
 from tessera.errors import InputNotFoundError, TesseraError
-from tessera.grid import Grid, Window
+from tessera.grid import BBox, Grid, Window
 from tessera.quantize import dequantize
 from tessera.store import Zone
 from tessera.store import convention as cv
@@ -33,6 +34,10 @@ from tessera.store.sources import (
     open_icechunk,
     open_source,
 )
+
+if TYPE_CHECKING:
+    from tessera.access.points import Points, PointSample
+    from tessera.access.region import Region
 
 VALID, WATER, NODATA, OUTSIDE = "valid", "water", "nodata", "outside"
 
@@ -178,7 +183,9 @@ class ZoneReader:
         emb.fetch(t, need, self.pool, sink=put)
         return out, scales
 
-    def _lonely_chunks(self, emb: ArrayReader, stored, s_present: np.ndarray, window: Window) -> np.ndarray:
+    def _lonely_chunks(
+        self, emb: ArrayReader, stored: list[tuple[int, int]], s_present: np.ndarray, window: Window
+    ) -> np.ndarray:
         """Pixels of stored embedding chunks that lie wholly in the window and hold no stored
         scale at all: a missing scales shard, never data."""
         lonely = np.zeros_like(s_present)
@@ -273,16 +280,46 @@ class RegionReads:
     ``_sample_year``. Every read takes a year, or a list of years: then the result gains a
     leading year axis (values (Y, N, D), status (Y, N); region data (Y, H, W, D))."""
 
-    def sample_points(self, points, year: int | Sequence[int], depth: int | None = None):
+    @property
+    def location(self) -> str:
+        """Where the embeddings are, as the user named them."""
+        raise NotImplementedError
+
+    def check_year(self, year: int) -> None:
+        raise NotImplementedError
+
+    def embed_dim(self, year: int, depth: int | None = None) -> int:
+        raise NotImplementedError
+
+    def sources(self, year: int, grid: Grid, depth: int | None = None) -> Sequence[Any]:
+        raise NotImplementedError
+
+    def footprints(self) -> list[dict]:
+        """Where embeddings are written, as lon/lat boxes (for coverage plots)."""
+        raise NotImplementedError
+
+    @property
+    def years(self) -> list[int]:
+        raise NotImplementedError
+
+    def check_depth(self, depth: int | None) -> None:
+        raise NotImplementedError
+
+    def _sample_year(self, points: Points, year: int, depth: int | None = None) -> PointSample:
+        raise NotImplementedError
+
+    def sample_points(self, points: Points, year: int | Sequence[int], depth: int | None = None) -> PointSample:
         years = _years(year)
         if years is None:
-            return self._sample_year(points, year, depth)
+            return self._sample_year(points, cast(int, year), depth)
         from tessera.access.points import PointSample
 
         parts = [self._sample_year(points, y, depth) for y in years]
         return PointSample(np.stack([p.values for p in parts]), np.stack([p.status for p in parts]))
 
-    def probe(self, lon: float, lat: float, year: int | Sequence[int], depth: int | None = None):
+    def probe(
+        self, lon: float, lat: float, year: int | Sequence[int], depth: int | None = None
+    ) -> tuple[np.ndarray, str | list[str]]:
         """(vector (D,) float32, status) at one point: ``valid``, ``water``, ``nodata`` or ``outside``;
         for a list of years ((Y, D), [status per year])."""
         s = self.sample_points([[lon, lat]], year, depth=depth)
@@ -292,36 +329,38 @@ class RegionReads:
 
     def read_region(
         self,
-        bbox,
+        bbox: BBox,
         year: int | Sequence[int],
         crs: str | None = None,
         resolution: float | None = None,
         depth: int | None = None,
-    ):
+    ) -> Region:
         from tessera.access.region import read_region
 
         return _stacked(lambda y: read_region(self, bbox, y, crs, resolution, depth=depth), year)
 
     def iter_region(
         self,
-        bbox,
+        bbox: BBox,
         year: int | Sequence[int],
         crs: str | None = None,
         resolution: float | None = None,
         strip_rows: int = 256,
         depth: int | None = None,
-    ):
+    ) -> Iterator[Region]:
         from tessera.access.region import iter_region
 
         years = _years(year)
         if years is None:
-            return iter_region(self, bbox, year, crs, resolution, strip_rows, depth=depth)
+            return iter_region(self, bbox, cast(int, year), crs, resolution, strip_rows, depth=depth)
         strips = zip(
             *(iter_region(self, bbox, y, crs, resolution, strip_rows, depth=depth) for y in years), strict=True
         )
         return (_stack(parts, years) for parts in strips)
 
-    def read_patch(self, lon: float, lat: float, year: int | Sequence[int], size_px: int, depth: int | None = None):
+    def read_patch(
+        self, lon: float, lat: float, year: int | Sequence[int], size_px: int, depth: int | None = None
+    ) -> Region:
         from tessera.access.region import read_patch
 
         return _stacked(lambda y: read_patch(self, lon, lat, y, size_px, depth=depth), year)
@@ -343,9 +382,9 @@ def _stack(parts, years: list[int]):
     return Region(np.stack([p.data for p in parts]), parts[0].grid, tuple(years))
 
 
-def _stacked(read, year):
+def _stacked(read: Callable[[int], Region], year: int | Sequence[int]) -> Region:
     years = _years(year)
-    return read(year) if years is None else _stack([read(y) for y in years], years)
+    return read(cast(int, year)) if years is None else _stack([read(y) for y in years], years)
 
 
 class ZoneYear:

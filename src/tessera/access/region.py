@@ -11,14 +11,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from affine import Affine
 
 from tessera.access.points import check_lonlat, to_zone_xy, zone_numbers
 from tessera.access.reader import AccessError, ZoneReader
-from tessera.grid import PIXEL_SIZE_M, Grid, Window
+from tessera.grid import PIXEL_SIZE_M, BBox, Grid, Window
 from tessera.store import Zone, northern_grid
+
+if TYPE_CHECKING:
+    from tessera.access.reader import RegionReads, StoreReader
 
 MAX_REGION_BYTES = 8 << 30  # beyond this, read with iter_region
 DEGREES_PER_10M = PIXEL_SIZE_M / 111_320.0  # default resolution of geographic outputs
@@ -42,7 +46,7 @@ class Region:
         return self.grid.crs
 
 
-def check_bbox(bbox) -> tuple[float, float, float, float]:
+def check_bbox(bbox: BBox) -> tuple[float, float, float, float]:
     """(min lon, min lat, max lon, max lat) in degrees, validated."""
     try:
         w, s, e, n = (float(v) for v in bbox)
@@ -61,7 +65,7 @@ def check_bbox(bbox) -> tuple[float, float, float, float]:
     return w, s, e, n
 
 
-def target_grid(bbox, crs: str | None = None, resolution: float | None = None) -> Grid:
+def target_grid(bbox: BBox, crs: str | None = None, resolution: float | None = None) -> Grid:
     """The output grid of a region read: the bbox's UTM zone at 10 m by default (its northern code
     EPSG:326NN, as the store convention; negative northings south of the equator), snapped outward
     to the 10 m lattice; or ``crs`` at ``resolution`` (CRS units; 10 m or ~0.0000898°)."""
@@ -79,7 +83,7 @@ def target_grid(bbox, crs: str | None = None, resolution: float | None = None) -
     return grid
 
 
-def candidate_zones(store, grid: Grid) -> list[ZoneReader]:
+def candidate_zones(store: StoreReader, grid: Grid) -> list[ZoneReader]:
     """Zone groups that may hold pixels of ``grid``: the grid's own zone first, then zones within
     one of the bbox's longitudes (Sentinel-2 tiles reach past their zone's edge)."""
     from rasterio.warp import transform_bounds
@@ -114,7 +118,7 @@ def _lattice_window(grid: Grid, source: Grid) -> Window | None:
     return Window(round(row), round(col), grid.height, grid.width)
 
 
-def read_padded(source, window: Window) -> np.ndarray:
+def read_padded(source: Any, window: Window) -> np.ndarray:
     """``source.read`` of a window that may reach outside the source: NaN there."""
     inside = window.intersection(Window(0, 0, *source.grid.shape))
     if inside == window:
@@ -169,7 +173,7 @@ def _warp(source, grid: Grid) -> np.ndarray | None:
     return dst.transpose(1, 2, 0)
 
 
-def read_grid(store, grid: Grid, year: int, depth: int | None = None) -> Region:
+def read_grid(store: RegionReads, grid: Grid, year: int, depth: int | None = None) -> Region:
     """Embeddings on any grid, from the reader's sources in priority order: exact copies from
     sources on the grid's lattice, nearest-neighbour warps from the others."""
     store.check_year(year)
@@ -197,15 +201,20 @@ def read_grid(store, grid: Grid, year: int, depth: int | None = None) -> Region:
 
 
 def read_region(
-    store, bbox, year: int, crs: str | None = None, resolution: float | None = None, depth: int | None = None
+    store: RegionReads,
+    bbox: BBox,
+    year: int,
+    crs: str | None = None,
+    resolution: float | None = None,
+    depth: int | None = None,
 ) -> Region:
     """Embeddings over a lon/lat bbox, mosaicked across blocks and zones (see ``target_grid``)."""
     return read_grid(store, target_grid(bbox, crs, resolution), year, depth)
 
 
 def iter_region(
-    store,
-    bbox,
+    store: RegionReads,
+    bbox: BBox,
     year: int,
     crs: str | None = None,
     resolution: float | None = None,
@@ -218,7 +227,7 @@ def iter_region(
         yield read_grid(store, grid.window(Window(row, 0, min(strip_rows, grid.height - row), grid.width)), year, depth)
 
 
-def read_patch(store, lon: float, lat: float, year: int, size_px: int, depth: int | None = None) -> Region:
+def read_patch(store: RegionReads, lon: float, lat: float, year: int, size_px: int, depth: int | None = None) -> Region:
     """A ``size_px`` square centred on a point, on its zone's 10 m lattice (no resampling)."""
     if size_px <= 0:
         raise AccessError(f"size_px must be positive, got {size_px}")

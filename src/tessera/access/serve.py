@@ -31,6 +31,7 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 class _Handler(BaseHTTPRequestHandler):
     root: Path  # set on the subclass made per server
+    coverage: dict  # the written blocks, served as _tessera/coverage.json
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args) -> None:

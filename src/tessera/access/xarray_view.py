@@ -25,7 +25,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from tessera.access.reader import AccessError, StoreReader, ZoneReader, open_store
-from tessera.grid import Window
+from tessera.grid import BBox, Window
 from tessera.store import Zone
 
 
@@ -99,8 +99,12 @@ class _Window(BackendArray):
 
 
 def zone_dataset(
-    store, zone: int | str | Zone, depth: int | None = None, window: Window | None = None, chunk_px: int | None = None
-):
+    store: StoreReader,
+    zone: int | str | Zone,
+    depth: int | None = None,
+    window: Window | None = None,
+    chunk_px: int | None = None,
+) -> xr.Dataset:
     """A lazy ``xarray.Dataset`` of a zone (or a window of it): ``embeddings`` int8 (time, band, y,
     x) and ``scales`` float32 (time, y, x) as stored (+inf no data, NaN water), coordinates x/y
     (pixel centres, EPSG:326NN metres), time (years), band; ``depth`` selects a Matryoshka prefix.
@@ -147,7 +151,7 @@ def zone_dataset(
     )
 
 
-def region_dataset(store, bbox, depth: int | None = None, chunk_px: int | None = None):
+def region_dataset(store: StoreReader, bbox: BBox, depth: int | None = None, chunk_px: int | None = None) -> xr.Dataset:
     """A dask-backed ``zone_dataset`` of the window under a lon/lat bbox, in the zone of the bbox's
     centre (the grid ``read_region`` uses by default; across zone edges use ``read_region``, which
     mosaics). Chunks default to the store's shards."""
@@ -163,7 +167,7 @@ def region_dataset(store, bbox, depth: int | None = None, chunk_px: int | None =
     return zone_dataset(store, zone, depth, win, chunk_px or reader.scales.shard[0])
 
 
-def dequantized(ds):
+def dequantized(ds: xr.Dataset) -> xr.DataArray:
     """Float32 embeddings (time, band, y, x) of a ``zone_dataset``: int8 × scale, NaN where the
     scale is not finite (water, no data), equal to the eager readers' values. Lazy on a
     dask-backed dataset; on a lazily indexed one it reads what ``ds`` selects."""

@@ -4,9 +4,13 @@ asset of each published band in any item."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tessera import sensors
 from tessera.errors import TesseraError
+
+if TYPE_CHECKING:
+    import pystac
 
 
 class AcquireError(TesseraError, ValueError):
@@ -50,7 +54,7 @@ PROFILES = {
 }
 
 
-def s2_asset_keys(item) -> dict[str, str]:
+def s2_asset_keys(item: pystac.Item) -> dict[str, str]:
     """Published band (and ``SCL``) → the item's asset key, by id (``B8A``) or common name
     (``nir08``), case-insensitive."""
     keys = {k.lower(): k for k in item.assets}
@@ -69,7 +73,7 @@ def s2_asset_keys(item) -> dict[str, str]:
     return out
 
 
-def s1_asset_keys(item, names: tuple[str, str]) -> dict[str, str]:
+def s1_asset_keys(item: pystac.Item, names: tuple[str, str]) -> dict[str, str]:
     keys = {k.lower(): k for k in item.assets}
     missing = [n for n in names if n.lower() not in keys]
     if missing:

@@ -4,8 +4,9 @@ published int16 dB form; per-date mosaics where the first valid pixel wins."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,21 +14,27 @@ from tessera import sensors
 from tessera.acquire.catalogs import AcquireError, s1_asset_keys, s2_asset_keys
 from tessera.grid import Grid
 
+if TYPE_CHECKING:
+    import pystac
+    from odc.geo.geobox import GeoBox
+
 BOA_OFFSET = 1000  # DN added from processing baseline 04.00 (25 Jan 2022) on; BOA_ADD_OFFSET = -1000
 
 
-def geobox(grid: Grid):
+def geobox(grid: Grid) -> GeoBox:
     from odc.geo.geobox import GeoBox
 
     return GeoBox((grid.height, grid.width), grid.transform, grid.crs)
 
 
-def solar_day(item, lon: float):
+def solar_day(item: pystac.Item, lon: float) -> date:
     """The local solar date of an acquisition: UTC shifted by longitude, so one overpass is one date."""
+    if item.datetime is None:  # a range-only item: its start is when it was seen
+        raise AcquireError(f"item {item.id} has no acquisition time; the catalogue gives only a range")
     return (item.datetime + timedelta(hours=lon / 15.0)).date()
 
 
-def needs_offset(item) -> bool:
+def needs_offset(item: pystac.Item) -> bool:
     """True when the item's DNs still carry the +1000 of baseline ≥ 04.00. Earth Search marks
     items it has already harmonised (``earthsearch:boa_offset_applied``); those are left alone."""
     p = item.properties
@@ -78,20 +85,20 @@ def _load(item, keys: dict[str, str], grid: Grid, resampling: dict[str, str], si
 S2_RESAMPLING = {**{b: "bilinear" for b in sensors.S2_BANDS}, "SCL": "nearest"}
 
 
-def s2_valid(item, grid: Grid, sign: Callable | None) -> np.ndarray:
+def s2_valid(item: pystac.Item, grid: Grid, sign: Callable | None) -> np.ndarray:
     """(H, W) bool: pixels of the grid this item observes under a valid SCL class."""
     scl = _load(item, {"SCL": s2_asset_keys(item)["SCL"]}, grid, S2_RESAMPLING, sign)["SCL"]
     return sensors.scl_valid_mask(scl).astype(bool)
 
 
-def s2_mosaic_valid(items, grid: Grid, sign: Callable | None) -> np.ndarray:
+def s2_mosaic_valid(items: Sequence[pystac.Item], grid: Grid, sign: Callable | None) -> np.ndarray:
     valid = np.zeros(grid.shape, bool)
     for item in items:
         valid |= s2_valid(item, grid, sign)
     return valid
 
 
-def s2_mosaic(items, grid: Grid, sign: Callable | None) -> tuple[np.ndarray, np.ndarray]:
+def s2_mosaic(items: Sequence[pystac.Item], grid: Grid, sign: Callable | None) -> tuple[np.ndarray, np.ndarray]:
     """(H, W, 10) uint16 bands and (H, W) uint8 mask of one date; the first item valid at a pixel
     gives its values there."""
     bands = np.zeros((*grid.shape, len(sensors.S2_BANDS)), np.uint16)
@@ -110,7 +117,9 @@ def s2_mosaic(items, grid: Grid, sign: Callable | None) -> tuple[np.ndarray, np.
     return bands, mask.astype(np.uint8)
 
 
-def s1_mosaic(items, grid: Grid, asset_names: tuple[str, str], values: str, sign: Callable | None) -> np.ndarray:
+def s1_mosaic(
+    items: Sequence[pystac.Item], grid: Grid, asset_names: tuple[str, str], values: str, sign: Callable | None
+) -> np.ndarray:
     """(H, W, 2) int16 VV, VH in the published dB encoding (0 = no data); first valid item wins."""
     out = np.zeros((*grid.shape, 2), np.int16)
     for item in items:

@@ -15,7 +15,7 @@ from tessera import sensors
 from tessera.acquire.catalogs import PROFILES, AcquireError, CatalogProfile
 from tessera.acquire.load import s1_mosaic, s2_mosaic, s2_mosaic_valid, solar_day
 from tessera.acquire.search import search
-from tessera.grid import Grid, Window, utm_epsg
+from tessera.grid import BBox, Grid, Window, utm_epsg
 from tessera.progress import Progress
 
 MIN_VALID = 0.05  # dates with less valid S2 coverage of the ROI are skipped
@@ -127,7 +127,7 @@ def _by_day(items, lon: float, key=lambda i: ()) -> dict:
 
 
 def acquire(
-    bbox,
+    bbox: BBox,
     year: int,
     out: str | os.PathLike,
     config: AcquireConfig = AcquireConfig(),

@@ -7,8 +7,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from tessera.acquire.catalogs import AcquireError
+from tessera.grid import BBox
 
 RETRIES = 3
 
@@ -17,7 +19,10 @@ def is_static(location: str) -> bool:
     return Path(location).exists() or location.endswith(".json") or location.startswith("file://")
 
 
-def with_retries(what: str, fn: Callable, retries: int = RETRIES, backoff_s: float = 0.5):
+T = TypeVar("T")
+
+
+def with_retries(what: str, fn: Callable[[], T], retries: int = RETRIES, backoff_s: float = 0.5) -> T:
     """``fn()``, retried on network errors with doubling waits; then one clear error."""
     import urllib.error
 
@@ -54,7 +59,12 @@ def _in_year(item, year: int) -> bool:
 
 
 def search(
-    location: str, collection: str, bbox, year: int, max_cloud: float | None = None, modifier: Callable | None = None
+    location: str,
+    collection: str,
+    bbox: BBox,
+    year: int,
+    max_cloud: float | None = None,
+    modifier: Callable | None = None,
 ) -> list:
     """Items of ``collection`` meeting ``bbox`` (lon/lat) in ``year``, sorted by (time, id): the
     order that decides which granule's pixel a per-date mosaic takes first."""
@@ -78,8 +88,8 @@ def search(
             f"opening the STAC API {location}", lambda: pystac_client.Client.open(location, modifier=modifier)
         )
         query = {"eo:cloud_cover": {"lte": max_cloud}} if max_cloud is not None else None
-        found = client.search(
+        search = client.search(
             collections=[collection], bbox=list(bbox), datetime=f"{year}-01-01/{year}-12-31", query=query
         )
-        items = with_retries(f"searching {location}", lambda: list(found.items()))
+        items = with_retries(f"searching {location}", lambda: list(search.items()))
     return sorted(items, key=lambda i: (i.datetime or datetime.min.replace(tzinfo=UTC), i.id))

@@ -5,16 +5,17 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import typer
+from rich import progress as bars
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from tessera import __version__
 from tessera.errors import TesseraError
 from tessera.extras import missing_extra
+from tessera.progress import Progress as ProgressCallback
 
 app = typer.Typer(
     name="tessera",
@@ -51,18 +52,18 @@ def _root(
 
 
 @contextlib.contextmanager
-def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+def progress_bar() -> Iterator[ProgressCallback]:
     """A Rich progress bar exposed as a library ``progress(stage, done, total)`` callback."""
     columns = (
-        TextColumn("{task.description:<22}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
+        bars.TextColumn("{task.description:<22}"),
+        bars.BarColumn(),
+        bars.MofNCompleteColumn(),
+        bars.TimeElapsedColumn(),
+        bars.TextColumn("eta"),
+        bars.TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err_console, transient=False) as bar:
-        tasks: dict[str, int] = {}
+    with bars.Progress(*columns, console=err_console, transient=False) as bar:
+        tasks: dict[str, bars.TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

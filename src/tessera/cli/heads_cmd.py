@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -21,6 +22,9 @@ from tessera.cli.options import (
     parse_numbers,
 )
 
+if TYPE_CHECKING:
+    from tessera.heads.workflow import LabelledRegion
+
 heads_app = typer.Typer(help="Small heads on embeddings: learning curves, fitting, maps.", no_args_is_help=True)
 app.add_typer(heads_app, name="heads")
 
@@ -36,7 +40,7 @@ def read_region(
     depth: int | None = None,
     groups: Path | None = None,
     group_column: str | None = None,
-):
+) -> LabelledRegion:
     """The labelled region the heads commands work on, read behind a status line."""
     from tessera.access import open_store
     from tessera.heads.evaluate import check_task

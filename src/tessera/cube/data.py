@@ -21,7 +21,7 @@ N_S1 = len(sensors.S1_BANDS)
 YEAR_MIN, YEAR_MAX = 2014, 2100
 
 
-def check_year(year: int) -> int:
+def check_year(year: object) -> int:
     if not isinstance(year, (int, np.integer)) or not YEAR_MIN <= int(year) <= YEAR_MAX:
         raise ConfigError(f"year {year!r} is not a Sentinel year; give one in {YEAR_MIN}–{YEAR_MAX}")
     return int(year)

@@ -22,6 +22,8 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 import numpy as np
 import zarr
@@ -117,15 +119,16 @@ class CubeWriter:
         self.chunks = chunks
         self._ctx = atomic_dir(self.path)
         self._tmp: Path | None = None
-        self._root: zarr.Group | None = None
+        # Any: zarr types every member as Array | Group and every read as a union of scalars
+        self._root: Any = None
 
     def __enter__(self) -> CubeWriter:
         self._tmp = self._ctx.__enter__()
         self._root = self._create(self._tmp)
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._ctx.__exit__(*exc)
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._ctx.__exit__(kind, exc, tb)
 
     def _create(self, where: Path) -> zarr.Group:
         root = zarr.open_group(str(where), mode="w")
@@ -211,8 +214,9 @@ def write_cube(
 class Cube:
     """A d-pixel cube opened lazily: metadata now, pixel data only when a window is read."""
 
-    def __init__(self, path: str, root: zarr.Group) -> None:
+    def __init__(self, path: str, group: zarr.Group) -> None:
         self.path = path
+        root: Any = group  # members typed Array | Group by zarr: the checks below are what we trust
         self._root = root
         attrs = dict(root.attrs)
         self.grid = Grid.from_attrs(attrs)

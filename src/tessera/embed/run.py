@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -36,6 +37,9 @@ from tessera.progress import Progress
 from tessera.quantize import quantize
 from tessera.store import Provenance, StoreError, StoreLayout, blocks, open_for_write, place
 from tessera.store.sources import is_url
+
+if TYPE_CHECKING:
+    from tessera.cube import Cube
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +129,7 @@ def embed_cube(
     student = isinstance(model, PixelStudent)
     _check_model_options(model, config)
     sha = file_sha256(checkpoint)
-    sampling = (
+    sampling: dict[str, object] = (
         {"dates": "every valid date, padded or thinned to length bins of 8 (deterministic)"}
         if student
         else {"seed": config.seed, "timesteps": N_TIMESTEPS, "draws": config.draws}
@@ -142,8 +146,9 @@ def embed_cube(
     shape: LocalShape | None = None if config.scheduler else local_shape(available_cores(), config.workers)
     pixels = nodata = computed = 0
     stages: dict[str, float] = {}
-    in_driver = shape is not None and shape.processes == 1
-    serial = in_driver and shape.torch_threads < OVERLAP_MIN_CORES  # no cluster needed at all
+    # The model runs in this process when there is one local worker process, with these threads.
+    driver_threads = shape.torch_threads if shape is not None and shape.processes == 1 else None
+    serial = driver_threads is not None and driver_threads < OVERLAP_MIN_CORES  # no cluster needed at all
     # The cluster comes up before the store is touched: an unreachable scheduler leaves nothing behind.
     cluster = contextlib.nullcontext() if serial else dask_client(shape, config.scheduler, config.scheduler_timeout_s)
     fresh = not is_url(store_path) and not Path(store_path).exists()
@@ -180,12 +185,13 @@ def embed_cube(
                     progress("pixels", min(int(meter[0]), total_px), total_px)
 
             tick(0)
-            if serial:
-                torch.set_num_threads(shape.torch_threads)
+            results: Iterator[BlockResult]
+            if serial and driver_threads is not None:
+                torch.set_num_threads(driver_threads)
                 embedder = Embedder(model, config.inference)  # stages in turn, the model reporting each batch
                 results = (embed_block(spec, t, embedder, tick) for t in todo)
-            elif in_driver:
-                torch.set_num_threads(shape.torch_threads)
+            elif driver_threads is not None:
+                torch.set_num_threads(driver_threads)
                 results = _pipelined(client, spec, todo, Embedder(model, config.inference))
             else:
                 results = _as_tasks(client, spec, todo)
@@ -221,7 +227,7 @@ def embed_cube(
 SPARSE_S2_DATES = 10
 
 
-def sparsity_warnings(cube, side: int = 64) -> list[str]:
+def sparsity_warnings(cube: Cube, side: int = 64) -> list[str]:
     """Warnings, read off the cube's centre (``side``² px), for inputs far from the training data:
     no Sentinel-1 at all, or few valid S2 dates a year."""
     from tessera import sensors

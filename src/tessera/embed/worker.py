@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -141,7 +142,7 @@ def prepare_block(spec: JobSpec, task: BlockTask) -> Prepared | None:
     return Prepared(task, kept, ok, {"read": t1 - t0, "sample": time.perf_counter() - t1})
 
 
-def run_model(embedder: Embedder, prepared: Prepared, on_batch=None) -> np.ndarray:
+def run_model(embedder: Embedder, prepared: Prepared, on_batch: Callable[[float], None] | None = None) -> np.ndarray:
     """(h·w, D) float32 embeddings, the mean over draws; NaN rows where there is no data.
     ``on_batch(n)``: progress in pixels (each draw's batches count 1/draws of their pixels)."""
     emb = np.full((len(prepared.ok), embedder.model.cfg.embed_dim), np.nan, np.float32)
@@ -170,7 +171,9 @@ def store_block(spec: JobSpec, prepared: Prepared, q: np.ndarray, scales: np.nda
     )
 
 
-def embed_block(spec: JobSpec, task: BlockTask, embedder: Embedder | None = None, on_batch=None) -> BlockResult:
+def embed_block(
+    spec: JobSpec, task: BlockTask, embedder: Embedder | None = None, on_batch: Callable[[float], None] | None = None
+) -> BlockResult:
     """All stages of one block in one task (worker processes, remote clusters, or in turn on the
     driver's own ``embedder``, reporting ``on_batch``)."""
     prepared = prepare_block(spec, task)

@@ -9,12 +9,17 @@ changed patches without labels. ``threshold=`` overrides it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tessera.errors import LabelError
-from tessera.grid import Grid
+from tessera.grid import BBox, Grid
+
+if TYPE_CHECKING:
+    from tessera.access.reader import RegionReads
 
 MAD_TO_SIGMA = 1.4826  # a normal distribution's σ per median absolute deviation
 
@@ -92,8 +97,8 @@ def changed_patches(
 
 
 def change_map(
-    store,
-    bbox,
+    store: RegionReads,
+    bbox: BBox,
     year_from: int,
     year_to: int,
     threshold: float | None = None,
@@ -114,7 +119,7 @@ def change_map(
     return ChangeMap(distance, a.grid, thr, changed_patches(distance, a.grid, thr, min_pixels, top_k))
 
 
-def write_change(out, result: ChangeMap, year_from: int, year_to: int) -> None:
+def write_change(out: str | os.PathLike, result: ChangeMap, year_from: int, year_to: int) -> None:
     """``out`` (.tif COG of the distance), ``.png`` beside it and ``.csv`` of the patches; each
     appears whole or not at all."""
     import csv

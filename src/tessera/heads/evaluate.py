@@ -29,7 +29,7 @@ class CurveKey(NamedTuple):
     fraction: float
 
 
-Summary = dict[CurveKey, tuple[float, float]]  # key → (mean, sd) over repeats
+Summary = dict[tuple[str, str, float], tuple[float, float]]  # CurveKey → (mean, sd) over repeats
 
 
 def check_task(task: str) -> Task:
@@ -152,7 +152,8 @@ def learning_curve(
         )
     out = []
     for r in range(repeats):
-        if split == "groups":
+        test_mask: np.ndarray | None
+        if groups is not None and split == "groups":
             pool = group_split(groups, seed=r)
             test_mask = ~pool & (groups >= 0)
         else:

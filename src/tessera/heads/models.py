@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tessera.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 CLASSIFIERS = ("logistic", "knn", "rf", "mlp")
 REGRESSORS = ("ridge", "rf", "mlp")
 
 
-def make_head(name: str, task: str = "classification", seed: int = 0):
+def make_head(name: str, task: str = "classification", seed: int = 0) -> Pipeline:
     """A scikit-learn pipeline (standardise → model). Defaults suit 10²–10⁵ labelled pixels."""
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
     from sklearn.linear_model import LogisticRegression, Ridge

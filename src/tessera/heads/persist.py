@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from tessera.atomic import atomic_file
 from tessera.errors import LabelError
@@ -24,7 +25,7 @@ class HeadFileError(LabelError):
     """A saved head that cannot be loaded: damaged, of an unknown kind, or holding foreign types."""
 
 
-def save_head(path: str | os.PathLike, model, meta: dict) -> Path:
+def save_head(path: str | os.PathLike, model: Any, meta: dict) -> Path:
     """Write ``model`` with ``meta`` (head name, task, legend, year, embedding size …) atomically."""
     path = Path(path)
     if hasattr(model, "state_dict_for_file"):
@@ -41,7 +42,7 @@ def save_head(path: str | os.PathLike, model, meta: dict) -> Path:
     return path
 
 
-def load_head(path: str | os.PathLike):
+def load_head(path: str | os.PathLike) -> tuple[Any, dict]:
     """(model, meta) of a file written by :func:`save_head`."""
     path = Path(path)
     if not path.is_file():
@@ -95,7 +96,7 @@ def _dumps(meta: dict) -> str:
     return json.dumps(meta, sort_keys=True)
 
 
-def embedding_model(store) -> str | None:
+def embedding_model(store: object) -> str | None:
     """What made a store's embeddings (its ``geoemb:model``: preset and checkpoint hash for ours),
     or None where the store does not say (geotessera tile folders)."""
     attrs = getattr(store, "attrs", None) or {}

@@ -40,7 +40,7 @@ def top_matches(
 
     order = np.argsort(np.where(np.isnan(sim), -np.inf, sim), axis=None)[::-1]
     taken: list[tuple[int, int]] = [exclude] if exclude is not None else []
-    picks = []
+    picks: list[tuple[int, int]] = []
     for i in order:
         r, c = divmod(int(i), sim.shape[1])
         if np.isnan(sim[r, c]) or len(picks) == k:

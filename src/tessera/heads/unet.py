@@ -3,6 +3,8 @@ ignored by the loss), with neighbourhood context a per-pixel head cannot see. Ne
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tessera.errors import LabelError
@@ -52,7 +54,7 @@ class UNetHead:
         self, base: int = 32, steps: int = 300, patch: int = 64, batch: int = 8, lr: float = 5e-3, seed: int = 0
     ) -> None:
         self.base, self.steps, self.patch, self.batch, self.lr, self.seed = base, steps, patch, batch, lr, seed
-        self.net = None
+        self.net: Any = None  # the torch module, built by fit or load
 
     def _input(self, emb: np.ndarray):
         import torch
@@ -91,7 +93,7 @@ class UNetHead:
             c0 = np.clip(lc_[pick] - rng.integers(0, size, self.batch), 0, w - size)
             xb = torch.stack([x[:, r : r + size, c : c + size] for r, c in zip(r0, c0, strict=True)])
             tb = torch.stack([t[r : r + size, c : c + size] for r, c in zip(r0, c0, strict=True)])
-            flip = rng.integers(0, 4)  # dihedral augmentation: labels carry no orientation
+            flip = int(rng.integers(0, 4))  # dihedral augmentation: labels carry no orientation
             xb, tb = torch.rot90(xb, flip, (2, 3)), torch.rot90(tb, flip, (1, 2))
             loss = torch.nn.functional.cross_entropy(self.net(xb), tb, ignore_index=-1)
             opt.zero_grad()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tessera.errors import LabelError
-from tessera.grid import Grid
+from tessera.grid import BBox, Grid
+from tessera.heads.evaluate import Task, check_task
 from tessera.heads.labels import (
     NO_LABEL,
     rasterize_labels,
@@ -18,6 +20,9 @@ from tessera.heads.labels import (
     read_legend,
     read_value_raster,
 )
+
+if TYPE_CHECKING:
+    from tessera.access.reader import RegionReads
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt")
 
@@ -29,7 +34,7 @@ class LabelledRegion:
     labels: np.ndarray  # (H, W): int class ids, NO_LABEL (-1) = unlabelled; or float targets, NaN = unlabelled
     legend: dict[int, str]
     raw: dict[str, np.ndarray] | None = None  # raw-band baselines by name, (H, W, F), when a cube was given
-    task: str = "classification"
+    task: Task = "classification"
     groups: np.ndarray | None = None  # (H, W) int group (field) id per pixel, < 0 = none
 
     def pixels(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
@@ -48,7 +53,7 @@ class LabelledRegion:
         return {k: v[keep] for k, v in flat.items()}, self.labels.ravel()[keep], rows, cols
 
 
-def region_grid(labels: Path | None = None, bbox=None, cube: str | os.PathLike | None = None) -> Grid:
+def region_grid(labels: Path | None = None, bbox: BBox | None = None, cube: str | os.PathLike | None = None) -> Grid:
     """The grid to work on: the cube's, else the bbox's UTM grid at 10 m, else the label raster's."""
     if cube is not None:
         from tessera.cube import open_cube
@@ -69,13 +74,13 @@ def region_grid(labels: Path | None = None, bbox=None, cube: str | os.PathLike |
 
 
 def labelled_region(
-    store,
+    store: RegionReads,
     year: int,
     labels: str | os.PathLike,
     column: str | None = None,
-    bbox=None,
+    bbox: BBox | None = None,
     cube: str | os.PathLike | None = None,
-    task: str = "classification",
+    task: Task = "classification",
     depth: int | None = None,
     groups: str | os.PathLike | None = None,
     group_column: str | None = None,
@@ -91,13 +96,15 @@ def labelled_region(
     if not is_raster and cube is None and bbox is None:
         raise LabelError("vector labels need --bbox (or --cube) to say which region to map")
     grid = region_grid(labels, bbox, cube)
-    if task not in ("classification", "regression"):
-        raise LabelError(f"task {task!r} must be classification or regression")
+    task = check_task(task)
+    legend: dict[int, str] = {}
     if task == "regression":
-        if not is_raster and not column:
+        if is_raster:
+            lab = read_value_raster(labels, grid)
+        elif column:
+            lab = rasterize_values(labels, grid, column)
+        else:
             raise LabelError(f"{labels} is a vector file: name its value column with --column")
-        lab = read_value_raster(labels, grid) if is_raster else rasterize_values(labels, grid, column)
-        legend = {}
     elif is_raster:
         lab, legend = read_label_raster(labels, grid), read_legend(labels)
     else:

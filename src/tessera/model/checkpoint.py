@@ -223,6 +223,7 @@ def load(
                 f"{path} has no tessera config in its header; it was written neither by "
                 "tessera.model.save nor by `tessera train`"
             )
+        stored: ModelConfig
         if training:
             stored = _training_model_config(meta, path)
         else:
@@ -245,11 +246,11 @@ def load(
     else:
         state, args = _published_state_dict(path)
         if _family(state, path) == STUDENT:
-            stored = StudentConfig.from_args(args or {})
-            if config is not None and config != stored:
-                raise ConfigError(f"{path} holds a {stored} student, not the requested {config}")
-            cfg = stored
-            source = f"{path} (a v2 student whose args say {stored.to_args()})"
+            student = StudentConfig.from_args(args or {})
+            if config is not None and config != student:
+                raise ConfigError(f"{path} holds a {student} student, not the requested {config}")
+            cfg = student
+            source = f"{path} (a v2 student whose args say {student.to_args()})"
         else:
             cfg = config or infer_config(state, n_heads)
             source = str(path)

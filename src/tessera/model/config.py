@@ -8,9 +8,13 @@ that CPU training and tests run in minutes.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from tessera import sensors
 from tessera.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tessera.model.student import StudentConfig
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ def preset(name: str) -> TesseraConfig:
         raise ConfigError(f"no preset {name!r}; choose one of {', '.join(PRESETS)}") from None
 
 
-def preset_name(cfg) -> str | None:
+def preset_name(cfg: TesseraConfig | StudentConfig) -> str | None:
     """The preset whose shapes ``cfg`` has (dropout aside), or None; v2 students' as ``student-…``."""
     if getattr(cfg, "family", None) is not None:
         from tessera.model.student import STUDENT_PRESETS

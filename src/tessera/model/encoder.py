@@ -10,6 +10,7 @@ projections; tests check numerical parity with PyTorch's reference layer.
 from __future__ import annotations
 
 import math
+from typing import cast, overload
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +24,14 @@ from tessera.model.config import TesseraConfig
 _ONEDNN_LINEAR = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
 
 
+@overload
+def _as_dtype(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor: ...
+@overload
+def _as_dtype(t: None, dtype: torch.dtype) -> None: ...
+@overload
+def _as_dtype(t: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None: ...
+
+
 def _as_dtype(t: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
     """``t`` in ``dtype``; for parameters cached on the parameter itself, keyed by its version
     counter (bumped by every in-place update), so bf16 weights are cast once, not per call."""
@@ -34,7 +43,7 @@ def _as_dtype(t: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None
     if hit is not None and hit[0] == (t._version, dtype):
         return hit[1]
     out = t.detach().to(dtype)
-    t._tessera_cast = ((t._version, dtype), out)
+    t._tessera_cast = ((t._version, dtype), out)  # type: ignore[attr-defined]
     return out
 
 
@@ -197,6 +206,13 @@ class GRUCell(nn.Module):
     (PyTorch's GRU puts r outside W_hh h and blends the other way round: not interchangeable.)
     """
 
+    W_ir: nn.Linear
+    W_iz: nn.Linear
+    W_ih: nn.Linear
+    W_hr: nn.Linear
+    W_hz: nn.Linear
+    W_hh: nn.Linear
+
     def __init__(self, d: int) -> None:
         super().__init__()
         for name in ("W_ir", "W_iz", "W_ih", "W_hr", "W_hz", "W_hh"):
@@ -290,7 +306,7 @@ class Backbone(nn.Module):
 
     def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
         values, doy = tokens[..., : self.bands], tokens[..., self.bands]
-        first, second = self.embedding[0], self.embedding[2]
+        first, second = cast(nn.Linear, self.embedding[0]), cast(nn.Linear, self.embedding[2])
         x = linear(linear(values, first.weight, first.bias, relu=True), second.weight, second.bias)
         return x + doy_position_encoding(doy, self.d_model).to(x.dtype)
 

@@ -11,7 +11,9 @@ optional per-head RMS normalisation of queries and keys.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -70,7 +72,8 @@ class StudentConfig:
         unknown = set(d) - known - {"family"}
         if unknown:
             raise ConfigError(f"unknown student config keys {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**{k: tuple(v) if k == "matryoshka_dims" else v for k, v in d.items() if k != "family"})
+        fields: dict[str, Any] = {k: tuple(v) if k == "matryoshka_dims" else v for k, v in d.items() if k != "family"}
+        return cls(**fields)
 
     @classmethod
     def from_args(cls, args: dict) -> StudentConfig:
@@ -158,8 +161,21 @@ class StandardStack(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(layers)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[nn.Module]:
         return iter(self.layers)
+
+
+class AttentionPool(nn.Module):
+    """The published ``attn_pool``: one score per time step (``query``), softmax over time."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.query = nn.Linear(d, 1)
+
+
+def _gemm_dtype(layers: nn.Module) -> torch.dtype | None:
+    """The dtype the stack's first layer runs its GEMMs in (None: autocast or fp32 as is)."""
+    return cast("torch.dtype | None", next(iter(layers)).gemm_dtype)  # type: ignore[call-overload]
 
 
 class StudentBackbone(nn.Module):
@@ -174,14 +190,14 @@ class StudentBackbone(nn.Module):
         self.bands, self.d_model = bands, d
         self.embedding = nn.Sequential(nn.Linear(bands, d), nn.ReLU(), nn.Linear(d, d))
         make = QKNormLayer if cfg.qk_norm else TransformerLayer
-        layers = [make(d, cfg.nhead, cfg.dim_feedforward, dropout) for _ in range(cfg.num_layers)]
+        layers: list[nn.Module] = [make(d, cfg.nhead, cfg.dim_feedforward, dropout) for _ in range(cfg.num_layers)]
         self.transformer_encoder = nn.ModuleList(layers) if cfg.qk_norm else StandardStack(layers)
-        self.attn_pool = nn.Module()
-        self.attn_pool.query = nn.Linear(d, 1)
+        self.attn_pool = AttentionPool(d)
 
     def _encode(self, tokens: torch.Tensor, dt: torch.dtype | None) -> torch.Tensor:
         values, doy = tokens[..., : self.bands], tokens[..., self.bands]
-        x = gemm(gemm(values, self.embedding[0], relu=True, dtype=dt), self.embedding[2], dtype=dt)
+        first, second = cast(nn.Linear, self.embedding[0]), cast(nn.Linear, self.embedding[2])
+        x = gemm(gemm(values, first, relu=True, dtype=dt), second, dtype=dt)
         x = x + doy_position_encoding(doy, self.d_model).to(x.dtype)
         for layer in self.transformer_encoder:
             x = layer(x)
@@ -190,7 +206,7 @@ class StudentBackbone(nn.Module):
         return (weights.to(x.dtype) * x).sum(dim=1)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        dt = next(iter(self.transformer_encoder)).gemm_dtype
+        dt = _gemm_dtype(self.transformer_encoder)
         if self.training or torch.is_grad_enabled():
             return self._encode(tokens, dt)
         step = max(1, self.inference_chunk_tokens // max(1, tokens.shape[1]))
@@ -235,11 +251,11 @@ class PixelStudent(nn.Module):
         self.check_inputs(s2_tokens, s1_tokens)
         fused = torch.cat((self.s2_backbone(s2_tokens), self.s1_backbone(s1_tokens)), dim=-1)
         r = self.dim_reducer
-        dt = next(iter(self.s2_backbone.transformer_encoder)).gemm_dtype
+        dt = _gemm_dtype(self.s2_backbone.transformer_encoder)
         if self.training or dt is None:
             return r(fused)
-        h = F.relu(r[1](gemm(fused, r[0], dtype=dt)))
-        return r[5](gemm(h, r[4], dtype=dt))
+        h = F.relu(r[1](gemm(fused, cast(nn.Linear, r[0]), dtype=dt)))
+        return r[5](gemm(h, cast(nn.Linear, r[4]), dtype=dt))
 
 
 def student_flops_per_pixel(cfg: StudentConfig, t_s2: int, t_s1: int) -> int:

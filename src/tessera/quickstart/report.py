@@ -3,23 +3,45 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from tessera.heads.evaluate import Summary, best_of
 from tessera.quickstart.config import FRACTIONS, HEADS, SHIPPED, QuickstartConfig
 
+if TYPE_CHECKING:
+    from tessera.embed import EmbedSummary
+    from tessera.train.adapt import AdaptResult
 
-def _verdict(acc, frac: float) -> tuple[bool, str]:
+
+def _best(acc: Summary, frac: float, prefix: str) -> tuple[float, str]:
+    found = best_of(acc, frac, prefix)
+    if found is None:
+        raise KeyError(f"the quickstart fitted no {prefix!r} feature set at {frac:.0%}")
+    return found
+
+
+def _verdict(acc: Summary, frac: float) -> tuple[bool, str]:
     """Embeddings' best head against the BEST raw baseline: any raw feature set, any head."""
-    from tessera.heads.evaluate import best_of
-
-    emb, raw = best_of(acc, frac, "embeddings"), best_of(acc, frac, "raw")
+    emb, raw = _best(acc, frac, "embeddings"), _best(acc, frac, "raw")
     return emb[0] > raw[0], f"{emb[0]:.3f} ({emb[1]}) vs {raw[0]:.3f} ({raw[1]})"
 
 
 def write_report(
-    out: Path, cfg: QuickstartConfig, acc, f1, maps, summary, times, n_labelled: int, names: list[str], adapted
+    out: Path,
+    cfg: QuickstartConfig,
+    acc: Summary,
+    f1: Summary,
+    maps: dict[str, tuple[str, np.ndarray]],
+    summary: EmbedSummary,
+    times: dict[str, float],
+    n_labelled: int,
+    names: list[str],
+    adapted: AdaptResult,
 ) -> Path:
+    """``out/report.md``: every figure of the run, the verdict against the best raw baseline."""
     from tessera.atomic import atomic_file
-    from tessera.heads.evaluate import best_of
 
     lines = [
         "# tessera quickstart report",
@@ -70,10 +92,10 @@ def write_report(
                 "(see benchmarks/RESULTS.md for the frozen test family)."
             )
         )
-        base = best_of(acc, frac, SHIPPED)
+        base = _best(acc, frac, SHIPPED)
         lines.append(
             f"  Adaptation: best head on the shipped model's embeddings {base[0]:.3f} ({base[1]}) → "
-            f"{best_of(acc, frac, 'embeddings')[0]:.3f} adapted."
+            f"{_best(acc, frac, 'embeddings')[0]:.3f} adapted."
         )
     lines += [
         "",

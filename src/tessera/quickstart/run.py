@@ -63,6 +63,7 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     region = labelled_region(
         open_store(store_path), year, target / "classes.tif", cube=cube_path, groups=target / "fields.tif"
     )
+    assert region.raw is not None and region.groups is not None, "a cube and fields were given"
     raw = {SHIPPED: read_grid(open_store(shipped_path), region.grid, year).data, **region.raw}
     feats, labels, rows, cols = dataclasses.replace(region, raw=raw).pixels()
     groups = region.groups[rows, cols]

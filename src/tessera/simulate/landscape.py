@@ -132,8 +132,8 @@ def make_landscape(
             continue
         sel = classes == c.id
         base_h = lo + (hi - lo) * stand_height[patch_ids[sel]]
-        jitter = 0.08 * (hi - lo + 1) * trait.standard_normal(int(sel.sum()))
-        height[sel] = np.clip(base_h * vigour[sel] + jitter, 0, None)
+        spread = 0.08 * (hi - lo + 1) * trait.standard_normal(int(sel.sum()))
+        height[sel] = np.clip(base_h * vigour[sel] + spread, 0, None)
 
     return Landscape(
         classes=classes,

@@ -98,7 +98,8 @@ def render_s2(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One S2 date: (H, W, 10) uint16 DN and (H, W) uint8 SCL."""
     cp = canopy(land, doy)
-    green = green_spectrum(land) if green_spectrum is None else green_spectrum
+    # the parameter shadows the module's function of the same name: reach that one through globals
+    green = globals()["green_spectrum"](land) if green_spectrum is None else green_spectrum
     rest = np.clip(1 - cp.green - cp.dry - cp.flower, 0, 1)
     refl = (
         cp.green[..., None] * green

@@ -22,7 +22,7 @@ import numpy as np
 
 from tessera import sensors
 from tessera.atomic import atomic_dir, check_output
-from tessera.cube import CubeData, cube_location, open_cube, write_cube
+from tessera.cube import Cube, CubeData, cube_location, open_cube, write_cube
 from tessera.cube.data import check_year
 from tessera.errors import ConfigError, InputNotFoundError
 from tessera.grid import Grid, utm_grid
@@ -211,6 +211,6 @@ def read_labels(scene_dir: str | os.PathLike) -> dict[str, np.ndarray]:
     return out
 
 
-def open_scene_cube(scene_dir: str | os.PathLike):
+def open_scene_cube(scene_dir: str | os.PathLike) -> Cube:
     """The lazily opened cube of a written scene."""
     return open_cube(cube_location(scene_dir))

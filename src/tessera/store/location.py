@@ -16,6 +16,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tessera.atomic import atomic_file
 from tessera.store.errors import StoreError
@@ -26,7 +27,7 @@ from tessera.store.sources import is_url
 class Location:
     """A directory-like place: ``Location("a.zarr") / "utm31"``; keys are ``/``-separated."""
 
-    def __init__(self, location: str | os.PathLike, fs=None) -> None:
+    def __init__(self, location: str | os.PathLike, fs: Any = None) -> None:
         text = os.fspath(location)
         self.remote = is_url(text)
         if self.remote:
@@ -41,7 +42,7 @@ class Location:
                         "protocol (s3fs for s3://, gcsfs for gs://)"
                     ) from exc
             self.fs, self.url = fs, text.rstrip("/")
-            self.path = None
+            self.path: Path | None = None
         else:
             self.fs, self.path = None, Path(text.removeprefix("file://"))
             self.url = str(self.path)
@@ -51,10 +52,17 @@ class Location:
         """``location`` as a Location (itself if it already is one)."""
         return location if isinstance(location, Location) else cls(location)
 
+    @property
+    def local(self) -> Path:
+        """The path of a local location (a remote one has none)."""
+        if self.path is None:
+            raise StoreError(f"{self.url} is remote; it has no local path")
+        return self.path
+
     def __truediv__(self, key: str) -> Location:
         if self.remote:
             return Location(f"{self.url}/{key}", self.fs)
-        return Location(self.path / key)
+        return Location(self.local / key)
 
     def __str__(self) -> str:
         return self.url
@@ -63,12 +71,12 @@ class Location:
         """``STORE{suffix}`` beside this location (the build directory)."""
         if self.remote:
             return Location(self.url + suffix, self.fs)
-        return Location(self.path.with_name(self.path.name + suffix))
+        return Location(self.local.with_name(self.local.name + suffix))
 
-    def zarr_store(self):
+    def zarr_store(self) -> Any:
         """What ``zarr.open_group`` takes: a path (zarr's LocalStore, atomic writes) or an FsspecStore."""
         if not self.remote:
-            return str(self.path)
+            return str(self.local)
         from zarr.storage import FsspecStore
 
         return FsspecStore.from_url(self.url, storage_options=dict(self.fs.storage_options))
@@ -76,7 +84,7 @@ class Location:
     # -- objects ------------------------------------------------------------------------------
     def read_bytes(self) -> bytes | None:
         try:
-            return self.fs.cat_file(self.url) if self.remote else self.path.read_bytes()
+            return self.fs.cat_file(self.url) if self.remote else self.local.read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
@@ -85,8 +93,8 @@ class Location:
         if self.remote:
             self.fs.pipe_file(self.url, data)
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(self.path) as tmp:
+        self.local.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(self.local) as tmp:
             tmp.write_bytes(data)
 
     def _fresh(self) -> None:
@@ -98,13 +106,13 @@ class Location:
         if self.remote:
             self._fresh()
             return self.fs.exists(self.url)
-        return self.path.exists()
+        return self.local.exists()
 
     def is_file(self) -> bool:
         if self.remote:
             self._fresh()
             return self.fs.isfile(self.url)
-        return self.path.is_file()
+        return self.local.is_file()
 
     def names(self) -> list[str]:
         """Names directly under this location (none if it does not exist)."""
@@ -114,7 +122,7 @@ class Location:
                 return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(self.url, detail=False))
             except FileNotFoundError:
                 return []
-        return sorted(p.name for p in self.path.iterdir()) if self.path.is_dir() else []
+        return sorted(p.name for p in self.local.iterdir()) if self.local.is_dir() else []
 
     @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[None]:
@@ -123,6 +131,6 @@ class Location:
             key = hashlib.sha256(self.url.encode()).hexdigest()[:16]
             folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tessera" / "locks" / key
         else:
-            folder = self.path / "locks"
+            folder = self.local / "locks"
         with file_lock(folder / name):
             yield

@@ -87,12 +87,17 @@ def check_key(key: str) -> str:
         ) from exc
 
 
+def _window(values: list) -> tuple[int, int, int, int]:
+    row, col, height, width = (int(v) for v in values)
+    return row, col, height, width
+
+
 def parse(text: str, source: str) -> ShardManifest:
     try:
         raw = json.loads(text)
         blocks = tuple(
             BlockRecord(
-                tuple(int(v) for v in b["window"]),
+                _window(b["window"]),
                 str(b["source"]),
                 int(b["pixels"]),
                 int(b["nodata"]),
@@ -135,6 +140,9 @@ def read_all(folder: Location | Path) -> dict[tuple[int, int], ShardManifest]:
     out = {}
     for name in folder.names():
         if name.startswith("r") and name.endswith(".json"):
-            m = parse((folder / name).read_bytes().decode(), f"{folder}/{name}")
+            data = (folder / name).read_bytes()
+            if data is None:  # removed since it was listed: a concurrent rewrite, read it next time
+                continue
+            m = parse(data.decode(), f"{folder}/{name}")
             out[m.shard] = m
     return out

@@ -92,7 +92,7 @@ class ArraySpec:
                 index_codecs = cfg["index_codecs"]
                 codecs = cfg["codecs"]
             endian, chain = _codec_pipeline(codecs, path)
-            dtype = dtype.newbyteorder(endian) if dtype.itemsize > 1 else dtype
+            dtype = dtype.newbyteorder(endian) if dtype.itemsize > 1 else dtype  # type: ignore[arg-type]
             index_chain: list = []
             if index_codecs is not None:
                 _, index_chain = _codec_pipeline(index_codecs, f"{path} (shard index)")

@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tessera.store.errors import StoreError, StoreUnreachableError
 
@@ -192,7 +192,7 @@ class ZarrStoreSource:
     needed for consistency); ``listed_metadata`` gathers the same map by listing the groups.
     """
 
-    def __init__(self, store, location: str) -> None:
+    def __init__(self, store: Any, location: str) -> None:
         self.store, self.location = store, location.rstrip("/") + "/"
 
     def _get(self, key: str, byte_range=None) -> bytes | None:

@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import zarr
@@ -36,6 +37,7 @@ from tessera.store import manifest
 from tessera.store.errors import StoreError
 from tessera.store.layout import StoreLayout, Zone, depth_chunk
 from tessera.store.location import Location
+from tessera.store.manifest import BlockRecord
 
 _FILL_DEFAULTS = {"write_empty_chunks": True}  # a written shard holds every chunk: see ``access``
 
@@ -92,7 +94,8 @@ class ZoneWriter:
 
     def __init__(self, store: EmbeddingStore, zone: Zone, year: int) -> None:
         self.store, self.zone, self.year = store, zone, year
-        group = zarr.open_group((store.location / zone.name).zarr_store(), mode="r+", use_consolidated=False)
+        # Any: zarr types members as Array | Group; these are the convention's arrays
+        group: Any = zarr.open_group((store.location / zone.name).zarr_store(), mode="r+", use_consolidated=False)
         years = [int(v) for v in group["time"][:]]
         if year not in years:
             raise StoreError(f"{store.location} has no year {year} in {zone.name}; it holds {years}")
@@ -131,7 +134,7 @@ class ZoneWriter:
 
     def write_block(
         self, shard: tuple[int, int], window: Window, q: np.ndarray, scales: np.ndarray, source: str
-    ) -> manifest.BlockRecord:
+    ) -> BlockRecord:
         """Write one block (a piece of one shard) and record it in the build directory.
 
         No-data pixels (NaN scale from ``quantize``) are stored as +inf, the convention's "no data
@@ -201,7 +204,10 @@ class EmbeddingStore:
         zones = self.zones()
         if not zones:
             return []
-        return [int(v) for v in zarr.open_array((self.location / zones[0].name / "time").zarr_store(), mode="r")[:]]
+        return [
+            int(v)
+            for v in np.asarray(zarr.open_array((self.location / zones[0].name / "time").zarr_store(), mode="r")[:])
+        ]
 
     def writer(self, year: int, zone: Zone) -> ZoneWriter:
         return ZoneWriter(self, zone, year)
@@ -306,7 +312,7 @@ def _create_zone(
 
 
 def _append_year(zone_dir: Location, years: list[int]) -> None:
-    g = zarr.open_group(zone_dir.zarr_store(), mode="r+", use_consolidated=False)
+    g: Any = zarr.open_group(zone_dir.zarr_store(), mode="r+", use_consolidated=False)
     for name, node in g.arrays():
         if node.metadata.dimension_names and node.metadata.dimension_names[0] == "time" and name != "time":
             node.resize((len(years), *node.shape[1:]))
@@ -364,9 +370,9 @@ def _open_for_write(
                     consolidate(Path(tmp))
                     (loc / "zarr.json").write_bytes((Path(tmp) / "zarr.json").read_bytes())
             else:
-                if loc.path.exists():
-                    loc.path.rmdir()
-                with atomic_dir(loc.path) as tmp:
+                if loc.local.exists():
+                    loc.local.rmdir()
+                with atomic_dir(loc.local) as tmp:
                     zarr.create_group(str(tmp), attributes=attrs, zarr_format=3)
                     consolidate(tmp)
     return EmbeddingStore(loc)

@@ -17,20 +17,25 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tessera.errors import ConfigError
 from tessera.progress import Progress
 
+if TYPE_CHECKING:
+    from tessera.model import TesseraConfig
+    from tessera.train.projector import ProjectorConfig
 
-def adaptation_projector(cfg):
+
+def adaptation_projector(cfg: TesseraConfig) -> ProjectorConfig:
     """A fresh projector for continued training: the checkpoint's preset's, but never the 16384 × 5
     of v1 pretraining (1.3 B parameters, not published with the weights): 1024 × 2 keeps a short
     adaptation run within a CPU's memory."""
     from tessera.model import preset_name
     from tessera.train.projector import PROJECTORS
 
-    return PROJECTORS.get(preset_name(cfg) if preset_name(cfg) in ("tiny", "small") else "small")
+    name = preset_name(cfg)
+    return PROJECTORS[name if name in ("tiny", "small") else "small"]
 
 
 def continue_from(init: str | os.PathLike) -> dict[str, Any]:

@@ -191,9 +191,9 @@ def train(
         lr = learning_rate(step, config.steps, config.lr, config.warmup_steps, config.plateau_steps, config.final_lr)
         for group in opt.param_groups:
             group["lr"] = lr
-        s2, s1, _, _ = data.batch(step, config.batch_size, rank, world)
-        s2 = torch.from_numpy(np.ascontiguousarray(s2)).to(device)
-        s1 = torch.from_numpy(np.ascontiguousarray(s1)).to(device)
+        b2, b1, _, _ = data.batch(step, config.batch_size, rank, world)
+        s2 = torch.from_numpy(np.ascontiguousarray(b2)).to(device)
+        s1 = torch.from_numpy(np.ascontiguousarray(b1)).to(device)
         rng = _step_rng(config.seed, step)
         alpha = float(rng.beta(1.0, 1.0))
         perm = torch.from_numpy(rng.permutation(len(s2))).to(device)
@@ -280,7 +280,7 @@ def _best_score(out: Path, criterion: str) -> float | None:
     return max(scores) if CRITERIA[criterion] else min(scores)
 
 
-def trainable(model, path) -> Tessera:
+def trainable(model: torch.nn.Module, path: str | os.PathLike) -> Tessera:
     """``model`` if this loop can train it (the v1 architecture), else a one-line error."""
     if not isinstance(model, Tessera):
         raise ConfigError(
@@ -294,6 +294,7 @@ def _initialise(model: Tessera, config: TrainConfig) -> None:
     """Load ``config.init``'s weights; its shapes must be the run's (the CLI takes them from it)."""
     from tessera.model import load
 
+    assert config.init is not None, "only called for a run that continues from weights"
     init = trainable(load(config.init), config.init)
     if init.cfg != model.cfg:
         raise ConfigError(

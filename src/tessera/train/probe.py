@@ -70,7 +70,7 @@ def embed_validation(model: torch.nn.Module, val: ValidationSet, batch: int = 10
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    total = 0
+    total: np.ndarray | None = None
     for s2, s1 in zip(val.s2, val.s1, strict=True):
         out = [
             model(torch.from_numpy(s2[i : i + batch]).to(device), torch.from_numpy(s1[i : i + batch]).to(device))
@@ -78,8 +78,10 @@ def embed_validation(model: torch.nn.Module, val: ValidationSet, batch: int = 10
             .cpu()
             for i in range(0, len(s2), batch)
         ]
-        total = total + torch.cat(out).numpy()
+        emb = torch.cat(out).numpy()
+        total = emb if total is None else total + emb
     model.train(was_training)
+    assert total is not None, "a validation set holds at least one draw"
     return total / len(val.s2)
 
 
@@ -92,7 +94,7 @@ def evaluate(model: torch.nn.Module, val: ValidationSet, fraction: float) -> dic
     ]
     scores = {"rankme": rankme(torch.from_numpy(draws[0]))}
     if val.labels is not None:
-        scores["probe_acc"] = linear_probe(sum(draws) / len(draws), val.labels, fraction)
+        scores["probe_acc"] = linear_probe(np.asarray(sum(draws)) / len(draws), val.labels, fraction)
     if len(draws) > 1:
         scores |= view_scores(draws[0], draws[1])
     return scores

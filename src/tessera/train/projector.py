@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from tessera.errors import ConfigError
@@ -37,5 +38,5 @@ class Projector(nn.Module):
         layers.append(nn.Linear(dim, cfg.width, bias=False))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

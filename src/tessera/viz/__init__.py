@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tessera.atomic import atomic_file
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def pca_rgb(data: np.ndarray) -> np.ndarray:
@@ -65,7 +70,7 @@ def save_png(
 
 
 def plot_learning_curves(
-    summary: dict[tuple[str, str, float], tuple[float, float]],
+    summary: Mapping[Any, tuple[float, float]],  # (features, head, fraction) → (mean, sd)
     path: str | os.PathLike,
     metric: str = "accuracy",
     title: str = "",
@@ -90,7 +95,7 @@ def plot_learning_curves(
     return save_figure(fig, path)
 
 
-def save_figure(fig, path: str | os.PathLike) -> Path:
+def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
     """Write a matplotlib figure as PNG atomically and free it."""
     import matplotlib.pyplot as plt
 

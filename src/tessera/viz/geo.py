@@ -126,7 +126,7 @@ def web_map(
             f'<div style="position:fixed;bottom:24px;left:12px;z-index:9999;background:white;padding:6px;'
             f'font:12px sans-serif;border-radius:4px">{rows}</div>'
         )
-        m.get_root().html.add_child(folium.Element(box))
+        m.get_root().html.add_child(folium.Element(box))  # type: ignore[attr-defined]  # a Figure's html
     path = Path(path)
     with atomic_file(path) as tmp:
         m.save(str(tmp))
