@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: quickstart test test-slow clean
+.PHONY: quickstart test test-slow check clean
 
 # torch==2.13.0 first: on this project's machines that pin resolves to a local CPU wheel, while a
 # loose `torch` would pull a multi-GB CUDA build. Users with GPUs install their own torch first.
@@ -42,6 +42,12 @@ test: $(VENV)/.installed
 	else echo "no Python >= 3.12 here: the geotessera 0.11 interoperability tests will be skipped"; fi
 	$(MAKE) -s .venv-reader/.installed && .venv-reader/bin/pip install -q . && .venv-reader/bin/pip install -q --no-deps --force-reinstall .
 	$(BIN)/python -m pytest
+
+# The house rules, before any test: lint, the formatter's output, and types (configured in pyproject.toml).
+check: $(VENV)/.installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 
 test-slow: $(VENV)/.installed
 	$(BIN)/python -m pytest -m slow

@@ -77,7 +77,7 @@ def test_schedule_warmup_plateau_cosine():
     lr = [learning_rate(s, 100, 1.0, 10, 20, 0.01) for s in range(101)]
     assert lr[0] == pytest.approx(0.1) and lr[9] == pytest.approx(1.0)
     assert all(x == 1.0 for x in lr[10:30])
-    assert all(a >= b for a, b in itertools.pairwise(lr))
+    assert all(a >= b for a, b in itertools.pairwise(lr[30:]))
     assert lr[100] == pytest.approx(0.01)
 
 

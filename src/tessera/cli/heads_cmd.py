@@ -91,11 +91,12 @@ def curve_command(
     """Accuracy and macro-F1 (or RMSE, MAE, R²) against the fraction of labels used, as CSV + PNG."""
     check_writable(out)
     from tessera.heads.curves import comparison_lines, headline_lines, main_metric, region_curve, write_curve
+    from tessera.heads.evaluate import check_split
 
     depths, fracs = parse_depths(depth, "--depth"), parse_numbers(fractions, "--fractions")
     region = read_region(store, labels, year, column, bbox, cube, task, groups=groups, group_column=group_column)
     with console.status("fitting heads at every label fraction …"):
-        points = region_curve(region, heads.split(","), fracs, split, repeats, depths)  # type: ignore[arg-type]
+        points = region_curve(region, heads.split(","), fracs, check_split(split), repeats, depths)
     n = len(region.pixels()[1])
     acc = write_curve(out, points, region.task, f"{split} hold-out, {n:,} labelled pixels")
     for line in comparison_lines(acc) + headline_lines(acc, main_metric(region.task)):

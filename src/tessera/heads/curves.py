@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tessera.errors import ConfigError
-from tessera.heads.evaluate import SPLITS, CurvePoint, Split, Summary, best_of, learning_curve, summarise
+from tessera.heads.evaluate import CurvePoint, Split, Summary, best_of, check_split, learning_curve, summarise
 from tessera.heads.workflow import LabelledRegion
 
 METRICS = {"classification": ("accuracy", "macro_f1"), "regression": ("rmse", "mae", "r2")}
@@ -25,8 +25,7 @@ def region_curve(
 ) -> list[CurvePoint]:
     """Every head at every label fraction on the region's embeddings (one feature set per
     Matryoshka prefix in ``depths``, else the full vectors) and its raw-band baselines."""
-    if split not in SPLITS:
-        raise ConfigError(f"--split {split!r} must be groups, spatial or random")
+    split = check_split(split)
     if (split == "groups") != (region.groups is not None):
         raise ConfigError("--split groups and --groups FILE go together: give both or neither")
     if not all(0 < f <= 1 for f in fractions):

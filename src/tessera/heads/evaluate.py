@@ -39,6 +39,13 @@ def check_task(task: str) -> Task:
     return task  # type: ignore[return-value]
 
 
+def check_split(split: str) -> Split:
+    """``split`` as a :data:`Split`, or a one-line error naming the choices."""
+    if split not in SPLITS:
+        raise ConfigError(f"split {split!r} must be groups, spatial or random")
+    return split  # type: ignore[return-value]
+
+
 def block_split(rows: np.ndarray, cols: np.ndarray, block: int, seed: int = 0) -> np.ndarray:
     """True for pixels in a random half of ``block``-px squares: train there, test elsewhere,
     so no test pixel has a labelled neighbour in its own square."""
@@ -142,8 +149,7 @@ def learning_curve(
     ``"random"`` scores every pixel not drawn.
     """
     check_task(task)
-    if split not in SPLITS:
-        raise ConfigError(f"split {split!r} must be groups, spatial or random")
+    check_split(split)
     if split == "groups" and (groups is None or len(groups) != len(labels)):
         raise ConfigError("split 'groups' needs one group id per labelled pixel (e.g. --groups fields.tif)")
     if task == "classification" and len(np.unique(labels)) < 2:
