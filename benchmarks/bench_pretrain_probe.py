@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--eval-only", action="store_true", help="score the model already in --work")
     args = ap.parse_args()
     w = args.work
+    w.mkdir(parents=True, exist_ok=True)
     tessera = [sys.executable, "-m", "tessera"]
     if args.eval_only:
         evaluate(w, None)
