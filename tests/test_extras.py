@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tessera.extras import missing_extra
+from tessera.extras import COMMAND_EXTRAS, PROVIDES, missing_extra
 
 ROOT = Path(__file__).parents[1]
 
@@ -19,6 +20,23 @@ def test_a_missing_optional_module_names_its_extra_and_the_commands_others():
     assert err is not None and "pip install 'tessera[model,dask]'" in str(err) and "torch" in str(err)
     err = missing_extra(ModuleNotFoundError("No module named 'sklearn.linear_model'", name="sklearn.linear_model"))
     assert err is not None and "tessera[heads]" in str(err)
+
+
+def test_a_command_is_told_its_own_extras_not_another_that_also_has_the_module():
+    # scipy comes with [heads] as well as [simulate]: `tessera change` needs heads, not simulate
+    err = missing_extra(ModuleNotFoundError("No module named 'scipy'", name="scipy"), "change")
+    assert err is not None and "pip install 'tessera[heads,viz]'" in str(err)
+
+
+def test_the_extras_table_matches_pyproject():
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for extra, modules in PROVIDES.items():
+        names = {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0] for r in declared[extra]}
+        assert names == set(modules.values()), f"[{extra}] in pyproject.toml: {sorted(names)}"
+    assert set(declared) - {"all", "dev"} == set(PROVIDES)
+    assert all(set(needs) <= set(PROVIDES) for needs in COMMAND_EXTRAS.values())
 
 
 def test_a_module_no_extra_provides_keeps_its_own_error():

@@ -9,25 +9,25 @@ from __future__ import annotations
 
 from tessera.errors import MissingExtraError
 
-# Top-level module → the extra that installs it.
-EXTRA_OF: dict[str, str] = {
-    "torch": "model",
-    "safetensors": "model",
-    "sklearn": "heads",
-    "scipy": "simulate",
-    "skops": "heads",
-    "matplotlib": "viz",
-    "folium": "viz",
-    "dask": "dask",
-    "distributed": "dask",
-    "pystac": "acquire",
-    "pystac_client": "acquire",
-    "odc": "acquire",
-    "geopandas": "geotessera",
-    "pyarrow": "geotessera",
-    "s3fs": "s3",
-    "icechunk": "icechunk",
-    "planetary_computer": "planetary-computer",
+# Each extra → the top-level modules it installs and their distributions, as
+# pyproject.toml's [project.optional-dependencies] lists them (a test keeps the two in step).
+PROVIDES: dict[str, dict[str, str]] = {
+    "model": {"torch": "torch", "safetensors": "safetensors"},
+    "heads": {"sklearn": "scikit-learn", "skops": "skops", "scipy": "scipy"},
+    "viz": {"matplotlib": "matplotlib", "folium": "folium"},
+    "simulate": {"scipy": "scipy"},
+    "dask": {"dask": "dask", "distributed": "distributed"},
+    "acquire": {
+        "pystac": "pystac",
+        "pystac_client": "pystac-client",
+        "odc": "odc-stac",
+        "dask": "dask",
+        "distributed": "distributed",
+    },
+    "geotessera": {"geopandas": "geopandas", "pyarrow": "pyarrow"},
+    "s3": {"s3fs": "s3fs"},
+    "icechunk": {"icechunk": "icechunk"},
+    "planetary-computer": {"planetary_computer": "planetary-computer"},
 }
 
 # What each command needs beyond the reader install: the message names all of it at once, so a
@@ -50,12 +50,14 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
 
 def missing_extra(exc: ModuleNotFoundError, command: str | None = None) -> MissingExtraError | None:
     """The one-line error for an import that an extra would satisfy; None for any other module
-    (a genuinely broken install should keep its traceback)."""
+    (a genuinely broken install should keep its traceback). Names every extra the command needs,
+    adding the module's own only when none of those installs it."""
     module = (exc.name or "").split(".")[0]
-    extra = EXTRA_OF.get(module)
-    if extra is None:
+    providers = [extra for extra, modules in PROVIDES.items() if module in modules]
+    if not providers:
         return None
-    wanted = tuple(dict.fromkeys((*COMMAND_EXTRAS.get(command or "", ()), extra)))
+    needs = COMMAND_EXTRAS.get(command or "", ())
+    wanted = needs if any(p in needs for p in providers) else (*needs, providers[0])
     who = f"`tessera {command}`" if command else "this"
     return MissingExtraError(
         f"{who} needs the extra{'s' if len(wanted) > 1 else ''} {', '.join(wanted)} ({module} is not installed): "
