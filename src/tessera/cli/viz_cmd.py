@@ -22,18 +22,10 @@ def pca_command(
     check_writable(out)
     from tessera.access import open_store
     from tessera.access.region import read_region
-    from tessera.viz import pca_rgb, save_png
-    from tessera.viz.geo import rgb_rgba, save_rgb_geotiff, web_map
+    from tessera.viz.geo import PCA_SUFFIXES, save_pca
 
-    kind = out.suffix.lower()
-    if kind not in (".png", ".tif", ".tiff", ".html"):
+    if out.suffix.lower() not in PCA_SUFFIXES:
         raise ConfigError(f"--out {out} must end in .png, .tif or .html")
     region = read_region(open_store(store), parse_bbox(bbox), year)
-    rgb = pca_rgb(region.data)
-    if kind == ".png":
-        save_png(out, rgb, f"embeddings {year}: first three principal components")
-    elif kind == ".html":
-        web_map(out, region.grid, {f"embeddings {year} (PCA)": rgb_rgba(rgb)})
-    else:
-        save_rgb_geotiff(out, rgb, region.grid)
+    save_pca(out, region.data, region.grid, f"embeddings {year}")
     console.print(f"wrote [bold]{out}[/]: {region.grid.height} × {region.grid.width} px")

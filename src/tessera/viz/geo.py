@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from tessera.atomic import atomic_file
+from tessera.errors import ConfigError
 from tessera.grid import Grid
 
 
@@ -176,3 +177,23 @@ def plot_coverage(footprints: list[dict], path: str | os.PathLike, title: str = 
     from tessera.viz import save_figure
 
     return save_figure(fig, path)
+
+
+PCA_SUFFIXES = (".png", ".tif", ".tiff", ".html")
+
+
+def save_pca(path: str | os.PathLike, embeddings: np.ndarray, grid: Grid, name: str) -> Path:
+    """The first three principal components of (H, W, D) ``embeddings`` as RGB, in the form the
+    suffix asks for: ``.png``, an RGBA Cloud-Optimised GeoTIFF (``.tif``) or a web map (``.html``)."""
+    from tessera.viz import pca_rgb, save_png
+
+    path = Path(path)
+    kind = path.suffix.lower()
+    if kind not in PCA_SUFFIXES:
+        raise ConfigError(f"{path} must end in .png, .tif or .html")
+    rgb = pca_rgb(embeddings)
+    if kind == ".png":
+        return save_png(path, rgb, f"{name}: first three principal components")
+    if kind == ".html":
+        return web_map(path, grid, {f"{name} (PCA)": rgb_rgba(rgb)})
+    return save_rgb_geotiff(path, rgb, grid)
