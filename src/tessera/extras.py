@@ -44,7 +44,6 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "viz": ("viz",),
     "acquire": ("acquire", "dask"),
     "simulate": ("simulate",),
-    "cube": (),
 }
 
 

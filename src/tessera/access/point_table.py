@@ -98,14 +98,20 @@ def sample_table(
     return pd.concat([out.reset_index(drop=True), pd.DataFrame(new)], axis=1)
 
 
+def check_table_path(path: str | os.PathLike) -> str:
+    """The suffix of a points table to write (``.csv`` or ``.parquet``), or a one-line error."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise AccessError(f"--out {path} must end in .csv or .parquet")
+    return suffix
+
+
 def write_point_table(path: str | os.PathLike, table: pd.DataFrame) -> Path:
     """``table`` as ``.csv`` (floats in full, shortest round-trip repr) or ``.parquet``, atomically."""
     from tessera.atomic import atomic_file
 
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise AccessError(f"--out {path} must end in .csv or .parquet")
+    suffix = check_table_path(path)
     with atomic_file(path) as tmp:
         if suffix == ".parquet":
             try:

@@ -23,10 +23,9 @@ def sample_command(
     """Embeddings at points → the points table with status, e0 … e127 appended (NaN where no
     vector); every input column is kept, so results join back to their ids."""
     from tessera.access import open_store
-    from tessera.access.point_table import read_point_table, sample_table, write_point_table
+    from tessera.access.point_table import check_table_path, read_point_table, sample_table, write_point_table
 
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise ConfigError(f"--out {out} must end in .csv or .parquet")
+    check_table_path(out)
     check_writable(out)
     lon, lat, table = read_point_table(points)
     res = open_store(store).sample_points(np.column_stack([lon, lat]), year, depth=depth)

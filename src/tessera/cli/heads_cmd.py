@@ -23,6 +23,7 @@ from tessera.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from tessera.access.reader import RegionReads
     from tessera.heads.workflow import LabelledRegion
 
 heads_app = typer.Typer(help="Small heads on embeddings: learning curves, fitting, maps.", no_args_is_help=True)
@@ -30,7 +31,7 @@ app.add_typer(heads_app, name="heads")
 
 
 def read_region(
-    store: str,
+    reader: RegionReads,
     labels: Path,
     year: int,
     column: str | None,
@@ -42,13 +43,12 @@ def read_region(
     group_column: str | None = None,
 ) -> LabelledRegion:
     """The labelled region the heads commands work on, read behind a status line."""
-    from tessera.access import open_store
     from tessera.heads.evaluate import check_task
     from tessera.heads.workflow import labelled_region
 
     with console.status(f"reading {year} embeddings and the labels of {labels.name} …"):
         return labelled_region(
-            open_store(store),
+            reader,
             year,
             labels,
             column,
@@ -90,14 +90,16 @@ def curve_command(
 ) -> None:
     """Accuracy and macro-F1 (or RMSE, MAE, R²) against the fraction of labels used, as CSV + PNG."""
     check_writable(out)
+    from tessera.access import open_store
     from tessera.heads.curves import comparison_lines, headline_lines, main_metric, region_curve, write_curve
     from tessera.heads.evaluate import check_split
 
     depths, fracs = parse_depths(depth, "--depth"), parse_numbers(fractions, "--fractions")
-    region = read_region(store, labels, year, column, bbox, cube, task, groups=groups, group_column=group_column)
+    region = read_region(
+        open_store(store), labels, year, column, bbox, cube, task, groups=groups, group_column=group_column
+    )
     with console.status("fitting heads at every label fraction …"):
-        points = region_curve(region, heads.split(","), fracs, check_split(split), repeats, depths)
-    n = len(region.pixels()[1])
+        points, n = region_curve(region, heads.split(","), fracs, check_split(split), repeats, depths)
     acc = write_curve(out, points, region.task, f"{split} hold-out, {n:,} labelled pixels")
     for line in comparison_lines(acc) + headline_lines(acc, main_metric(region.task)):
         console.print(line)

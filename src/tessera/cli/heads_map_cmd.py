@@ -48,10 +48,11 @@ def fit_command(
     want = ".safetensors" if head == "unet" else ".skops"
     if out.suffix != want:
         raise ConfigError(f"--out {out}: a {head} head is saved as {want}")
-    region = read_region(store, labels, year, column, bbox, cube, task, depth)
+    reader = open_store(store)
+    region = read_region(reader, labels, year, column, bbox, cube, task, depth)
     with console.status(f"fitting a {head} head …"):
         fitted = fit_head(region, head)
-    save_head(out, fitted.model, head_metadata(fitted, year, store, embedding_model(open_store(store))))
+    save_head(out, fitted.model, head_metadata(fitted, year, store, embedding_model(reader)))
     classes = f", classes {region.legend}" if region.legend else ""
     console.print(f"wrote [bold]{out}[/]: {task} {head} on {fitted.n_labelled:,} labelled pixels{classes}")
 
@@ -91,8 +92,8 @@ def predict_command(
         raise ConfigError(f"--out {out} must be a .tif")
     if (model is None) == (labels is None):
         raise ConfigError("give exactly one of --model (a saved head) or --labels (fit one now)")
+    reader = open_store(store)
     if model is not None:
-        reader = open_store(store)
         saved, meta = load_head(model)
         check_model(meta, embedding_model(reader), allow_other_model)
         if meta.get("year") not in (None, year):
@@ -101,7 +102,7 @@ def predict_command(
         grid = region_grid(None, optional_bbox(bbox), optional_cube(cube))
         emb = mapping.embeddings_for_head(reader, grid, year, fitted, depth)
     else:
-        region = read_region(store, labels, year, column, bbox, cube, task, depth)
+        region = read_region(reader, labels, year, column, bbox, cube, task, depth)
         with console.status(f"fitting a {head} head …"):
             fitted = mapping.fit_head(region, head)
         grid, emb = region.grid, region.embeddings

@@ -8,7 +8,6 @@ import typer
 
 from tessera.cli.app import app, console
 from tessera.cli.options import STORE_ARG, YEAR_OPT, check_writable, parse_bbox
-from tessera.errors import ConfigError
 
 
 @app.command("pca")
@@ -22,10 +21,9 @@ def pca_command(
     check_writable(out)
     from tessera.access import open_store
     from tessera.access.region import read_region
-    from tessera.viz.geo import PCA_SUFFIXES, save_pca
+    from tessera.viz.geo import check_pca_path, save_pca
 
-    if out.suffix.lower() not in PCA_SUFFIXES:
-        raise ConfigError(f"--out {out} must end in .png, .tif or .html")
+    check_pca_path(out)
     region = read_region(open_store(store), parse_bbox(bbox), year)
     save_pca(out, region.data, region.grid, f"embeddings {year}")
     console.print(f"wrote [bold]{out}[/]: {region.grid.height} × {region.grid.width} px")

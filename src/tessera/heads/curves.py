@@ -22,9 +22,10 @@ def region_curve(
     split: Split = "spatial",
     repeats: int = 3,
     depths: Sequence[int] = (),
-) -> list[CurvePoint]:
+) -> tuple[list[CurvePoint], int]:
     """Every head at every label fraction on the region's embeddings (one feature set per
-    Matryoshka prefix in ``depths``, else the full vectors) and its raw-band baselines."""
+    Matryoshka prefix in ``depths``, else the full vectors) and its raw-band baselines; with the
+    number of labelled pixels the fits drew from."""
     split = check_split(split)
     if (split == "groups") != (region.groups is not None):
         raise ConfigError("--split groups and --groups FILE go together: give both or neither")
@@ -37,7 +38,7 @@ def region_curve(
         if max(depths) > full.shape[1]:
             raise ConfigError(f"--depth {max(depths)} exceeds the store's {full.shape[1]} dimensions")
         feats = {f"embeddings d{d}": full[:, :d] for d in sorted(depths)} | feats
-    return learning_curve(
+    points = learning_curve(
         feats,
         y,
         rows,
@@ -49,6 +50,7 @@ def region_curve(
         task=region.task,
         groups=groups,
     )
+    return points, len(y)
 
 
 def main_metric(task: str) -> str:

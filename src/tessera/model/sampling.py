@@ -10,6 +10,7 @@ data-loading side never needs torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -121,8 +122,8 @@ def pool_s1(
 @dataclass(frozen=True)
 class PixelSeries:
     """Pixels of a cube window with time leading, the one form every consumer samples tokens
-    from (embedding, training shards, validation): S2 (T, N, 10) with its mask, each S1 orbit
-    (T′, N, 2), and both orbits pooled by DOY for the transformer encoders."""
+    from (embedding, training shards, validation): S2 (T, N, 10) with its mask and each S1 orbit
+    (T′, N, 2); the transformer encoders' DOY-pooled S1 is derived from the orbits once, on use."""
 
     s2_bands: np.ndarray
     s2_mask: np.ndarray
@@ -131,12 +132,15 @@ class PixelSeries:
     s1_ascending_doy: np.ndarray
     s1_descending: np.ndarray
     s1_descending_doy: np.ndarray
-    s1: np.ndarray  # (T_a + T_d, N, 2), orbits pooled
-    s1_doy: np.ndarray
 
-    @property
-    def n_pixels(self) -> int:
-        return int(self.s2_mask.shape[1])
+    @cached_property
+    def s1_pooled(self) -> tuple[np.ndarray, np.ndarray]:
+        """Both orbits as one series sorted by DOY (:func:`pool_s1`): (T_a + T_d, N, 2), (T_a + T_d,)."""
+        return pool_s1(self.s1_ascending, self.s1_ascending_doy, self.s1_descending, self.s1_descending_doy)
+
+    def s1_valid_count(self) -> np.ndarray:
+        """(N,) valid S1 dates per pixel, both orbits together."""
+        return sensors.s1_valid_mask(self.s1_ascending).sum(0) + sensors.s1_valid_mask(self.s1_descending).sum(0)
 
     def take(self, pick: np.ndarray) -> PixelSeries:
         """The same series for a subset of pixels (indices or a bool mask)."""
@@ -148,13 +152,12 @@ class PixelSeries:
             self.s1_ascending_doy,
             self.s1_descending[:, pick],
             self.s1_descending_doy,
-            self.s1[:, pick],
-            self.s1_doy,
         )
 
     def tokens(self, rng: np.random.Generator, n: int = N_TIMESTEPS) -> PixelTokens:
         """One draw of ``n`` dates per sensor and pixel (:func:`sample_tokens`)."""
-        return sample_tokens(self.s2_bands, self.s2_mask, self.s2_doy, self.s1, self.s1_doy, rng, n)
+        s1, s1_doy = self.s1_pooled
+        return sample_tokens(self.s2_bands, self.s2_mask, self.s2_doy, s1, s1_doy, rng, n)
 
 
 def pixel_series(data: CubeData, pick: np.ndarray | None = None) -> PixelSeries:
@@ -168,5 +171,4 @@ def pixel_series(data: CubeData, pick: np.ndarray | None = None) -> PixelSeries:
     asc, desc = data.s1_ascending.values.reshape(t_a, n, n1), data.s1_descending.values.reshape(t_d, n, n1)
     if pick is not None:
         bands, mask, asc, desc = bands[:, pick], mask[:, pick], asc[:, pick], desc[:, pick]
-    s1, s1_doy = pool_s1(asc, data.s1_ascending.doy, desc, data.s1_descending.doy)
-    return PixelSeries(bands, mask, data.s2_doy, asc, data.s1_ascending.doy, desc, data.s1_descending.doy, s1, s1_doy)
+    return PixelSeries(bands, mask, data.s2_doy, asc, data.s1_ascending.doy, desc, data.s1_descending.doy)

@@ -33,16 +33,22 @@ class ValidationSet:
 
 def _draw_tokens(
     cube_path: str | os.PathLike,
-    pool: np.ndarray | None,
     max_pixels: int,
     seed: int,
     draws: int,
     labels: str | os.PathLike | None = None,
+    holdout: int = 0,
 ) -> ValidationSet:
+    """Tokens of up to ``max_pixels`` random pixels (with ``holdout``, of those the shards held
+    back), ``draws`` date draws each, and their labels when a class raster is given."""
     cube = open_cube(cube_location(cube_path))
     h, w = cube.grid.shape
     rng = np.random.default_rng(seed)
-    pool = np.arange(h * w) if pool is None else pool
+    pool = np.arange(h * w)
+    if holdout:
+        from tessera.train.shards import held_back
+
+        pool = pool[held_back(*np.divmod(pool, w), holdout)]
     pick = np.sort(rng.choice(pool, min(max_pixels, len(pool)), replace=False))
     series = pixel_series(cube.read(), pick)
     toks = [series.tokens(rng, N_TIMESTEPS) for _ in range(draws)]
@@ -61,7 +67,7 @@ def load_validation(
 ) -> ValidationSet:
     """Fixed tokens and class labels of up to ``max_pixels`` pixels of a labelled scene: a
     directory holding ``cube.zarr`` and ``classes.tif`` (as ``tessera simulate`` writes)."""
-    return _draw_tokens(scene_dir, None, max_pixels, seed, draws, Path(scene_dir) / SCENE_LABELS)
+    return _draw_tokens(scene_dir, max_pixels, seed, draws, Path(scene_dir) / SCENE_LABELS)
 
 
 @torch.no_grad()
@@ -117,10 +123,4 @@ def load_unlabelled(
     """Fixed tokens (``draws`` independent 40-date draws) of up to ``max_pixels`` pixels of a
     user's cube, for label-free selection: no labels, so adaptation never touches evaluation
     labels. With ``holdout`` the pixels come from those the shards held back."""
-    from tessera.train.shards import held_back
-
-    h, w = open_cube(cube_location(cube_path)).grid.shape
-    pool = np.arange(h * w)
-    if holdout:
-        pool = pool[held_back(*np.divmod(pool, w), holdout)]
-    return _draw_tokens(cube_path, pool, max_pixels, seed, draws)
+    return _draw_tokens(cube_path, max_pixels, seed, draws, holdout=holdout)

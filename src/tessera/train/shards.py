@@ -32,7 +32,6 @@ from tessera.cube import open_cube
 from tessera.errors import ConfigError, InputNotFoundError
 from tessera.model.sampling import N_TIMESTEPS, pixel_series
 from tessera.progress import Progress
-from tessera.sensors import s1_valid_mask
 
 MANIFEST = "shards.json"
 KEYS = ("s2", "s1", "src", "pos")
@@ -82,7 +81,7 @@ def _window_samples(cube, window, keep_prob, cfg: ShardConfig, rng: np.random.Ge
     if pick.size == 0:
         return None
     series = pixel_series(d, pick)
-    ok = (series.s2_mask.sum(0) >= cfg.min_valid) & (s1_valid_mask(series.s1).sum(0) >= cfg.min_valid)
+    ok = (series.s2_mask.sum(0) >= cfg.min_valid) & (series.s1_valid_count() >= cfg.min_valid)
     if not ok.any():
         return None
     series = series.take(ok)

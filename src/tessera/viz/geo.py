@@ -179,7 +179,12 @@ def plot_coverage(footprints: list[dict], path: str | os.PathLike, title: str = 
     return save_figure(fig, path)
 
 
-PCA_SUFFIXES = (".png", ".tif", ".tiff", ".html")
+def check_pca_path(path: str | os.PathLike) -> str:
+    """The suffix of a PCA picture to write (``.png``, ``.tif``/``.tiff``, ``.html``), or a one-line error."""
+    kind = Path(path).suffix.lower()
+    if kind not in (".png", ".tif", ".tiff", ".html"):
+        raise ConfigError(f"--out {path} must end in .png, .tif or .html")
+    return kind
 
 
 def save_pca(path: str | os.PathLike, embeddings: np.ndarray, grid: Grid, name: str) -> Path:
@@ -188,9 +193,7 @@ def save_pca(path: str | os.PathLike, embeddings: np.ndarray, grid: Grid, name: 
     from tessera.viz import pca_rgb, save_png
 
     path = Path(path)
-    kind = path.suffix.lower()
-    if kind not in PCA_SUFFIXES:
-        raise ConfigError(f"{path} must end in .png, .tif or .html")
+    kind = check_pca_path(path)
     rgb = pca_rgb(embeddings)
     if kind == ".png":
         return save_png(path, rgb, f"{name}: first three principal components")
