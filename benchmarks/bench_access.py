@@ -30,9 +30,8 @@ import numpy as np
 from timing import best
 
 from tessera.access import open_store
-from tessera.access.points import to_zone_xy
 from tessera.access.serve import make_server
-from tessera.grid import Window
+from tessera.grid import Window, lonlat_to
 from tessera.store import Provenance, StoreLayout, Zone, blocks, open_for_write
 
 ZONE = Zone(31)
@@ -43,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 def build_store(root: Path, size: int, shard: int) -> Window:
     prov = Provenance({"checkpoint_sha256": "bench"}, {"seed": 0}, "bench")
     writer = open_for_write(root, prov, 128, StoreLayout(shard)).ensure(2024, ZONE, prov, 128)
-    rows, cols = ZONE.grid().pixel_of(*to_zone_xy(ZONE, np.array([LON0]), np.array([LAT0])))
+    rows, cols = ZONE.grid().pixel_of(*lonlat_to(ZONE.epsg, np.array([LON0]), np.array([LAT0])))
     win = Window(int(rows[0]), int(cols[0]), size, size)
     rng = np.random.default_rng(0)
     for sh, piece in blocks(win, writer.layout):
@@ -65,7 +64,7 @@ def lonlat_box(win: Window, margin_m: float = 0.0) -> tuple[float, float, float,
 
 def touched_chunk_bytes(store: Path, rows: np.ndarray, cols: np.ndarray) -> int:
     """Compressed size of the distinct inner chunks (embeddings + scales) holding these pixels."""
-    from tessera.access.reader import StoreReader
+    from tessera.access.store_reader import StoreReader
     from tessera.store.sources import LocalSource
 
     zr = StoreReader(LocalSource(store)).zone(ZONE)
@@ -139,7 +138,7 @@ def main() -> None:
     finally:
         server.shutdown()
         server.server_close()
-    rows, cols = ZONE.grid().pixel_of(*to_zone_xy(ZONE, hp[:, 0], hp[:, 1]))
+    rows, cols = ZONE.grid().pixel_of(*lonlat_to(ZONE.epsg, hp[:, 0], hp[:, 1]))
     chunks = touched_chunk_bytes(store, rows, cols)
 
     print(

@@ -41,3 +41,43 @@ class LabelError(ConfigError):
 
 class MissingExtraError(TesseraError, ImportError):
     """A part of tessera needs an optional dependency group (an "extra") that is not installed."""
+
+
+# -- the errors of each part, all here so that one module is the home of every error a user sees --
+
+
+class StoreError(TesseraError, ValueError):
+    """A location is not a usable embedding store, or a store does not fit what is asked of it."""
+
+
+class StoreDamageError(StoreError):
+    """Stored bytes fail their checks (crc32c, size, a missing half of a shard pair). The message
+    names the shard: a damaged store never yields numbers."""
+
+
+class StoreUnreachableError(StoreError, ConnectionError):
+    """A remote store did not answer after bounded retries."""
+
+
+class ManifestError(TesseraError, ValueError):
+    """A manifest file is unreadable or names a path outside its store."""
+
+
+class AccessError(TesseraError, ValueError):
+    """A request the store cannot answer as asked (bad bbox, a year it does not hold, …)."""
+
+
+class CheckpointError(TesseraError, ValueError):
+    """A checkpoint file is unreadable or its tensors do not fit the model."""
+
+
+class AcquireError(TesseraError, ValueError):
+    """A search or load that cannot give a cube: nothing found, unreachable, missing bands."""
+
+
+class SchedulerError(TesseraError, ConnectionError):
+    """The Dask scheduler named by the user cannot be reached."""
+
+
+class HeadFileError(LabelError):
+    """A saved head that cannot be loaded: damaged, of an unknown kind, or holding foreign types."""

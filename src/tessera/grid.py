@@ -1,7 +1,9 @@
 """Pixel grids: a CRS + affine transform + size, and windows into them.
 
-Pure value types and functions shared by ``cube``, ``store`` and ``access`` (none of which may
-import each other's internals). No I/O here; pyproj is imported only where a projection is needed.
+Pure value types and functions shared by ``cube``, ``store``, ``access`` and ``acquire`` (none of
+which may import each other's internals), and the geography they all need: lon/lat and bbox rules,
+the UTM zone of a longitude, the grid of a bbox. No I/O here; pyproj and rasterio are imported
+only where a projection is needed.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 from affine import Affine
 from numpy.typing import ArrayLike
 
-from tessera.errors import GeoreferenceError
+from tessera.errors import AccessError, GeoreferenceError
 
 BBox = Sequence[float]  # (west, south, east, north) in degrees
 
@@ -147,15 +149,77 @@ def epsg_code(crs: str) -> int:
     return int(code)
 
 
-def utm_epsg(lon: float, lat: float) -> int:
-    """EPSG code of the WGS84 UTM zone holding (lon, lat), e.g. 32630 for 30N, 32730 for 30S.
+def check_lonlat(lon: ArrayLike, lat: ArrayLike) -> None:
+    """Refuse anything but finite (longitude, latitude) degrees in −180…180, −90…90."""
+    lon, lat = np.atleast_1d(np.asarray(lon, np.float64)), np.atleast_1d(np.asarray(lat, np.float64))
+    bad = ~np.isfinite(lon) | ~np.isfinite(lat) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise AccessError(
+            f"point {i} ({lon[i]}, {lat[i]}) is not a (longitude, latitude) in degrees "
+            "(−180…180, −90…90); give coordinates in EPSG:4326, longitude first"
+        )
 
-    Uses the plain 6° zones (no Norway/Svalbard exceptions), as Sentinel-2 tiling does.
-    """
+
+def check_bbox(bbox: BBox) -> tuple[float, float, float, float]:
+    """(min lon, min lat, max lon, max lat) in degrees, validated."""
+    try:
+        w, s, e, n = (float(v) for v in bbox)
+    except (TypeError, ValueError) as exc:
+        raise AccessError(f"bbox {bbox!r} must be four numbers: min lon, min lat, max lon, max lat") from exc
+    check_lonlat(np.array([w, e]), np.array([s, n]))
+    if w > e:
+        raise AccessError(
+            f"bbox {bbox!r} has min lon > max lon: it crosses the antimeridian or is "
+            "inverted; split it into boxes on each side of 180°"
+        )
+    if s > n:
+        raise AccessError(f"bbox {bbox!r} has min lat > max lat; give min lon, min lat, max lon, max lat")
+    if w == e or s == n:
+        raise AccessError(f"bbox {bbox!r} is empty (zero width or height)")
+    return w, s, e, n
+
+
+def utm_zone_numbers(lon: ArrayLike) -> np.ndarray:
+    """The plain 6° UTM zone (1…60) of each longitude, as the store convention's readers and
+    Sentinel-2 tiling use them (no Norway/Svalbard exceptions); 180° belongs to zone 60."""
+    return np.clip(np.floor((np.asarray(lon, np.float64) + 180.0) / 6.0).astype(int) + 1, 1, 60)
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the WGS84 UTM zone holding (lon, lat), e.g. 32630 for 30N, 32730 for 30S."""
     if not (-180.0 <= lon <= 180.0) or not (-80.0 <= lat <= 84.0):
         raise GeoreferenceError(f"({lon}, {lat}) is outside UTM coverage (lon −180…180, lat −80…84)")
-    zone = min(math.floor((lon + 180.0) / 6.0) + 1, 60)
-    return (32600 if lat >= 0 else 32700) + zone
+    return (32600 if lat >= 0 else 32700) + int(utm_zone_numbers(lon))
+
+
+def lonlat_to(epsg: int, lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Lon/lat degrees → coordinates of ``EPSG:{epsg}`` (for a northern UTM code south of the
+    equator: negative northings, as the store convention's zone grids use them)."""
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True).transform(lon, lat)
+    return np.asarray(x, np.float64), np.asarray(y, np.float64)
+
+
+#: The default resolution of a geographic output grid: 10 m at the equator, in degrees.
+DEGREES_PER_10M = PIXEL_SIZE_M / 111_320.0
+
+
+def target_grid(bbox: BBox, crs: str | None = None, resolution: float | None = None) -> Grid:
+    """The grid of a lon/lat bbox: its centre's UTM zone at 10 m by default (the northern code
+    EPSG:326NN, as the store convention; negative northings south of the equator), snapped outward
+    to the 10 m lattice; or ``crs`` at ``resolution`` (CRS units; 10 m or ~0.0000898°)."""
+    from pyproj import CRS
+    from rasterio.warp import transform_bounds
+
+    w, s, e, n = check_bbox(bbox)
+    crs = crs or f"EPSG:{32600 + int(utm_zone_numbers((w + e) / 2))}"
+    res = resolution or (DEGREES_PER_10M if CRS.from_user_input(crs).is_geographic else PIXEL_SIZE_M)
+    left, bottom, right, top = transform_bounds("EPSG:4326", crs, w, s, e, n, densify_pts=21)
+    left, bottom = math.floor(left / res) * res, math.floor(bottom / res) * res
+    right, top = math.ceil(right / res) * res, math.ceil(top / res) * res
+    return Grid(crs, Affine(res, 0.0, left, 0.0, -res, top), round((top - bottom) / res), round((right - left) / res))
 
 
 def utm_grid(lon: float, lat: float, height: int, width: int, res: float = PIXEL_SIZE_M) -> Grid:

@@ -3,8 +3,7 @@
 
 import numpy as np
 
-from tessera.access.points import to_zone_xy
-from tessera.grid import Window
+from tessera.grid import Window, lonlat_to
 from tessera.store import Provenance, StoreLayout, Zone, blocks, open_for_write
 
 LAYOUT = StoreLayout(shard=64)
@@ -29,7 +28,7 @@ def decode(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def zone_pixels(zone: Zone, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return zone.grid().pixel_of(*to_zone_xy(zone, lon, lat))
+    return zone.grid().pixel_of(*lonlat_to(zone.epsg, lon, lat))
 
 
 def zone_window(zone, lon0, lon1, lat0, lat1):

@@ -224,20 +224,25 @@ def test_reads_take_several_years_and_stack_them(tmp_path):
             writer.write_block(shard, piece, q, np.full(q.shape[:2], year - 2020, np.float32), "t")
     s = open_store(tmp_path / "two")
     pts = [[0.004, 52.003], [0.006, 52.004], [3.0, 52.0]]
-    both = s.sample_points(pts, [2022, 2024])
+    both = s.sample_points_years(pts, [2022, 2024])
     assert both.values.shape == (2, 3, DIMS) and both.status.shape == (2, 3)
     for i, year in enumerate((2022, 2024)):
         one = s.sample_points(pts, year)
         assert np.array_equal(both.values[i], one.values, equal_nan=True) and list(both.status[i]) == list(one.status)
     assert both.values[1, 0, 0] == 2 * both.values[0, 0, 0]  # scales 4 vs 2
     bbox = (0.002, 52.002, 0.008, 52.005)
-    region = s.read_region(bbox, [2024, 2022])
+    region = s.read_region_years(bbox, [2024, 2022])
     assert region.years == (2024, 2022) and region.data.shape[0] == 2
     assert np.array_equal(region.data[1], s.read_region(bbox, 2022).data, equal_nan=True)
-    strips = list(s.iter_region(bbox, [2024, 2022], strip_rows=7))
+    strips = list(s.iter_region_years(bbox, [2024, 2022], strip_rows=7))
     assert np.array_equal(np.concatenate([st.data for st in strips], axis=1), region.data, equal_nan=True)
-    vec, status = s.probe(0.004, 52.003, [2022, 2024])
+    vec, status = s.probe_years(0.004, 52.003, [2022, 2024])
     assert vec.shape == (2, DIMS) and status == ["valid", "valid"]
-    assert s.read_patch(0.004, 52.003, [2022], 8).data.shape == (1, 8, 8, DIMS)
+    assert s.read_patch_years(0.004, 52.003, [2022], 8).data.shape == (1, 8, 8, DIMS)
     with pytest.raises(AccessError, match="no embeddings for 2023"):
-        s.sample_points(pts, [2022, 2023])
+        s.sample_points_years(pts, [2022, 2023])
+    # One function per result shape: a list where one year is read (or the reverse) is refused.
+    with pytest.raises(AccessError, match="use read_region_years"):
+        s.read_region(bbox, [2022])  # type: ignore[arg-type]
+    with pytest.raises(AccessError, match="use probe$"):
+        s.probe_years(0.004, 52.003, 2022)  # type: ignore[arg-type]

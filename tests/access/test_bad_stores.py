@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tessera.access import AccessError, StoreReader, open_store
-from tessera.store.errors import StoreError, StoreUnreachableError
+from tessera.errors import StoreError, StoreUnreachableError
 from tessera.store.sources import HttpSource
 
 

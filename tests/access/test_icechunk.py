@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tessera.access import open_store
-from tessera.store.errors import StoreError
+from tessera.errors import StoreError
 from tests.access.coord_store import BBOX
 
 icechunk = pytest.importorskip("icechunk")

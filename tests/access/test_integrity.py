@@ -11,7 +11,7 @@ import pytest
 
 from tessera.access import open_store
 from tessera.access.xarray_view import dequantized, region_dataset
-from tessera.store.errors import StoreDamageError
+from tessera.errors import StoreDamageError
 from tessera.store.shard_codec import ArraySpec
 from tessera.store.verify import verify_store
 from tests.access.coord_store import Z31, zone_pixels

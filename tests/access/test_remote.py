@@ -9,7 +9,7 @@ import pytest
 
 from tessera.access import open_store
 from tessera.access.serve import make_server
-from tessera.store.errors import StoreDamageError, StoreError, StoreUnreachableError
+from tessera.errors import StoreDamageError, StoreError, StoreUnreachableError
 from tests.access.coord_store import BBOX, Z31, zone_pixels
 
 

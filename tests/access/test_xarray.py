@@ -42,7 +42,7 @@ def test_views_are_lazy_and_take_depths(store_path):
     q, _ = store.zone(Z31).read_quantized(WIN, 2024, depth=4)
     rows = slice(WIN.row + 3, WIN.row + 40, 5)
     got = ds.embeddings.isel(time=0, y=rows, x=WIN.col + 7).values  # a strided column: only it is read
-    assert np.array_equal(got, q[:, 3:40:5, 7])
+    assert np.array_equal(got, q[3:40:5, 7].T)  # (band, y) from (y, x, band)
     region = region_dataset(store, (0.001, 52.001, 0.009, 52.009))
     assert region.embeddings.chunks is not None  # dask-backed, one task per shard
     values = np.moveaxis(dequantized(region).isel(time=0).values, 0, -1)

@@ -11,9 +11,8 @@ import pytest
 from affine import Affine
 
 from tessera.access import NODATA, OUTSIDE, VALID, WATER, open_store
-from tessera.access.points import to_zone_xy
 from tessera.access.serve import make_server
-from tessera.grid import Window
+from tessera.grid import Window, lonlat_to
 from tessera.store import Provenance, StoreLayout, Zone, blocks, open_for_write
 
 PROV = Provenance({"preset": "test", "checkpoint_sha256": "c" * 64, "config": {}}, {"seed": 0}, "test")
@@ -45,7 +44,7 @@ def encoded(zone: int, year: int, win: Window, rng) -> tuple[np.ndarray, np.ndar
 
 
 def zone_window(zone: Zone, lon: float, lat: float, h: int = 90, w: int = 110) -> Window:
-    rows, cols = zone.grid().pixel_of(*to_zone_xy(zone, np.array([lon]), np.array([lat])))
+    rows, cols = zone.grid().pixel_of(*lonlat_to(zone.epsg, np.array([lon]), np.array([lat])))
     return Window(int(rows[0]) - h // 2, int(cols[0]) - w // 2, h, w)
 
 
@@ -97,7 +96,7 @@ def test_official_client_reads_our_store_bit_for_bit(our_store, our_location, of
     bboxes = [[lon - 0.003, lat - 0.002, lon + 0.003, lat + 0.002] for lon, lat in PLACES.values()]
     zone_boxes = {}
     for number, (lon, lat) in PLACES.items():
-        x, y = to_zone_xy(Zone(number), np.array([lon]), np.array([lat]))
+        x, y = lonlat_to(Zone(number).epsg, np.array([lon]), np.array([lat]))
         zone_boxes[str(number)] = [float(x[0]) - 200, float(y[0]) - 150, float(x[0]) + 200, float(y[0]) + 150]
     request = {
         "years": list(YEARS),

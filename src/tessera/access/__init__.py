@@ -7,29 +7,33 @@ never torch.
 >>> vec16, _ = store.probe(0.12, 52.2, 2024, depth=16)              # a Matryoshka prefix
 >>> pts = store.sample_points([[0.12, 52.2], [0.13, 52.21]], 2024) # .values (2, 128), .status
 >>> reg = store.read_region((0.10, 52.19, 0.14, 52.21), 2024)      # .data (H, W, 128), .grid
+>>> both = store.read_region_years((0.10, 52.19, 0.14, 52.21), [2023, 2024])  # (2, H, W, 128)
+
+The package is built in floors, each importing only those below it: ``base`` (statuses, value
+types, the ``Reader`` and ``Piece`` interfaces) and ``chunks`` (shard bytes → arrays); ``zone``,
+``points``, ``region`` (the mosaic), ``tile_layout``, ``coverage``; ``reads`` (every read, for one
+year or several); the readers ``store_reader`` and ``tiles``; ``dispatch`` (``open_store``); and
+above them exports, views and the server.
 """
 
-from tessera.access.points import PointSample, sample_points
-from tessera.access.reader import (
-    NODATA,
-    OUTSIDE,
-    VALID,
-    WATER,
-    AccessError,
-    RegionReads,
-    StoreReader,
-    ZoneReader,
-    open_store,
-)
-from tessera.access.region import Region, iter_region, read_grid, read_patch, read_region, target_grid
+from tessera.access.base import NODATA, OUTSIDE, STATUSES, VALID, WATER, PointSample, Reader, Region, status_counts
+from tessera.access.dispatch import open_store
+from tessera.access.points import sample_points
+from tessera.access.reads import RegionReads
+from tessera.access.region import iter_region, read_grid, read_patch, read_region, target_grid
+from tessera.access.store_reader import StoreReader
+from tessera.access.zone import ZoneReader
+from tessera.errors import AccessError
 
 __all__ = [
     "NODATA",
     "OUTSIDE",
+    "STATUSES",
     "VALID",
     "WATER",
     "AccessError",
     "PointSample",
+    "Reader",
     "Region",
     "RegionReads",
     "StoreReader",
@@ -40,5 +44,6 @@ __all__ = [
     "read_patch",
     "read_region",
     "sample_points",
+    "status_counts",
     "target_grid",
 ]

@@ -15,7 +15,7 @@ from functools import cached_property
 import numpy as np
 
 from tessera.cpus import available_cores
-from tessera.store.errors import StoreDamageError
+from tessera.errors import StoreDamageError
 from tessera.store.shard_codec import EMPTY, ArraySpec
 from tessera.store.sources import ByteSource, LocalSource
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tessera.access.reader import AccessError, RegionReads, StoreReader
+from tessera.access.reads import RegionReads
+from tessera.access.store_reader import StoreReader
+from tessera.errors import AccessError
 
 
 def describe(reader: RegionReads) -> dict:

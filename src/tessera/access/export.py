@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from tessera import __version__
-from tessera.access.reader import AccessError, RegionReads
-from tessera.access.region import Region
+from tessera.access.base import Region
+from tessera.access.reads import RegionReads
 from tessera.atomic import atomic_file
+from tessera.errors import AccessError
 from tessera.geotiff import write_cog
 from tessera.quantize import quantize
 

@@ -19,39 +19,29 @@ registry_dir=OUT)`` then reads it with no network.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tessera.access.reader import AccessError, StoreReader
-from tessera.access.region import check_bbox, read_grid, target_grid
+from tessera.access.base import Reader
+from tessera.access.region import read_grid
+from tessera.access.tile_layout import (
+    EMBEDDINGS_DIR,
+    LANDMASKS_DIR,
+    parse_tile_name,
+    tile_box,
+    tile_centres,
+    tile_grid,
+    tile_name,
+)
 from tessera.atomic import atomic_file
+from tessera.errors import AccessError
 from tessera.grid import BBox, Grid
 from tessera.quantize import quantize
 
-EMBEDDINGS_DIR = "global_0.1_degree_representation"
-LANDMASKS_DIR = "global_0.1_degree_tiff_all"
-TILE_DEG = 0.1
-
-
-def tile_name(lon: float, lat: float) -> str:
-    return f"grid_{lon:.2f}_{lat:.2f}"
-
-
-def tile_centres(bbox: BBox) -> list[tuple[float, float]]:
-    """Centres of the 0.1° tiles a bbox touches, west→east, south→north."""
-    w, s, e, n = check_bbox(bbox)
-    lons = range(math.floor(w / TILE_DEG + 1e-9), math.ceil(e / TILE_DEG - 1e-9))
-    lats = range(math.floor(s / TILE_DEG + 1e-9), math.ceil(n / TILE_DEG - 1e-9))
-    return [(round(i * TILE_DEG + 0.05, 2), round(j * TILE_DEG + 0.05, 2)) for j in lats for i in lons]
-
-
-def tile_grid(lon: float, lat: float) -> Grid:
-    """A tile's pixel grid: its 0.1° box on the lattice of its centre's UTM zone, 10 m."""
-    return target_grid((lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05))
+__all__ = ["EMBEDDINGS_DIR", "LANDMASKS_DIR", "export_tiles", "tile_centres", "tile_grid", "write_registries"]
 
 
 @dataclass(frozen=True)
@@ -96,7 +86,7 @@ def _save_landmask(path: Path, grid: Grid, mask: np.ndarray) -> tuple[str, int]:
     return hashlib.sha256(data).hexdigest(), len(data)
 
 
-def export_tiles(store: StoreReader, bbox: BBox, year: int, out: str | os.PathLike) -> list[TileRecord]:
+def export_tiles(store: Reader, bbox: BBox, year: int, out: str | os.PathLike) -> list[TileRecord]:
     """Write every tile of ``bbox`` holding data, then both registries (replacing earlier rows of
     the same tiles). Tiles without any embedded pixel are skipped."""
     out = Path(out)
@@ -155,9 +145,7 @@ def write_registries(out: Path, records: list[TileRecord]) -> None:
     for df in (rows, masks):
         df["lon_i"] = (df["lon"] * 100).round().astype(np.int32)
         df["lat_i"] = (df["lat"] * 100).round().astype(np.int32)
-    geometry = [
-        box(lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05) for lon, lat in zip(rows.lon, rows.lat, strict=True)
-    ]
+    geometry = [box(*tile_box(lon, lat)) for lon, lat in zip(rows.lon, rows.lat, strict=True)]
     gdf = gpd.GeoDataFrame(rows.reset_index(drop=True), geometry=geometry, crs="EPSG:4326")
     with atomic_file(reg_path) as tmp:
         gdf.to_parquet(tmp)
@@ -178,7 +166,10 @@ def write_manifest(out: Path) -> None:
             grid, scales = tile_dir / f"{tile_dir.name}.npy", tile_dir / f"{tile_dir.name}_scales.npy"
             if not (grid.exists() and scales.exists()):
                 continue
-            _, lon, lat = tile_dir.name.split("_")
+            centre = parse_tile_name(tile_dir.name)
+            if centre is None:
+                continue
+            lon, lat = centre
             g, sc = grid.stat(), scales.stat()
             rows.append(
                 {

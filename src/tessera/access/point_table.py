@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tessera.access.points import as_lonlat
-from tessera.access.reader import AccessError
+from tessera.errors import AccessError
 
 if TYPE_CHECKING:
     import pandas as pd

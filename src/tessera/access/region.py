@@ -10,93 +10,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from affine import Affine
 
-from tessera.access.points import check_lonlat, to_zone_xy, zone_numbers
-from tessera.access.reader import AccessError, ZoneReader
-from tessera.grid import PIXEL_SIZE_M, BBox, Grid, Window
+from tessera.access.base import Piece, Reader, Region
+from tessera.errors import AccessError
+from tessera.grid import BBox, Grid, Window, check_lonlat, lonlat_to, target_grid, utm_zone_numbers
 from tessera.store import Zone, northern_grid
 
-if TYPE_CHECKING:
-    from tessera.access.reader import RegionReads, StoreReader
+__all__ = ["MAX_REGION_BYTES", "Region", "iter_region", "read_grid", "read_patch", "read_region", "target_grid"]
 
 MAX_REGION_BYTES = 8 << 30  # beyond this, read with iter_region
-DEGREES_PER_10M = PIXEL_SIZE_M / 111_320.0  # default resolution of geographic outputs
-
-
-@dataclass(frozen=True)
-class Region:
-    """``data`` (H, W, D) float32 (NaN = no data) on ``grid`` (CRS, transform, size); read for
-    several ``years``, (Y, H, W, D) in their order."""
-
-    data: np.ndarray
-    grid: Grid
-    years: tuple[int, ...] | None = None
-
-    @property
-    def transform(self) -> Affine:
-        return self.grid.transform
-
-    @property
-    def crs(self) -> str:
-        return self.grid.crs
-
-
-def check_bbox(bbox: BBox) -> tuple[float, float, float, float]:
-    """(min lon, min lat, max lon, max lat) in degrees, validated."""
-    try:
-        w, s, e, n = (float(v) for v in bbox)
-    except (TypeError, ValueError) as exc:
-        raise AccessError(f"bbox {bbox!r} must be four numbers: min lon, min lat, max lon, max lat") from exc
-    check_lonlat(np.array([w, e]), np.array([s, n]))
-    if w > e:
-        raise AccessError(
-            f"bbox {bbox!r} has min lon > max lon: it crosses the antimeridian or is "
-            "inverted; split it into boxes on each side of 180°"
-        )
-    if s > n:
-        raise AccessError(f"bbox {bbox!r} has min lat > max lat; give min lon, min lat, max lon, max lat")
-    if w == e or s == n:
-        raise AccessError(f"bbox {bbox!r} is empty (zero width or height)")
-    return w, s, e, n
-
-
-def target_grid(bbox: BBox, crs: str | None = None, resolution: float | None = None) -> Grid:
-    """The output grid of a region read: the bbox's UTM zone at 10 m by default (its northern code
-    EPSG:326NN, as the store convention; negative northings south of the equator), snapped outward
-    to the 10 m lattice; or ``crs`` at ``resolution`` (CRS units; 10 m or ~0.0000898°)."""
-    from pyproj import CRS
-    from rasterio.warp import transform_bounds
-
-    w, s, e, n = check_bbox(bbox)
-    crs = crs or f"EPSG:{Zone(int(zone_numbers(np.array([(w + e) / 2]))[0])).epsg}"
-    geographic = CRS.from_user_input(crs).is_geographic
-    res = resolution or (DEGREES_PER_10M if geographic else PIXEL_SIZE_M)
-    left, bottom, right, top = transform_bounds("EPSG:4326", crs, w, s, e, n, densify_pts=21)
-    left, bottom = math.floor(left / res) * res, math.floor(bottom / res) * res
-    right, top = math.ceil(right / res) * res, math.ceil(top / res) * res
-    grid = Grid(crs, Affine(res, 0.0, left, 0.0, -res, top), round((top - bottom) / res), round((right - left) / res))
-    return grid
-
-
-def candidate_zones(store: StoreReader, grid: Grid) -> list[ZoneReader]:
-    """Zone groups that may hold pixels of ``grid``: the grid's own zone first, then zones within
-    one of the bbox's longitudes (Sentinel-2 tiles reach past their zone's edge)."""
-    from rasterio.warp import transform_bounds
-
-    try:
-        own = Zone.from_epsg(grid.epsg)
-    except Exception:
-        own = None
-    w, _, e, _ = transform_bounds(grid.crs, "EPSG:4326", *_bounds(grid), densify_pts=21)
-    lo, hi = zone_numbers(np.array([w, e]))
-    zones = [z for z in store.zones() if max(1, lo - 1) <= z.number <= min(60, hi + 1)]
-    zones.sort(key=lambda z: z != own)
-    return [r for z in zones if (r := store.zone(z)) is not None]
 
 
 def _bounds(grid: Grid) -> tuple[float, float, float, float]:
@@ -104,13 +29,13 @@ def _bounds(grid: Grid) -> tuple[float, float, float, float]:
     return b.left, b.bottom, b.right, b.top
 
 
-def _lattice_window(grid: Grid, source: Grid) -> Window | None:
-    """``grid`` as a window of ``source``'s lattice, if it is one (same CRS and pixel size, whole-
-    pixel offset); the window may reach outside the source."""
-    if grid.crs.startswith("EPSG:327") and grid.epsg - 100 == source.epsg:
+def _lattice_window(grid: Grid, lattice: Grid) -> Window | None:
+    """``grid`` as a window of ``lattice``, if it is one (same CRS and pixel size, whole-
+    pixel offset); the window may reach outside the lattice's grid."""
+    if grid.crs.startswith("EPSG:327") and grid.epsg - 100 == lattice.epsg:
         grid = northern_grid(grid)  # EPSG:327NN is EPSG:326NN shifted by 10 000 km: same pixels
-    t, z = grid.transform, source.transform
-    if grid.crs != source.crs or (t.a, t.e) != (z.a, z.e):
+    t, z = grid.transform, lattice.transform
+    if grid.crs != lattice.crs or (t.a, t.e) != (z.a, z.e):
         return None
     col, row = (t.c - z.c) / t.a, (z.f - t.f) / -t.e
     if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
@@ -118,15 +43,15 @@ def _lattice_window(grid: Grid, source: Grid) -> Window | None:
     return Window(round(row), round(col), grid.height, grid.width)
 
 
-def read_padded(source: Any, window: Window) -> np.ndarray:
-    """``source.read`` of a window that may reach outside the source: NaN there."""
-    inside = window.intersection(Window(0, 0, *source.grid.shape))
+def read_padded(piece: Piece, window: Window) -> np.ndarray:
+    """``piece.read`` of a window that may reach outside the piece: NaN there."""
+    inside = window.intersection(Window(0, 0, *piece.grid.shape))
     if inside == window:
-        return source.read(window)  # no padding: skip a whole-region copy
-    out = np.full((window.height, window.width, source.embed_dim), np.nan, np.float32)
+        return piece.read(window)  # no padding: skip a whole-region copy
+    out = np.full((window.height, window.width, piece.embed_dim), np.nan, np.float32)
     if inside is not None:
         r0, c0 = inside.row - window.row, inside.col - window.col
-        out[r0 : r0 + inside.height, c0 : c0 + inside.width] = source.read(inside)
+        out[r0 : r0 + inside.height, c0 : c0 + inside.width] = piece.read(inside)
     return out
 
 
@@ -136,11 +61,11 @@ def _fill(out: np.ndarray, vals: np.ndarray) -> None:
     out[empty] = vals[empty]
 
 
-def _warp(source, grid: Grid) -> np.ndarray | None:
-    """The source's pixels warped onto ``grid`` (nearest), or None where it holds none."""
+def _warp(piece: Piece, grid: Grid) -> np.ndarray | None:
+    """The piece's pixels warped onto ``grid`` (nearest), or None where it holds none."""
     from rasterio.warp import Resampling, reproject, transform_bounds
 
-    sg = source.grid
+    sg = piece.grid
     try:
         left, bottom, right, top = transform_bounds(grid.crs, sg.crs, *_bounds(grid), densify_pts=21)
     except Exception:
@@ -155,7 +80,7 @@ def _warp(source, grid: Grid) -> np.ndarray | None:
     win = Window(r0, c0, r1 - r0, c1 - c0).intersection(Window(0, 0, *sg.shape))
     if win is None:
         return None
-    src = source.read(win)
+    src = piece.read(win)
     if np.isnan(src).all():
         return None
     dst = np.full((src.shape[2], grid.height, grid.width), np.nan, np.float32)
@@ -173,26 +98,32 @@ def _warp(source, grid: Grid) -> np.ndarray | None:
     return dst.transpose(1, 2, 0)
 
 
-def read_grid(store: RegionReads, grid: Grid, year: int, depth: int | None = None) -> Region:
-    """Embeddings on any grid, from the reader's sources in priority order: exact copies from
-    sources on the grid's lattice, nearest-neighbour warps from the others."""
+def check_region_size(grid: Grid, dim: int) -> None:
+    """Refuse, before anything is read, a region whose array alone would pass ``MAX_REGION_BYTES``."""
+    need = grid.height * grid.width * dim * 4
+    if need > MAX_REGION_BYTES:
+        raise AccessError(
+            f"a {grid.height} × {grid.width} px region of {dim} bands needs {need / 2**30:.1f} GiB "
+            f"(the limit is {MAX_REGION_BYTES / 2**30:.0f} GiB); read a smaller bbox, or read it in "
+            "strips with iter_region"
+        )
+
+
+def read_grid(store: Reader, grid: Grid, year: int, depth: int | None = None) -> Region:
+    """Embeddings on any grid, from the reader's pieces in priority order: exact copies from
+    pieces on the grid's lattice, nearest-neighbour warps from the others."""
     store.check_year(year)
     store.check_depth(depth)
-    sources = store.sources(year, grid, depth)
     dim = store.embed_dim(year, depth)
-    if grid.height * grid.width * dim * 4 > MAX_REGION_BYTES:
-        raise AccessError(
-            f"a {grid.height} × {grid.width} px region needs "
-            f"{grid.height * grid.width * dim * 4 / 2**30:.1f} GiB; read it in strips "
-            "with iter_region"
-        )
+    check_region_size(grid, dim)
+    pieces = store.pieces(year, grid, depth)
     out: np.ndarray | None = None
-    for source in sources:
-        win = _lattice_window(grid, source.grid)
-        vals = read_padded(source, win) if win is not None else _warp(source, grid)
+    for piece in pieces:
+        win = _lattice_window(grid, piece.grid)
+        vals = read_padded(piece, win) if win is not None else _warp(piece, grid)
         if vals is not None:
             if out is None:
-                out = vals  # the first source fills an empty mosaic as it is
+                out = vals  # the first piece fills an empty mosaic as it is
             else:
                 _fill(out, vals)
     if out is None:
@@ -201,7 +132,7 @@ def read_grid(store: RegionReads, grid: Grid, year: int, depth: int | None = Non
 
 
 def read_region(
-    store: RegionReads,
+    store: Reader,
     bbox: BBox,
     year: int,
     crs: str | None = None,
@@ -213,7 +144,7 @@ def read_region(
 
 
 def iter_region(
-    store: RegionReads,
+    store: Reader,
     bbox: BBox,
     year: int,
     crs: str | None = None,
@@ -227,14 +158,14 @@ def iter_region(
         yield read_grid(store, grid.window(Window(row, 0, min(strip_rows, grid.height - row), grid.width)), year, depth)
 
 
-def read_patch(store: RegionReads, lon: float, lat: float, year: int, size_px: int, depth: int | None = None) -> Region:
+def read_patch(store: Reader, lon: float, lat: float, year: int, size_px: int, depth: int | None = None) -> Region:
     """A ``size_px`` square centred on a point, on its zone's 10 m lattice (no resampling)."""
     if size_px <= 0:
         raise AccessError(f"size_px must be positive, got {size_px}")
     check_lonlat(np.array([lon]), np.array([lat]))
-    zone = Zone(int(zone_numbers(np.array([lon]))[0]))
+    zone = Zone(int(utm_zone_numbers(lon)))
     zg = zone.grid()
-    rows, cols = zg.pixel_of(*to_zone_xy(zone, np.array([lon]), np.array([lat])))
+    rows, cols = zg.pixel_of(*lonlat_to(zone.epsg, np.array([lon]), np.array([lat])))
     win = Window(int(rows[0]) - size_px // 2, int(cols[0]) - size_px // 2, size_px, size_px)
     grid = Grid(zg.crs, zg.transform @ Affine.translation(win.col, win.row), size_px, size_px)
     return read_grid(store, grid, year, depth)

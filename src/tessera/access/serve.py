@@ -22,8 +22,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tessera.access.reader import COVERAGE_KEY, AccessError, StoreReader, open_store
-from tessera.store.errors import StoreError
+from tessera.access.base import COVERAGE_KEY
+from tessera.access.dispatch import open_store
+from tessera.access.store_reader import StoreReader
+from tessera.errors import AccessError, StoreError
 from tessera.store.sources import LocalSource
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

@@ -3,19 +3,26 @@ own exports, through the same reads as a store — points, regions, patches, str
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from tessera.access.geotessera import EMBEDDINGS_DIR, LANDMASKS_DIR, TILE_DEG, tile_name
-from tessera.access.points import NODATA, OUTSIDE, VALID, PointSample, as_lonlat, check_lonlat
-from tessera.access.reader import AccessError, RegionReads
-from tessera.grid import Grid, Window
+from tessera.access.base import NODATA, OUTSIDE, VALID, Points, PointSample
+from tessera.access.points import as_lonlat
+from tessera.access.reads import RegionReads
+from tessera.access.tile_layout import (
+    EMBEDDINGS_DIR,
+    LANDMASKS_DIR,
+    parse_tile_name,
+    tile_box,
+    tile_centres_of,
+    tile_name,
+    tiles_meeting,
+)
+from tessera.errors import AccessError
+from tessera.grid import Grid, Window, check_lonlat
 from tessera.quantize import dequantize
-
-_TILE = re.compile(r"^grid_(-?\d+\.\d{2})_(-?\d+\.\d{2})$")
 
 
 def _load(path: Path) -> np.ndarray:
@@ -28,12 +35,12 @@ def _load(path: Path) -> np.ndarray:
         ) from exc
 
 
-class TileSource:
+class Tile:
     """One tile: int8 embeddings and scales memory-mapped, its grid from the landmask GeoTIFF."""
 
     def __init__(self, root: Path, year: int, lon: float, lat: float) -> None:
         name = tile_name(lon, lat)
-        self.name = name
+        self.name, self.lon, self.lat = name, lon, lat
         self.folder = root / EMBEDDINGS_DIR / str(year) / name
         self.landmask = root / LANDMASKS_DIR / f"{name}.tiff"
 
@@ -69,10 +76,10 @@ class TileSource:
         return dequantize(np.asarray(q[rows, cols]), np.asarray(s[rows, cols]))
 
 
-class _Depth:
-    """A tile seen at a Matryoshka depth: its first ``depth`` bands."""
+class TileDepth:
+    """A tile seen at a Matryoshka depth (its first ``depth`` bands): a ``base.Piece``."""
 
-    def __init__(self, tile: TileSource, depth: int | None) -> None:
+    def __init__(self, tile: Tile, depth: int | None) -> None:
         self.tile, self.depth = tile, depth
         self.grid = tile.grid
         self.embed_dim = depth or tile.embed_dim
@@ -86,15 +93,14 @@ class GeotesseraReader(RegionReads):
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._tiles: dict[int, dict[tuple[float, float], TileSource]] = {}
+        self._tiles: dict[int, dict[tuple[float, float], Tile]] = {}
         base = root / EMBEDDINGS_DIR
         for year_dir in sorted(p for p in base.iterdir() if p.is_dir() and p.name.isdigit()):
             found = {}
             for tile_dir in year_dir.iterdir():
-                m = _TILE.match(tile_dir.name)
-                if m and (tile_dir / f"{tile_dir.name}.npy").exists():
-                    lon, lat = float(m.group(1)), float(m.group(2))
-                    found[(lon, lat)] = TileSource(root, int(year_dir.name), lon, lat)
+                centre = parse_tile_name(tile_dir.name)
+                if centre and (tile_dir / f"{tile_dir.name}.npy").exists():
+                    found[centre] = Tile(root, int(year_dir.name), *centre)
             if found:
                 self._tiles[int(year_dir.name)] = found
 
@@ -119,28 +125,23 @@ class GeotesseraReader(RegionReads):
         if depth is not None and not 0 < depth <= 128:
             raise AccessError(f"depth {depth} is not between 1 and 128")
 
-    def sources(self, year: int, grid: Grid, depth: int | None = None) -> list[_Depth]:
+    def pieces(self, year: int, grid: Grid, depth: int | None = None) -> list[TileDepth]:
         """Tiles whose 0.1° box meets the grid's footprint; tiles on the grid's lattice first."""
         from rasterio.warp import transform_bounds
 
         b = grid.bounds
-        w, s, e, n = transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top, densify_pts=21)
-        hits = [
-            t
-            for (lon, lat), t in self._tiles.get(year, {}).items()
-            if lon - 0.05 < e and lon + 0.05 > w and lat - 0.05 < n and lat + 0.05 > s
-        ]
-        return [_Depth(t, depth) for t in sorted(hits, key=lambda t: t.grid.crs != grid.crs)]
+        box = transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top, densify_pts=21)
+        tiles = list(self._tiles.get(year, {}).values())
+        hits = [tiles[i] for i in tiles_meeting([(t.lon, t.lat) for t in tiles], box)]
+        return [TileDepth(t, depth) for t in sorted(hits, key=lambda t: t.grid.crs != grid.crs)]
 
     def footprints(self) -> list[dict]:
         """Tiles as their 0.1° lon/lat boxes (year, bounds W,S,E,N) — for coverage plots."""
         return [
-            {"year": year, "bounds": (lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05)}
-            for year, tiles in self._tiles.items()
-            for lon, lat in tiles
+            {"year": year, "bounds": tile_box(lon, lat)} for year, tiles in self._tiles.items() for lon, lat in tiles
         ]
 
-    def _sample_year(self, points, year: int, depth: int | None = None) -> PointSample:
+    def sample_year(self, points: Points, year: int, depth: int | None = None) -> PointSample:
         """One memory-mapped read per tile for all its points; ``outside`` where no tile covers."""
         from pyproj import Transformer
 
@@ -151,8 +152,7 @@ class GeotesseraReader(RegionReads):
         dim = self.embed_dim(year)
         values = np.full((len(lon), dim), np.nan, np.float32)
         status = np.full(len(lon), OUTSIDE, dtype=object)
-        centre_lon = np.round(np.floor(lon / TILE_DEG) * TILE_DEG + 0.05, 2)
-        centre_lat = np.round(np.floor(lat / TILE_DEG) * TILE_DEG + 0.05, 2)
+        centre_lon, centre_lat = tile_centres_of(lon, lat)
         for key in set(zip(centre_lon.tolist(), centre_lat.tolist(), strict=True)):
             tile = self._tiles[year].get(key)
             if tile is None:

@@ -24,7 +24,10 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from tessera.access.reader import AccessError, StoreReader, ZoneReader, open_store
+from tessera.access.dispatch import open_store
+from tessera.access.store_reader import StoreReader
+from tessera.access.zone import ZoneReader
+from tessera.errors import AccessError
 from tessera.grid import BBox, Window
 from tessera.store import Zone
 
@@ -92,6 +95,7 @@ class _Window(BackendArray):
         parts = []
         for t in picks[0]:
             q, scales = self.reader.read_quantized(window, self.years[int(t)], self.depth)
+            q = np.moveaxis(q, -1, 0)  # the view is (band, y, x), as the store
             block = q[picks[1]] if self.kind == "embeddings" else scales
             parts.append(block[..., rows - rows.min(), :][..., cols - cols.min()])
         out = np.stack(parts)

@@ -7,14 +7,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tessera import sensors
-from tessera.errors import TesseraError
+from tessera.errors import AcquireError
 
 if TYPE_CHECKING:
     import pystac
-
-
-class AcquireError(TesseraError, ValueError):
-    """A search or load that cannot give a cube: nothing found, unreachable, missing bands."""
 
 
 # Earth Search names S2 assets by common name; Planetary Computer (and ESA) by band id.

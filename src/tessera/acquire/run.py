@@ -96,7 +96,7 @@ def roi_bbox(path: str | os.PathLike) -> tuple[tuple[float, float, float, float]
 
 
 def _grid(bbox, summary_notes: list[str]) -> Grid:
-    from tessera.access.region import check_bbox, target_grid
+    from tessera.grid import check_bbox, target_grid
 
     w, s, e, n = check_bbox(bbox)
     zones = {utm_epsg(w, (s + n) / 2), utm_epsg(e, (s + n) / 2)}

@@ -23,7 +23,7 @@ from tessera.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from tessera.access.reader import RegionReads
+    from tessera.access.reads import RegionReads
     from tessera.heads.workflow import LabelledRegion
 
 heads_app = typer.Typer(help="Small heads on embeddings: learning curves, fitting, maps.", no_args_is_help=True)

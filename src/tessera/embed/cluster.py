@@ -15,14 +15,10 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tessera.errors import ConfigError, TesseraError
+from tessera.errors import ConfigError, SchedulerError
 
 CORES_PER_PROCESS = 8
 TASK_THREADS = 3  # one block in the model, one reading + sampling, one quantising + writing
-
-
-class SchedulerError(TesseraError, ConnectionError):
-    """The Dask scheduler named by the user cannot be reached."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from tessera.errors import LabelError
 from tessera.grid import BBox, Grid
 
 if TYPE_CHECKING:
-    from tessera.access.reader import RegionReads
+    from tessera.access.reads import RegionReads
 
 MAD_TO_SIGMA = 1.4826  # a normal distribution's σ per median absolute deviation
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.atomic import atomic_file
-from tessera.errors import LabelError
+from tessera.errors import HeadFileError
 
 # Types skops does not trust by default but our heads (make_head) are built from.
 HEAD_TYPES = {
@@ -19,10 +19,6 @@ HEAD_TYPES = {
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
 }
-
-
-class HeadFileError(LabelError):
-    """A saved head that cannot be loaded: damaged, of an unknown kind, or holding foreign types."""
 
 
 def save_head(path: str | os.PathLike, model: Any, meta: dict) -> Path:

@@ -15,7 +15,7 @@ from tessera.errors import LabelError
 from tessera.grid import BBox, Grid
 
 if TYPE_CHECKING:
-    from tessera.access.reader import RegionReads
+    from tessera.access.reads import RegionReads
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from tessera.heads.labels import (
 )
 
 if TYPE_CHECKING:
-    from tessera.access.reader import RegionReads
+    from tessera.access.reads import RegionReads
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt")
 

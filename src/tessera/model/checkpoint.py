@@ -21,7 +21,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from tessera import __version__
 from tessera.atomic import atomic_file
-from tessera.errors import ConfigError, InputNotFoundError, TesseraError
+from tessera.errors import CheckpointError, ConfigError, InputNotFoundError
 from tessera.model.config import PRESETS, TesseraConfig, preset, preset_name
 from tessera.model.student import FAMILY as STUDENT
 from tessera.model.student import PixelStudent, StudentConfig
@@ -33,10 +33,6 @@ log = logging.getLogger(__name__)
 FORMAT = "tessera-checkpoint/1"
 # Wrappers that prefix parameter names: DDP ("module.") and torch.compile ("_orig_mod.").
 _PREFIXES = ("module.", "_orig_mod.")
-
-
-class CheckpointError(TesseraError, ValueError):
-    """A checkpoint file is unreadable or its tensors do not fit the model."""
 
 
 def config_from_dict(d: dict) -> ModelConfig:

@@ -7,14 +7,11 @@ that CPU training and tests run in minutes.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from tessera import sensors
 from tessera.errors import ConfigError
-
-if TYPE_CHECKING:
-    from tessera.model.student import StudentConfig
 
 
 @dataclass(frozen=True)
@@ -73,13 +70,117 @@ def preset(name: str) -> TesseraConfig:
 def preset_name(cfg: TesseraConfig | StudentConfig) -> str | None:
     """The preset whose shapes ``cfg`` has (dropout aside), or None; v2 students' as ``student-…``."""
     if getattr(cfg, "family", None) is not None:
-        from tessera.model.student import STUDENT_PRESETS
-
         return next((f"student-{n}" for n, p in STUDENT_PRESETS.items() if p == cfg), None)
     for name, p in PRESETS.items():
         if {**p.to_dict(), "dropout": 0} == {**cfg.to_dict(), "dropout": 0}:
             return name
     return None
+
+
+# The v2 students' config lives beside v1's so that this module stays torch-free (their layers
+# are in ``student``).
+FAMILY = "tessera-v2-student"
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    """A student's shapes, under the names of the published checkpoint's ``args``."""
+
+    latent_dim: int = 64  # token width d = 4 · latent_dim
+    num_layers: int = 4
+    nhead: int = 4
+    dim_feedforward: int = 1024
+    repr_dim: int = 128
+    max_seq_len: int = 256  # longest bin a pixel's dates are padded or thinned to
+    matryoshka_dims: tuple[int, ...] = (16, 32, 64, 128)
+    qk_norm: bool = False  # the published ``enable_qk_norm``
+    s2_bands: int = len(sensors.S2_BANDS)
+    s1_bands: int = len(sensors.S1_BANDS)
+    family: str = field(default=FAMILY, init=False)
+
+    def __post_init__(self) -> None:
+        for name in ("latent_dim", "num_layers", "nhead", "dim_feedforward", "repr_dim", "max_seq_len"):
+            if int(getattr(self, name)) <= 0:
+                raise ConfigError(f"student config {name}={getattr(self, name)} must be positive")
+        if self.d_model % self.nhead:
+            raise ConfigError(f"student width {self.d_model} is not divisible by nhead {self.nhead}")
+        dims = tuple(int(d) for d in self.matryoshka_dims)
+        if not dims or any(not 0 < d <= self.repr_dim for d in dims) or list(dims) != sorted(set(dims)):
+            raise ConfigError(f"matryoshka_dims {dims} must be increasing and within 1…{self.repr_dim}")
+        object.__setattr__(self, "matryoshka_dims", dims)
+
+    @property
+    def d_model(self) -> int:
+        return 4 * self.latent_dim
+
+    @property
+    def embed_dim(self) -> int:
+        return self.repr_dim
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["matryoshka_dims"] = list(self.matryoshka_dims)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StudentConfig:
+        known = {k for k in cls.__dataclass_fields__ if k != "family"}
+        unknown = set(d) - known - {"family"}
+        if unknown:
+            raise ConfigError(f"unknown student config keys {sorted(unknown)}; known: {sorted(known)}")
+        fields: dict[str, Any] = {k: tuple(v) if k == "matryoshka_dims" else v for k, v in d.items() if k != "family"}
+        return cls(**fields)
+
+    @classmethod
+    def from_args(cls, args: dict) -> StudentConfig:
+        """The config of a published payload's ``args``, with the official loader's defaults for
+        absent keys (other training keys are ignored)."""
+        try:
+            dims = tuple(int(x) for x in str(args.get("matryoshka_dims", "16,32,64,128")).split(","))
+            return cls(
+                latent_dim=int(args.get("latent_dim", 64)),
+                num_layers=int(args.get("num_layers", 4)),
+                nhead=int(args.get("nhead", 4)),
+                dim_feedforward=int(args.get("dim_feedforward", 1024)),
+                repr_dim=int(args.get("repr_dim", 128)),
+                max_seq_len=int(args.get("max_seq_len", 256)),
+                matryoshka_dims=dims,
+                qk_norm=bool(args.get("enable_qk_norm", False)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"the checkpoint's args are not a student architecture ({exc})") from exc
+
+    def to_args(self) -> dict:
+        """The published ``args`` form of this config."""
+        return {
+            "repr_dim": self.repr_dim,
+            "latent_dim": self.latent_dim,
+            "num_layers": self.num_layers,
+            "nhead": self.nhead,
+            "dim_feedforward": self.dim_feedforward,
+            "max_seq_len": self.max_seq_len,
+            "matryoshka_dims": ",".join(map(str, self.matryoshka_dims)),
+            "enable_qk_norm": self.qk_norm,
+        }
+
+
+# "small" is the published constructor default (7,112,322 parameters = the published 7.11 M). The
+# other sizes publish only a parameter count, which many shapes meet; these meet it to the
+# published three significant figures and stand in for them in benchmarks. A published
+# checkpoint always brings its own shapes in ``args``.
+STUDENT_PRESETS: dict[str, StudentConfig] = {
+    "nano": StudentConfig(latent_dim=16, num_layers=6, dim_feedforward=512),  # 1,071,874
+    "small": StudentConfig(),  # 7,112,322
+    "medium": StudentConfig(latent_dim=128, num_layers=3, dim_feedforward=1920),  # 21,026,178
+    "large": StudentConfig(latent_dim=160, num_layers=4, dim_feedforward=2560),  # 43,831,170
+}
+
+
+def student_preset(name: str) -> StudentConfig:
+    try:
+        return STUDENT_PRESETS[name.removeprefix("student-")]
+    except KeyError:
+        raise ConfigError(f"no student preset {name!r}; choose one of {', '.join(STUDENT_PRESETS)}") from None
 
 
 def flops_per_pixel(cfg: TesseraConfig, t_s2: int = 40, t_s1: int = 40) -> int:

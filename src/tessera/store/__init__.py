@@ -7,7 +7,7 @@ NumPy + Zarr only (no torch).
 >>> writer.write_block(shard, window, q, scales, "cube-a")            # doctest: +SKIP
 """
 
-from tessera.store.errors import StoreDamageError, StoreError, StoreUnreachableError
+from tessera.errors import StoreDamageError, StoreError, StoreUnreachableError
 from tessera.store.layout import StoreLayout, Zone, blocks, lattice_window, northern_grid, place, shard_window
 from tessera.store.manifest import BlockRecord, ManifestError, ShardManifest, block_checksum
 from tessera.store.zarr_store import (

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.atomic import atomic_file
-from tessera.store.errors import StoreError
+from tessera.errors import StoreError
 from tessera.store.locks import file_lock
 from tessera.store.sources import is_url
 

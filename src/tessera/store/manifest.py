@@ -20,14 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tessera.errors import TesseraError
+from tessera.errors import ManifestError, TesseraError
 from tessera.grid import Window
 from tessera.store import sources
 from tessera.store.location import Location
-
-
-class ManifestError(TesseraError, ValueError):
-    """A manifest file is unreadable or names a path outside its store."""
 
 
 @dataclass(frozen=True)

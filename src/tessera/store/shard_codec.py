@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tessera.store.errors import StoreDamageError, StoreError
+from tessera.errors import StoreDamageError, StoreError
 
 EMPTY = np.uint64(2**64 - 1)  # (offset, nbytes) of an absent inner chunk
 _SPECIAL_FILLS = {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Protocol
 
-from tessera.store.errors import StoreError, StoreUnreachableError
+from tessera.errors import StoreError, StoreUnreachableError
 
 
 def check_key(key: str) -> str:

@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tessera.errors import StoreDamageError
 from tessera.store import manifest as mf
-from tessera.store.errors import StoreDamageError
 from tessera.store.shard_codec import EMPTY, ArraySpec
 from tessera.store.zarr_store import EmbeddingStore, build_dir
 

@@ -30,11 +30,10 @@ from zarr.codecs import BloscCodec, Crc32cCodec
 
 from tessera import __version__
 from tessera.atomic import atomic_dir
-from tessera.errors import OutputExistsError
+from tessera.errors import OutputExistsError, StoreError
 from tessera.grid import Window
 from tessera.store import convention as cv
 from tessera.store import manifest
-from tessera.store.errors import StoreError
 from tessera.store.layout import StoreLayout, Zone, depth_chunk
 from tessera.store.location import Location
 from tessera.store.manifest import BlockRecord

@@ -1,0 +1,131 @@
+"""The ground floor of ``access``: what every reader shares and nothing here depends on a reader.
+
+The status vocabulary of a read, the value types reads return (``Region``, ``PointSample``), what
+point reads take (``Points``), and the two interfaces the mosaic is written against: a
+``Piece`` (anything with a grid that can read a window: a zone at one year, a geotessera tile)
+and a ``Reader`` (a store or a tile directory that says which pieces cover a grid).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, Union
+
+import numpy as np
+from affine import Affine
+
+from tessera.errors import AccessError
+from tessera.grid import Grid, Window
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = [
+    "COVERAGE_KEY",
+    "NODATA",
+    "OUTSIDE",
+    "STATUSES",
+    "VALID",
+    "WATER",
+    "AccessError",
+    "Piece",
+    "PointSample",
+    "Points",
+    "Reader",
+    "Region",
+    "status_counts",
+]
+
+#: What a read says of each pixel or point. ``valid``: a vector; ``water``: NaN scale (the
+#: convention's water); ``nodata``: +inf scale (nothing embedded there that year); ``outside``: no
+#: zone group or tile covers it.
+VALID, WATER, NODATA, OUTSIDE = "valid", "water", "nodata", "outside"
+STATUSES = (VALID, WATER, NODATA, OUTSIDE)
+
+#: The key under which ``tessera serve`` answers with a store's written blocks.
+COVERAGE_KEY = "_tessera/coverage.json"
+
+# What point reads take: an (N, 2) lon/lat array or list of pairs, a GeoJSON file, a GeoDataFrame.
+Points = Union[np.ndarray, Sequence[Sequence[float]], str, os.PathLike, "gpd.GeoDataFrame"]
+
+
+@dataclass(frozen=True)
+class PointSample:
+    """``values`` (N, D) float32 with NaN rows where there is no vector; ``status`` (N,) str, one
+    of ``STATUSES``. Read for several years: (Y, N, D) and (Y, N)."""
+
+    values: np.ndarray
+    status: np.ndarray
+
+
+def status_counts(status: np.ndarray) -> dict[str, int]:
+    """How many points have each status, every status named (zeros included), in ``STATUSES``
+    order; the counts add up to the number of points."""
+    unknown = set(np.unique(status).tolist()) - set(STATUSES)
+    if unknown:
+        raise AccessError(f"statuses {sorted(unknown)} are not among {list(STATUSES)}")
+    return {s: int((status == s).sum()) for s in STATUSES}
+
+
+@dataclass(frozen=True)
+class Region:
+    """``data`` (H, W, D) float32 (NaN = no data) on ``grid`` (CRS, transform, size); read for
+    several ``years``, (Y, H, W, D) in their order."""
+
+    data: np.ndarray
+    grid: Grid
+    years: tuple[int, ...] | None = None
+
+    @property
+    def transform(self) -> Affine:
+        return self.grid.transform
+
+    @property
+    def crs(self) -> str:
+        return self.grid.crs
+
+
+class Piece(Protocol):
+    """One input of a mosaic at one year and depth: a grid and the values of any window inside it."""
+
+    @property
+    def grid(self) -> Grid: ...
+
+    @property
+    def embed_dim(self) -> int: ...
+
+    def read(self, window: Window) -> np.ndarray:
+        """(h, w, embed_dim) float32, NaN where there is no value."""
+        ...
+
+
+class Reader(Protocol):
+    """What a reader of embeddings provides; ``reads.RegionReads`` builds every read on it."""
+
+    @property
+    def location(self) -> str:
+        """Where the embeddings are, as the user named them."""
+        ...
+
+    @property
+    def years(self) -> list[int]: ...
+
+    def check_year(self, year: int) -> None: ...
+
+    def check_depth(self, depth: int | None) -> None: ...
+
+    def embed_dim(self, year: int, depth: int | None = None) -> int: ...
+
+    def pieces(self, year: int, grid: Grid, depth: int | None = None) -> Sequence[Piece]:
+        """The pieces that may cover ``grid``, in priority order (the first valid pixel wins)."""
+        ...
+
+    def footprints(self) -> list[dict]:
+        """Where embeddings are written, as lon/lat boxes (for coverage plots)."""
+        ...
+
+    def sample_year(self, points: Points, year: int, depth: int | None = None) -> PointSample:
+        """Embeddings at points for one year."""
+        ...

@@ -1,0 +1,41 @@
+"""Where a store has embeddings written: the fill records ``tessera embed`` keeps beside a local
+store (``STORE.build/fills``), or the rows ``tessera serve`` publishes for it under
+``base.COVERAGE_KEY``. Other stores carry no such record, and coverage is refused for them rather
+than found by reading every shard."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from tessera.access.base import COVERAGE_KEY
+from tessera.errors import AccessError
+from tessera.store import Zone, build_dir
+from tessera.store import manifest as mf
+from tessera.store.sources import ByteSource, HttpSource, LocalSource
+
+
+def coverage_rows(source: ByteSource, zones: Sequence[Zone], years: Sequence[int]) -> list[dict]:
+    """One row per written block: year, zone name, zone window [row, col, height, width], pixel and
+    no-data counts."""
+    if isinstance(source, HttpSource):  # `tessera serve` publishes the rows it has
+        raw = source.get(COVERAGE_KEY)
+        try:
+            rows = json.loads(raw) if raw is not None else None
+        except ValueError:
+            rows = None
+        if isinstance(rows, list):
+            return rows
+    if not isinstance(source, LocalSource) or not build_dir(source.root).is_dir():
+        raise AccessError(
+            f"{source.location} has no fill records beside it (only local stores written by "
+            "tessera do); coverage is not known without reading every shard"
+        )
+    fills = build_dir(source.root) / "fills"
+    return [
+        {"year": year, "zone": zone.name, "window": list(b.window), "pixels": b.pixels, "nodata": b.nodata}
+        for zone in zones
+        for year in years
+        for m in mf.read_all(fills / zone.name / str(year)).values()
+        for b in m.blocks
+    ]

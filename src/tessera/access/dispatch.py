@@ -1,0 +1,36 @@
+"""``open_store``: one entry for every kind of embeddings a user holds, chosen by what is there."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tessera.access.reads import RegionReads
+from tessera.access.store_reader import StoreReader
+from tessera.access.tile_layout import EMBEDDINGS_DIR
+from tessera.access.tiles import GeotesseraReader
+from tessera.errors import InputNotFoundError
+from tessera.store.sources import is_url, open_icechunk, open_source
+
+
+def open_store(location: str | os.PathLike) -> RegionReads:
+    """Open embeddings for reading: a store in the ``geoemb:`` convention (local path, ``file://``,
+    ``http(s)://`` or an fsspec URL such as ``s3://`` when its filesystem package is installed; an
+    Icechunk repository ``*.icechunk`` holding one, with the ``icechunk`` extra), or a directory in
+    the geotessera tile layout.
+
+    >>> store = open_store("embeddings.zarr")                  # doctest: +SKIP
+    >>> store = open_store("http://127.0.0.1:8000/")           # doctest: +SKIP
+    >>> store.years                                             # doctest: +SKIP
+    [2024]
+    """
+    text = os.fspath(location)
+    if not is_url(text):
+        path = text.removeprefix("file://")
+        if not os.path.exists(path):
+            raise InputNotFoundError(f"no embedding store at {path}")
+        if os.path.isdir(os.path.join(path, EMBEDDINGS_DIR)):
+            return GeotesseraReader(Path(path))
+    if text.rstrip("/").endswith(".icechunk"):
+        return StoreReader(open_icechunk(text))
+    return StoreReader(open_source(text))

@@ -1,0 +1,257 @@
+"""One ``utm{NN}`` zone group of a store: its grid, years and arrays, read by window or at pixels.
+
+Values come straight from shard bytes through ``chunks`` (crc32c-checked); a pixel whose scale and
+embedding disagree about being stored means a missing shard of the pair, and is an error, never data.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+
+import numpy as np
+
+from tessera.access.base import NODATA, OUTSIDE, VALID, WATER
+from tessera.access.chunks import ArrayReader, io_threads, spatial_chunks, window_chunks
+from tessera.errors import AccessError, StoreDamageError, StoreError, TesseraError
+from tessera.grid import Grid, Window
+from tessera.quantize import dequantize
+from tessera.store import Zone
+from tessera.store import convention as cv
+from tessera.store.shard_codec import ArraySpec
+from tessera.store.sources import ByteSource
+
+
+def _overlap(start: int, size: int, lo: int, hi: int) -> tuple[int, int] | None:
+    a, b = max(start, lo), min(start + size, hi)
+    return (a, b) if a < b else None
+
+
+class ZoneReader:
+    """One ``utm{NN}`` group: its grid (from ``spatial:transform``), years and arrays."""
+
+    def __init__(self, source: ByteSource, name: str, meta: dict[str, dict], dims: int, depths: dict[int, str]) -> None:
+        self.source, self.name = source, name
+        self.zone = Zone.from_name(name)
+        attrs = meta[name].get("attributes", {})
+        try:
+            self.grid = cv.zone_grid(attrs)
+        except TesseraError as exc:
+            raise StoreError(
+                f"zone group {name} of {source.location} has no usable spatial:/proj: attributes ({exc})"
+            ) from exc
+        if self.grid.epsg != self.zone.epsg:
+            raise StoreError(f"zone group {name} declares {self.grid.crs}; the convention uses EPSG:{self.zone.epsg}")
+        self.dims = dims
+        self.arrays: dict[int, ArrayReader] = {}
+        for depth, array in depths.items():
+            if f"{name}/{array}" in meta:
+                self.arrays[depth] = self._array(meta, array, ("time", cv.band_dim(depth, dims), "y", "x"), "int8")
+        if dims not in self.arrays:
+            raise StoreError(f"zone group {name} of {source.location} has no '{cv.EMBEDDINGS}' array")
+        self.scales = self._array(meta, cv.SCALES, ("time", "y", "x"), "float32")
+        self.time_spec = self._plain(meta, "time")
+
+    def _plain(self, meta: dict, array: str) -> ArraySpec:
+        key = f"{self.name}/{array}"
+        if key not in meta:
+            raise StoreError(f"zone group {self.name} of {self.source.location} has no '{array}' array")
+        return ArraySpec.from_metadata(key, meta[key])
+
+    def _array(self, meta: dict, array: str, dims: tuple[str, ...], dtype: str) -> ArrayReader:
+        spec = self._plain(meta, array)
+        h, w = self.grid.shape
+        if spec.dims != dims or spec.dtype.name != dtype or spec.shape[-2:] != (h, w):
+            raise StoreError(
+                f"{spec.path} is {spec.dtype.name} {spec.shape} with dims {list(spec.dims)}; the "
+                f"convention needs {dtype} with dims {list(dims)} on the zone's {h}×{w} grid"
+            )
+        if len(dims) == 4 and (spec.inner or spec.outer)[1] != spec.shape[1]:
+            raise StoreError(
+                f"{spec.path} splits its band axis across chunks; tessera reads stores whose "
+                "chunks hold every band of a pixel"
+            )
+        return ArrayReader(self.source, spec)
+
+    @cached_property
+    def years(self) -> list[int]:
+        spec = self.time_spec
+        n_chunks = -(-spec.shape[0] // spec.outer[0])
+        parts = []
+        for i in range(n_chunks):
+            raw = self.source.get(spec.key((i,)))
+            parts.append(
+                np.full(spec.outer, spec.fill, spec.dtype) if raw is None else spec.decode_chunk(raw, spec.key((i,)))
+            )
+        return [int(v) for v in np.concatenate(parts)[: spec.shape[0]]] if parts else []
+
+    def time_index(self, year: int) -> int:
+        if year not in self.years:
+            raise AccessError(
+                f"{self.source.location} holds no embeddings for {year}; it holds "
+                f"{', '.join(map(str, self.years)) or 'none'}"
+            )
+        return self.years.index(year)
+
+    def embeddings(self, depth: int | None) -> tuple[ArrayReader, int]:
+        """The array holding a depth (its own prefix array, else the full one sliced) and the depth."""
+        depth = depth or self.dims
+        if not 0 < depth <= self.dims:
+            raise AccessError(f"depth {depth} is not between 1 and {self.dims}")
+        return self.arrays.get(depth, self.arrays[self.dims]), depth
+
+    @cached_property
+    def pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(io_threads(self.source))
+
+    # -- windows ------------------------------------------------------------------------------
+    def read(self, window: Window, year: int, depth: int | None = None) -> np.ndarray:
+        """(h, w, depth) float32 of a window inside the zone grid; NaN where there is no value."""
+        values, _ = self.read_scaled(window, year, depth)
+        return values
+
+    def read_scaled(self, window: Window, year: int, depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(values (h, w, depth) float32, scales (h, w) float32 as stored: NaN water, +inf no data)."""
+        return self._read(window, year, depth, quantized=False)
+
+    def read_quantized(self, window: Window, year: int, depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(int8 (h, w, depth) as stored, scales (h, w) float32): the same checks as ``read``, the
+        same band-last layout."""
+        return self._read(window, year, depth, quantized=True)
+
+    def _read(self, window: Window, year: int, depth: int | None, quantized: bool) -> tuple[np.ndarray, np.ndarray]:
+        t = self.time_index(year)
+        emb, depth = self.embeddings(depth)
+        r0, c0, h, w = window.row, window.col, window.height, window.width
+        scales = np.full((h, w), np.inf, np.float32)
+        s_present = np.zeros((h, w), bool)
+        for (cy, cx), block in self.scales.fetch(t, window_chunks(r0, c0, h, w, self.scales.chunk), self.pool).items():
+            sl, bl = self._slices(cy, cx, self.scales.chunk, window)
+            scales[sl] = block[0][bl]
+            s_present[sl] = True
+        finite = np.isfinite(scales)
+        stored = [c for c in window_chunks(r0, c0, h, w, emb.chunk) if emb.locate(t, *c) is not None]
+        e_present = np.zeros((h, w), bool)
+        for c in stored:
+            e_present[self._slices(*c, emb.chunk, window)[0]] = True
+        if emb.chunk != self.scales.chunk:
+            # A prefix array's coarser chunks (64 px for 16 bands) also cover pixels whose scale
+            # chunks hold only no data and are not stored: pair them chunk by chunk instead.
+            s_present = s_present | (e_present & ~self._lonely_chunks(emb, stored, s_present, window))
+        self._check_pairs(
+            t, emb, finite, e_present, s_present, lambda m: tuple(int(v) for v in np.argwhere(m)[0] + (r0, c0))
+        )
+        # Past the pair check every finite scale has its chunk among ``stored``: chunks under no
+        # finite scale are not fetched and stay NaN, as their scales would dequantise them.
+        out = np.zeros((h, w, depth), np.int8) if quantized else np.full((h, w, depth), np.nan, np.float32)
+
+        def put(c: tuple[int, int], block: np.ndarray) -> None:
+            sl, bl = self._slices(*c, emb.chunk, window)
+            pixels = np.moveaxis(block[0, :depth][(slice(None), *bl)], 0, -1)  # (h, w, depth)
+            out[sl] = pixels if quantized else dequantize(pixels, scales[sl])
+
+        need = stored if quantized else [c for c in stored if finite[self._slices(*c, emb.chunk, window)[0]].any()]
+        emb.fetch(t, need, self.pool, sink=put)
+        return out, scales
+
+    def _lonely_chunks(
+        self, emb: ArrayReader, stored: list[tuple[int, int]], s_present: np.ndarray, window: Window
+    ) -> np.ndarray:
+        """Pixels of stored embedding chunks that lie wholly in the window and hold no stored
+        scale at all: a missing scales shard, never data."""
+        lonely = np.zeros_like(s_present)
+        for c in stored:
+            sl, bl = self._slices(*c, emb.chunk, window)
+            whole = all(b.stop - b.start == n for b, n in zip(bl, emb.chunk, strict=True))
+            if whole and not s_present[sl].any():
+                lonely[sl] = True
+        return lonely
+
+    @staticmethod
+    def _slices(cy: int, cx: int, chunk: tuple[int, int], window: Window):
+        """(slices into the window, slices into the chunk) of their overlap."""
+        ys = _overlap(cy * chunk[0], chunk[0], window.row, window.row + window.height)
+        xs = _overlap(cx * chunk[1], chunk[1], window.col, window.col + window.width)
+        assert ys and xs
+        return (
+            (slice(ys[0] - window.row, ys[1] - window.row), slice(xs[0] - window.col, xs[1] - window.col)),
+            (slice(ys[0] - cy * chunk[0], ys[1] - cy * chunk[0]), slice(xs[0] - cx * chunk[1], xs[1] - cx * chunk[1])),
+        )
+
+    def _check_pairs(self, t: int, emb: ArrayReader, finite, e_present, s_present, where) -> None:
+        """A pixel with a finite scale but no stored embedding, or an embedding without a stored
+        scale, means a shard of the pair is missing or damaged — never data."""
+        orphan = finite & ~e_present
+        if orphan.any():
+            r, c = where(orphan)
+            key = emb.shard_key(t, r // emb.shard[0], c // emb.shard[1])
+            raise StoreDamageError(
+                f"shard {key} is missing (or lacks chunks) while its scales hold data: the "
+                "store is damaged; restore the shard or re-embed (`tessera verify` lists all)"
+            )
+        lonely = e_present & ~s_present
+        if lonely.any():
+            r, c = where(lonely)
+            key = self.scales.shard_key(t, r // self.scales.shard[0], c // self.scales.shard[1])
+            raise StoreDamageError(
+                f"shard {key} is missing (or lacks chunks) while embeddings are stored there: "
+                "the store is damaged; restore the shard or re-embed"
+            )
+
+    # -- points -------------------------------------------------------------------------------
+    def points(
+        self, rows: np.ndarray, cols: np.ndarray, year: int, depth: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(values (N, depth) float32, status (N,) str) at zone pixels; ``outside`` off the grid."""
+        t = self.time_index(year)
+        emb, depth = self.embeddings(depth)
+        h, w = self.grid.shape
+        n = len(rows)
+        values = np.full((n, depth), np.nan, np.float32)
+        status = np.full(n, OUTSIDE, object)
+        inside = np.flatnonzero((rows >= 0) & (rows < h) & (cols >= 0) & (cols < w))
+        if not len(inside):
+            return values, status
+        r, c = rows[inside], cols[inside]
+        scales = np.full(len(r), np.inf, np.float32)
+        s_present = np.zeros(len(r), bool)
+        groups = spatial_chunks(r, c, self.scales.chunk)
+        sa, sb = self.scales.chunk
+
+        def put_scales(key: tuple[int, int], block: np.ndarray) -> None:
+            idx = groups[key]
+            scales[idx] = block[0][r[idx] % sa, c[idx] % sb]
+            s_present[idx] = True
+
+        self.scales.fetch(t, groups, self.pool, sink=put_scales)
+        finite = np.isfinite(scales)
+        e_groups = spatial_chunks(r, c, emb.chunk)
+        e_present = np.zeros(len(r), bool)
+        for key, idx in e_groups.items():
+            e_present[idx] = emb.locate(t, *key) is not None
+        self._check_pairs(t, emb, finite, e_present, s_present, lambda m: (int(r[m][0]), int(c[m][0])))
+        need = [k for k, idx in e_groups.items() if e_present[idx[0]] and finite[idx].any()]
+        a, b = emb.chunk
+        q = np.zeros((len(r), depth), np.int8)
+
+        def gather(key: tuple[int, int], block: np.ndarray) -> None:
+            # On the decoding threads, so a decoded chunk is dropped as soon as its points are out.
+            idx = e_groups[key]
+            q[idx] = block[0, :depth][:, r[idx] % a, c[idx] % b].T
+
+        emb.fetch(t, need, self.pool, sink=gather)
+        values[inside] = dequantize(q, scales)
+        status[inside] = np.where(finite, VALID, np.where(np.isnan(scales), WATER, NODATA))
+        return values, status.astype(str)
+
+
+class ZoneYear:
+    """A zone at one year and depth: a ``base.Piece`` of a mosaic."""
+
+    def __init__(self, reader: ZoneReader, year: int, depth: int | None) -> None:
+        self.reader, self.year, self.depth = reader, year, depth
+        self.grid: Grid = reader.grid
+        self.embed_dim = depth or reader.dims
+
+    def read(self, window: Window) -> np.ndarray:
+        return self.reader.read(window, self.year, self.depth)
