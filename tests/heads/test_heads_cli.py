@@ -44,6 +44,8 @@ def test_curve_writes_csv_and_png(embedded, tmp_path):
         out,
         "--cube",
         embedded.cube,
+        "--baselines",
+        embedded.cube,
         "--heads",
         "logistic",
         "--fractions",
@@ -52,7 +54,7 @@ def test_curve_writes_csv_and_png(embedded, tmp_path):
         "2",
     )
     rows = list(csv.DictReader(Path(out / "curve.csv").read_text().splitlines()))
-    # embeddings and both raw-band baselines (a cube was given) × 1 head × 2 fractions × 2 repeats
+    # embeddings and both raw-band baselines (--baselines) × 1 head × 2 fractions × 2 repeats
     assert len(rows) == 12 and {r["features"] for r in rows} == {"embeddings", "raw seasonal", "raw monthly"}
     assert "best raw" in text
     assert all(0 <= float(r["accuracy"]) <= 1 for r in rows)

@@ -22,7 +22,7 @@ def sample_command(
 ) -> None:
     """Embeddings at points → the points table with status, e0 … e127 appended (NaN where no
     vector); every input column is kept, so results join back to their ids."""
-    from tessera.access import open_store
+    from tessera.access import open_store, status_counts
     from tessera.access.point_table import check_table_path, read_point_table, sample_table, write_point_table
 
     check_table_path(out)
@@ -30,11 +30,8 @@ def sample_command(
     lon, lat, table = read_point_table(points)
     res = open_store(store).sample_points(np.column_stack([lon, lat]), year, depth=depth)
     write_point_table(out, sample_table(table, lon, lat, res.status, res.values))
-    counts = {k: int((res.status == k).sum()) for k in ("valid", "nodata", "outside")}
-    console.print(
-        f"wrote [bold]{out}[/]: {len(lon)} points — {counts['valid']} valid, "
-        f"{counts['nodata']} no data, {counts['outside']} outside coverage"
-    )
+    counts = status_counts(res.status)
+    console.print(f"wrote [bold]{out}[/]: {len(lon)} points — " + ", ".join(f"{n} {s}" for s, n in counts.items()))
 
 
 @app.command("export")

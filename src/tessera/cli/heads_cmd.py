@@ -41,6 +41,7 @@ def read_region(
     depth: int | None = None,
     groups: Path | None = None,
     group_column: str | None = None,
+    baselines: Path | None = None,
 ) -> LabelledRegion:
     """The labelled region the heads commands work on, read behind a status line."""
     from tessera.heads.evaluate import check_task
@@ -58,6 +59,7 @@ def read_region(
             depth,
             groups,
             group_column,
+            optional_cube(baselines),
         )
 
 
@@ -69,7 +71,10 @@ def curve_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (curve.csv, curve.png)."),
     column: str = COLUMN_OPT,
     bbox: str = BBOX_OPT,
-    cube: Path = typer.Option(None, help="The region's cube: its grid, plus a raw-band baseline."),
+    cube: Path = typer.Option(None, help="The region's cube: its grid."),
+    baselines: Path = typer.Option(
+        None, help="A cube on the region's grid whose raw bands are compared with the embeddings (two baselines)."
+    ),
     heads: str = typer.Option("logistic,rf", help="Comma-separated: logistic, knn, rf, mlp."),
     fractions: str = typer.Option("0.01,0.05,0.1,0.2,0.5,1", help="Comma-separated label fractions."),
     split: str = typer.Option(
@@ -96,7 +101,7 @@ def curve_command(
 
     depths, fracs = parse_depths(depth, "--depth"), parse_numbers(fractions, "--fractions")
     region = read_region(
-        open_store(store), labels, year, column, bbox, cube, task, groups=groups, group_column=group_column
+        open_store(store), labels, year, column, bbox, cube, task, groups=groups, group_column=group_column, baselines=baselines
     )
     with console.status("fitting heads at every label fraction …"):
         points, n = region_curve(region, heads.split(","), fracs, check_split(split), repeats, depths)

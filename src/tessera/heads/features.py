@@ -45,7 +45,9 @@ def _seasonal_medians(values: np.ndarray, doy: np.ndarray) -> np.ndarray:
 
 
 def baseline_features(cube: CubeData) -> np.ndarray:
-    """(H, W, 78) float32 raw-band features of a cube window; NaN where a pixel has no valid S2."""
+    """(H, W, 78) float32 raw-band features of a cube window (70 without S1: a cube with no S1
+    observation has no S1 columns rather than NaN ones, which would leave no pixel complete);
+    NaN where a pixel has no valid S2."""
     s2 = cube.s2_bands.astype(np.float32)
     s2[cube.s2_mask == 0] = np.nan
     with warnings.catch_warnings():
@@ -60,9 +62,9 @@ def baseline_features(cube: CubeData) -> np.ndarray:
             s1_vals.append(np.where(sensors.s1_valid_mask(series.values)[..., None], db, np.nan))
             s1_doy.append(series.doy)
     if s1_vals:
-        parts.append(_seasonal_medians(np.concatenate(s1_vals), np.concatenate(s1_doy)))
-    else:
-        parts.append(np.full((*s2.shape[1:3], 8), np.nan, np.float32))
+        s1 = np.concatenate(s1_vals)
+        if np.isfinite(s1).any():
+            parts.append(_seasonal_medians(s1, np.concatenate(s1_doy)))
     return np.concatenate(parts, axis=-1).astype(np.float32)
 
 

@@ -34,7 +34,7 @@ def fit_head(region: LabelledRegion, head: str) -> FittedHead:
     """Fit ``head`` on every labelled pixel of ``region`` (the UNet on the whole image)."""
     from tessera.heads import make_head
 
-    feats, y, _, _ = region.pixels()
+    feats, y, _, _ = region.pixels(("embeddings",))  # raw baselines, if read, must not thin the labels
     dim = int(region.embeddings.shape[2])
     if region.task == "regression":
         if head == "unet":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tessera.errors import LabelError
-from tessera.grid import BBox, Grid
+from tessera.grid import BBox, Grid, target_grid
 from tessera.heads.evaluate import Task, check_task
 from tessera.heads.labels import (
     NO_LABEL,
@@ -33,35 +34,42 @@ class LabelledRegion:
     embeddings: np.ndarray  # (H, W, D) float32, NaN = no data
     labels: np.ndarray  # (H, W): int class ids, NO_LABEL (-1) = unlabelled; or float targets, NaN = unlabelled
     legend: dict[int, str]
-    raw: dict[str, np.ndarray] | None = None  # raw-band baselines by name, (H, W, F), when a cube was given
+    raw: dict[str, np.ndarray] | None = None  # raw-band baselines by name, (H, W, F), when asked for
     task: Task = "classification"
     groups: np.ndarray | None = None  # (H, W) int group (field) id per pixel, < 0 = none
 
-    def pixels(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-        """(features by name, labels, rows, cols) of labelled pixels with every feature present."""
+    def pixels(
+        self, sets: Sequence[str] | None = None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        """(features by name, labels, rows, cols) of the labelled pixels that have every feature
+        set of ``sets`` (default: the embeddings and every raw baseline, so that they are compared
+        on the same pixels); a head fitted on embeddings alone asks for ``("embeddings",)``."""
         h, w = self.labels.shape
-        flat = {"embeddings": self.embeddings.reshape(h * w, -1)}
-        for name, x in (self.raw or {}).items():
-            flat[name] = x.reshape(h * w, -1)
+        every = {"embeddings": self.embeddings, **(self.raw or {})}
+        unknown = set(sets or ()) - set(every)
+        if unknown:
+            raise LabelError(f"no feature set {sorted(unknown)} in this region; it has {sorted(every)}")
+        flat = {k: x.reshape(h * w, -1) for k, x in every.items() if sets is None or k in sets}
         lab = self.labels.ravel()
         keep = ~np.isnan(lab) if self.task == "regression" else lab != NO_LABEL
         for x in flat.values():
             keep &= ~np.isnan(x).any(axis=1)
         if not keep.any():
-            raise LabelError("no labelled pixel has embeddings; check the labels cover embedded pixels of that year")
+            raise LabelError(
+                f"no labelled pixel has {' and '.join(flat)}; check the labels cover embedded pixels of that year"
+            )
         rows, cols = np.divmod(np.flatnonzero(keep), w)
         return {k: v[keep] for k, v in flat.items()}, self.labels.ravel()[keep], rows, cols
 
 
 def region_grid(labels: Path | None = None, bbox: BBox | None = None, cube: str | os.PathLike | None = None) -> Grid:
-    """The grid to work on: the cube's, else the bbox's UTM grid at 10 m, else the label raster's."""
+    """The grid to work on: the cube's, else the bbox's UTM grid at 10 m, else the label raster's.
+    The cube gives only its grid here; raw-band baselines are asked for on their own."""
     if cube is not None:
         from tessera.cube import open_cube
 
         return open_cube(cube).grid
     if bbox is not None:
-        from tessera.access.region import target_grid
-
         return target_grid(bbox)
     if labels is not None and labels.suffix.lower() in RASTER_SUFFIXES:
         import rasterio
@@ -84,9 +92,11 @@ def labelled_region(
     depth: int | None = None,
     groups: str | os.PathLike | None = None,
     group_column: str | None = None,
+    baselines: str | os.PathLike | None = None,
 ) -> LabelledRegion:
     """Embeddings and labels on one grid: the cube's (``cube``), the bbox's UTM grid, or the label
-    raster's. Labels in another CRS are reprojected (rasters, nearest) or rasterised onto it."""
+    raster's. Labels in another CRS are reprojected (rasters, nearest) or rasterised onto it.
+    ``baselines``, a cube on that grid, adds its raw-band baselines (``raw``)."""
     from tessera.access.region import read_grid
 
     labels = Path(labels)
@@ -116,11 +126,17 @@ def labelled_region(
         legend = {int(i): legend.get(int(i), str(i)) for i in np.unique(lab) if i != NO_LABEL}
     emb = read_grid(store, grid, year, depth).data
     raw = None
-    if cube is not None:
+    if baselines is not None:
         from tessera.cube import open_cube
         from tessera.heads.features import raw_feature_sets
 
-        raw = raw_feature_sets(open_cube(cube).read())
+        raw_cube = open_cube(baselines)
+        if raw_cube.grid != grid:
+            raise LabelError(
+                f"the baselines cube {baselines} lies on {raw_cube.grid.crs} {raw_cube.grid.shape}, not on the "
+                f"region's grid ({grid.crs} {grid.shape}); give the same cube as --cube to work on its grid"
+            )
+        raw = raw_feature_sets(raw_cube.read())
     lab = lab.astype(np.float32) if task == "regression" else lab.astype(int)
     return LabelledRegion(grid, emb, lab, legend, raw, task, read_groups(groups, grid, group_column))
 

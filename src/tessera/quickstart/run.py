@@ -61,9 +61,14 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     t = time.perf_counter()
     year = open_cube(cube_path).year
     region = labelled_region(
-        open_store(store_path), year, target / "classes.tif", cube=cube_path, groups=target / "fields.tif"
+        open_store(store_path),
+        year,
+        target / "classes.tif",
+        cube=cube_path,
+        groups=target / "fields.tif",
+        baselines=cube_path,
     )
-    assert region.raw is not None and region.groups is not None, "a cube and fields were given"
+    assert region.raw is not None and region.groups is not None, "baselines and fields were given"
     raw = {SHIPPED: read_grid(open_store(shipped_path), region.grid, year).data, **region.raw}
     feats, labels, rows, cols = dataclasses.replace(region, raw=raw).pixels()
     groups = region.groups[rows, cols]
