@@ -23,3 +23,70 @@ def test_override_and_quota_cap(monkeypatch):
     assert available_cores() == 3
     monkeypatch.setenv("TESSERA_CPUS", "1")
     assert available_cores() == 1
+
+
+def test_a_busy_machine_gets_fewer_threads_never_none():
+    from tessera.cpus import busy_threads
+
+    assert [busy_threads(2, others) for others in (0, 0.4, 1, 3, 10)] == [2, 2, 1, 1, 1]
+    assert busy_threads(16, 4) == 12 and busy_threads(4, -1) == 4
+
+
+def test_runnable_others_reads_the_instant_run_queue_less_the_reader(tmp_path):
+    from tessera.cpus import runnable_others
+
+    f = tmp_path / "loadavg"
+    f.write_text("11.50 9.00 4.00 7/412 12345\n")  # the 1-minute average is not what counts
+    assert runnable_others(samples=3, every_s=0, loadavg=f) == 6
+    f.write_text("0.10 0.10 0.10 1/300 1\n")
+    assert runnable_others(samples=1, every_s=0, loadavg=f) == 0
+    assert runnable_others(loadavg=tmp_path / "missing") == 0
+
+
+def test_openmp_waits_sleep_unless_the_user_said_otherwise():
+    from tessera.cpus import calm_openmp
+
+    env = {"OMP_WAIT_POLICY": "ACTIVE"}
+    got = calm_openmp(env)
+    assert got["OMP_WAIT_POLICY"] == "ACTIVE" and got["KMP_BLOCKTIME"] == "0" and int(got["OMP_NUM_THREADS"]) >= 1
+
+
+def test_the_cli_sets_openmp_before_torch_loads(tmp_path):
+    """In a fresh interpreter: after the CLI's root callback, torch's OpenMP sees passive waits."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; from tessera.cli import main; sys.argv = ['tessera', 'cube', 'info', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(os.environ['OMP_WAIT_POLICY'], os.environ['KMP_BLOCKTIME'], 'torch' in sys.modules)"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.stdout.split()[-3:] == ["PASSIVE", "0", "False"], out.stderr
+
+
+def test_the_thread_count_never_changes_the_stored_bytes(tmp_path, small_cube):
+    """Runs stay bit-reproducible whatever threads a busy machine leaves: the seed fixes every
+    date drawn, and the GEMMs split rows and columns over threads, never the summed dimension.
+    Stores embedded with 1 and with 2 cores are byte-identical."""
+    import hashlib
+
+    import torch
+
+    from tessera.cube import write_cube
+    from tessera.embed import EmbedConfig, embed_cube
+    from tessera.model import Tessera, preset, save
+    from tessera.store import StoreLayout
+
+    cube = write_cube(tmp_path / "cube.zarr", small_cube)
+    torch.manual_seed(0)
+    ckpt = save(Tessera(preset("tiny")), tmp_path / "tiny.safetensors")
+    digests = []
+    for cores in (1, 2):
+        store = tmp_path / f"store{cores}"
+        embed_cube(cube, ckpt, store, EmbedConfig(cores=cores, draws=2, layout=StoreLayout(shard=32)))
+        chunks = sorted(p for p in store.rglob("*") if p.is_file() and "/c/" in p.as_posix())
+        assert chunks
+        digests.append(hashlib.sha256(b"".join(p.read_bytes() for p in chunks)).hexdigest())
+    assert torch.get_num_threads() >= 1 and digests[0] == digests[1]

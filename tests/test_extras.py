@@ -39,6 +39,19 @@ def test_the_extras_table_matches_pyproject():
     assert all(set(needs) <= set(PROVIDES) for needs in COMMAND_EXTRAS.values())
 
 
+def test_all_and_dev_are_written_out_unions_not_self_references():
+    """pip 23.2 (Python 3.11's own) cannot resolve extras that name tessera itself: [all] and [dev]
+    list their requirements, and those lists are exactly the unions they stand for."""
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert not [r for reqs in declared.values() for r in reqs if r.startswith("tessera")]
+    union = lambda names: {r for n in names for r in declared[n]}  # noqa: E731
+    users = ("model", "heads", "viz", "simulate", "dask", "acquire", "geotessera")
+    assert set(declared["all"]) == union(users)
+    assert union((*users, "s3", "icechunk")) <= set(declared["dev"])
+
+
 def test_a_module_no_extra_provides_keeps_its_own_error():
     assert missing_extra(ModuleNotFoundError("No module named 'nonesuch'", name="nonesuch"), "embed") is None
 

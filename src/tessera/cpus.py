@@ -50,14 +50,65 @@ def available_cores() -> int:
     return max(1, min(cores, math.ceil(quota))) if quota else cores
 
 
+#: Set before an OpenMP runtime loads (``calm_openmp``): a thread that waits at a barrier sleeps
+#: at once instead of spinning. Spinning costs nothing on an idle machine, but on a busy one a
+#: spinning thread burns the time slice the thread it waits for needs: at load 10 on 2 cores,
+#: ``tessera embed`` spent ~12× the CPU per pixel of a one-thread run. ``OMP_WAIT_POLICY`` is the
+#: OpenMP standard's knob (libgomp, which PyTorch's Linux wheels use); ``KMP_BLOCKTIME`` is Intel's
+#: and LLVM's (libiomp5, libomp). A user's own setting wins.
+OPENMP_WAITS = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
+
+
+def calm_openmp(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Size OpenMP to the usable cores and make its waiting threads sleep, unless the user set
+    either; call before torch is imported. Returns what is now in force."""
+    env = os.environ if environ is None else environ
+    env.setdefault("OMP_NUM_THREADS", str(available_cores()))
+    for key, value in OPENMP_WAITS.items():
+        env.setdefault(key, value)
+    return {k: env[k] for k in ("OMP_NUM_THREADS", *OPENMP_WAITS)}
+
+
+def busy_threads(cores: int, others: float) -> int:
+    """Threads for a process on ``cores`` usable cores while ``others`` other threads want to run:
+    the cores they leave free, at least one. A thread more than there is room for only queues
+    behind the others' work, and makes its siblings wait for it at every parallel region."""
+    return max(1, min(cores, round(cores - others)))
+
+
+def runnable_others(samples: int = 5, every_s: float = 0.02, loadavg: Path = Path("/proc/loadavg")) -> float:
+    """How many threads of other processes are runnable now: the median over a few samples of the
+    kernel's instantaneous run-queue count (``/proc/loadavg``'s ``running/total``, which counts the
+    reader itself). Not the 1-minute load average: that remembers this user's previous command and
+    would starve the next one on a machine that is idle again."""
+    import statistics
+    import time
+
+    counts = []
+    for i in range(samples):
+        try:
+            counts.append(int(loadavg.read_text().split()[3].split("/")[0]) - 1)
+        except (OSError, ValueError, IndexError):
+            return 0.0
+        if i + 1 < samples:
+            time.sleep(every_s)
+    return max(0.0, statistics.median(counts))
+
+
+def cores_for_work() -> int:
+    """The usable cores less those other processes keep busy right now (at least one): what the
+    CLI sizes PyTorch and the local cluster from. ``TESSERA_CPUS`` is taken as it is."""
+    cores = available_cores()
+    return cores if os.environ.get("TESSERA_CPUS") else busy_threads(cores, runnable_others())
+
+
 def set_torch_threads(threads: int | None = None) -> str:
-    """Set PyTorch's intra-op threads (default: as torch chose from ``OMP_NUM_THREADS``, which the
-    CLI sets to the usable cores) and say what was chosen, in one line for a log."""
+    """Set PyTorch's intra-op threads (default: ``cores_for_work``) and say what was chosen, in one
+    line for a log. The count never changes the numbers: see ``tests/test_cpus.py``."""
     import torch
 
-    if threads is not None:
-        torch.set_num_threads(threads)
-    return (
-        f"{available_cores()} usable cores: PyTorch {torch.get_num_threads()} threads "
-        "(--threads N sets them; on a machine busy with other work, fewer are faster)"
-    )
+    cores = available_cores()
+    chosen = threads if threads is not None else cores_for_work()
+    torch.set_num_threads(chosen)
+    busy = "" if threads is not None or chosen == cores else f", {cores - chosen} taken by other work"
+    return f"{cores} usable cores{busy}: PyTorch {chosen} threads (--threads N sets them)"

@@ -25,12 +25,17 @@ def adapt_command(
         help="Label-free choice of checkpoint, on held-back pixels: rankme "
         "(effective rank), view_loss / view_corr (agreement of two date draws), or last.",
     ),
+    threads: int = typer.Option(
+        None, min=1, help="PyTorch threads (default: the usable cores less those other work keeps busy now)."
+    ),
 ) -> None:
     """Adapt a model to your region without labels: shards → training from --init → the best
     checkpoint by a label-free criterion on held-back pixels (the starting weights included)."""
     check_writable(out)
+    from tessera.cpus import set_torch_threads
     from tessera.train.adapt import AdaptConfig, adapt
 
+    console.print(set_torch_threads(threads))
     cfg = AdaptConfig(steps=steps, minutes=minutes, seed=seed, criterion=criterion)
     with progress_bar() as progress:
         r = adapt([cube_path(c) for c in cubes], init, out, cfg, progress=progress)

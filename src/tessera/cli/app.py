@@ -44,11 +44,11 @@ def _root(
     ),
 ) -> None:
     """TESSERA: pixel-wise embeddings of Sentinel-1/2 time series."""
-    from tessera.cpus import available_cores
+    from tessera.cpus import calm_openmp
 
     # Before torch loads: its OpenMP pool would size itself from every core of the machine, not
-    # the ones this process may use (affinity, container quota).
-    os.environ.setdefault("OMP_NUM_THREADS", str(available_cores()))
+    # the ones this process may use (affinity, container quota), and spin while it waits.
+    calm_openmp()
 
 
 @contextlib.contextmanager

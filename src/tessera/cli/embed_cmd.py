@@ -41,6 +41,7 @@ def embed_command(
     if not is_url(store):
         check_writable(Path(store))
     from tessera.cli.options import parse_depths
+    from tessera.cpus import cores_for_work
     from tessera.embed import EmbedConfig, embed_cube
     from tessera.model import InferenceConfig
     from tessera.store import StoreLayout
@@ -49,6 +50,7 @@ def embed_command(
         seed=seed,
         draws=draws,
         workers=workers,
+        cores=cores_for_work(),  # on a busy machine, fewer threads than cores (never other numbers)
         scheduler=scheduler,
         inference=InferenceConfig(precision=precision, batch_size=batch_size, device=device),
         layout=StoreLayout(shard=shard),

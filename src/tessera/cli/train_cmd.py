@@ -65,8 +65,8 @@ def train_command(
     threads: int = typer.Option(
         None,
         min=1,
-        help="PyTorch threads (default: the usable cores). On a machine "
-        "busy with other work, 1 is faster: 1.7x on 2 busy cores.",
+        help="PyTorch threads (default: the usable cores less those other work keeps busy now). "
+        "The count never changes the weights.",
     ),
 ) -> None:
     """Pretrain with Barlow Twins + mix regulariser; resumes automatically; DDP under torchrun."""

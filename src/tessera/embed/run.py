@@ -55,6 +55,7 @@ class EmbedConfig:
     draws: int = 1  # 40-date draws averaged per pixel; 1 = the published product
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     workers: int | None = None  # local processes; None sizes the cluster to the machine
+    cores: int | None = None  # cores to lay the local cluster over; None: the usable cores
     scheduler: str | None = None  # address of an existing Dask scheduler instead
     scheduler_timeout_s: float = 10.0  # then an unreachable scheduler is an error, not a hang
     layout: StoreLayout = field(default_factory=StoreLayout)  # used only when creating a store
@@ -143,7 +144,7 @@ def embed_cube(
         sampling=sampling,
         software_version=__version__,
     )
-    shape: LocalShape | None = None if config.scheduler else local_shape(available_cores(), config.workers)
+    shape: LocalShape | None = None if config.scheduler else local_shape(config.cores or available_cores(), config.workers)
     pixels = nodata = computed = 0
     stages: dict[str, float] = {}
     # The model runs in this process when there is one local worker process, with these threads.
@@ -217,7 +218,7 @@ def embed_cube(
         nodata,
         time.perf_counter() - t_start,
         stages,
-        _describe(shape, config.scheduler, serial),
+        _describe(shape, config.scheduler, serial, config.cores),
         tuple(notes),
     )
 
@@ -274,10 +275,13 @@ def _check_model_options(model, config: EmbedConfig) -> None:
             )
 
 
-def _describe(shape: LocalShape | None, scheduler: str | None, serial: bool) -> str:
+def _describe(shape: LocalShape | None, scheduler: str | None, serial: bool, given: int | None) -> str:
     if shape is None:
         return f"block tasks on the Dask scheduler at {scheduler}"
     cores = available_cores()
+    if given is not None and given < cores:
+        cores_text = f"{cores} usable cores, {cores - given} taken by other work"
+        return _describe(shape, scheduler, serial, None).replace(f"{cores} usable cores", cores_text, 1)
     if serial:
         return f"{cores} usable cores: PyTorch {shape.torch_threads} threads, stages in turn, no cluster"
     if shape.processes == 1:
