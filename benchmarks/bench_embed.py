@@ -2,8 +2,14 @@
 
     python benchmarks/bench_embed.py --preset small --sizes 256 512
 
-``--contended`` runs one CPU-burning process per usable core beside everything, as on a busy
-machine; the ratio then compares embed and the model under the same contention.
+``--contended 1 2 4`` runs the whole measurement once per level, with that many CPU-burning
+processes per usable core beside everything (``--contended`` alone: 1), as on a machine busy
+several times over; the ratio then compares embed and the model under the same contention, and
+``embed_cpu_s_per_mpx`` says what the CLI's process spent. ``--compare-waits`` also runs the CLI
+as it ran before it slept its OpenMP waits and sized threads from the free cores (libgomp's
+default spin-then-sleep, one thread per usable core), in the same run:
+
+    python benchmarks/bench_embed.py --preset tiny --sizes 64 --draws 4 --contended 0 1 2 4 --compare-waits
 
 For each cube size: simulates a cube, runs ``tessera embed`` on it in a fresh process (the real
 CLI, a local Dask cluster sized to this machine) and prints its pixels/s, its peak resident
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -40,7 +47,12 @@ from tessera.store import Provenance, open_for_write, place
 
 PEAK_WRAPPER = """
 import atexit, resource, runpy, sys
-atexit.register(lambda: print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True))
+def report():
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    print("PEAK_RSS_KB", me.ru_maxrss, "CPU_S", cpu, flush=True)
+atexit.register(report)
 sys.argv = sys.argv[1:]
 runpy.run_module("tessera", run_name="__main__")
 """
@@ -90,34 +102,62 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--draws", type=int, default=1, help="40-date draws per pixel (tessera embed --draws)")
     ap.add_argument(
         "--contended",
+        type=int,
+        nargs="*",
+        default=None,
+        help="burning processes per usable core, one measurement per level (alone: 1; absent: 0)",
+    )
+    ap.add_argument(
+        "--compare-waits",
         action="store_true",
-        help="run a CPU-burning process per usable core beside everything (a busy machine)",
+        help="also run the CLI with OpenMP's default spinning waits and a thread per usable core",
     )
     args = ap.parse_args()
-    burners = burn(available_cores()) if args.contended else []
+    levels = [0] if args.contended is None else (args.contended or [1])
+    for level in levels:
+        burners = burn(level * available_cores())
+        try:
+            measure(args, level)
+        finally:
+            for p in burners:
+                p.terminate()
+
+
+def measure(args: argparse.Namespace, level: int) -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-embed-"))
     shape = local_shape(available_cores())
     torch.set_num_threads(shape.torch_threads)
     torch.manual_seed(0)
     model = Tessera(preset(args.preset)).eval()
     ckpt = save(model, work / f"{args.preset}.safetensors")
-    print(f"preset {args.preset}, batch {args.batch}, {available_cores()} cores → {shape}")
+    print(f"preset {args.preset}, batch {args.batch}, {available_cores()} cores → {shape}, {level} burners per core")
     for size in args.sizes:
         scene = work / f"scene{size}"
         if not (scene / "cube.zarr").is_dir():
             write_scene(simulate(SimulationConfig(height=size, width=size, seed=size)), scene)
         before = model_only(scene / "cube.zarr", ckpt, args.batch, work / "scratch")
         store = work / f"store{size}"
-        # The CLI in a fresh process that reports its own peak RSS (one process: the local
-        # cluster's threads live in it).
+        # The CLI in a fresh process that reports its own peak RSS and CPU time (one process: the
+        # local cluster's threads live in it).
         argv = ["tessera", "embed", str(scene), "-c", str(ckpt), "-s", str(store), "--batch-size", str(args.batch)]
+        argv += ["--draws", str(args.draws)]
         cmd = [sys.executable, "-c", PEAK_WRAPPER, *argv]
-        subprocess.run(["rm", "-rf", str(store), f"{store}.build"], check=True)
-        t = time.perf_counter()
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        wall = time.perf_counter() - t
+        arms = {"now": {}}
+        if args.compare_waits:
+            # Empty values leave libgomp at its default (spin, then sleep; it warns once), and a
+            # fixed core count skips the free-core sizing: the CLI as it ran before.
+            arms["spinning"] = {"OMP_WAIT_POLICY": "", "KMP_BLOCKTIME": "", "TESSERA_CPUS": str(available_cores())}
+        runs = {}
+        for arm, extra in arms.items():
+            subprocess.run(["rm", "-rf", str(store), f"{store}.build"], check=True)
+            t = time.perf_counter()
+            env = {**os.environ, **extra}
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+            runs[arm] = (out, time.perf_counter() - t)
+        out, wall = runs["now"]
         peak_mb = int(re.search(r"PEAK_RSS_KB (\d+)", out).group(1)) / 1024
         after = model_only(scene / "cube.zarr", ckpt, args.batch, work / "scratch")
         reported = float(re.search(r"speed\s*│\s*([\d,]+) px/s", out).group(1).replace(",", ""))
@@ -126,11 +166,25 @@ def main() -> None:
         total_bytes = du(store)
         px = size * size
         ref = (before + after) / 2  # one pass each, before and after: drift on a shared machine cancels
+        cpu = {arm: float(re.search(r"CPU_S ([\d.]+)", o).group(1)) for arm, (o, _) in runs.items()}
+        waits = {}
+        if args.compare_waits:
+            waits = {
+                "spinning_wall_s": round(runs["spinning"][1], 1),
+                "spinning_cpu_s_per_mpx": round(cpu["spinning"] / px * 1e6, 1),
+                "cpu_ratio_spinning_over_now": round(cpu["spinning"] / cpu["now"], 2),
+                "wall_ratio_spinning_over_now": round(runs["spinning"][1] / wall, 2),
+            }
         print(
             json.dumps(
                 {
                     "cube_px": px,
-                    "contended": args.contended,
+                    "draws": args.draws,
+                    "burners_per_core": level,
+                    "parallelism": _parallelism(out),
+                    "embed_wall_s": round(wall, 1),
+                    "embed_cpu_s_per_mpx": round(cpu["now"] / px * 1e6, 1),
+                    **waits,
                     "model_only_px_s": round(ref),
                     "model_only_runs": [round(before), round(after)],
                     "embed_px_s": round(reported),
@@ -143,8 +197,11 @@ def main() -> None:
                 }
             )
         )
-    for p in burners:
-        p.terminate()
+
+
+def _parallelism(out: str) -> str:
+    m = re.search(r"parallelism\s*│\s*(.+?)\s*│", out)
+    return m.group(1) if m else "?"
 
 
 if __name__ == "__main__":

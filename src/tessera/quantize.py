@@ -10,12 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 QMAX = 127
+#: The scale of a pixel with no embedding: +inf, as the store convention's "no data that year"
+#: (NaN is its water). Formats that mark no data otherwise convert at their edge (the geotessera
+#: tile layout and float GeoTIFFs use NaN).
+NODATA_SCALE = np.float32(np.inf)
 
 
 def quantize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(…, D) float → (q (…, D) int8, scale (…,) float32). An all-zero vector gets scale 0.
 
-    Rows containing NaN get scale NaN and q = 0 (no data), never garbage.
+    Rows containing NaN (no embedding) get scale ``NODATA_SCALE`` (+inf) and q = 0, never garbage.
 
     >>> q, s = quantize(np.array([[0.5, -1.27, 0.0]]))
     >>> q.tolist(), s.round(4).tolist()
@@ -27,7 +31,7 @@ def quantize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     safe = np.where((scale > 0) & ~nodata, scale, 1.0)
     q = np.clip(np.rint(x / safe[..., None]), -QMAX, QMAX)
     q = np.where(nodata[..., None], 0, q).astype(np.int8)
-    scale = np.where(nodata, np.nan, scale).astype(np.float32)
+    scale = np.where(nodata, NODATA_SCALE, scale).astype(np.float32)
     return q, scale
 
 

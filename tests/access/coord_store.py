@@ -46,7 +46,7 @@ def build_store(root):
             q = encode(zone, piece)
             scales = np.ones(q.shape[:2], np.float32)
             if zone == Z31 and (piece.row // 64 + piece.col // 64) % 3 == 0:
-                scales[0, 0] = np.nan  # a pixel embedded without any valid observation
+                scales[0, 0] = np.inf  # a pixel embedded without any valid observation: no data
                 NODATA_PX[(piece.row, piece.col)] = True
             group.write_block(shard, piece, q, scales, f"cube-{zone.name}")
     return root

@@ -244,5 +244,5 @@ def test_reads_take_several_years_and_stack_them(tmp_path):
     # One function per result shape: a list where one year is read (or the reverse) is refused.
     with pytest.raises(AccessError, match="use read_region_years"):
         s.read_region(bbox, [2022])  # type: ignore[arg-type]
-    with pytest.raises(AccessError, match="use probe$"):
+    with pytest.raises(AccessError, match=r"use probe$"):
         s.probe_years(0.004, 52.003, 2022)  # type: ignore[arg-type]

@@ -39,7 +39,7 @@ def encoded(zone: int, year: int, win: Window, rng) -> tuple[np.ndarray, np.ndar
     q = rng.integers(-127, 128, (win.height, win.width, 128)).astype(np.int8)
     q[..., : len(head)] = np.stack(head, -1)
     scales = rng.uniform(0.001, 0.05, (win.height, win.width)).astype(np.float32)
-    scales[::17, ::13] = np.nan  # embedded without a valid observation → +inf (no data)
+    scales[::17, ::13] = np.inf  # embedded without a valid observation: no data
     return q, scales
 
 

@@ -68,7 +68,8 @@ def export_geotiff(
         )
         write_cog(
             path.with_name(path.stem + "_scales.tif"),
-            scale[None].astype(np.float32),
+            # A float GeoTIFF's no-data value is NaN here, as for the float export: +inf → NaN.
+            np.where(np.isfinite(scale), scale, np.nan)[None].astype(np.float32),
             region.grid,
             float("nan"),
             {**(tags or {}), "tessera_encoding": "per-pixel scale of " + path.name},

@@ -35,6 +35,7 @@ from tessera.access.tile_layout import (
     tile_centres,
     tile_grid,
     tile_name,
+    tile_scales,
 )
 from tessera.atomic import atomic_file
 from tessera.errors import AccessError
@@ -98,6 +99,7 @@ def export_tiles(store: Reader, bbox: BBox, year: int, out: str | os.PathLike) -
         if not has.any():
             continue
         q, scales = quantize(region.data)
+        scales = tile_scales(scales)
         name = tile_name(lon, lat)
         folder = out / EMBEDDINGS_DIR / str(year) / name
         h, size = _save_npy(folder / f"{name}.npy", q)

@@ -17,7 +17,16 @@ LANDMASKS_DIR = "global_0.1_degree_tiff_all"
 TILE_DEG = 0.1
 HALF = TILE_DEG / 2
 
+#: The tile layout marks a pixel without an embedding by a NaN scale (the store convention's
+#: +inf); it has no water value.
+TILE_NODATA_SCALE = np.float32(np.nan)
+
 _NAME = re.compile(r"^grid_(-?\d+\.\d{2})_(-?\d+\.\d{2})$")
+
+
+def tile_scales(scales: np.ndarray) -> np.ndarray:
+    """Scales as the tile layout stores them: any non-finite scale (no data, water) → NaN."""
+    return np.where(np.isfinite(scales), scales, TILE_NODATA_SCALE).astype(np.float32)
 
 
 def tile_name(lon: float, lat: float) -> str:

@@ -101,7 +101,16 @@ def curve_command(
 
     depths, fracs = parse_depths(depth, "--depth"), parse_numbers(fractions, "--fractions")
     region = read_region(
-        open_store(store), labels, year, column, bbox, cube, task, groups=groups, group_column=group_column, baselines=baselines
+        open_store(store),
+        labels,
+        year,
+        column,
+        bbox,
+        cube,
+        task,
+        groups=groups,
+        group_column=group_column,
+        baselines=baselines,
     )
     with console.status("fitting heads at every label fraction …"):
         points, n = region_curve(region, heads.split(","), fracs, check_split(split), repeats, depths)

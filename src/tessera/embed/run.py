@@ -144,7 +144,9 @@ def embed_cube(
         sampling=sampling,
         software_version=__version__,
     )
-    shape: LocalShape | None = None if config.scheduler else local_shape(config.cores or available_cores(), config.workers)
+    shape: LocalShape | None = (
+        None if config.scheduler else local_shape(config.cores or available_cores(), config.workers)
+    )
     pixels = nodata = computed = 0
     stages: dict[str, float] = {}
     # The model runs in this process when there is one local worker process, with these threads.

@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from tessera.grid import Grid
+from tessera.quantize import NODATA_SCALE
 
 N_BANDS = 128
-SCALE_NODATA = float("inf")  # fill of ``scales``: land without data for that year
+SCALE_NODATA = float(NODATA_SCALE)  # fill of ``scales``: land without data for that year
 EMBEDDINGS = "embeddings"
 SCALES = "scales"
 

@@ -136,14 +136,14 @@ class ZoneWriter:
     ) -> BlockRecord:
         """Write one block (a piece of one shard) and record it in the build directory.
 
-        No-data pixels (NaN scale from ``quantize``) are stored as +inf, the convention's "no data
-        for this year"; NaN is reserved for water. The checksum is taken from the values read
-        back, so it vouches for what is stored, not what was meant.
+        ``scales`` are the convention's, as ``quantize`` gives them: finite = data, +inf = no data
+        for this year, NaN = water. The checksum is taken from the values read back, so it
+        vouches for what is stored, not what was meant.
         """
         if q.shape != (window.height, window.width, self.embed_dim) or scales.shape != q.shape[:2]:
             raise StoreError(f"block {window} got arrays {q.shape} / {scales.shape}")
         rows, cols = window.slices
-        stored_scales = np.where(np.isnan(scales), np.float32(cv.SCALE_NODATA), scales).astype(np.float32)
+        stored_scales = np.asarray(scales, np.float32)
         planes = np.ascontiguousarray(np.moveaxis(q, -1, 0))  # (D, h, w)
         with self.store.build.lock(f"{self.zone.name}-{self.year}-r{shard[0]}_c{shard[1]}.lock"):
             self.embeddings[self.t, :, rows, cols] = planes
