@@ -7,9 +7,10 @@ BIN := $(VENV)/bin
 
 # torch==2.13.0 first: on this project's machines that pin resolves to a local CPU wheel, while a
 # loose `torch` would pull a multi-GB CUDA build. Users with GPUs install their own torch first.
+# No pip upgrade: the install lines must work with the pip a user has (Python 3.11's own 23.2
+# resolves [dev] because no extra names tessera itself; see pyproject.toml).
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "torch==2.13.0" || $(BIN)/pip install -q "torch>=2.3"
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
@@ -30,7 +31,6 @@ PY312 ?= $(shell for p in $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 
 .venv-reader/.installed:
 	rm -rf .venv-reader
 	$(PY) -m venv .venv-reader
-	.venv-reader/bin/pip install -q --upgrade pip
 	touch $@
 
 quickstart: $(VENV)/.installed

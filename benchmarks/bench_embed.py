@@ -77,7 +77,7 @@ def model_only(cube_path: Path, ckpt: Path, batch: int, scratch: Path) -> float:
         checkpoint=str(ckpt),
         checkpoint_sha256="bench",
         model_config=model.cfg.to_dict(),
-        source="bench",
+        cube_name="bench",
         seed=0,
         draws=1,
         inference=inference,

@@ -1,5 +1,6 @@
-"""Writing GeoTIFFs, for every part that writes one (exports, maps, figures): below both
-``access`` and ``viz`` so neither reaches into the other for it."""
+"""Writing GeoTIFFs, for every part that writes one (exports, maps, figures, tile landmasks,
+simulated label rasters, the stacker's ROI): below ``cube``, ``simulate``, ``access`` and ``viz``
+so none reaches into another for it. Every file is written under a temporary name and renamed."""
 
 from __future__ import annotations
 
@@ -24,10 +25,26 @@ def write_cog(
     colorinterp: Sequence[Any] | None = None,
 ) -> Path:
     """(C, H, W) ``data`` on ``grid`` as a Cloud-Optimised GeoTIFF, atomically."""
+    return write_geotiff(path, data, grid, nodata, tags, descriptions, colorinterp, cog=True)
+
+
+def write_geotiff(
+    path: str | os.PathLike,
+    data: np.ndarray,
+    grid: Grid,
+    nodata: float | None = None,
+    tags: dict[str, str] | None = None,
+    descriptions: Sequence[str] | None = None,
+    colorinterp: Sequence[Any] | None = None,
+    cog: bool = False,
+) -> Path:
+    """(C, H, W) or (H, W) ``data`` on ``grid`` as a deflate-compressed GeoTIFF, atomically; a
+    plain striped GTiff unless ``cog`` (small rasters other tools read whole: landmasks, labels)."""
     import rasterio
 
-    profile = {
-        "driver": "COG",
+    data = data[None] if data.ndim == 2 else data
+    profile: dict[str, Any] = {
+        "driver": "COG" if cog else "GTiff",
         "width": grid.width,
         "height": grid.height,
         "count": data.shape[0],
@@ -36,9 +53,9 @@ def write_cog(
         "transform": grid.transform,
         "nodata": nodata,
         "compress": "deflate",
-        "blocksize": 256,
-        "BIGTIFF": "IF_SAFER",
     }
+    if cog:
+        profile |= {"blocksize": 256, "BIGTIFF": "IF_SAFER"}
     path = Path(path)
     with atomic_file(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(data)

@@ -141,7 +141,7 @@ def test_two_processes_embedding_neighbouring_cubes_into_one_zone(setup, tmp_pat
     assert np.array_equal(q, rq) and np.array_equal(s, rs, equal_nan=True) and np.isfinite(s).all()
     group = EmbeddingStore(together).writer(2024, Zone(31))
     records = mf.read_all(group.fills)
-    shared = [m for m in records.values() if len({b.source for b in m.blocks}) == 2]
+    shared = [m for m in records.values() if len({b.cube for b in m.blocks}) == 2]
     assert shared, "the cubes should share shards"
     for m in records.values():
         for b in m.blocks:

@@ -39,6 +39,7 @@ from tessera.access.tile_layout import (
 )
 from tessera.atomic import atomic_file
 from tessera.errors import AccessError
+from tessera.geotiff import write_geotiff
 from tessera.grid import BBox, Grid
 from tessera.quantize import quantize
 
@@ -67,23 +68,7 @@ def _save_npy(path: Path, array: np.ndarray) -> tuple[str, int]:
 
 
 def _save_landmask(path: Path, grid: Grid, mask: np.ndarray) -> tuple[str, int]:
-    import rasterio
-
-    with atomic_file(path) as tmp:
-        with rasterio.open(
-            tmp,
-            "w",
-            driver="GTiff",
-            width=grid.width,
-            height=grid.height,
-            count=1,
-            dtype="uint8",
-            crs=grid.crs,
-            transform=grid.transform,
-            compress="deflate",
-        ) as dst:
-            dst.write(mask.astype(np.uint8)[None])
-        data = tmp.read_bytes()
+    data = write_geotiff(path, mask.astype(np.uint8), grid).read_bytes()
     return hashlib.sha256(data).hexdigest(), len(data)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from tessera.cube.data import CubeData, check_s1_shape, check_s2_shapes
 from tessera.cube.zarr_cube import CubeChunks, CubeWriter
 from tessera.errors import CubeValidationError, GeoreferenceError, InputNotFoundError
+from tessera.geotiff import write_geotiff
 from tessera.grid import Grid, Window
 from tessera.progress import Progress
 
@@ -121,20 +122,7 @@ def import_npy(
 
 def write_roi_geotiff(grid: Grid, path: str | os.PathLike) -> Path:
     """A uint8 all-ones GeoTIFF on ``grid``: the stacker's ROI raster that georeferences a stack."""
-    import rasterio
-
-    profile = dict(
-        driver="GTiff",
-        height=grid.height,
-        width=grid.width,
-        count=1,
-        dtype="uint8",
-        crs=grid.crs,
-        transform=grid.transform,
-    )
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(np.ones((1, *grid.shape), np.uint8))
-    return Path(path)
+    return write_geotiff(path, np.ones(grid.shape, np.uint8), grid)
 
 
 def export_npy(d: CubeData, directory: str | os.PathLike) -> Path:

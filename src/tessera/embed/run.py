@@ -85,7 +85,7 @@ class EmbedSummary:
         return (self.pixels + self.nodata) / self.seconds if self.seconds > 0 else 0.0
 
 
-def source_name(cube_path: str | os.PathLike) -> str:
+def cube_name(cube_path: str | os.PathLike) -> str:
     """How fill records name a cube: its folder name and a hash of its metadata — never the
     user's directory layout, which ``tessera serve`` would publish."""
     import hashlib
@@ -170,7 +170,7 @@ def embed_cube(
                 checkpoint=str(checkpoint.resolve()),
                 checkpoint_sha256=sha,
                 model_config=model.cfg.to_dict(),
-                source=source_name(cube.path),
+                cube_name=cube_name(cube.path),
                 seed=config.seed,
                 draws=config.draws,
                 inference=config.inference,

@@ -42,7 +42,7 @@ class JobSpec:
     checkpoint: str
     checkpoint_sha256: str  # workers check their copy of the checkpoint is the same file
     model_config: dict
-    source: str  # how the manifest names the cube
+    cube_name: str  # how the fill records name the cube
     seed: int = 0
     draws: int = 1
     inference: InferenceConfig = field(default_factory=InferenceConfig)
@@ -164,7 +164,7 @@ def store_block(spec: JobSpec, prepared: Prepared, q: np.ndarray, scales: np.nda
     task = prepared.task
     h, w = task.cube_window.height, task.cube_window.width
     t0 = time.perf_counter()
-    group.write_block(task.shard, task.zone_window, q.reshape(h, w, -1), scales.reshape(h, w), spec.source)
+    group.write_block(task.shard, task.zone_window, q.reshape(h, w, -1), scales.reshape(h, w), spec.cube_name)
     n_ok = int(prepared.ok.sum())
     return BlockResult(
         task.shard, n_ok, h * w - n_ok, False, {**prepared.seconds, "model": model_s, "write": time.perf_counter() - t0}

@@ -25,6 +25,7 @@ from tessera.atomic import atomic_dir, check_output
 from tessera.cube import Cube, CubeData, cube_location, open_cube, write_cube
 from tessera.cube.data import check_year
 from tessera.errors import ConfigError, InputNotFoundError
+from tessera.geotiff import write_geotiff
 from tessera.grid import Grid, utm_grid
 from tessera.progress import Progress
 from tessera.simulate import render, weather
@@ -157,21 +158,7 @@ def simulate(config: SimulationConfig = SimulationConfig(), progress: Progress |
 
 
 def _write_raster(path: Path, grid: Grid, data: np.ndarray, nodata=None) -> None:
-    import rasterio
-
-    profile = dict(
-        driver="GTiff",
-        height=grid.height,
-        width=grid.width,
-        count=1,
-        dtype=data.dtype.name,
-        crs=grid.crs,
-        transform=grid.transform,
-        compress="deflate",
-        nodata=nodata,
-    )
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data[None])
+    write_geotiff(path, data, grid, nodata)
 
 
 def is_scene(path: str | os.PathLike) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +25,13 @@ from tessera.grid import Window
 from tessera.store import sources
 from tessera.store.location import Location
 
+CUBE_KEY = "source"  # a block's cube, as fill records on disk name it
+
 
 @dataclass(frozen=True)
 class BlockRecord:
     window: tuple[int, int, int, int]  # zone row, col, height, width
-    source: str  # the cube it was computed from
+    cube: str  # the cube it was computed from (its name; the JSON key is "source", as written since 0.1)
     pixels: int
     nodata: int
     sha256: str  # of the block's int8 embeddings then float32 scales, C order
@@ -88,13 +90,18 @@ def _window(values: list) -> tuple[int, int, int, int]:
     return row, col, height, width
 
 
-def parse(text: str, source: str) -> ShardManifest:
+def _block_json(b: BlockRecord) -> dict:
+    # Keys in the order fill records have always been written in, so their bytes do not change.
+    return {"window": list(b.window), CUBE_KEY: b.cube, "pixels": b.pixels, "nodata": b.nodata, "sha256": b.sha256}
+
+
+def parse(text: str, where: str) -> ShardManifest:
     try:
         raw = json.loads(text)
         blocks = tuple(
             BlockRecord(
                 _window(b["window"]),
-                str(b["source"]),
+                str(b[CUBE_KEY]),
                 int(b["pixels"]),
                 int(b["nodata"]),
                 str(b["sha256"]),
@@ -108,7 +115,7 @@ def parse(text: str, source: str) -> ShardManifest:
         return ShardManifest((int(raw["shard"][0]), int(raw["shard"][1])), blocks, files)
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise ManifestError(
-            f"manifest {source} is unreadable ({exc}); delete it and rerun `tessera embed` to recompute its blocks"
+            f"manifest {where} is unreadable ({exc}); delete it and rerun `tessera embed` to recompute its blocks"
         ) from exc
 
 
@@ -122,7 +129,7 @@ def write(folder: Location | Path, manifest: ShardManifest) -> None:
     """Replace the shard's manifest whole (call under the shard's lock)."""
     doc = {
         "shard": list(manifest.shard),
-        "blocks": [{**asdict(b), "window": list(b.window)} for b in manifest.blocks],
+        "blocks": [_block_json(b) for b in manifest.blocks],
         "files": manifest.files or {},
     }
     (Location.of(folder) / manifest_name(manifest.shard)).write_bytes(

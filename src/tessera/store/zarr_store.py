@@ -132,7 +132,7 @@ class ZoneWriter:
         return np.moveaxis(self.embeddings[self.t, :, rows, cols], 0, -1), self.scales[self.t, rows, cols]
 
     def write_block(
-        self, shard: tuple[int, int], window: Window, q: np.ndarray, scales: np.ndarray, source: str
+        self, shard: tuple[int, int], window: Window, q: np.ndarray, scales: np.ndarray, cube: str
     ) -> BlockRecord:
         """Write one block (a piece of one shard) and record it in the build directory.
 
@@ -154,7 +154,7 @@ class ZoneWriter:
             finite = np.isfinite(back_s)
             record = manifest.BlockRecord(
                 (window.row, window.col, window.height, window.width),
-                source,
+                cube,
                 pixels=int(finite.sum()),
                 nodata=int((~finite).sum()),
                 sha256=manifest.block_checksum(back_q, back_s),
