@@ -12,7 +12,7 @@ from tessera.grid import Window
 from tessera.model import CheckpointError, Embedder, Tessera, pool_s1, preset, sample_tokens, save
 from tessera.quantize import dequantize
 from tessera.simulate import SimulationConfig, simulate
-from tessera.store import EmbeddingStore, StoreError, StoreLayout, Zone, build_dir, place
+from tessera.store import StoreError, StoreLayout, StoreWriter, Zone, build_dir, place
 
 CFG = EmbedConfig(layout=StoreLayout(shard=32))
 
@@ -66,7 +66,7 @@ def reference_embeddings(cube_path, ckpt, layout, seed=0):
 def read_cube_window(store_path, cube_path):
     cube = open_cube(cube_path)
     zone, win = place(cube.grid)
-    group = EmbeddingStore(store_path).writer(cube.year, zone)
+    group = StoreWriter(store_path).writer(cube.year, zone)
     return group, *group.read(win)
 
 
@@ -114,7 +114,7 @@ def test_other_years_and_zones_join_the_same_store(setup, tmp_path):
     ):
         other = write_cube(root / f"{name}.zarr", simulate(cfg).cube)
         embed_cube(other, ckpt, tmp_path / "store", CFG)
-    store = EmbeddingStore(tmp_path / "store")
+    store = StoreWriter(tmp_path / "store")
     assert store.years() == [2024, 2023] and store.zones() == [Zone(30), Zone(31)]
     _, q, _ = read_cube_window(tmp_path / "store", cube)  # 2024 untouched by the later years
     assert q.any()

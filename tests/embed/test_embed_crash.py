@@ -15,7 +15,7 @@ from tessera.cube import write_cube
 from tessera.grid import Window
 from tessera.model import Tessera, preset, save
 from tessera.simulate import SimulationConfig, simulate
-from tessera.store import EmbeddingStore, Zone, block_checksum, build_dir, place
+from tessera.store import StoreWriter, Zone, block_checksum, build_dir, place
 from tessera.store import manifest as mf
 
 SHARD = 32
@@ -49,7 +49,7 @@ def cli(cube, ckpt, store):
 
 def state(store):
     """Every recorded block → (its record, sha + mtime of its shard's data files)."""
-    group = EmbeddingStore(store).writer(2024, Zone(31))
+    group = StoreWriter(store).writer(2024, Zone(31))
     out = {}
     for shard, m in mf.read_all(group.fills).items():
         files = {
@@ -68,7 +68,7 @@ def store_bytes(store):
 
 def arrays(store, cube_grid):
     zone, win = place(cube_grid)
-    return EmbeddingStore(store).writer(2024, zone).read(win)
+    return StoreWriter(store).writer(2024, zone).read(win)
 
 
 def kill_and_resume(setup, tmp_path, kills):
@@ -139,7 +139,7 @@ def test_two_processes_embedding_neighbouring_cubes_into_one_zone(setup, tmp_pat
     q, s = arrays(together, data.grid)
     rq, rs = arrays(apart, data.grid)
     assert np.array_equal(q, rq) and np.array_equal(s, rs, equal_nan=True) and np.isfinite(s).all()
-    group = EmbeddingStore(together).writer(2024, Zone(31))
+    group = StoreWriter(together).writer(2024, Zone(31))
     records = mf.read_all(group.fills)
     shared = [m for m in records.values() if len({b.cube for b in m.blocks}) == 2]
     assert shared, "the cubes should share shards"

@@ -172,3 +172,27 @@ def test_monthly_baseline_fills_cloudy_months_between_neighbours():
     assert np.isfinite(f).all()
     march, april, may = f[:, :, 2], f[:, :, 3], f[:, :, 4]
     assert np.all((april >= np.minimum(march, may) - 1e-3) & (april <= np.maximum(march, may) + 1e-3))
+
+
+def test_the_registry_holds_each_task_and_head_fact_once():
+    import numpy as np
+
+    from tessera.errors import ConfigError, LabelError
+    from tessera.heads.labels import NO_LABEL
+    from tessera.heads.registry import CLASSIFIERS, HEADS, REGRESSORS, head_spec, task_spec
+
+    cls, reg = task_spec("classification"), task_spec("regression")
+    assert cls.classes and not reg.classes and (cls.metric, reg.metric) == ("accuracy", "r2")
+    assert cls.empty(3).tolist() == [NO_LABEL] * 3 and cls.empty(3).dtype == np.int32
+    assert np.isnan(reg.empty(2)).all() and reg.empty(2).dtype == np.float32
+    assert cls.labelled(np.array([NO_LABEL, 0, 3])).tolist() == [False, True, True]
+    assert reg.labelled(np.array([np.nan, 0.0])).tolist() == [False, True]
+    # the UNet is the one head on whole images, saved as safetensors; pixel heads are skops files
+    assert [n for n, h in HEADS.items() if h.spatial] == ["unet"] and head_spec("unet").suffix == ".safetensors"
+    assert "unet" not in CLASSIFIERS and set(REGRESSORS) == {"ridge", "rf", "mlp"}
+    with pytest.raises(ConfigError, match="does classification only"):
+        head_spec("unet", "regression")
+    with pytest.raises(ConfigError, match="not one of"):
+        head_spec("svm")
+    with pytest.raises(LabelError, match="must be classification or regression"):
+        task_spec("segmentation")

@@ -11,11 +11,11 @@ from tessera.errors import OutputExistsError
 from tessera.grid import Window
 from tessera.quantize import dequantize, quantize
 from tessera.store import (
-    EmbeddingStore,
     ManifestError,
     Provenance,
     StoreError,
     StoreLayout,
+    StoreWriter,
     Zone,
     block_checksum,
     build_dir,
@@ -86,7 +86,7 @@ def test_a_new_year_appends_without_rewriting_other_years(tmp_path):
     shard_file = store.root / "utm30/embeddings/c/0/0/10/10"
     before = (shard_file.read_bytes(), shard_file.stat().st_mtime_ns)
     w2 = store.ensure(2023, Zone(31), prov(), D)
-    assert w2.t == 1 and EmbeddingStore(store.root).years() == [2024, 2023]
+    assert w2.t == 1 and StoreWriter(store.root).years() == [2024, 2023]
     assert (shard_file.read_bytes(), shard_file.stat().st_mtime_ns) == before
     assert store.ensure(2024, ZONE, prov(), D).read(win)[0].any()
     time31 = json.loads((store.root / "zarr.json").read_text())["consolidated_metadata"]["metadata"]["utm31/embeddings"]
@@ -128,7 +128,7 @@ def test_fill_record_keys_escaping_the_store_are_refused():
 
 
 def _write_many(root, col0, seed, n):
-    w = EmbeddingStore(root).writer(2024, ZONE)
+    w = StoreWriter(root).writer(2024, ZONE)
     for i in range(n):
         win = Window(8 * (i % 2), col0, 8, 8)
         w.write_block((0, 0), win, *block(win, seed + i)[1:], f"writer-{col0}")

@@ -44,8 +44,9 @@ def fit_command(
     from tessera.access import open_store
     from tessera.heads.mapping import fit_head, head_metadata
     from tessera.heads.persist import embedding_model, save_head
+    from tessera.heads.registry import head_spec
 
-    want = ".safetensors" if head == "unet" else ".skops"
+    want = head_spec(head, task).suffix
     if out.suffix != want:
         raise ConfigError(f"--out {out}: a {head} head is saved as {want}")
     reader = open_store(store)

@@ -28,7 +28,7 @@ from tessera.model.checkpoint import config_from_dict
 from tessera.model.sampling import N_TIMESTEPS, PixelTokens, pixel_series
 from tessera.model.student import FAMILY as STUDENT
 from tessera.quantize import quantize
-from tessera.store import EmbeddingStore, Zone, ZoneWriter
+from tessera.store import StoreWriter, Zone, ZoneWriter
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def _open(spec: JobSpec) -> tuple[Cube, ZoneWriter]:
             _cubes[spec.cube] = open_cube(spec.cube)
         key = (spec.store, spec.year, spec.zone)
         if key not in _groups:
-            _groups[key] = EmbeddingStore(spec.store).writer(spec.year, Zone.from_name(spec.zone))
+            _groups[key] = StoreWriter(spec.store).writer(spec.year, Zone.from_name(spec.zone))
         return _cubes[spec.cube], _groups[key]
 
 

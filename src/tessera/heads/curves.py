@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tessera.errors import ConfigError
 from tessera.heads.evaluate import CurvePoint, Split, Summary, best_of, check_split, learning_curve, summarise
+from tessera.heads.registry import task_spec
 from tessera.heads.workflow import LabelledRegion
 
 METRICS = {"classification": ("accuracy", "macro_f1"), "regression": ("rmse", "mae", "r2")}
@@ -55,7 +56,7 @@ def region_curve(
 
 def main_metric(task: str) -> str:
     """The metric a curve is plotted and compared by."""
-    return "accuracy" if task == "classification" else "r2"
+    return task_spec(task).metric
 
 
 def write_curve(out: str | os.PathLike, points: list[CurvePoint], task: str, title: str) -> Summary:

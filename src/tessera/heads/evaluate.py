@@ -14,10 +14,13 @@ import numpy as np
 from tessera.errors import ConfigError, LabelError
 from tessera.heads.models import make_head
 
+# Task, TASKS and check_task live in ``registry``; re-exported here for existing imports.
+from tessera.heads.registry import TASKS as TASKS
+from tessera.heads.registry import Task, task_spec
+from tessera.heads.registry import check_task as check_task
+
 FRACTIONS = (0.01, 0.05, 0.10, 0.20, 0.50, 1.00)
-Task = Literal["classification", "regression"]
 Split = Literal["groups", "spatial", "random"]
-TASKS: tuple[str, ...] = get_args(Task)
 SPLITS: tuple[str, ...] = get_args(Split)
 
 
@@ -30,13 +33,6 @@ class CurveKey(NamedTuple):
 
 
 Summary = dict[tuple[str, str, float], tuple[float, float]]  # CurveKey → (mean, sd) over repeats
-
-
-def check_task(task: str) -> Task:
-    """``task`` as a :data:`Task`, or a one-line error naming the choices."""
-    if task not in TASKS:
-        raise LabelError(f"task {task!r} must be classification or regression")
-    return task  # type: ignore[return-value]
 
 
 def check_split(split: str) -> Split:
@@ -110,15 +106,16 @@ def draw_training(
     """Indices of ``fraction`` of the pool, with at least one pixel per class (classification)."""
     idx = np.flatnonzero(pool)
     n = round(fraction * len(idx))
-    need = len(np.unique(labels[idx])) if task == "classification" else 2
+    classes = task_spec(task).classes
+    need = len(np.unique(labels[idx])) if classes else 2
     if n < need:
         raise LabelError(
             f"{fraction:.0%} of {len(idx)} labelled training pixels is {n} — too few to fit a head "
-            f"(it needs {need}{', one per class' if task == 'classification' else ''}); "
+            f"(it needs {need}{', one per class' if classes else ''}); "
             "label more pixels or drop that fraction"
         )
     train = rng.choice(idx, min(n, len(idx)), replace=False)
-    if task == "classification":
+    if classes:
         present = set(labels[train].tolist())
         extra = [rng.choice(idx[labels[idx] == c]) for c in np.unique(labels[idx]) if c not in present]
         train = np.concatenate([train, np.asarray(extra, int)])
@@ -148,11 +145,11 @@ def learning_curve(
     copies; ``"spatial"`` draws in half of the ``block``-px squares and scores the other half;
     ``"random"`` scores every pixel not drawn.
     """
-    check_task(task)
+    classes = task_spec(task).classes
     check_split(split)
     if split == "groups" and (groups is None or len(groups) != len(labels)):
         raise ConfigError("split 'groups' needs one group id per labelled pixel (e.g. --groups fields.tif)")
-    if task == "classification" and len(np.unique(labels)) < 2:
+    if classes and len(np.unique(labels)) < 2:
         raise LabelError(
             f"the labels hold one class only ({np.unique(labels).tolist()}); a classifier needs at least two"
         )
@@ -182,7 +179,7 @@ def learning_curve(
                     pred = model.predict(x[test])
                     m = (
                         classification_metrics(labels[test], pred, np.unique(labels))
-                        if task == "classification"
+                        if classes
                         else regression_metrics(labels[test], pred)
                     )
                     out.append(CurvePoint(fname, head, split, frac, r, len(train), m))

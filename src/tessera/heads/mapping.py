@@ -13,8 +13,8 @@ import numpy as np
 
 from tessera.errors import ConfigError, LabelError
 from tessera.grid import Grid
-from tessera.heads.evaluate import Task, check_task
 from tessera.heads.labels import NO_LABEL
+from tessera.heads.registry import Task, check_task, head_spec, task_spec
 from tessera.heads.workflow import LabelledRegion
 
 
@@ -31,25 +31,21 @@ class FittedHead:
 
 
 def fit_head(region: LabelledRegion, head: str) -> FittedHead:
-    """Fit ``head`` on every labelled pixel of ``region`` (the UNet on the whole image)."""
+    """Fit ``head`` on every labelled pixel of ``region`` (a spatial head, the UNet, on the whole image)."""
     from tessera.heads import make_head
 
+    spec, task = head_spec(head, region.task), task_spec(region.task)
     feats, y, _, _ = region.pixels(("embeddings",))  # raw baselines, if read, must not thin the labels
     dim = int(region.embeddings.shape[2])
-    if region.task == "regression":
-        if head == "unet":
-            raise ConfigError("the UNet head does classification only; use ridge, rf or mlp for regression")
-        model = make_head(head, "regression").fit(feats["embeddings"], y)
-        return FittedHead(model, head, "regression", len(y), {}, dim)
-    if len(np.unique(y)) < 2:
+    if task.classes and len(np.unique(y)) < 2:
         raise LabelError(f"the labels hold one class only ({np.unique(y).tolist()}); a classifier needs two or more")
-    if head == "unet":
+    if spec.spatial:
         from tessera.heads.unet import UNetHead
 
-        model = UNetHead().fit(region.embeddings, region.labels)
+        model: Any = UNetHead().fit(region.embeddings, region.labels)
     else:
-        model = make_head(head).fit(feats["embeddings"], y)
-    return FittedHead(model, head, "classification", len(y), region.legend, dim)
+        model = make_head(head, task.name).fit(feats["embeddings"], y)
+    return FittedHead(model, head, task.name, len(y), region.legend if task.classes else {}, dim)
 
 
 def head_metadata(fitted: FittedHead, year: int, store: str, model: str | None) -> dict[str, Any]:
@@ -86,14 +82,14 @@ def predict_map(fitted: FittedHead, embeddings: np.ndarray) -> np.ndarray:
     h, w, d = embeddings.shape
     flat = embeddings.reshape(h * w, d)
     ok = ~np.isnan(flat).any(axis=1)
-    pred = np.full(h * w, NO_LABEL, np.int32) if fitted.task == "classification" else np.full(h * w, np.nan, np.float32)
+    pred = task_spec(fitted.task).empty(h * w)
     if ok.any():
         pred[ok] = fitted.model.predict(flat[ok])
     return pred.reshape(h, w)
 
 
 def mapped_fraction(pred: np.ndarray, task: Task) -> float:
-    return float(((pred != NO_LABEL) if task == "classification" else ~np.isnan(pred)).mean())
+    return float(task_spec(task).labelled(pred).mean())
 
 
 def write_map(out: str | os.PathLike, pred: np.ndarray, grid: Grid, fitted: FittedHead, year: int) -> Path:
@@ -106,7 +102,7 @@ def write_map(out: str | os.PathLike, pred: np.ndarray, grid: Grid, fitted: Fitt
     out = Path(out)
     tags = {"head": fitted.name, "task": fitted.task, "year": str(year), "n_labelled": str(fitted.n_labelled)}
     title = f"{fitted.name} prediction"
-    if fitted.task == "regression":
+    if not task_spec(fitted.task).classes:
         write_cog(out, pred.astype(np.float32)[None], grid, float("nan"), tags)
         save_png(out.with_suffix(".png"), pred, title, cmap="viridis")
         return out
@@ -128,7 +124,7 @@ def write_web_map(
 
     legend = fitted.legend
     top = max(legend) if legend else 1
-    layer = class_rgba(pred, top) if fitted.task == "classification" else value_rgba(pred)
+    layer = class_rgba(pred, top) if task_spec(fitted.task).classes else value_rgba(pred)
     layers = {"embeddings (PCA)": rgb_rgba(pca_rgb(embeddings)), f"{fitted.name} prediction": layer}
     return web_map(path, grid, layers, legend=legend or None, vmax=top)
 

@@ -12,7 +12,6 @@ import numpy as np
 
 from tessera.errors import LabelError
 from tessera.grid import BBox, Grid, target_grid
-from tessera.heads.evaluate import Task, check_task
 from tessera.heads.labels import (
     NO_LABEL,
     rasterize_labels,
@@ -21,6 +20,7 @@ from tessera.heads.labels import (
     read_legend,
     read_value_raster,
 )
+from tessera.heads.registry import Task, task_spec
 
 if TYPE_CHECKING:
     from tessera.access.reads import RegionReads
@@ -51,7 +51,7 @@ class LabelledRegion:
             raise LabelError(f"no feature set {sorted(unknown)} in this region; it has {sorted(every)}")
         flat = {k: x.reshape(h * w, -1) for k, x in every.items() if sets is None or k in sets}
         lab = self.labels.ravel()
-        keep = ~np.isnan(lab) if self.task == "regression" else lab != NO_LABEL
+        keep = task_spec(self.task).labelled(lab)
         for x in flat.values():
             keep &= ~np.isnan(x).any(axis=1)
         if not keep.any():
@@ -106,9 +106,9 @@ def labelled_region(
     if not is_raster and cube is None and bbox is None:
         raise LabelError("vector labels need --bbox (or --cube) to say which region to map")
     grid = region_grid(labels, bbox, cube)
-    task = check_task(task)
+    spec = task_spec(task)
     legend: dict[int, str] = {}
-    if task == "regression":
+    if not spec.classes:
         if is_raster:
             lab = read_value_raster(labels, grid)
         elif column:
@@ -122,7 +122,7 @@ def labelled_region(
             raise LabelError(f"{labels} is a vector file: name its class column with --column")
         lab, names = rasterize_labels(labels, grid, column)
         legend = {i: n for n, i in names.items()}
-    if task == "classification":  # every class present gets a name, its own or its id
+    if spec.classes:  # every class present gets a name, its own or its id
         legend = {int(i): legend.get(int(i), str(i)) for i in np.unique(lab) if i != NO_LABEL}
     emb = read_grid(store, grid, year, depth).data
     raw = None
@@ -137,8 +137,8 @@ def labelled_region(
                 f"region's grid ({grid.crs} {grid.shape}); give the same cube as --cube to work on its grid"
             )
         raw = raw_feature_sets(raw_cube.read())
-    lab = lab.astype(np.float32) if task == "regression" else lab.astype(int)
-    return LabelledRegion(grid, emb, lab, legend, raw, task, read_groups(groups, grid, group_column))
+    lab = lab.astype(int) if spec.classes else lab.astype(np.float32)
+    return LabelledRegion(grid, emb, lab, legend, raw, spec.name, read_groups(groups, grid, group_column))
 
 
 def read_groups(path: str | os.PathLike | None, grid: Grid, column: str | None = None) -> np.ndarray | None:

@@ -11,8 +11,8 @@ from tessera.errors import StoreDamageError, StoreError, StoreUnreachableError
 from tessera.store.layout import StoreLayout, Zone, blocks, lattice_window, northern_grid, place, shard_window
 from tessera.store.manifest import BlockRecord, ManifestError, ShardManifest, block_checksum
 from tessera.store.zarr_store import (
-    EmbeddingStore,
     Provenance,
+    StoreWriter,
     ZoneWriter,
     build_dir,
     is_store,
@@ -21,7 +21,6 @@ from tessera.store.zarr_store import (
 
 __all__ = [
     "BlockRecord",
-    "EmbeddingStore",
     "ManifestError",
     "Provenance",
     "ShardManifest",
@@ -29,6 +28,7 @@ __all__ = [
     "StoreError",
     "StoreLayout",
     "StoreUnreachableError",
+    "StoreWriter",
     "Zone",
     "ZoneWriter",
     "block_checksum",

@@ -16,7 +16,7 @@ from pathlib import Path
 from tessera.errors import StoreDamageError
 from tessera.store import manifest as mf
 from tessera.store.shard_codec import EMPTY, ArraySpec
-from tessera.store.zarr_store import EmbeddingStore, build_dir
+from tessera.store.zarr_store import StoreWriter, build_dir
 
 
 @dataclass
@@ -60,7 +60,7 @@ def _check_shard(spec: ArraySpec, key: str, path: Path, report: VerifyReport) ->
 def verify_store(location: str | os.PathLike) -> VerifyReport:
     """Check every shard of a local store; the report lists one line per damaged shard."""
     root = Path(location)
-    store = EmbeddingStore(root)  # refuses what is not a store
+    store = StoreWriter(root)  # refuses what is not a store
     report = VerifyReport()
     recorded: dict[str, dict] = {}
     fills = build_dir(root) / "fills"

@@ -91,7 +91,7 @@ def is_store(path: str | os.PathLike | Location) -> bool:
 class ZoneWriter:
     """One zone × year of a store, open for writing blocks."""
 
-    def __init__(self, store: EmbeddingStore, zone: Zone, year: int) -> None:
+    def __init__(self, store: StoreWriter, zone: Zone, year: int) -> None:
         self.store, self.zone, self.year = store, zone, year
         # Any: zarr types members as Array | Group; these are the convention's arrays
         group: Any = zarr.open_group((store.location / zone.name).zarr_store(), mode="r+", use_consolidated=False)
@@ -168,7 +168,7 @@ class ZoneWriter:
         return record
 
 
-class EmbeddingStore:
+class StoreWriter:
     """A store open for writing (a local directory or an object-store URL): its root attributes,
     zones and years. ``root`` is the local path (None for a URL), ``location`` either."""
 
@@ -326,7 +326,7 @@ def open_for_write(
     embed_dim: int,
     layout: StoreLayout | None = None,
     depths: tuple[int, ...] = (),
-) -> EmbeddingStore:
+) -> StoreWriter:
     """Open a store for writing — a local directory or an object-store URL (``s3://…``) — creating
     it if absent (whole: built aside, then renamed into place or PUT as one root object).
 
@@ -346,12 +346,12 @@ def open_for_write(
 
 def _open_for_write(
     loc: Location, provenance: Provenance, embed_dim: int, layout: StoreLayout | None, depths: tuple[int, ...]
-) -> EmbeddingStore:
+) -> StoreWriter:
     path = loc.url
     if loc.is_file():
         raise StoreError(f"store path {path} is a file; give a directory (new or an existing store)")
     if is_store(loc):
-        return EmbeddingStore(loc)
+        return StoreWriter(loc)
     if loc.names():
         raise OutputExistsError(f"{path} holds other data, not an embedding store; choose a new or empty directory")
     for d in depths:
@@ -374,4 +374,4 @@ def _open_for_write(
                 with atomic_dir(loc.local) as tmp:
                     zarr.create_group(str(tmp), attributes=attrs, zarr_format=3)
                     consolidate(tmp)
-    return EmbeddingStore(loc)
+    return StoreWriter(loc)
