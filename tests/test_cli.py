@@ -1,28 +1,18 @@
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from tessera.cli import app
 from tessera.cube import export_npy, open_cube
 from tessera.simulate import read_labels
-
-runner = CliRunner()
-
-
-def tessera(*args):
-    """Run the real console entry point, as a user would."""
-    return subprocess.run([sys.executable, "-m", "tessera", *map(str, args)], capture_output=True, text=True)
+from tests.tessera_cli import run_tessera
 
 
 @pytest.fixture(scope="module")
 def scene_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "scene"
-    result = runner.invoke(app, ["simulate", str(out), "--size", "32", "--width", "24", "--seed", "3"])
-    assert result.exit_code == 0, result.output
+    result = run_tessera("simulate", str(out), "--size", "32", "--width", "24", "--seed", "3", in_process=True)
+    assert result.returncode == 0, result.stdout
     return out
 
 
@@ -39,37 +29,37 @@ def test_simulate_writes_cube_and_labels_on_one_grid(scene_dir):
 
 
 def test_cube_info_table_and_json(scene_dir):
-    result = runner.invoke(app, ["cube", "info", str(scene_dir)])
-    assert result.exit_code == 0 and "S2 dates" in result.output and "EPSG:32631" in result.output
-    result = runner.invoke(app, ["cube", "info", str(scene_dir / "cube.zarr"), "--json"])
-    info = json.loads(result.output)
+    result = run_tessera("cube", "info", str(scene_dir), in_process=True)
+    assert result.returncode == 0 and "S2 dates" in result.stdout and "EPSG:32631" in result.stdout
+    result = run_tessera("cube", "info", str(scene_dir / "cube.zarr"), "--json", in_process=True)
+    info = json.loads(result.stdout)
     assert info["size"] == [32, 24] and info["year"] == 2024
 
 
 def test_import_npy_command(scene_dir, tmp_path):
     data = open_cube(scene_dir / "cube.zarr").read()
     stack = export_npy(data, tmp_path / "stack")
-    result = runner.invoke(app, ["cube", "import-npy", str(stack), str(tmp_path / "c.zarr"), "--year", "2024"])
-    assert result.exit_code == 0, result.output
+    result = run_tessera("cube", "import-npy", str(stack), str(tmp_path / "c.zarr"), "--year", "2024", in_process=True)
+    assert result.returncode == 0, result.stdout
     assert open_cube(tmp_path / "c.zarr").read().equals(data)
 
 
 def test_user_errors_are_one_line_without_traceback(tmp_path, scene_dir):
-    r = tessera("cube", "info", tmp_path / "missing.zarr")
+    r = run_tessera("cube", "info", tmp_path / "missing.zarr")
     assert r.returncode == 2
     assert "error:" in r.stderr and "does not exist" in r.stderr and "Traceback" not in r.stderr
-    r = tessera("simulate", scene_dir, "--size", "16")
+    r = run_tessera("simulate", scene_dir, "--size", "16")
     assert r.returncode == 2 and "--overwrite" in r.stderr and "Traceback" not in r.stderr
-    r = tessera("simulate", tmp_path / "x", "--change-fraction", "3")
+    r = run_tessera("simulate", tmp_path / "x", "--change-fraction", "3")
     assert r.returncode == 2 and "change_fraction" in r.stderr
     assert not (tmp_path / "x").exists()
-    r = tessera("cube", "import-npy", tmp_path, tmp_path / "out.zarr", "--year", "2024")
+    r = run_tessera("cube", "import-npy", tmp_path, tmp_path / "out.zarr", "--year", "2024")
     assert r.returncode == 2 and "bands.npy" in r.stderr
 
 
 def test_version():
-    r = runner.invoke(app, ["--version"])
-    assert r.exit_code == 0 and r.output.startswith("tessera ")
+    r = run_tessera("--version", in_process=True)
+    assert r.returncode == 0 and r.stdout.startswith("tessera ")
 
 
 def test_embed_errors_are_one_line_without_traceback(scene_dir, tmp_path):
@@ -80,8 +70,8 @@ def test_embed_errors_are_one_line_without_traceback(scene_dir, tmp_path):
     torch.manual_seed(0)
     ckpt = save(Tessera(preset("tiny")), tmp_path / "tiny.safetensors")
     (tmp_path / "file").write_text("x")
-    r = tessera("embed", scene_dir, "-c", ckpt, "-s", tmp_path / "file")
+    r = run_tessera("embed", scene_dir, "-c", ckpt, "-s", tmp_path / "file")
     assert r.returncode == 2 and "is a file" in r.stderr and "Traceback" not in r.stderr
-    r = tessera("embed", scene_dir, "-c", ckpt, "-s", tmp_path / "store", "--shard", "32")
+    r = run_tessera("embed", scene_dir, "-c", ckpt, "-s", tmp_path / "store", "--shard", "32")
     assert r.returncode == 0, r.stderr
     assert "768" in r.stdout and "computed" in r.stdout  # 32 × 24 px

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tessera.extras import COMMAND_EXTRAS, PROVIDES, missing_extra
+from tests.tessera_cli import run_tessera
 
 ROOT = Path(__file__).parents[1]
 
@@ -97,7 +98,7 @@ def test_the_reader_install_has_no_model_and_reads_a_store(reader_tessera, store
     assert lacks.returncode != 0, "the reader-only install must not pull torch"
 
     def tessera(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([reader_tessera, *args], cwd=tmp_path, capture_output=True, text=True)
+        return run_tessera(*args, cwd=tmp_path, python=python)
 
     assert tessera("info", str(store), "--json").returncode == 0
     (tmp_path / "pts.csv").write_text("lon,lat,id\n0.12,52.2,a\n")

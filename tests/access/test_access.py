@@ -14,6 +14,7 @@ from tessera.access import NODATA, OUTSIDE, VALID, AccessError, open_store
 from tessera.errors import InputNotFoundError
 from tessera.store import Provenance, StoreError, StoreLayout
 from tests.access.coord_store import BBOX, DIMS, NODATA_PX, Z30, Z31, decode, encode, zone_pixels, zone_window
+from tests.tessera_cli import run_tessera
 
 
 def centres_in(crs_from: str, crs_to: str, xs, ys):
@@ -141,22 +142,16 @@ def test_access_and_store_never_import_torch():
 
 
 def test_cli_info_sample_export(store_path, tmp_path):
-    import subprocess
-    import sys
-
     import rasterio
 
-    def tessera(*args):
-        return subprocess.run([sys.executable, "-m", "tessera", *map(str, args)], capture_output=True, text=True)
-
-    r = tessera("info", store_path, "--json")
+    r = run_tessera("info", store_path, "--json")
     assert r.returncode == 0, r.stderr
     groups = json.loads(r.stdout)["groups"]
     assert [(g["year"], g["zone"]) for g in groups] == [(2024, "utm30"), (2024, "utm31")]
     assert all(g["blocks"] > 0 and g["pixels"] > 0 for g in groups)
 
     (tmp_path / "pts.csv").write_text("id,lon,lat\nA7,0.005,52.005\nB2,-0.005,52.005\nC9,10.0,52.0\n")
-    r = tessera("sample", store_path, tmp_path / "pts.csv", "--year", "2024", "-o", tmp_path / "out.csv")
+    r = run_tessera("sample", store_path, tmp_path / "pts.csv", "--year", "2024", "-o", tmp_path / "out.csv")
     assert r.returncode == 0, r.stderr
     lines = (tmp_path / "out.csv").read_text().splitlines()
     assert lines[0].startswith("id,lon,lat,status,e0") and len(lines) == 4 and lines[3].split(",")[3] == OUTSIDE
@@ -164,14 +159,14 @@ def test_cli_info_sample_export(store_path, tmp_path):
     direct = open_store(store_path).sample_points([[0.005, 52.005]], 2024).values[0]
     assert np.array_equal([np.float32(v) for v in lines[1].split(",")[4:]], direct)  # full precision
 
-    r = tessera("export", store_path, tmp_path / "r.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2024")
+    r = run_tessera("export", store_path, tmp_path / "r.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2024")
     assert r.returncode == 0, r.stderr
     region = open_store(store_path).read_region(BBOX, 2024)
     with rasterio.open(tmp_path / "r.tif") as src:
         assert src.crs.to_epsg() == 32631 and src.transform == region.transform and src.count == 10
         assert np.array_equal(src.read().transpose(1, 2, 0), region.data, equal_nan=True)
         assert src.tags()["checkpoint_sha256"] == "0" * 64
-    r = tessera(
+    r = run_tessera(
         "export", store_path, tmp_path / "q.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2024", "--int8"
     )
     assert r.returncode == 0, r.stderr
@@ -179,9 +174,9 @@ def test_cli_info_sample_export(store_path, tmp_path):
         back = q.read().transpose(1, 2, 0).astype(np.float32) * s.read(1)[..., None]
     assert np.allclose(back, region.data, equal_nan=True)
 
-    r = tessera("export", store_path, tmp_path / "x.tif", "--bbox", "1,2,3", "--year", "2024")
+    r = run_tessera("export", store_path, tmp_path / "x.tif", "--bbox", "1,2,3", "--year", "2024")
     assert r.returncode == 2 and "four comma-separated" in r.stderr and "Traceback" not in r.stderr
-    r = tessera("export", store_path, tmp_path / "x.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2019")
+    r = run_tessera("export", store_path, tmp_path / "x.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2019")
     assert r.returncode == 2 and "no embeddings for 2019" in r.stderr
 
 

@@ -3,8 +3,6 @@ deleted embeddings or scales shard — through points, regions, the CLI and ``te
 
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ from tessera.errors import StoreDamageError
 from tessera.store.shard_codec import ArraySpec
 from tessera.store.verify import verify_store
 from tests.access.coord_store import Z31, zone_pixels
+from tests.tessera_cli import run_tessera
 
 POINT = (0.005, 52.005)
 
@@ -72,7 +71,7 @@ def test_every_read_path_names_the_damaged_shard(store_path, tmp_path, kind):
         ["sample", root, tmp_path / "p.csv", "--year", "2024", "-o", tmp_path / "o.csv"],
         ["export", root, tmp_path / "o.tif", "--bbox", ",".join(map(str, bbox)), "--year", "2024"],
     ):
-        r = subprocess.run([sys.executable, "-m", "tessera", *map(str, args)], capture_output=True, text=True)
+        r = run_tessera(*args)
         assert r.returncode == 2 and "Traceback" not in r.stderr and "utm31/" in r.stderr, r.stderr
     assert not (tmp_path / "o.csv").exists() and not (tmp_path / "o.tif").exists()
     report = verify_store(root)

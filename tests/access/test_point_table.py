@@ -1,13 +1,12 @@
 """Point files for `tessera sample`: columns kept, bad files named in one line, nothing written."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from tessera.access import AccessError
 from tessera.access.point_table import read_point_table
+from tests.tessera_cli import run_tessera
 
 
 def test_csv_and_vector_points_keep_their_columns(tmp_path):
@@ -59,11 +58,7 @@ def test_sample_cli_errors_are_one_line_and_write_nothing(store_path, tmp_path):
         (tmp_path / "ok.csv", tmp_path / "no" / "o.csv", "does not exist"),
         (tmp_path / "none.csv", tmp_path / "o.csv", "no points file"),
     ):
-        r = subprocess.run(
-            [sys.executable, "-m", "tessera", "sample", str(store_path), str(points), "--year", "2024", "-o", str(out)],
-            capture_output=True,
-            text=True,
-        )
+        r = run_tessera("sample", store_path, points, "--year", "2024", "-o", out)
         assert r.returncode == 2 and match in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.csv").exists()
@@ -82,22 +77,8 @@ def test_sample_cli_errors_are_one_line_and_write_nothing(store_path, tmp_path):
 )
 def test_export_refuses_mismatched_formats_and_bad_grids(store_path, tmp_path, args, match):
     out, *rest = args
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tessera",
-            "export",
-            str(store_path),
-            str(tmp_path / out),
-            "--bbox",
-            "0.001,52.001,0.005,52.004",
-            "--year",
-            "2024",
-            *rest,
-        ],
-        capture_output=True,
-        text=True,
+    r = run_tessera(
+        "export", store_path, tmp_path / out, "--bbox", "0.001,52.001,0.005,52.004", "--year", "2024", *rest
     )
     assert r.returncode == 2 and match in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not list(tmp_path.glob("x.*"))
@@ -106,21 +87,6 @@ def test_export_refuses_mismatched_formats_and_bad_grids(store_path, tmp_path, a
 def test_export_takes_the_format_from_the_suffix(store_path, tmp_path):
     import numpy as np
 
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tessera",
-            "export",
-            str(store_path),
-            str(tmp_path / "x.npy"),
-            "--bbox",
-            "0.001,52.001,0.005,52.004",
-            "--year",
-            "2024",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    r = run_tessera("export", store_path, tmp_path / "x.npy", "--bbox", "0.001,52.001,0.005,52.004", "--year", "2024")
     assert r.returncode == 0, r.stderr
     assert np.load(tmp_path / "x.npy").ndim == 3

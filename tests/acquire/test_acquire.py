@@ -9,6 +9,7 @@ from tessera import sensors
 from tessera.acquire import AcquireConfig, AcquireError, acquire
 from tessera.cube import open_cube
 from tests.acquire.catalog import BBOX, GRID, build, centres_in, clouds, footprint, value
+from tests.tessera_cli import run_tessera
 
 MARGIN = 25.0  # m: within this of a footprint or cloud edge, resampling may go either way
 DATES = {65: ("A", "B"), 162: ("A",), 183: ("A", "B")}  # kept S2 dates → granules, in mosaic order
@@ -108,10 +109,6 @@ def test_bad_input_is_a_clear_error(catalog, tmp_path):
 
 
 def test_cli_acquire_from_a_roi_file(catalog, tmp_path):
-    from typer.testing import CliRunner
-
-    from tessera.cli import app
-
     w, s, e, n = BBOX
     roi = {
         "type": "FeatureCollection",
@@ -124,22 +121,20 @@ def test_cli_acquire_from_a_roi_file(catalog, tmp_path):
         ],
     }
     (tmp_path / "roi.geojson").write_text(json.dumps(roi))
-    r = CliRunner().invoke(
-        app,
-        [
-            "acquire",
-            "--roi",
-            str(tmp_path / "roi.geojson"),
-            "--year",
-            "2024",
-            "--out",
-            str(tmp_path / "cube.zarr"),
-            "--stac-url",
-            str(catalog),
-        ],
+    r = run_tessera(
+        "acquire",
+        "--roi",
+        tmp_path / "roi.geojson",
+        "--year",
+        2024,
+        "--out",
+        tmp_path / "cube.zarr",
+        "--stac-url",
+        catalog,
+        in_process=True,
+        check=True,
     )
-    assert r.exit_code == 0, r.output
-    assert "3 of 4" in r.output and open_cube(tmp_path / "cube.zarr").read().s2_doy.tolist() == [65, 162, 183]
+    assert "3 of 4" in r.stdout and open_cube(tmp_path / "cube.zarr").read().s2_doy.tolist() == [65, 162, 183]
 
 
 def test_a_raster_roi_gives_its_own_grid(catalog, tmp_path):

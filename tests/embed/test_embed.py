@@ -13,6 +13,7 @@ from tessera.model import CheckpointError, Embedder, Tessera, pool_s1, preset, s
 from tessera.quantize import dequantize
 from tessera.simulate import SimulationConfig, simulate
 from tessera.store import StoreError, StoreLayout, StoreWriter, Zone, build_dir, place
+from tests.tessera_cli import run_tessera
 
 CFG = EmbedConfig(layout=StoreLayout(shard=32))
 
@@ -197,8 +198,6 @@ def test_s2_only_cubes_embed_with_s1_absent_and_say_so(tmp_path):
     """An S2-only archive (no S1 at all) embeds with every clear pixel valid, for v1 and a v2
     student, records how an absent sensor is fed, and warns once that it is out of the ordinary."""
     import json
-    import subprocess
-    import sys
 
     import torch
 
@@ -214,11 +213,7 @@ def test_s2_only_cubes_embed_with_s1_absent_and_say_so(tmp_path):
     for name, model in (("v1", Tessera(preset("tiny"))), ("v2", PixelStudent(STUDENT_PRESETS["nano"]))):
         ckpt = save(model, tmp_path / f"{name}.safetensors")
         store = tmp_path / f"{name}.zarr"
-        r = subprocess.run(
-            [sys.executable, "-m", "tessera", "embed", str(cube), "-c", str(ckpt), "-s", str(store)],
-            capture_output=True,
-            text=True,
-        )
+        r = run_tessera("embed", cube, "-c", ckpt, "-s", store)
         assert r.returncode == 0, r.stderr
         assert r.stdout.count("no Sentinel-1 observation") == 1
         from tessera.access import open_store

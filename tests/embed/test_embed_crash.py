@@ -4,7 +4,6 @@ import hashlib
 import random
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -17,6 +16,7 @@ from tessera.model import Tessera, preset, save
 from tessera.simulate import SimulationConfig, simulate
 from tessera.store import StoreWriter, Zone, block_checksum, build_dir, place
 from tessera.store import manifest as mf
+from tests.tessera_cli import run_tessera, tessera_argv
 
 SHARD = 32
 
@@ -29,22 +29,8 @@ def setup(tmp_path_factory):
     return root, write_cube(root / "cube.zarr", data), save(Tessera(preset("tiny")), root / "tiny.safetensors"), data
 
 
-def cli(cube, ckpt, store):
-    return [
-        sys.executable,
-        "-m",
-        "tessera",
-        "embed",
-        str(cube),
-        "-c",
-        str(ckpt),
-        "-s",
-        str(store),
-        "--shard",
-        str(SHARD),
-        "--seed",
-        "3",
-    ]
+def embed_args(cube, ckpt, store):
+    return ["embed", cube, "-c", ckpt, "-s", store, "--shard", SHARD, "--seed", 3]
 
 
 def state(store):
@@ -73,7 +59,7 @@ def arrays(store, cube_grid):
 
 def kill_and_resume(setup, tmp_path, kills):
     _root, cube, ckpt, data = setup
-    subprocess.run(cli(cube, ckpt, tmp_path / "reference"), check=True, capture_output=True)
+    run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True)
     total = len(state(tmp_path / "reference"))
     rng = random.Random(kills)
     store = tmp_path / "crashed"
@@ -83,7 +69,9 @@ def kill_and_resume(setup, tmp_path, kills):
         # Kill at a random point of the block sequence: once a random number of blocks is
         # recorded, a random moment later (mid-model, mid-write or mid-record).
         target = rng.randrange(0, total)
-        proc = subprocess.Popen(cli(cube, ckpt, store), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            tessera_argv(*embed_args(cube, ckpt, store)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         while proc.poll() is None and (len(list(manifests.glob("*.json"))) if manifests.is_dir() else 0) < target:
             time.sleep(0.01)
         time.sleep(rng.uniform(0.0, 0.05))
@@ -96,7 +84,7 @@ def kill_and_resume(setup, tmp_path, kills):
             seen = now
             partial += 0 < len(now) < total
     assert partial >= kills // 2, "most kills should land mid-run"
-    subprocess.run(cli(cube, ckpt, store), check=True, capture_output=True)
+    run_tessera(*embed_args(cube, ckpt, store), check=True)
     final = state(store)
     for window, rec in seen.items():
         assert final[window] == rec
@@ -129,13 +117,16 @@ def test_two_processes_embedding_neighbouring_cubes_into_one_zone(setup, tmp_pat
     ]
     together = tmp_path / "together"
     procs = [
-        subprocess.Popen(cli(h, ckpt, together), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for h in halves
+        subprocess.Popen(
+            tessera_argv(*embed_args(h, ckpt, together)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        for h in halves
     ]
     for p in procs:
         assert p.wait(timeout=300) == 0, p.stderr.read().decode()
     apart = tmp_path / "apart"
     for h in halves:
-        subprocess.run(cli(h, ckpt, apart), check=True, capture_output=True)
+        run_tessera(*embed_args(h, ckpt, apart), check=True)
     q, s = arrays(together, data.grid)
     rq, rs = arrays(apart, data.grid)
     assert np.array_equal(q, rq) and np.array_equal(s, rs, equal_nan=True) and np.isfinite(s).all()

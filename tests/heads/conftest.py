@@ -44,6 +44,12 @@ def write_label_raster(path, labels, grid, crs=None, transform=None):
     return path
 
 
+def sparse(classes, fraction, seed=0):
+    """``classes`` with all but a random ``fraction`` of pixels unlabelled (0)."""
+    keep = np.random.default_rng(seed).random(classes.shape) < fraction
+    return np.where(keep, classes, 0)
+
+
 @pytest.fixture(scope="session")
 def embedded(tmp_path_factory):
     root = tmp_path_factory.mktemp("heads")

@@ -2,8 +2,6 @@
 fields that changed stand out, and the listed patches lie on them."""
 
 import csv
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from tessera.access import open_store
 from tessera.heads.change import change_map, cosine_distance, robust_threshold
 from tessera.simulate import SimulationConfig, simulate
 from tessera.store import Provenance, StoreLayout, blocks, open_for_write, place
+from tests.tessera_cli import run_tessera
 
 DIMS = 32
 PROV = Provenance({"checkpoint_sha256": "f" * 64}, {"seed": 0}, "test")
@@ -112,25 +111,7 @@ def test_cli_writes_the_map_png_and_patches(two_years, tmp_path):
     root, scenes, _ = two_years
     bbox = ",".join(f"{v:.6f}" for v in _bbox(scenes[2024]))
     out = tmp_path / "change.tif"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tessera",
-            "change",
-            str(root),
-            "--bbox",
-            bbox,
-            "--from",
-            "2023",
-            "--to",
-            "2024",
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    r = run_tessera("change", root, "--bbox", bbox, "--from", "2023", "--to", "2024", "-o", out)
     assert r.returncode == 0, r.stderr
     with rasterio.open(out) as src:
         assert src.count == 1 and src.tags()["from"] == "2023" and src.crs.to_epsg() == 32631
@@ -141,22 +122,7 @@ def test_cli_writes_the_map_png_and_patches(two_years, tmp_path):
         (["--from", "2024", "--to", "2024"], "two different years"),
         (["--from", "2019", "--to", "2024"], "no embeddings for 2019"),
     ):
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tessera",
-                "change",
-                str(root),
-                "--bbox",
-                bbox,
-                *args,
-                "-o",
-                str(tmp_path / "x.tif"),
-            ],
-            capture_output=True,
-            text=True,
-        )
+        r = run_tessera("change", root, "--bbox", bbox, *args, "-o", tmp_path / "x.tif")
         assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "x.tif").exists()
 

@@ -2,19 +2,10 @@
 exit 2, one line on stderr, no traceback, nothing left behind."""
 
 import socket
-import sys
 
 import pytest
 
-from tessera.cli.app import main
-
-
-def run(argv, capsys, monkeypatch) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["tessera", *map(str, argv)])
-    with pytest.raises(SystemExit) as done:
-        main()
-    return done.value.code, capsys.readouterr().err
-
+from tests.tessera_cli import run_tessera
 
 _BUSY = socket.socket()
 _BUSY.bind(("127.0.0.1", 0))
@@ -190,10 +181,11 @@ NAMES = [
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_bad_invocations_are_one_line_and_leave_nothing(embedded, scratch, capsys, monkeypatch, name):
+def test_bad_invocations_are_one_line_and_leave_nothing(embedded, scratch, name):
     argv = cases(embedded, scratch)[name]
     before = sorted(p for p in scratch.rglob("*"))
-    code, err = run(argv, capsys, monkeypatch)
+    done = run_tessera(*argv, in_process=True)
+    code, err = done.returncode, done.stderr
     assert code == 2, (name, code, err)
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert sorted(p for p in scratch.rglob("*")) == before  # nothing written, nothing half-made

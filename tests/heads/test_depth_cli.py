@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import rasterio
 
-from tests.heads.conftest import write_label_raster
-from tests.heads.test_heads_cli import cli, sparse
+from tests.heads.conftest import sparse, write_label_raster
+from tests.tessera_cli import run_tessera
 
 
 def test_sample_and_export_read_a_prefix(embedded_v2, tmp_path):
@@ -19,8 +19,30 @@ def test_sample_and_export_read_a_prefix(embedded_v2, tmp_path):
     xs, ys = embedded_v2.grid.transform * (np.array([10.5, 30.5]), np.array([12.5, 40.5]))
     lon, lat = t.transform(xs, ys)
     pd.DataFrame({"id": ["a", "b"], "lon": lon, "lat": lat}).to_csv(tmp_path / "p.csv", index=False)
-    cli("sample", embedded_v2.store, tmp_path / "p.csv", "--year", 2024, "-o", tmp_path / "full.csv")
-    cli("sample", embedded_v2.store, tmp_path / "p.csv", "--year", 2024, "-o", tmp_path / "d16.csv", "--depth", 16)
+    run_tessera(
+        "sample",
+        embedded_v2.store,
+        tmp_path / "p.csv",
+        "--year",
+        2024,
+        "-o",
+        tmp_path / "full.csv",
+        in_process=True,
+        check=True,
+    )
+    run_tessera(
+        "sample",
+        embedded_v2.store,
+        tmp_path / "p.csv",
+        "--year",
+        2024,
+        "-o",
+        tmp_path / "d16.csv",
+        "--depth",
+        16,
+        in_process=True,
+        check=True,
+    )
     full, d16 = pd.read_csv(tmp_path / "full.csv"), pd.read_csv(tmp_path / "d16.csv")
     assert [c for c in d16.columns if c.startswith("e")] == [f"e{i}" for i in range(16)]
     assert (d16.status == "valid").all()
@@ -29,15 +51,37 @@ def test_sample_and_export_read_a_prefix(embedded_v2, tmp_path):
     )
     w, s = t.transform(*(embedded_v2.grid.transform * (8, 30)))
     e, n = t.transform(*(embedded_v2.grid.transform * (30, 8)))
-    cli("export", embedded_v2.store, tmp_path / "d16.npy", "--bbox", f"{w},{s},{e},{n}", "--year", 2024, "--depth", 16)
-    cli("export", embedded_v2.store, tmp_path / "full.npy", "--bbox", f"{w},{s},{e},{n}", "--year", 2024)
+    run_tessera(
+        "export",
+        embedded_v2.store,
+        tmp_path / "d16.npy",
+        "--bbox",
+        f"{w},{s},{e},{n}",
+        "--year",
+        2024,
+        "--depth",
+        16,
+        in_process=True,
+        check=True,
+    )
+    run_tessera(
+        "export",
+        embedded_v2.store,
+        tmp_path / "full.npy",
+        "--bbox",
+        f"{w},{s},{e},{n}",
+        "--year",
+        2024,
+        in_process=True,
+        check=True,
+    )
     a16, a = np.load(tmp_path / "d16.npy"), np.load(tmp_path / "full.npy")
     assert a16.shape[-1] == 16 and np.array_equal(a16, a[..., :16], equal_nan=True)
 
 
 def test_curve_compares_depths_and_heads_keep_theirs(embedded_v2, tmp_path):
     out = tmp_path / "curve"
-    cli(
+    run_tessera(
         "heads",
         "curve",
         embedded_v2.store,
@@ -55,11 +99,13 @@ def test_curve_compares_depths_and_heads_keep_theirs(embedded_v2, tmp_path):
         "1",
         "--depth",
         "16,32,64,128",
+        in_process=True,
+        check=True,
     )
     rows = list(csv.DictReader(Path(out / "curve.csv").read_text().splitlines()))
     assert {r["features"] for r in rows} == {f"embeddings d{d}" for d in (16, 32, 64, 128)}
     labels = write_label_raster(tmp_path / "few.tif", sparse(embedded_v2.classes, 0.3), embedded_v2.grid)
-    cli(
+    run_tessera(
         "heads",
         "fit",
         embedded_v2.store,
@@ -73,8 +119,10 @@ def test_curve_compares_depths_and_heads_keep_theirs(embedded_v2, tmp_path):
         "logistic",
         "--depth",
         16,
+        in_process=True,
+        check=True,
     )
-    cli(
+    run_tessera(
         "heads",
         "predict",
         embedded_v2.store,
@@ -86,6 +134,8 @@ def test_curve_compares_depths_and_heads_keep_theirs(embedded_v2, tmp_path):
         embedded_v2.cube,
         "--out",
         tmp_path / "map.tif",
+        in_process=True,
+        check=True,
     )
     with rasterio.open(tmp_path / "map.tif") as src:
         assert (src.read(1) >= 0).mean() > 0.9

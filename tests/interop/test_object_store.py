@@ -5,8 +5,6 @@ them back equal."""
 import dataclasses
 import os
 import socket
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,6 +17,7 @@ from tessera.model import Tessera, preset, save
 from tessera.simulate import SimulationConfig, simulate
 from tessera.store import StoreError, StoreLayout
 from tests.interop.test_geotessera_interop import run_official
+from tests.tessera_cli import run_tessera
 
 moto_server = pytest.importorskip("moto.server")
 boto3 = pytest.importorskip("boto3")
@@ -80,23 +79,8 @@ def test_embed_into_s3_equals_a_local_run_and_both_readers_read_it(s3, setup, of
     files = {p.relative_to(local).as_posix(): p.read_bytes() for p in local.rglob("*") if p.is_file()}
     assert _objects("store.zarr") == files  # every shard and metadata object, byte for byte
     assert any(k.startswith("fills/utm") for k in _objects("store.zarr.build"))
-    rerun = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tessera",
-            "embed",
-            str(cube),
-            "-c",
-            str(ckpt),
-            "-s",
-            "s3://emb/store.zarr",
-            "--shard",
-            "32",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **s3},
+    rerun = run_tessera(
+        "embed", cube, "-c", ckpt, "-s", "s3://emb/store.zarr", "--shard", "32", env={**os.environ, **s3}
     )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "(0 computed" in rerun.stdout, rerun.stdout

@@ -1,14 +1,12 @@
 """The checkpoint shipped inside the package: present, loadable by name, and what it says it is."""
 
-import subprocess
-import sys
-
 import pytest
 
 import tessera.model as tm
 from tessera.errors import InputNotFoundError
 from tessera.model.checkpoint import read_metadata
 from tessera.pretrained import SHIPPED, locate, shipped
+from tests.tessera_cli import run_tessera
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -38,22 +36,6 @@ def test_the_cli_embeds_with_a_shipped_name(tmp_path):
     from tessera.simulate import SimulationConfig, simulate, write_scene
 
     scene = write_scene(simulate(SimulationConfig(height=16, width=16, seed=2)), tmp_path / "s")
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tessera",
-            "embed",
-            str(scene),
-            "-c",
-            "tiny-broad",
-            "-s",
-            str(tmp_path / "e.zarr"),
-            "--workers",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    r = run_tessera("embed", scene, "-c", "tiny-broad", "-s", tmp_path / "e.zarr", "--workers", "1")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "e.zarr" / "zarr.json").exists()

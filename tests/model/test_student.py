@@ -1,8 +1,6 @@
 """The v2 pixel students against an independent reference written from the published description."""
 
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from tessera.errors import ConfigError
 from tessera.model import CheckpointError, Embedder, InferenceConfig
 from tessera.model.binning import bin_length, pad_pattern, student_tokens
 from tessera.model.student import STUDENT_PRESETS, PixelStudent, count_student_parameters
+from tests.tessera_cli import run_tessera
 
 from . import student_reference as ref
 
@@ -198,10 +197,6 @@ def scene(tmp_path_factory):
     return write_scene(simulate(SimulationConfig(height=40, width=40, seed=4)), tmp_path_factory.mktemp("sc") / "scene")
 
 
-def embed_cli(*args):
-    return subprocess.run([sys.executable, "-m", "tessera", "embed", *map(str, args)], capture_output=True, text=True)
-
-
 def test_embed_writes_matryoshka_prefixes_equal_to_the_reference(published, scene, tmp_path):
     from tessera.access import open_store
     from tessera.access.region import read_grid
@@ -211,7 +206,7 @@ def test_embed_writes_matryoshka_prefixes_equal_to_the_reference(published, scen
 
     reference, path = published
     store = tmp_path / "v2.zarr"
-    r = embed_cli(scene, "-c", path, "-s", store, "--depths", "16,32,64")
+    r = run_tessera("embed", scene, "-c", path, "-s", store, "--depths", "16,32,64")
     assert r.returncode == 0, r.stderr
     cube = open_cube(scene / "cube.zarr")
     zone, win = place(cube.grid)
@@ -242,17 +237,17 @@ def test_embed_writes_matryoshka_prefixes_equal_to_the_reference(published, scen
 
 def test_depths_are_checked_against_the_model(published, scene, tmp_path):
     _, path = published
-    r = embed_cli(scene, "-c", path, "-s", tmp_path / "a.zarr", "--depths", "24")
+    r = run_tessera("embed", scene, "-c", path, "-s", tmp_path / "a.zarr", "--depths", "24")
     assert r.returncode == 2 and "Matryoshka prefixes are 16,32,64" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "a.zarr").exists()
-    r = embed_cli(scene, "-c", path, "-s", tmp_path / "b.zarr", "--draws", "3")
+    r = run_tessera("embed", scene, "-c", path, "-s", tmp_path / "b.zarr", "--draws", "3")
     assert r.returncode == 2 and "deterministically" in r.stderr
 
 
 def test_v1_models_refuse_depths(scene, tmp_path):
     torch.manual_seed(0)
     ck = tm.save(tm.Tessera(tm.preset("tiny")), tmp_path / "v1.safetensors")
-    r = embed_cli(scene, "-c", ck, "-s", tmp_path / "c.zarr", "--depths", "16")
+    r = run_tessera("embed", scene, "-c", ck, "-s", tmp_path / "c.zarr", "--depths", "16")
     assert r.returncode == 2 and "arbitrary slice" in r.stderr
     with pytest.raises(ConfigError):
         tm.student.student_preset("huge")
@@ -269,25 +264,9 @@ def test_official_stacker_npy_files_embed_as_the_reference_reads_them(published,
     stack = export_npy(cube, tmp_path / "stack")
     np.save(stack / "masks.npy", np.load(stack / "masks.npy") * 255)  # the stacker writes 0/255
     imported = tmp_path / "c.zarr"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tessera",
-            "cube",
-            "import-npy",
-            str(stack),
-            str(imported),
-            "--year",
-            "2024",
-            "--roi",
-            str(stack / "roi.tif"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    r = run_tessera("cube", "import-npy", stack, imported, "--year", "2024", "--roi", stack / "roi.tif")
     assert r.returncode == 0, r.stderr
-    r = embed_cli(imported, "-c", path, "-s", tmp_path / "s.zarr")
+    r = run_tessera("embed", imported, "-c", path, "-s", tmp_path / "s.zarr")
     assert r.returncode == 0, r.stderr
 
     def flat(name):

@@ -5,6 +5,7 @@ import pytest
 from tessera.errors import ConfigError
 from tessera.simulate import simulate
 from tessera.simulate.family import FAMILIES, check_frozen, family
+from tests.tessera_cli import run_tessera
 
 
 def test_families_never_share_a_seed():
@@ -36,20 +37,10 @@ def test_unknown_family_and_index_are_one_line_errors():
 
 def test_the_cli_makes_a_family_scene(tmp_path):
     import json
-    import subprocess
-    import sys
 
-    r = subprocess.run(
-        [sys.executable, "-m", "tessera", "simulate", str(tmp_path / "d"), "--family", "dev", "--index", "2"],
-        capture_output=True,
-        text=True,
-    )
+    r = run_tessera("simulate", tmp_path / "d", "--family", "dev", "--index", "2")
     assert r.returncode == 0, r.stderr
     recorded = json.loads((tmp_path / "d" / "scene.json").read_text())
     assert recorded["seed"] == family("dev").config(2).seed
-    bad = subprocess.run(
-        [sys.executable, "-m", "tessera", "simulate", str(tmp_path / "e"), "--family", "x"],
-        capture_output=True,
-        text=True,
-    )
+    bad = run_tessera("simulate", tmp_path / "e", "--family", "x")
     assert bad.returncode == 2 and "unknown scene family" in bad.stderr + bad.stdout and "Traceback" not in bad.stderr

@@ -3,8 +3,6 @@ keep the best checkpoint by a label-free criterion on held-back pixels, the star
 included."""
 
 import dataclasses
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,6 +17,7 @@ from tessera.train import TrainConfig, read_metrics, train
 from tessera.train.adapt import AdaptConfig, adapt, adaptation_projector
 from tessera.train.data import ShardSet
 from tessera.train.shards import held_back
+from tests.tessera_cli import run_tessera
 
 SMALL = AdaptConfig(steps=6, batch_size=32, eval_every=3, warmup_steps=2, samples_per_epoch=800, epochs=1)
 
@@ -116,27 +115,20 @@ def test_train_init_takes_the_checkpoints_shapes_and_weights(region, tmp_path):
     _root, cube, init = region
     adapt([cube], init, tmp_path / "b", AdaptConfig(**{**SMALL.__dict__, "steps": 1, "eval_every": 1}))
     shards = tmp_path / "b" / "shards"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tessera",
-            "train",
-            "--shards",
-            str(shards),
-            "--out",
-            str(tmp_path / "t"),
-            "--init",
-            str(init),
-            "--preset",
-            "v1",
-            "--steps",
-            "1",
-            "--batch-size",
-            "16",
-        ],
-        capture_output=True,
-        text=True,
+    r = run_tessera(
+        "train",
+        "--shards",
+        shards,
+        "--out",
+        tmp_path / "t",
+        "--init",
+        init,
+        "--preset",
+        "v1",
+        "--steps",
+        "1",
+        "--batch-size",
+        "16",
     )
     assert r.returncode == 0, r.stderr
     assert tm.load(tmp_path / "t" / "model.safetensors").cfg == tm.preset("tiny")

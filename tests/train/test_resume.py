@@ -2,7 +2,6 @@
 
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -13,6 +12,7 @@ from tessera.cube import write_cube
 from tessera.simulate import SimulationConfig, simulate
 from tessera.train import ShardConfig, TrainConfig, read_metrics, train, write_shards
 from tessera.train.state import latest_loadable, list_checkpoints
+from tests.tessera_cli import run_tessera, tessera_argv
 
 ARGS = [
     "--preset",
@@ -37,17 +37,17 @@ def shards(tmp_path_factory):
     return write_shards([cube], root / "shards", ShardConfig(samples_per_epoch=800, shard_size=400, epochs=2))
 
 
-def cli(*args):
-    return [sys.executable, "-m", "tessera", "train", *map(str, args)]
+def train_argv(*args):
+    return tessera_argv("train", *args)
 
 
 def test_sigkill_then_resume_equals_an_uninterrupted_run(shards, tmp_path):
     reference = tmp_path / "reference"
-    subprocess.run(cli("--shards", shards, "--out", reference, *ARGS), check=True, capture_output=True)
+    run_tessera("train", "--shards", shards, "--out", reference, *ARGS, check=True)
 
     crashed = tmp_path / "crashed"
     proc = subprocess.Popen(
-        cli("--shards", shards, "--out", crashed, *ARGS), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        train_argv("--shards", shards, "--out", crashed, *ARGS), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.time() + 120
     while time.time() < deadline and not [s for s, _ in list_checkpoints(crashed) if s >= 10]:
@@ -57,7 +57,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(shards, tmp_path):
     killed_at = max(s for s, _ in list_checkpoints(crashed))
     assert 10 <= killed_at < 30, "the kill must land mid-run"
 
-    subprocess.run(cli("--shards", shards, "--out", crashed, *ARGS), check=True, capture_output=True)
+    run_tessera("train", "--shards", shards, "--out", crashed, *ARGS, check=True)
     steps = [r["step"] for r in read_metrics(crashed) if "loss" in r]
     assert steps[-1] == 30
     a = load_file(str(reference / "model.safetensors"))
@@ -81,26 +81,11 @@ def test_damaged_and_temporary_checkpoints_are_never_loaded(shards, tmp_path):
 
 
 def test_threads_option_sets_pytorchs_pool(shards, tmp_path):
-    run = subprocess.run(
-        cli(
-            "--shards",
-            shards,
-            "--out",
-            tmp_path / "one",
-            *ARGS[:2],
-            "--steps",
-            "1",
-            "--batch-size",
-            "16",
-            "--threads",
-            "1",
-        ),
-        capture_output=True,
-        text=True,
+    one = tmp_path / "one"
+    run = run_tessera(
+        "train", "--shards", shards, "--out", one, *ARGS[:2], "--steps", 1, "--batch-size", 16, "--threads", 1
     )
     assert run.returncode == 0, run.stderr
     assert "PyTorch 1 threads" in run.stdout
-    bad = subprocess.run(
-        cli("--shards", shards, "--out", tmp_path / "zero", "--threads", "0"), capture_output=True, text=True
-    )
+    bad = run_tessera("train", "--shards", shards, "--out", tmp_path / "zero", "--threads", "0")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -1,114 +1,40 @@
-"""`tessera heads curve|fit|predict`, `tessera similar`, coverage plots and web maps on an
-embedded simulated scene — including the geotessera layout and the listed bad inputs."""
+"""`tessera heads fit` and `tessera heads predict`: saved heads, maps, labels in any CRS or layout,
+regression, and the bad labels and foreign files a user can hand them."""
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
-from typer.testing import CliRunner
 
-from tessera.cli import app
 from tessera.errors import TesseraError
-from tests.heads.conftest import write_label_raster
+from tests.heads.conftest import sparse, write_label_raster
+from tests.tessera_cli import one_line_error, run_tessera
 
 
-def cli(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def sparse(classes, fraction, seed=0):
-    keep = np.random.default_rng(seed).random(classes.shape) < fraction
-    return np.where(keep, classes, 0)
-
-
-def test_curve_writes_csv_and_png(embedded, tmp_path):
-    out = tmp_path / "curve"
-    text = cli(
-        "heads",
-        "curve",
-        embedded.store,
-        "--labels",
-        embedded.labels,
-        "--year",
-        2024,
-        "--out",
-        out,
-        "--cube",
-        embedded.cube,
-        "--baselines",
-        embedded.cube,
-        "--heads",
-        "logistic",
-        "--fractions",
-        "0.1,1",
-        "--repeats",
-        "2",
-    )
-    rows = list(csv.DictReader(Path(out / "curve.csv").read_text().splitlines()))
-    # embeddings and both raw-band baselines (--baselines) × 1 head × 2 fractions × 2 repeats
-    assert len(rows) == 12 and {r["features"] for r in rows} == {"embeddings", "raw seasonal", "raw monthly"}
-    assert "best raw" in text
-    assert all(0 <= float(r["accuracy"]) <= 1 for r in rows)
-    assert (out / "curve.png").stat().st_size > 5000 and "10% labels" in text
-
-
-def test_curve_holds_out_whole_fields(embedded, tmp_path):
-    out = tmp_path / "fields"
-    cli(
-        "heads",
-        "curve",
-        embedded.store,
-        "--labels",
-        embedded.labels,
-        "--year",
-        2024,
-        "--out",
-        out,
-        "--heads",
-        "logistic",
-        "--fractions",
-        "0.5",
-        "--repeats",
-        "2",
-        "--split",
-        "groups",
-        "--groups",
-        embedded.fields,
-    )
-    rows = list(csv.DictReader(Path(out / "curve.csv").read_text().splitlines()))
-    assert {r["split"] for r in rows} == {"groups"} and len(rows) == 2
-    result = CliRunner().invoke(
-        app,
-        [
-            "heads",
-            "curve",
-            str(embedded.store),
-            "--labels",
-            str(embedded.labels),
-            "--year",
-            "2024",
-            "--out",
-            str(tmp_path / "x"),
-            "--split",
-            "groups",
-        ],
-    )
-    assert result.exit_code != 0
+def labels_read(path):
+    with rasterio.open(path) as f:
+        return f.read(1)
 
 
 def test_fit_then_predict_maps_the_region(embedded, tmp_path):
     labels = write_label_raster(tmp_path / "few.tif", sparse(embedded.classes, 0.2), embedded.grid)
-    cli("heads", "fit", embedded.store, "--labels", labels, "--year", 2024, "--out", tmp_path / "rf.skops")
-    cli(
+    run_tessera(
+        "heads",
+        "fit",
+        embedded.store,
+        "--labels",
+        labels,
+        "--year",
+        2024,
+        "--out",
+        tmp_path / "rf.skops",
+        in_process=True,
+        check=True,
+    )
+    run_tessera(
         "heads",
         "predict",
         embedded.store,
@@ -122,6 +48,8 @@ def test_fit_then_predict_maps_the_region(embedded, tmp_path):
         tmp_path / "map.tif",
         "--html",
         tmp_path / "map.html",
+        in_process=True,
+        check=True,
     )
     with rasterio.open(tmp_path / "map.tif") as src:
         pred = src.read(1)
@@ -133,11 +61,6 @@ def test_fit_then_predict_maps_the_region(embedded, tmp_path):
     html = (tmp_path / "map.html").read_text()
     assert html.count("data:image/png;base64,") == 2 and "embeddings (PCA)" in html
     assert (tmp_path / "map.png").stat().st_size > 1000
-
-
-def labels_read(path):
-    with rasterio.open(path) as f:
-        return f.read(1)
 
 
 def test_predict_fits_on_labels_in_another_crs(embedded, tmp_path):
@@ -156,7 +79,7 @@ def test_predict_fits_on_labels_in_another_crs(embedded, tmp_path):
         dst_crs="EPSG:4326",
     )
     labels = write_label_raster(tmp_path / "wgs84.tif", dst, g, crs="EPSG:4326", transform=t)
-    cli(
+    run_tessera(
         "heads",
         "predict",
         embedded.store,
@@ -170,6 +93,8 @@ def test_predict_fits_on_labels_in_another_crs(embedded, tmp_path):
         "logistic",
         "--out",
         tmp_path / "map.tif",
+        in_process=True,
+        check=True,
     )
     with rasterio.open(tmp_path / "map.tif") as src:
         assert src.shape == g.shape and src.crs.to_string() == g.crs  # mapped on the cube's UTM grid
@@ -177,7 +102,7 @@ def test_predict_fits_on_labels_in_another_crs(embedded, tmp_path):
 
 def test_unet_head_round_trips_through_safetensors(embedded, tmp_path):
     labels = write_label_raster(tmp_path / "few.tif", sparse(embedded.classes, 0.1), embedded.grid)
-    cli(
+    run_tessera(
         "heads",
         "fit",
         embedded.store,
@@ -189,12 +114,14 @@ def test_unet_head_round_trips_through_safetensors(embedded, tmp_path):
         "unet",
         "--out",
         tmp_path / "unet.safetensors",
+        in_process=True,
+        check=True,
     )
     from tessera.heads.persist import load_head
 
     _model, meta = load_head(tmp_path / "unet.safetensors")
     assert meta["head"] == "unet" and meta["embed_dim"] == 128
-    cli(
+    run_tessera(
         "heads",
         "predict",
         embedded.store,
@@ -206,6 +133,8 @@ def test_unet_head_round_trips_through_safetensors(embedded, tmp_path):
         embedded.cube,
         "--out",
         tmp_path / "map.tif",
+        in_process=True,
+        check=True,
     )
     pred = labels_read(tmp_path / "map.tif")
     assert set(np.unique(pred)) <= set(np.unique(embedded.classes))
@@ -222,7 +151,7 @@ def test_heads_read_the_geotessera_layout(embedded, tmp_path):
     bbox = transform_bounds(g.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)
     export_tiles(open_store(embedded.store), bbox, 2024, tmp_path / "gt")
     for store, name in ((embedded.store, "zarr"), (tmp_path / "gt", "gt")):
-        cli(
+        run_tessera(
             "heads",
             "predict",
             store,
@@ -236,6 +165,8 @@ def test_heads_read_the_geotessera_layout(embedded, tmp_path):
             "logistic",
             "--out",
             tmp_path / f"{name}.tif",
+            in_process=True,
+            check=True,
         )
     # the tiles hold the store's int8 values on the same UTM lattice: the same embeddings, the same map
     assert (labels_read(tmp_path / "zarr.tif") == labels_read(tmp_path / "gt.tif")).all()
@@ -243,14 +174,31 @@ def test_heads_read_the_geotessera_layout(embedded, tmp_path):
 
 def test_bad_labels_are_one_line_errors(embedded, tmp_path):
     one = write_label_raster(tmp_path / "one.tif", np.where(embedded.classes > 0, 1, 0), embedded.grid)
-    with pytest.raises(TesseraError, match="one class"):
-        cli("heads", "fit", embedded.store, "--labels", one, "--year", 2024, "--out", tmp_path / "m.skops")
-    with pytest.raises(TesseraError, match="one class"):
-        cli("heads", "curve", embedded.store, "--labels", one, "--year", 2024, "--out", tmp_path / "c")
+    one_line_error(
+        run_tessera(
+            "heads",
+            "fit",
+            embedded.store,
+            "--labels",
+            one,
+            "--year",
+            2024,
+            "--out",
+            tmp_path / "m.skops",
+            in_process=True,
+        ),
+        "one class",
+    )
+    one_line_error(
+        run_tessera(
+            "heads", "curve", embedded.store, "--labels", one, "--year", 2024, "--out", tmp_path / "c", in_process=True
+        ),
+        "one class",
+    )
     far = rasterio.transform.from_origin(500000, 100000, 10, 10)  # same CRS, hundreds of km away
     outside = write_label_raster(tmp_path / "far.tif", embedded.classes, embedded.grid, transform=far)
-    with pytest.raises(TesseraError, match="no labels inside the region"):
-        cli(
+    one_line_error(
+        run_tessera(
             "heads",
             "curve",
             embedded.store,
@@ -262,12 +210,15 @@ def test_bad_labels_are_one_line_errors(embedded, tmp_path):
             tmp_path / "c",
             "--cube",
             embedded.cube,
-        )
+            in_process=True,
+        ),
+        "no labels inside the region",
+    )
     few = np.zeros_like(embedded.classes)
     few[0, 0], few[-1, -1], few[0, -1] = 1, 2, 2
     few_path = write_label_raster(tmp_path / "few.tif", few, embedded.grid)
-    with pytest.raises(TesseraError, match="too few"):
-        cli(
+    one_line_error(
+        run_tessera(
             "heads",
             "curve",
             embedded.store,
@@ -281,28 +232,16 @@ def test_bad_labels_are_one_line_errors(embedded, tmp_path):
             "0.01",
             "--split",
             "random",
-        )
-    with pytest.raises(TesseraError, match="exactly one of --model"):
-        cli("heads", "predict", embedded.store, "--year", 2024, "--out", tmp_path / "m.tif")
-    # and the console shows it as one line, no traceback
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tessera",
-            "heads",
-            "fit",
-            str(embedded.store),
-            "--labels",
-            str(one),
-            "--year",
-            "2024",
-            "--out",
-            str(tmp_path / "m.skops"),
-        ],
-        capture_output=True,
-        text=True,
+            in_process=True,
+        ),
+        "too few",
     )
+    one_line_error(
+        run_tessera("heads", "predict", embedded.store, "--year", 2024, "--out", tmp_path / "m.tif", in_process=True),
+        "exactly one of --model",
+    )
+    # and the console shows it as one line, no traceback
+    r = run_tessera("heads", "fit", embedded.store, "--labels", one, "--year", "2024", "--out", tmp_path / "m.skops")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "one class" in r.stderr
     assert not (tmp_path / "m.skops").exists()
 
@@ -321,73 +260,6 @@ def test_saved_heads_with_foreign_types_are_refused(tmp_path):
     (tmp_path / "junk.skops").write_bytes(b"not a zip")
     with pytest.raises(HeadFileError, match="not a readable head file"):
         load_head(tmp_path / "junk.skops")
-
-
-def test_similar_finds_the_query_and_lists_distinct_places(embedded, tmp_path):
-    from rasterio.warp import transform
-
-    g = embedded.grid
-    x, y = g.transform * (20.5, 24.5)
-    (lon,), (lat,) = transform(g.crs, "EPSG:4326", [x], [y])
-    cli(
-        "similar",
-        embedded.store,
-        "--point",
-        f"{lon},{lat}",
-        "--year",
-        2024,
-        "--out",
-        tmp_path / "sim.tif",
-        "--size",
-        64,
-        "--top-k",
-        5,
-        "--separation",
-        6,
-    )
-    with rasterio.open(tmp_path / "sim.tif") as src:
-        sim = src.read(1)
-        r, c = src.index(x, y)
-    assert sim[r, c] == pytest.approx(1.0, abs=1e-5) and np.nanmax(sim) <= 1 + 1e-5
-    top = list(csv.DictReader(Path(tmp_path / "sim.csv").read_text().splitlines()))
-    assert len(top) == 5 and [float(t["similarity"]) for t in top] == sorted(
-        (float(t["similarity"]) for t in top), reverse=True
-    )
-    with pytest.raises(TesseraError, match="no embedding"):
-        cli("similar", embedded.store, "--point", "10.0,10.0", "--year", 2024, "--out", tmp_path / "s.tif")
-
-
-def test_info_plots_coverage(embedded, tmp_path):
-    cli("info", embedded.store, "--coverage", tmp_path / "cov.png")
-    assert (tmp_path / "cov.png").stat().st_size > 3000
-    from tessera.access import open_store
-
-    s = open_store(embedded.store)
-    boxes, blocks = s.footprints(), s.coverage()
-    assert len(boxes) == len(blocks) > 1 and sum(b["pixels"] + b["nodata"] for b in blocks) == 48 * 48
-    # the boxes are lon/lat and tile the scene's footprint: their areas add up to it (± projection)
-    from rasterio.warp import transform_bounds
-
-    b = embedded.grid.bounds
-    w, s_, e, n = transform_bounds(embedded.grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)
-    area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in (f["bounds"] for f in boxes))
-    assert area == pytest.approx((e - w) * (n - s_), rel=0.05)
-
-
-def test_pca_picture_in_three_formats(embedded, tmp_path):
-    from rasterio.warp import transform_bounds
-
-    b = embedded.grid.bounds
-    bbox = ",".join(map(str, transform_bounds(embedded.grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)))
-    for name in ("pca.png", "pca.tif", "pca.html"):
-        cli("pca", embedded.store, "--bbox", bbox, "--year", 2024, "--out", tmp_path / name)
-    with rasterio.open(tmp_path / "pca.tif") as src:
-        rgba = src.read()
-        assert src.count == 4 and src.crs.to_string() == embedded.grid.crs
-    assert rgba[3].mean() > 200 and rgba[:3].std() > 10  # mostly opaque, not one flat colour
-    assert "data:image/png;base64," in (tmp_path / "pca.html").read_text()
-    with pytest.raises(TesseraError, match="must end in"):
-        cli("pca", embedded.store, "--bbox", bbox, "--year", 2024, "--out", tmp_path / "pca.jpg")
 
 
 def test_regression_curve_fit_and_value_map(embedded, tmp_path):
@@ -409,7 +281,7 @@ def test_regression_curve_fit_and_value_map(embedded, tmp_path):
         nodata=-9999,
     ) as f:
         f.write(np.where(measured, target, -9999)[None])
-    cli(
+    run_tessera(
         "heads",
         "curve",
         embedded.store,
@@ -427,10 +299,12 @@ def test_regression_curve_fit_and_value_map(embedded, tmp_path):
         "1",
         "--out",
         tmp_path / "c",
+        in_process=True,
+        check=True,
     )
     rows = list(csv.DictReader(Path(tmp_path / "c" / "curve.csv").read_text().splitlines()))
     assert len(rows) == 2 and {"rmse", "mae", "r2"} <= set(rows[0])
-    cli(
+    run_tessera(
         "heads",
         "fit",
         embedded.store,
@@ -444,8 +318,10 @@ def test_regression_curve_fit_and_value_map(embedded, tmp_path):
         "ridge",
         "--out",
         tmp_path / "ridge.skops",
+        in_process=True,
+        check=True,
     )
-    cli(
+    run_tessera(
         "heads",
         "predict",
         embedded.store,
@@ -459,6 +335,8 @@ def test_regression_curve_fit_and_value_map(embedded, tmp_path):
         tmp_path / "biomass_map.tif",
         "--html",
         tmp_path / "b.html",
+        in_process=True,
+        check=True,
     )
     with rasterio.open(tmp_path / "biomass_map.tif") as src:
         pred = src.read(1)
@@ -466,8 +344,8 @@ def test_regression_curve_fit_and_value_map(embedded, tmp_path):
     unseen = ~measured & np.isfinite(pred)
     resid = pred[unseen] - target[unseen]
     assert 1 - resid.var() / target[unseen].var() > 0.3  # R² on unmeasured pixels, random-init model
-    with pytest.raises(TesseraError, match="classification only"):
-        cli(
+    one_line_error(
+        run_tessera(
             "heads",
             "fit",
             embedded.store,
@@ -481,7 +359,10 @@ def test_regression_curve_fit_and_value_map(embedded, tmp_path):
             "unet",
             "--out",
             tmp_path / "u.safetensors",
-        )
+            in_process=True,
+        ),
+        "classification only",
+    )
 
 
 def test_class_zero_and_the_scene_legend_are_honoured(embedded, tmp_path):
@@ -493,7 +374,7 @@ def test_class_zero_and_the_scene_legend_are_honoured(embedded, tmp_path):
     scene = simulate(SimulationConfig(height=48, width=48, seed=11, field_px=12))
     write_scene(scene, scene_dir)
     assert (scene.classes == 0).any()
-    cli(
+    run_tessera(
         "heads",
         "predict",
         embedded.store,
@@ -507,6 +388,8 @@ def test_class_zero_and_the_scene_legend_are_honoured(embedded, tmp_path):
         embedded.cube,
         "--out",
         tmp_path / "map.tif",
+        in_process=True,
+        check=True,
     )
     legend = json.loads((tmp_path / "map.json").read_text())
     names = {c["id"]: c["name"] for c in json.loads((scene_dir / "legend.json").read_text())}
@@ -556,7 +439,7 @@ def test_a_head_refuses_embeddings_of_another_model(embedded, tmp_path):
     import shutil
 
     labels = write_label_raster(tmp_path / "few.tif", sparse(embedded.classes, 0.2), embedded.grid)
-    cli(
+    run_tessera(
         "heads",
         "fit",
         embedded.store,
@@ -568,32 +451,19 @@ def test_a_head_refuses_embeddings_of_another_model(embedded, tmp_path):
         "logistic",
         "-o",
         tmp_path / "h.skops",
+        in_process=True,
+        check=True,
     )
     other = tmp_path / "other"
     shutil.copytree(embedded.store, other)
     doc = json.loads((other / "zarr.json").read_text())
     doc["attributes"]["geoemb:model"] = "urn:tessera:model:small:sha256:" + "9" * 64
     (other / "zarr.json").write_text(json.dumps(doc))
-    args = [
-        "-m",
-        "tessera",
-        "heads",
-        "predict",
-        str(other),
-        "--model",
-        str(tmp_path / "h.skops"),
-        "--year",
-        "2024",
-        "--cube",
-        str(embedded.cube),
-        "-o",
-        str(tmp_path / "m.tif"),
-    ]
-    r = subprocess.run([sys.executable, *args], capture_output=True, text=True)
-    assert r.returncode == 2 and "fitted on embeddings of" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    args = ["heads", "predict", other, "--model", tmp_path / "h.skops", "--year", 2024, "--cube", embedded.cube]
+    r = run_tessera(*args, "-o", tmp_path / "m.tif")
+    one_line_error(r, "fitted on embeddings of")
     assert not (tmp_path / "m.tif").exists()
-    r = subprocess.run([sys.executable, *args, "--allow-other-model"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    run_tessera(*args, "-o", tmp_path / "m.tif", "--allow-other-model", check=True)
 
 
 def test_a_skops_file_holding_no_model_is_refused(tmp_path):
