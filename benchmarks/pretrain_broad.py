@@ -121,7 +121,11 @@ def install(w: Path) -> None:
             f"seeds {f.first_seed}–{f.first_seed + f.count - 1}, one drawn regime each",
         },
     )
+    import hashlib
+
+    digest = hashlib.sha256(dest.read_bytes()).hexdigest()
     print(f"wrote {dest} ({dest.stat().st_size / 1e6:.2f} MB, step {step})")
+    print(f"record its SHA-256 in tessera.pretrained.SHIPPED: {digest}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,25 @@ def test_shipped_checkpoints_load_by_name(name):
     assert shipped(name).stat().st_size < 5_000_000
 
 
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_files_are_the_recorded_bytes(name):
+    import hashlib
+
+    file, recorded = SHIPPED[name]
+    assert len(recorded) == 64 and hashlib.sha256(shipped(name).read_bytes()).hexdigest() == recorded
+    assert shipped(name).name == file
+
+
+def test_a_shipped_file_that_changed_is_refused(tmp_path, monkeypatch):
+    import tessera.pretrained as pretrained
+    from tessera.errors import CheckpointError
+
+    file, _ = SHIPPED["tiny-broad"]
+    monkeypatch.setitem(pretrained.SHIPPED, "tiny-broad", (file, "0" * 64))
+    with pytest.raises(CheckpointError, match="not the file tessera shipped"):
+        shipped("tiny-broad")
+
+
 def test_a_real_path_wins_over_a_shipped_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny-broad").write_text("mine")

@@ -12,25 +12,39 @@ metrics that made it are in the header (``recipe``) and in ``benchmarks/RESULTS.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from importlib import resources
 from pathlib import Path
 
-SHIPPED = {"tiny-broad": "tiny-broad.safetensors"}
+# name → (file, SHA-256 of the file as shipped): a name is a promise of exactly those bytes.
+SHIPPED = {
+    "tiny-broad": ("tiny-broad.safetensors", "9585f56d53c9ae0f7a9199ff25fb22c11b24284f43a5344294e1dcb831c23297"),
+}
 
 
 def shipped(name: str) -> Path:
-    """The packaged file of a shipped checkpoint."""
-    from tessera.errors import InputNotFoundError
+    """The packaged file of a shipped checkpoint, checked against its recorded SHA-256."""
+    from tessera.errors import CheckpointError, InputNotFoundError
 
     if name not in SHIPPED:
         raise InputNotFoundError(f"no shipped checkpoint named {name!r}; shipped: {', '.join(SHIPPED)}")
-    path = Path(str(resources.files(__name__) / SHIPPED[name]))
+    file, sha256 = SHIPPED[name]
+    path = Path(str(resources.files(__name__) / file))
     if not path.is_file():
         raise InputNotFoundError(
             f"the shipped checkpoint {name!r} is missing from this installation ({path}); reinstall tessera"
         )
+    if file_sha256(path) != sha256:
+        raise CheckpointError(
+            f"the shipped checkpoint {name!r} at {path} is not the file tessera shipped (its SHA-256 differs); "
+            "reinstall tessera"
+        )
     return path
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def locate(path: str | os.PathLike) -> Path:
