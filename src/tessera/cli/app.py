@@ -102,6 +102,8 @@ def main() -> None:
         if extra is None:
             raise  # not an optional part: a broken install keeps its traceback
         _say(extra)
+    except MemoryError as exc:  # an array larger than the machine: say so, not a traceback
+        _say(f"not enough memory ({exc}); work on a smaller region, or in strips where the command offers them")
     except OSError as exc:  # the file system said no (a missing folder, no permission, disk full)
         if os.environ.get("TESSERA_DEBUG"):
             raise

@@ -41,8 +41,14 @@ def check_doy(doy: np.ndarray, name: str) -> np.ndarray:
             f"{name} has days outside 1–366 (min {doy.min()}, max {doy.max()}); "
             "give days of year, not dates or 0-based indices"
         )
-    if doy.size > 1 and np.any(np.diff(doy.astype(np.int64)) < 0):
+    steps = np.diff(doy.astype(np.int64)) if doy.size > 1 else np.zeros(0, np.int64)
+    if np.any(steps < 0):
         raise CubeValidationError(f"{name} is not sorted; order the dates (and their data) by day of year")
+    if np.any(steps == 0):
+        day = int(doy[1:][steps == 0][0])
+        raise CubeValidationError(
+            f"{name} repeats day {day}; one observation per day and sensor: mosaic same-day scenes into one"
+        )
     return doy.astype(np.uint16)
 
 
@@ -81,9 +87,9 @@ def coerce_s2_bands(bands: np.ndarray) -> np.ndarray:
     if bands.dtype == np.uint16:
         return bands
     if np.issubdtype(bands.dtype, np.floating):
-        if np.isnan(bands).any():
+        if not np.isfinite(bands).all():
             raise CubeValidationError(
-                "S2 bands contain NaN; mark missing observations in the mask and give any "
+                "S2 bands contain NaN or inf; mark missing observations in the mask and give any "
                 "value (e.g. 0) in the bands instead"
             )
         rounded = np.rint(bands)
@@ -115,8 +121,10 @@ def coerce_s2_mask(mask: np.ndarray) -> np.ndarray:
 def coerce_s1(values: np.ndarray, orbit: str) -> np.ndarray:
     """S1 values must already be in the published int16 dB encoding (0–30000, 0 = no data)."""
     values = np.asarray(values)
-    if np.issubdtype(values.dtype, np.floating) and np.isnan(values).any():
-        raise CubeValidationError(f"S1 {orbit} holds NaN; encode with tessera.sensors.s1_encode_db (NaN → 0 = no data)")
+    if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+        raise CubeValidationError(
+            f"S1 {orbit} holds NaN or inf; encode with tessera.sensors.s1_encode_db (NaN → 0 = no data)"
+        )
     if values.size and (values.min() < 0 or values.max() > sensors.S1_MAX):
         raise CubeValidationError(
             f"S1 {orbit} values {values.min()}–{values.max()} are outside the int16 encoding "

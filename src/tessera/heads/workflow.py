@@ -97,7 +97,7 @@ def labelled_region(
     """Embeddings and labels on one grid: the cube's (``cube``), the bbox's UTM grid, or the label
     raster's. Labels in another CRS are reprojected (rasters, nearest) or rasterised onto it.
     ``baselines``, a cube on that grid, adds its raw-band baselines (``raw``)."""
-    from tessera.access.region import read_grid
+    from tessera.access.region import check_region_size, read_grid
 
     labels = Path(labels)
     if not labels.exists():
@@ -106,6 +106,8 @@ def labelled_region(
     if not is_raster and cube is None and bbox is None:
         raise LabelError("vector labels need --bbox (or --cube) to say which region to map")
     grid = region_grid(labels, bbox, cube)
+    store.check_year(year)
+    check_region_size(grid, store.embed_dim(year, depth))  # before labels are rasterised onto it
     spec = task_spec(task)
     legend: dict[int, str] = {}
     if not spec.classes:
