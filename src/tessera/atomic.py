@@ -13,7 +13,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tessera.errors import OutputExistsError
+from tessera.errors import DiskFullError, OutputExistsError
+
+# Free bytes below which a failed write is taken for a full disk even when the writer did not
+# say ENOSPC (numpy says "N requested and M written", GDAL "Write error at scanline").
+_NEARLY_FULL = 4 << 20
 
 
 def _is_empty(path: Path) -> bool:
@@ -68,8 +72,9 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
-    except BaseException:
+    except BaseException as exc:
         _remove(tmp)
+        _raise_if_full(exc, path)
         raise
     _replace(tmp, path)
 
@@ -82,7 +87,30 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     tmp = _tmp_sibling(path)
     try:
         yield tmp
-    except BaseException:
+    except BaseException as exc:
         _remove(tmp)
+        _raise_if_full(exc, path)
         raise
     os.replace(tmp, path)
+
+
+def disk_is_full(exc: BaseException, path: Path) -> bool:
+    """Whether a failed write to ``path`` ran out of space: ENOSPC, or (after the partial file is
+    removed) next to no free space left on its device."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    if not isinstance(exc, OSError | RuntimeError) and type(exc).__module__.split(".")[0] != "rasterio":
+        return False
+    try:
+        return shutil.disk_usage(path.parent).free < _NEARLY_FULL
+    except OSError:
+        return False
+
+
+def _raise_if_full(exc: BaseException, path: Path) -> None:
+    if not isinstance(exc, DiskFullError) and disk_is_full(exc, path):
+        raise DiskFullError(
+            f"the disk holding {path} is full ({exc}); nothing half-written is left there — free space and rerun"
+        ) from exc

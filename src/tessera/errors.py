@@ -27,6 +27,10 @@ class OutputExistsError(TesseraError, FileExistsError):
     """The output path already holds data that we refuse to overwrite."""
 
 
+class DiskFullError(TesseraError, OSError):
+    """An output could not be written for want of space; nothing half-written is left."""
+
+
 class GeoreferenceError(TesseraError, ValueError):
     """CRS or transform missing or unusable."""
 

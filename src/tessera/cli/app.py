@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ app.add_typer(cube_app, name="cube")
 
 console = Console()
 err_console = Console(stderr=True)
+INTERRUPTED = 130  # the shell's exit status for a command ended by Ctrl-C (128 + SIGINT)
 
 
 def _version(value: bool) -> None:
@@ -83,6 +85,8 @@ def main() -> None:
     aborts = (click.exceptions.Abort, typer.Abort)
     try:
         rc = app(standalone_mode=False)  # errors come here, to be said in one line
+        if rc == INTERRUPTED:  # Typer's click turns Ctrl-C into this return value, saying nothing
+            raise KeyboardInterrupt
         sys.exit(rc if isinstance(rc, int) else 0)
     except exits as exc:  # --help, --version, typer.Exit(n)
         sys.exit(getattr(exc, "exit_code", 0))
@@ -94,7 +98,7 @@ def main() -> None:
         sys.exit(2)
     except (*aborts, KeyboardInterrupt):  # click turns Ctrl-C into Abort; outside it, the bare one
         err_console.print("interrupted; rerun to resume where that command supports it", highlight=False)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except TesseraError as exc:
         _say(exc)
     except ModuleNotFoundError as exc:  # an optional part whose extra is not installed
@@ -108,6 +112,8 @@ def main() -> None:
         if os.environ.get("TESSERA_DEBUG"):
             raise
         where = f" ({exc.filename})" if exc.filename else ""
+        if exc.errno == errno.ENOSPC:
+            _say(f"the disk is full{where}: free space and rerun (embed and train resume where they stopped)")
         _say(f"{exc.strerror or exc}{where}; check the path and its permissions (TESSERA_DEBUG=1 shows the traceback)")
 
 
