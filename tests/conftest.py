@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
 from tessera.simulate import SimulationConfig, simulate
@@ -16,3 +19,17 @@ def small_scene():
 @pytest.fixture(scope="session")
 def small_cube(small_scene):
     return small_scene.cube
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on its own 4 MiB tmpfs (needs root, as in CI), to fill up: full-disk tests."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    if r.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a tmpfs for the full-disk tests: {r.stderr.decode()}")
+        pytest.skip("mounting a tmpfs needs root")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -101,3 +101,24 @@ def test_the_stackers_roi_tiff_is_found_without_naming_it(tmp_path, small_cube):
     (stack / "roi.tiff").unlink()
     with pytest.raises(InputNotFoundError, match=r"roi.tiff and roi.tif"):
         import_npy(stack, tmp_path / "d.zarr", year=2024)
+
+
+@pytest.mark.parametrize(
+    "file, change, says",
+    [
+        ("doys.npy", lambda d: np.r_[d[:1], d[:1], d[2:]], "repeats day"),
+        ("doys.npy", lambda d: d[::-1], "not sorted"),
+        ("bands.npy", lambda b: np.where(np.arange(b.shape[-1]) == 0, np.nan, b.astype(np.float32)), "NaN or inf"),
+        ("bands.npy", lambda b: -b.astype(np.float32) - 1, "outside uint16"),
+        ("sar_ascending.npy", lambda s: np.full(s.shape, np.inf, np.float32), "NaN or inf"),
+    ],
+    ids=["duplicate-days", "unsorted-days", "nan-reflectance", "negative-reflectance", "inf-sar"],
+)
+def test_bad_stacks_are_one_line_on_the_command_line(tmp_path, small_cube, file, change, says):
+    from tests.tessera_cli import one_line_error, run_tessera
+
+    stack = export_npy(small_cube, tmp_path / "stack")
+    np.save(stack / file, change(np.load(stack / file)))
+    done = run_tessera("cube", "import-npy", stack, tmp_path / "c.zarr", "--year", 2024)
+    one_line_error(done, says)
+    assert not (tmp_path / "c.zarr").exists()

@@ -8,25 +8,14 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from tessera.cube import write_cube
 from tessera.grid import Window
-from tessera.model import Tessera, preset, save
-from tessera.simulate import SimulationConfig, simulate
 from tessera.store import StoreWriter, Zone, block_checksum, build_dir, place
 from tessera.store import manifest as mf
 from tests.tessera_cli import run_tessera, tessera_argv
 
 SHARD = 32
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("crash")
-    data = simulate(SimulationConfig(height=64, width=64, seed=11, field_px=12)).cube
-    torch.manual_seed(1)
-    return root, write_cube(root / "cube.zarr", data), save(Tessera(preset("tiny")), root / "tiny.safetensors"), data
 
 
 def embed_args(cube, ckpt, store):

@@ -125,3 +125,56 @@ def test_a_garbage_or_pickled_pt_never_suggests_running_it(tmp_path):
         with pytest.raises(CheckpointError) as err:
             load(tmp_path / name)
         assert "weights_only=False" not in str(err.value) and "never runs code" in str(err.value)
+
+
+def _header(raw: bytes) -> tuple[dict, bytes]:
+    import json
+    import struct
+
+    n = struct.unpack("<Q", raw[:8])[0]
+    return json.loads(raw[8 : 8 + n]), raw[8 + n :]
+
+
+def _with_header(header: dict, body: bytes) -> bytes:
+    import json
+    import struct
+
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + body
+
+
+def test_truncated_and_lying_safetensors_are_named_never_read_as_weights(model, tmp_path):
+    raw = tm.save(model, tmp_path / "ok.safetensors").read_bytes()
+    header, body = _header(raw)
+    key = next(k for k in header if k != "__metadata__")
+    (tmp_path / "truncated.safetensors").write_bytes(raw[: len(raw) // 2])
+    bigger = {**header, key: {**header[key], "shape": [2 * d for d in header[key]["shape"]]}}
+    (tmp_path / "shape-lies.safetensors").write_bytes(_with_header(bigger, body))
+    beyond = {**header, key: {**header[key], "data_offsets": [0, 10**9]}}
+    (tmp_path / "offsets-lie.safetensors").write_bytes(_with_header(beyond, body))
+    for name in ("truncated", "shape-lies", "offsets-lie"):
+        with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+            tm.load(tmp_path / f"{name}.safetensors")
+
+
+def test_a_header_that_lies_consistently_is_caught_by_the_shapes(model, tmp_path):
+    """Shape and offsets agree with the bytes, but the tensor is not the one the name says."""
+    header, body = _header(tm.save(model, tmp_path / "ok.safetensors").read_bytes())
+    shape = lambda v: v.get("shape", [])  # noqa: E731
+    key = next(k for k, v in header.items() if k != "__metadata__" and len(shape(v)) == 2 and len(set(shape(v))) == 2)
+    rows, cols = header[key]["shape"]
+    swapped = {**header, key: {**header[key], "shape": [cols, rows]}}
+    (tmp_path / "swapped.safetensors").write_bytes(_with_header(swapped, body))
+    with pytest.raises(CheckpointError, match=re.escape(key)):
+        tm.load(tmp_path / "swapped.safetensors")
+
+
+def test_embed_with_a_truncated_checkpoint_is_one_line(model, tmp_path, small_cube):
+    from tessera.cube import write_cube
+    from tests.tessera_cli import one_line_error, run_tessera
+
+    raw = tm.save(model, tmp_path / "ok.safetensors").read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(raw[:1000])
+    cube = write_cube(tmp_path / "c.zarr", small_cube)
+    one_line_error(run_tessera("embed", cube, "-c", tmp_path / "cut.safetensors", "-s", tmp_path / "s"), "safetensors")
+    assert not (tmp_path / "s").exists()

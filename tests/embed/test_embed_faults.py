@@ -1,0 +1,122 @@
+"""What a user running `tessera embed` against an existing store can do to it: embed the same cube
+from two shells at once, add a year, try another checkpoint, fill the disk."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import torch
+
+from tessera.cube import write_cube
+from tessera.model import Tessera, preset, save
+from tessera.simulate import SimulationConfig, simulate
+from tests.embed.test_embed_crash import embed_args, store_bytes
+from tests.tessera_cli import one_line_error, run_tessera, tessera_argv
+
+
+def test_two_embeds_of_one_cube_at_once_equal_one_serial_run(setup, tmp_path):
+    _, cube, ckpt, _ = setup
+    run_tessera(*embed_args(cube, ckpt, tmp_path / "serial"), check=True)
+    both = tmp_path / "both"
+    procs = [subprocess.Popen(tessera_argv(*embed_args(cube, ckpt, both)), stderr=subprocess.PIPE) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        # each finishes, having done its share or waited for the other's lock; never a corrupt shard
+        assert p.returncode == 0, err.decode()[-2000:]
+    assert store_bytes(both) == store_bytes(tmp_path / "serial")
+    assert run_tessera("verify", both).returncode == 0
+
+
+def test_a_second_year_leaves_the_first_years_bytes(setup, tmp_path):
+    root, cube, ckpt, _ = setup
+    store = tmp_path / "store"
+    run_tessera(*embed_args(cube, ckpt, store), check=True)
+    # the first year's shard files (time index 0); metadata (the time axis) grows, as it must
+    first = {k: v for k, v in store_bytes(store).items() if "/c/0/" in k}
+    stamps = {k: (store / k).stat().st_mtime_ns for k in first}
+    later = write_cube(root / "y2023.zarr", simulate(SimulationConfig(height=64, width=64, seed=11, year=2023)).cube)
+    run_tessera(*embed_args(later, ckpt, store), check=True)
+    now = store_bytes(store)
+    assert {k: now[k] for k in first} == first and {k: (store / k).stat().st_mtime_ns for k in first} == stamps
+    assert any("/c/1/" in k for k in now)  # the new year has shards of its own
+    from tessera.access import open_store
+
+    assert open_store(store).years == [2024, 2023]
+
+
+def test_another_checkpoint_into_an_existing_store_is_refused_and_changes_nothing(setup, tmp_path):
+    root, cube, ckpt, _ = setup
+    store = tmp_path / "store"
+    run_tessera(*embed_args(cube, ckpt, store), check=True)
+    before = store_bytes(store)
+    torch.manual_seed(99)
+    other = save(Tessera(preset("tiny")), root / "other.safetensors")
+    for target in (
+        cube,
+        write_cube(root / "other2023.zarr", simulate(SimulationConfig(height=16, width=16, year=2023)).cube),
+    ):
+        one_line_error(run_tessera(*embed_args(target, other, store)), "other provenance")
+    assert store_bytes(store) == before  # models never mix, within a year or across years
+
+
+# -- a full disk ------------------------------------------------------------------------------
+
+
+def _fill(disk: Path, leave: int) -> Path:
+    """Take all but ``leave`` bytes of the disk."""
+    free = shutil.disk_usage(disk).free
+    filler = disk / "filler"
+    filler.write_bytes(b"\0" * max(0, free - leave))
+    return filler
+
+
+def test_embed_on_a_full_disk_says_so_and_a_rerun_after_freeing_completes(setup, tmp_path, small_disk):
+    _, cube, ckpt, _ = setup
+    run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True)
+    filler = _fill(small_disk, leave=300_000)  # room for some shards, not all
+    store = small_disk / "store.zarr"
+    one_line_error(run_tessera(*embed_args(cube, ckpt, store)), "disk is full")
+    if store.exists():  # what was written is whole: the store verifies, nothing torn in it
+        assert run_tessera("verify", store).returncode == 0
+    filler.unlink()
+    run_tessera(*embed_args(cube, ckpt, store), check=True)
+    assert store_bytes(store) == store_bytes(tmp_path / "reference")
+
+
+def test_export_and_heads_fit_on_a_full_disk_leave_nothing(setup, tmp_path, small_disk):
+    import numpy as np
+    from rasterio.warp import transform_bounds
+
+    from tessera.cube import open_cube
+    from tests.heads.conftest import write_label_raster
+
+    _, cube, ckpt, _ = setup
+    store = tmp_path / "store"
+    run_tessera(*embed_args(cube, ckpt, store), check=True)
+    grid = open_cube(cube).grid
+    b = grid.bounds
+    bbox = ",".join(f"{v:.6f}" for v in transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top))
+    classes = (np.arange(grid.height * grid.width).reshape(grid.shape) % 3 + 1).astype(np.uint8)
+    labels = write_label_raster(tmp_path / "labels.tif", classes, grid)
+    filler = _fill(small_disk, leave=4096)
+    export = ["export", store, small_disk / "x.tif", "--bbox", bbox, "--year", 2024]
+    fit = [
+        "heads",
+        "fit",
+        store,
+        "--labels",
+        labels,
+        "--year",
+        2024,
+        "--head",
+        "logistic",
+        "-o",
+        small_disk / "h.skops",
+    ]
+    for argv in (export, [*export[:2], small_disk / "x.npy", *export[3:]], fit):
+        one_line_error(run_tessera(*argv), "is full")
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]  # no partial file, no temporary
+    filler.unlink()
+    for argv in (export, fit):
+        run_tessera(*argv, check=True)
+    assert (small_disk / "x.tif").stat().st_size > 0 and (small_disk / "h.skops").stat().st_size > 0
