@@ -32,18 +32,21 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-from timing import burn
+from tessera.cpus import available_cores, busy_threads, calm_openmp, runnable_others
 
-from tessera.cpus import available_cores
-from tessera.cube import open_cube
-from tessera.embed import plan
-from tessera.embed.cluster import local_shape
-from tessera.embed.worker import JobSpec, prepare_block, run_model
-from tessera.grid import Window
-from tessera.model import Embedder, InferenceConfig, Tessera, load, preset, save
-from tessera.simulate import SimulationConfig, simulate, write_scene
-from tessera.store import Provenance, open_for_write, place
+calm_openmp()  # before torch loads: the model-only reference runs with the CLI's OpenMP settings
+
+import torch  # noqa: E402
+from timing import burn  # noqa: E402
+
+from tessera.cube import open_cube  # noqa: E402
+from tessera.embed import plan  # noqa: E402
+from tessera.embed.cluster import local_shape  # noqa: E402
+from tessera.embed.worker import JobSpec, prepare_block, run_model  # noqa: E402
+from tessera.grid import Window  # noqa: E402
+from tessera.model import Embedder, InferenceConfig, Tessera, load, preset, save  # noqa: E402
+from tessera.simulate import SimulationConfig, simulate, write_scene  # noqa: E402
+from tessera.store import Provenance, open_for_write, place  # noqa: E402
 
 PEAK_WRAPPER = """
 import atexit, resource, runpy, sys
@@ -58,7 +61,7 @@ runpy.run_module("tessera", run_name="__main__")
 """
 
 
-def model_only(cube_path: Path, ckpt: Path, batch: int, scratch: Path) -> float:
+def model_only(cube_path: Path, ckpt: Path, batch: int, scratch: Path, draws: int = 1) -> float:
     """px/s of the model alone on exactly ``tessera embed``'s work: the same blocks, the same
     tokens (prepared by the embed worker beforehand, untimed), the same batches; one pass, as the
     embed run makes one."""
@@ -79,7 +82,7 @@ def model_only(cube_path: Path, ckpt: Path, batch: int, scratch: Path) -> float:
         model_config=model.cfg.to_dict(),
         cube_name="bench",
         seed=0,
-        draws=1,
+        draws=draws,
         inference=inference,
         torch_threads=torch.get_num_threads(),
     )
@@ -119,6 +122,7 @@ def main() -> None:
     levels = [0] if args.contended is None else (args.contended or [1])
     for level in levels:
         burners = burn(level * available_cores())
+        time.sleep(1.0 if level else 0.0)  # let the burners reach the run queue before anything sizes itself
         try:
             measure(args, level)
         finally:
@@ -128,7 +132,8 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, level: int) -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-embed-"))
-    shape = local_shape(available_cores())
+    # The reference model runs with the threads the CLI would choose under this contention.
+    shape = local_shape(busy_threads(available_cores(), runnable_others()))
     torch.set_num_threads(shape.torch_threads)
     torch.manual_seed(0)
     model = Tessera(preset(args.preset)).eval()
@@ -138,7 +143,7 @@ def measure(args: argparse.Namespace, level: int) -> None:
         scene = work / f"scene{size}"
         if not (scene / "cube.zarr").is_dir():
             write_scene(simulate(SimulationConfig(height=size, width=size, seed=size)), scene)
-        before = model_only(scene / "cube.zarr", ckpt, args.batch, work / "scratch")
+        before = model_only(scene / "cube.zarr", ckpt, args.batch, work / "scratch", args.draws)
         store = work / f"store{size}"
         # The CLI in a fresh process that reports its own peak RSS and CPU time (one process: the
         # local cluster's threads live in it).
@@ -159,7 +164,7 @@ def measure(args: argparse.Namespace, level: int) -> None:
             runs[arm] = (out, time.perf_counter() - t)
         out, wall = runs["now"]
         peak_mb = int(re.search(r"PEAK_RSS_KB (\d+)", out).group(1)) / 1024
-        after = model_only(scene / "cube.zarr", ckpt, args.batch, work / "scratch")
+        after = model_only(scene / "cube.zarr", ckpt, args.batch, work / "scratch", args.draws)
         reported = float(re.search(r"speed\s*│\s*([\d,]+) px/s", out).group(1).replace(",", ""))
         group = next(store.glob("utm*"))  # the cube's zone group; one year
         data_bytes = du(group / "embeddings") + du(group / "scales")

@@ -1,3 +1,5 @@
+import pytest
+
 from tessera.cpus import available_cores, cgroup_quota
 
 
@@ -43,27 +45,36 @@ def test_runnable_others_reads_the_instant_run_queue_less_the_reader(tmp_path):
     assert runnable_others(loadavg=tmp_path / "missing") == 0
 
 
-def test_openmp_waits_sleep_unless_the_user_said_otherwise():
+def test_openmp_waits_sleep_on_a_busy_machine_unless_the_user_said_otherwise():
     from tessera.cpus import calm_openmp
 
-    env = {"OMP_WAIT_POLICY": "ACTIVE"}
-    got = calm_openmp(env)
-    assert got["OMP_WAIT_POLICY"] == "ACTIVE" and got["KMP_BLOCKTIME"] == "0" and int(got["OMP_NUM_THREADS"]) >= 1
+    busy = calm_openmp({}, busy=True)
+    assert busy["OMP_WAIT_POLICY"] == "PASSIVE" and busy["KMP_BLOCKTIME"] == "0" and int(busy["OMP_NUM_THREADS"]) >= 1
+    assert "OMP_WAIT_POLICY" not in calm_openmp({}, busy=False)  # a quiet machine keeps the runtime's spin
+    assert calm_openmp({"OMP_WAIT_POLICY": "ACTIVE"}, busy=True)["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
-def test_the_cli_sets_openmp_before_torch_loads(tmp_path):
-    """In a fresh interpreter: after the CLI's root callback, torch's OpenMP sees passive waits."""
+@pytest.mark.parametrize("others, expect", [(5.0, ["1", "PASSIVE", "0", "False"]), (0.0, ["2", "-", "-", "False"])])
+def test_the_cli_sets_openmp_before_torch_loads(tmp_path, others, expect):
+    """In a fresh interpreter on 2 cores: after the CLI's root callback (and before torch loads),
+    a busy machine has one OpenMP thread that sleeps while it waits; a quiet one both cores and the
+    runtime's default waits."""
+    import os
     import subprocess
     import sys
 
     code = (
-        "import os, sys; from tessera.cli import main; sys.argv = ['tessera', 'cube', 'info', '--help']\n"
+        f"import os, sys; import tessera.cpus as c; c._others_at_start = lambda: {others!r}\n"
+        "from tessera.cli import main; sys.argv = ['tessera', 'cube', 'info', '--help']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print(os.environ['OMP_WAIT_POLICY'], os.environ['KMP_BLOCKTIME'], 'torch' in sys.modules)"
+        "print(*(os.environ.get(k, '-') for k in ('OMP_NUM_THREADS', 'OMP_WAIT_POLICY', 'KMP_BLOCKTIME')), "
+        "'torch' in sys.modules)"
     )
-    env = {k: v for k, v in __import__("os").environ.items() if k not in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME")}
+    drop = ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "OMP_NUM_THREADS")
+    env = {k: v for k, v in os.environ.items() if k not in (*drop, "TESSERA_CPUS")}
+    code = code.replace("import tessera.cpus as c;", "import tessera.cpus as c; c.available_cores = lambda: 2;")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert out.stdout.split()[-3:] == ["PASSIVE", "0", "False"], out.stderr
+    assert out.stdout.split()[-4:] == expect, out.stderr
 
 
 def test_the_thread_count_never_changes_the_stored_bytes(tmp_path, small_cube):

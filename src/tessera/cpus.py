@@ -10,6 +10,7 @@ beyond either oversubscribes the cores, which costs PyTorch far more than the id
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
@@ -50,23 +51,27 @@ def available_cores() -> int:
     return max(1, min(cores, math.ceil(quota))) if quota else cores
 
 
-#: Set before an OpenMP runtime loads (``calm_openmp``): a thread that waits at a barrier sleeps
-#: at once instead of spinning. Spinning costs nothing on an idle machine, but on a busy one a
-#: spinning thread burns the time slice the thread it waits for needs: at load 10 on 2 cores,
-#: ``tessera embed`` spent ~12× the CPU per pixel of a one-thread run. ``OMP_WAIT_POLICY`` is the
-#: OpenMP standard's knob (libgomp, which PyTorch's Linux wheels use); ``KMP_BLOCKTIME`` is Intel's
-#: and LLVM's (libiomp5, libomp). A user's own setting wins.
+#: Set before an OpenMP runtime loads (``calm_openmp``) when the machine is busy: a thread that
+#: waits at a barrier sleeps at once instead of spinning. On a busy machine a spinning thread burns
+#: the time slice the thread it waits for needs (``bench_embed.py --contended 1 2 4
+#: --compare-waits``: 4–8× the CPU per pixel, 3–4× the wall time); on a quiet one the spin is what
+#: makes many small parallel regions fast (sleeping waits cost ``tessera embed`` of a tiny model
+#: 1.7× the wall time there), so a quiet machine keeps the runtime's default. ``OMP_WAIT_POLICY`` is
+#: the OpenMP standard's knob (libgomp, which PyTorch's Linux wheels use); ``KMP_BLOCKTIME`` is
+#: Intel's and LLVM's (libiomp5, libomp). A user's own setting wins.
 OPENMP_WAITS = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
 
 
-def calm_openmp(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Size OpenMP to the usable cores and make its waiting threads sleep, unless the user set
-    either; call before torch is imported. Returns what is now in force."""
+def calm_openmp(environ: dict[str, str] | None = None, busy: bool | None = None) -> dict[str, str]:
+    """Size OpenMP to the cores this process should use now, and on a busy machine (``busy``;
+    default: other work holds a core now) make its waiting threads sleep; a user's own settings
+    win. Call before torch is imported. Returns what is now in force."""
     env = os.environ if environ is None else environ
-    env.setdefault("OMP_NUM_THREADS", str(available_cores()))
-    for key, value in OPENMP_WAITS.items():
-        env.setdefault(key, value)
-    return {k: env[k] for k in ("OMP_NUM_THREADS", *OPENMP_WAITS)}
+    env.setdefault("OMP_NUM_THREADS", str(cores_for_work()))
+    if cores_for_work() < available_cores() if busy is None else busy:
+        for key, value in OPENMP_WAITS.items():
+            env.setdefault(key, value)
+    return {k: env[k] for k in ("OMP_NUM_THREADS", *OPENMP_WAITS) if k in env}
 
 
 def busy_threads(cores: int, others: float) -> int:
@@ -76,7 +81,7 @@ def busy_threads(cores: int, others: float) -> int:
     return max(1, min(cores, round(cores - others)))
 
 
-def runnable_others(samples: int = 5, every_s: float = 0.02, loadavg: Path = Path("/proc/loadavg")) -> float:
+def runnable_others(samples: int = 5, every_s: float = 0.01, loadavg: Path = Path("/proc/loadavg")) -> float:
     """How many threads of other processes are runnable now: the median over a few samples of the
     kernel's instantaneous run-queue count (``/proc/loadavg``'s ``running/total``, which counts the
     reader itself). Not the 1-minute load average: that remembers this user's previous command and
@@ -95,11 +100,17 @@ def runnable_others(samples: int = 5, every_s: float = 0.02, loadavg: Path = Pat
     return max(0.0, statistics.median(counts))
 
 
+@functools.cache
+def _others_at_start() -> float:
+    return runnable_others()
+
+
 def cores_for_work() -> int:
-    """The usable cores less those other processes keep busy right now (at least one): what the
-    CLI sizes PyTorch and the local cluster from. ``TESSERA_CPUS`` is taken as it is."""
+    """The usable cores less those other processes kept busy when this process first asked (at
+    least one; measured once, so a command sizes OpenMP, PyTorch and its cluster alike): what the
+    CLI sizes its work from. ``TESSERA_CPUS`` is taken as it is."""
     cores = available_cores()
-    return cores if os.environ.get("TESSERA_CPUS") else busy_threads(cores, runnable_others())
+    return cores if os.environ.get("TESSERA_CPUS") else busy_threads(cores, _others_at_start())
 
 
 def set_torch_threads(threads: int | None = None) -> str:
