@@ -241,3 +241,29 @@ def test_reads_take_several_years_and_stack_them(tmp_path):
         s.read_region(bbox, [2022])  # type: ignore[arg-type]
     with pytest.raises(AccessError, match=r"use probe$"):
         s.probe_years(0.004, 52.003, 2022)  # type: ignore[arg-type]
+
+
+def test_sample_counts_every_status_water_included(tmp_path):
+    """A store with water (NaN scales), no data (+inf) and points outside: the summary names each
+    status and its counts add up to the points given."""
+    from tessera.access import WATER, status_counts
+    from tessera.store import blocks, open_for_write
+
+    prov = Provenance({"checkpoint_sha256": "2" * 64}, {"seed": 0}, "test")
+    store = open_for_write(tmp_path / "wet", prov, DIMS, StoreLayout(shard=64))
+    writer = store.ensure(2024, Z31, prov, DIMS)
+    win = zone_window(Z31, 0.001, 0.009, 52.001, 52.006)
+    for shard, piece in blocks(win, writer.layout):
+        scales = np.ones((piece.height, piece.width), np.float32)
+        scales[: piece.height // 2] = np.nan  # the northern half is water
+        scales[-1] = np.inf  # the last row has no data
+        writer.write_block(shard, piece, encode(Z31, piece), scales, "t")
+    pts = [[0.005, 52.0059], [0.005, 52.0035], [10.0, 45.0]]  # the top rows: water; a middle row; far away
+    got = open_store(tmp_path / "wet").sample_points(pts, 2024).status
+    counts = status_counts(got)
+    assert sum(counts.values()) == 3 and counts[WATER] >= 1 and counts[OUTSIDE] == 1
+    (tmp_path / "p.csv").write_text("lon,lat\n" + "".join(f"{x},{y}\n" for x, y in pts))
+    r = run_tessera("sample", tmp_path / "wet", tmp_path / "p.csv", "--year", 2024, "-o", tmp_path / "o.csv")
+    assert r.returncode == 0, r.stderr
+    said = " ".join(r.stdout.split())
+    assert all(f"{n} {s}" in said for s, n in counts.items()), said  # valid, water, nodata, outside
