@@ -1,22 +1,19 @@
-"""The Typer application, its error handling, and the shared progress bar."""
+"""The Typer application, its consoles and its error handling."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import sys
-from collections.abc import Iterator
 
 import typer
-from rich import progress as bars
 from rich.console import Console
 from rich.markup import escape
 
 from tessera import __version__
+from tessera.cli.progress_bar import progress_bar
 from tessera.errors import TesseraError
 from tessera.extras import missing_extra
-from tessera.progress import Progress as ProgressCallback
 
 app = typer.Typer(
     name="tessera",
@@ -30,6 +27,8 @@ app.add_typer(cube_app, name="cube")
 
 console = Console()
 err_console = Console(stderr=True)
+
+__all__ = ["app", "console", "cube_app", "err_console", "main", "progress_bar"]
 INTERRUPTED = 130  # the shell's exit status for a command ended by Ctrl-C (128 + SIGINT)
 
 
@@ -51,28 +50,6 @@ def _root(
     # Before torch loads: its OpenMP pool would size itself from every core of the machine, not
     # the ones this process may use (affinity, container quota), and spin while it waits.
     calm_openmp()
-
-
-@contextlib.contextmanager
-def progress_bar() -> Iterator[ProgressCallback]:
-    """A Rich progress bar exposed as a library ``progress(stage, done, total)`` callback."""
-    columns = (
-        bars.TextColumn("{task.description:<22}"),
-        bars.BarColumn(),
-        bars.MofNCompleteColumn(),
-        bars.TimeElapsedColumn(),
-        bars.TextColumn("eta"),
-        bars.TimeRemainingColumn(),
-    )
-    with bars.Progress(*columns, console=err_console, transient=False) as bar:
-        tasks: dict[str, bars.TaskID] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
 
 
 def main() -> None:
