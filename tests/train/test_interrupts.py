@@ -46,7 +46,8 @@ def _interrupt(argv: list[str], run_dir, how: signal.Signals, cli: bool = True) 
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None and not [s for s, _ in list_checkpoints(run_dir) if s >= 10]:
         time.sleep(0.02)
-    assert proc.poll() is None, "the run ended before it could be interrupted"
+    if proc.poll() is not None:
+        raise AssertionError(f"the run ended before it could be interrupted:\n{proc.stderr.read().decode()[-3000:]}")
     proc.send_signal(how)
     _, err = proc.communicate(timeout=120)
     if how == signal.SIGINT and cli:  # Ctrl-C: one line, the CLI's exit status for an interrupt, no traceback

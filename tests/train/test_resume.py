@@ -5,7 +5,7 @@ import pytest
 from tessera.cube import write_cube
 from tessera.simulate import SimulationConfig, simulate
 from tessera.train import ShardConfig, TrainConfig, read_metrics, train, write_shards
-from tessera.train.state import latest_loadable
+from tessera.train.state import latest_loadable, list_checkpoints
 from tests.tessera_cli import run_tessera, tessera_argv
 
 ARGS = [
@@ -58,3 +58,14 @@ def test_threads_option_sets_pytorchs_pool(shards, tmp_path):
     assert "PyTorch 1 threads" in run.stdout
     bad = run_tessera("train", "--shards", shards, "--out", tmp_path / "zero", "--threads", "0")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_listing_checkpoints_never_touches_a_file_being_written(tmp_path):
+    """A monitor polling a live run (as the interrupt tests do) must not delete the run's
+    temporary checkpoint mid-write: only resuming clears a crash's leftovers."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    writing = folder / ".step_00000010.safetensors.tmp-live"
+    writing.write_bytes(b"half")
+    assert list_checkpoints(tmp_path) == [] and writing.exists()
+    assert latest_loadable(tmp_path) is None and not writing.exists()

@@ -56,12 +56,20 @@ def save_training_state(
 
 
 def list_checkpoints(out: Path) -> list[tuple[int, Path]]:
+    """(step, path) of the complete checkpoints, oldest first. Read-only: a process watching a
+    live run (a monitor, a test) must never touch the temporary file the run is writing."""
     folder = out / CKPT_DIR
     if not folder.is_dir():
         return []
-    for stray in folder.glob(".step_*.tmp-*"):  # left by a crash during a write
-        stray.unlink(missing_ok=True)
     return sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name)))
+
+
+def remove_strays(out: Path) -> None:
+    """Delete temporary checkpoint files a crash left mid-write; only the run that is about to
+    write there (``latest_loadable``, at its start) may call this."""
+    folder = out / CKPT_DIR
+    for stray in folder.glob(".step_*.tmp-*") if folder.is_dir() else ():
+        stray.unlink(missing_ok=True)
 
 
 def load_training_state(
@@ -83,7 +91,9 @@ def load_training_state(
 
 
 def latest_loadable(out: Path) -> Path | None:
-    """The newest checkpoint whose header reads; a damaged file is skipped, not trusted."""
+    """The newest checkpoint whose header reads; a damaged file is skipped, not trusted. Called by
+    the run that resumes in ``out``, so a crash's temporary files are cleared first."""
+    remove_strays(out)
     for _, path in reversed(list_checkpoints(out)):
         try:
             with safe_open(str(path), framework="pt") as f:
