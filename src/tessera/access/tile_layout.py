@@ -66,11 +66,7 @@ def tile_grid(lon: float, lat: float) -> Grid:
     return target_grid(tile_box(lon, lat))
 
 
-def tiles_meeting(centres: list[tuple[float, float]], bounds: tuple[float, float, float, float]) -> list[int]:
-    """Indexes of the tile centres whose box meets a lon/lat box (west, south, east, north)."""
+def tile_meets(lon: float, lat: float, bounds: tuple[float, float, float, float]) -> bool:
+    """Whether the tile centred on (lon, lat) meets a lon/lat box (west, south, east, north)."""
     w, s, e, n = bounds
-    return [
-        i
-        for i, (lon, lat) in enumerate(centres)
-        if lon - HALF < e and lon + HALF > w and lat - HALF < n and lat + HALF > s
-    ]
+    return lon - HALF < e and lon + HALF > w and lat - HALF < n and lat + HALF > s

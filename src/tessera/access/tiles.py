@@ -17,8 +17,8 @@ from tessera.access.tile_layout import (
     parse_tile_name,
     tile_box,
     tile_centres_of,
+    tile_meets,
     tile_name,
-    tiles_meeting,
 )
 from tessera.errors import AccessError
 from tessera.grid import Grid, Window, check_lonlat
@@ -131,8 +131,7 @@ class GeotesseraReader(RegionReads):
 
         b = grid.bounds
         box = transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top, densify_pts=21)
-        tiles = list(self._tiles.get(year, {}).values())
-        hits = [tiles[i] for i in tiles_meeting([(t.lon, t.lat) for t in tiles], box)]
+        hits = [t for t in self._tiles.get(year, {}).values() if tile_meets(t.lon, t.lat, box)]
         return [TileDepth(t, depth) for t in sorted(hits, key=lambda t: t.grid.crs != grid.crs)]
 
     def footprints(self) -> list[dict]:

@@ -281,14 +281,13 @@ def _describe(shape: LocalShape | None, scheduler: str | None, serial: bool, giv
     if shape is None:
         return f"block tasks on the Dask scheduler at {scheduler}"
     cores = available_cores()
-    if given is not None and given < cores:
-        cores_text = f"{cores} usable cores, {cores - given} taken by other work"
-        return _describe(shape, scheduler, serial, None).replace(f"{cores} usable cores", cores_text, 1)
+    busy = f", {cores - given} taken by other work" if given is not None and given < cores else ""
+    head = f"{cores} usable cores{busy}:"
     if serial:
-        return f"{cores} usable cores: PyTorch {shape.torch_threads} threads, stages in turn, no cluster"
+        return f"{head} PyTorch {shape.torch_threads} threads, stages in turn, no cluster"
     if shape.processes == 1:
-        return f"{cores} usable cores: PyTorch {shape.torch_threads} threads + {shape.threads_per_process} Dask threads"
-    return f"{cores} usable cores: {shape.processes} processes × PyTorch {shape.torch_threads} threads"
+        return f"{head} PyTorch {shape.torch_threads} threads + {shape.threads_per_process} Dask threads"
+    return f"{head} {shape.processes} processes × PyTorch {shape.torch_threads} threads"
 
 
 def _remove_if_unwritten(path: Path) -> None:
