@@ -48,7 +48,7 @@ def _root(
     from tessera.cpus import calm_openmp
 
     # Before torch loads: its OpenMP pool would size itself from every core of the machine, not
-    # the ones this process may use (affinity, container quota), and spin while it waits.
+    # the ones this process may use now (affinity, quota, other work), and on a busy machine spin.
     calm_openmp()
 
 
