@@ -26,7 +26,8 @@ PROVIDES: dict[str, dict[str, str]] = {
     },
     "geotessera": {"geopandas": "geopandas", "pyarrow": "pyarrow"},
     "s3": {"s3fs": "s3fs"},
-    "icechunk": {"icechunk": "icechunk"},
+    "pcodec": {"pcodec": "pcodec"},
+    "icechunk": {"icechunk": "icechunk", "pcodec": "pcodec"},
     "planetary-computer": {"planetary_computer": "planetary-computer"},
 }
 

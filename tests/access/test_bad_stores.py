@@ -13,7 +13,7 @@ import pytest
 
 from tessera.access import AccessError, StoreReader, open_store
 from tessera.errors import StoreError, StoreUnreachableError
-from tessera.store.sources import HttpSource
+from tessera.store.sources import HttpSource, LocalSource
 
 
 def _copy(store_path, tmp_path):
@@ -32,12 +32,27 @@ def _files(root):
     return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
+class _Unlistable:
+    """A source that cannot list its keys, as plain HTTP cannot."""
+
+    def __init__(self, root):
+        self._local = LocalSource(root)
+        self.location = self._local.location
+        self.get, self.get_range, self.get_suffix = self._local.get, self._local.get_range, self._local.get_suffix
+
+
 def test_a_store_without_consolidated_metadata(store_path, tmp_path):
+    """Where its source can list (a folder, S3), it is listed and reads as before; where it cannot
+    (HTTP), it is refused with the fix."""
     root = _copy(store_path, tmp_path)
     _edit_meta(root, lambda d: d.pop("consolidated_metadata"))
     before = _files(root)
+    listed, whole = open_store(root), open_store(store_path)
+    assert listed.zones() == whole.zones() and listed.years == whole.years
+    pts = [[0.005, 52.005], [-0.005, 52.002]]
+    assert np.array_equal(listed.sample_points(pts, 2024).values, whole.sample_points(pts, 2024).values, equal_nan=True)
     with pytest.raises(StoreError, match=r"no consolidated metadata.*consolidate"):
-        open_store(root)
+        StoreReader(_Unlistable(root))
     assert _files(root) == before
 
 

@@ -213,12 +213,8 @@ def write_icechunk(path: Path, data: list) -> None:
         )
         create_arrays(group, height, band_last=True)
         top = group_top(name)
-        group.create_array(
-            "northing", data=top - (np.arange(height) + 0.5) * PX, dimension_names=("northing",)
-        )
-        group.create_array(
-            "easting", data=EASTING[0] + (np.arange(WIDTH) + 0.5) * PX, dimension_names=("easting",)
-        )
+        group.create_array("northing", data=top - (np.arange(height) + 0.5) * PX, dimension_names=("northing",))
+        group.create_array("easting", data=EASTING[0] + (np.arange(WIDTH) + 0.5) * PX, dimension_names=("easting",))
     for (name, year, r0, c0, _, _), values in data:
         write_block(root[name], name, year, r0, c0, values, band_last=True)
     session.commit("replica of the published v1.1 store")

@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COVERAGE_KEY",
+    "INCOMPLETE",
     "NODATA",
     "OUTSIDE",
     "STATUSES",
+    "UNEMBEDDED",
     "VALID",
     "WATER",
     "AccessError",
@@ -38,11 +40,21 @@ __all__ = [
     "status_counts",
 ]
 
-#: What a read says of each pixel or point. ``valid``: a vector; ``water``: NaN scale (the
-#: convention's water); ``nodata``: +inf scale (nothing embedded there that year); ``outside``: no
-#: zone group or tile covers it.
-VALID, WATER, NODATA, OUTSIDE = "valid", "water", "nodata", "outside"
-STATUSES = (VALID, WATER, NODATA, OUTSIDE)
+#: What a read says of each pixel or point. ``valid``: a vector; ``unembedded``: NaN scale in a
+#: store that declares NaN its no-data scale (the published global store: the depth rule refused
+#: the pixel, or nothing was written there); ``water``: NaN scale in the convention (its water);
+#: ``nodata``: +inf scale (nothing embedded there that year); ``incomplete``: the zone-year is not
+#: in its group's ``years_complete`` (a gap in the publication, not "nothing there"); ``outside``:
+#: no zone group or tile covers it.
+VALID, UNEMBEDDED, WATER, NODATA, INCOMPLETE, OUTSIDE = (
+    "valid",
+    "unembedded",
+    "water",
+    "nodata",
+    "incomplete",
+    "outside",
+)
+STATUSES = (VALID, UNEMBEDDED, WATER, NODATA, INCOMPLETE, OUTSIDE)
 
 #: The key under which ``tessera serve`` answers with a store's written blocks.
 COVERAGE_KEY = "_tessera/coverage.json"

@@ -28,7 +28,9 @@ def io_threads(source: ByteSource) -> int:
 
 @dataclass
 class ArrayReader:
-    """Chunk-level reads of one array (``(T, [band,] H, W)``, spatial dims last) at one time index."""
+    """Chunk-level reads of one array at one time index: ``(T, [band,] H, W)`` as the convention
+    stores it, or with the spatial axes elsewhere (the published repository's ``(T, H, W, band)``);
+    decoded chunks are handed on with the spatial axes last either way."""
 
     source: ByteSource
     spec: ArraySpec
@@ -37,22 +39,32 @@ class ArrayReader:
 
     # Geometry is asked for per chunk, thousands of times per read: computed once.
     @cached_property
+    def _axes(self) -> tuple[int, int]:
+        return self.spec.spatial
+
+    @cached_property
     def chunk(self) -> tuple[int, int]:
         inner = self.spec.inner or self.spec.outer
-        return inner[-2], inner[-1]
+        return inner[self._axes[0]], inner[self._axes[1]]
 
     @cached_property
     def shard(self) -> tuple[int, int]:
-        return self.spec.outer[-2], self.spec.outer[-1]
+        return self.spec.outer[self._axes[0]], self.spec.outer[self._axes[1]]
 
     @cached_property
     def _per(self) -> tuple[int, int]:
         per = self.spec.per_shard
-        return per[-2], per[-1]
+        return per[self._axes[0]], per[self._axes[1]]
 
     def shard_key(self, t: int, sy: int, sx: int) -> str:
-        middle = [0] * (len(self.spec.shape) - 3)  # the band axis, never split
-        return self.spec.key((t, *middle, sy, sx))
+        coords = [0] * len(self.spec.shape)  # the band (or month) axis is never split
+        coords[0], coords[self._axes[0]], coords[self._axes[1]] = t, sy, sx
+        return self.spec.key(tuple(coords))
+
+    def _spatial_last(self, block: np.ndarray) -> np.ndarray:
+        y, x = self._axes
+        n = block.ndim
+        return block if (y, x) == (n - 2, n - 1) else np.moveaxis(block, (y, x), (n - 2, n - 1))
 
     def index(self, t: int, sy: int, sx: int) -> tuple[str, np.ndarray | None]:
         """(shard key, its index), None if the shard is absent. Unsharded arrays: a 1-entry index."""
@@ -122,7 +134,7 @@ class ArrayReader:
             view = memoryview(raw)
             decoded = [
                 # a memoryview slice: the codecs read any buffer, and slicing bytes would copy each chunk
-                (c, self.spec.decode_chunk(view[o - start : o - start + n], f"{c} of {key}"))  # type: ignore[arg-type]
+                (c, self._spatial_last(self.spec.decode_chunk(view[o - start : o - start + n], f"{c} of {key}")))  # type: ignore[arg-type]
                 for c, o, n in members
             ]
             if sink is None:

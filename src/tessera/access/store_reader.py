@@ -1,8 +1,11 @@
-"""A store in the published ``geoemb:`` convention, opened for reading: ours, or one geotessera's
-writer built, at a path, ``file://``, ``http(s)://`` or an fsspec URL.
+"""A store in the published ``geoemb:`` convention, opened for reading: ours, one geotessera's
+writer built, or the published global TESSERA store (its Icechunk repository of hemisphere groups
+``01N``…``60S``, or its plain Zarr copy ``utm01``…``utm60``), at a path, ``file://``,
+``http(s)://`` or an fsspec URL.
 
 Everything is found from the root's inline consolidated metadata (one request), as the official
-reader does: HTTP servers cannot list directories.
+reader does: HTTP servers cannot list directories. A store without it (an Icechunk snapshot, the
+global store's copy) is listed instead, where its source can list.
 """
 
 from __future__ import annotations
@@ -11,16 +14,17 @@ import json
 
 import numpy as np
 
-from tessera.access.base import OUTSIDE, Points, PointSample
+from tessera.access.base import INCOMPLETE, OUTSIDE, UNEMBEDDED, WATER, Points, PointSample
 from tessera.access.coverage import coverage_rows
+from tessera.access.hemispheres import AnyZone, HemisphereZone
 from tessera.access.points import as_lonlat
 from tessera.access.reads import RegionReads
-from tessera.access.zone import ZoneReader, ZoneYear
+from tessera.access.zone import ZoneReader, ZoneYear, group_zone
 from tessera.errors import AccessError, StoreError, TesseraError
 from tessera.grid import Grid, Window, check_lonlat, lonlat_to, utm_zone_numbers
 from tessera.store import Zone
 from tessera.store import convention as cv
-from tessera.store.sources import ByteSource, ZarrStoreSource
+from tessera.store.sources import ByteSource, listed_metadata
 
 
 class StoreReader(RegionReads):
@@ -42,14 +46,8 @@ class StoreReader(RegionReads):
                 "(no geoemb: attributes in its root zarr.json)"
             )
         consolidated = (doc.get("consolidated_metadata") or {}).get("metadata")
-        if consolidated is None and isinstance(source, ZarrStoreSource):
-            consolidated = source.listed_metadata()
-            if not consolidated and any(k.endswith(("N", "S")) for k in source.list_dir("")):
-                raise StoreError(
-                    f"{source.location} holds zones by hemisphere (30N, 30S, band last), the "
-                    "dClimate v1.1 layout, which tessera does not read yet; open the same "
-                    "version's plain Zarr store in the geoemb: convention"
-                )
+        if consolidated is None:
+            consolidated = listed_metadata(source, lambda name: group_zone(name) is not None)
         if consolidated is None:
             raise StoreError(
                 f"{source.location} has no consolidated metadata, which readers over HTTP need; "
@@ -59,9 +57,28 @@ class StoreReader(RegionReads):
         self.depths = {int(d["dimensions"]): str(d["array"]) for d in self.attrs.get("geoemb:depths", [])}
         self.depths.setdefault(self.dims, cv.EMBEDDINGS)
         names = sorted(
-            k for k, v in consolidated.items() if "/" not in k and k.startswith("utm") and v.get("node_type") == "group"
+            k
+            for k, v in consolidated.items()
+            if "/" not in k and group_zone(k) is not None and v.get("node_type") == "group"
         )
-        self._zones = {Zone.from_name(n): ZoneReader(source, n, consolidated, self.dims, self.depths) for n in names}
+        nodata = str(((self.attrs.get("geoemb:quantization") or {}).get("scale") or {}).get("nodata", "")).lower()
+        #: What a NaN scale means here: the convention's water, or (where the store declares NaN its
+        #: no-data scale, as the global store does) a pixel left unembedded.
+        self.nan_status = UNEMBEDDED if nodata == "nan" else WATER
+        groups: dict[Zone, list[ZoneReader]] = {}
+        for n in names:
+            reader = ZoneReader(source, n, consolidated, self.dims, self.depths, self.nan_status)
+            groups.setdefault(reader.zone, []).append(reader)
+        self._zones: dict[Zone, AnyZone] = {}
+        for zone, readers in groups.items():
+            if any(r.hemisphere is None for r in readers):
+                if len(readers) > 1:
+                    raise StoreError(
+                        f"{source.location} holds zone {zone.number} both as utm{zone.number:02d} and by hemisphere"
+                    )
+                self._zones[zone] = readers[0]
+            else:
+                self._zones[zone] = HemisphereZone(sorted(readers, key=lambda r: r.hemisphere != "N"))
 
     @property
     def location(self) -> str:
@@ -79,14 +96,33 @@ class StoreReader(RegionReads):
     def zones(self) -> list[Zone]:
         return sorted(self._zones)
 
-    def zone(self, zone: Zone) -> ZoneReader | None:
+    def zone(self, zone: Zone) -> AnyZone | None:
         return self._zones.get(zone)
+
+    def complete_years(self, zones: list[Zone] | None = None) -> list[int]:
+        """Years complete in at least one of ``zones`` (all zones by default)."""
+        readers = [self._zones[z] for z in (zones or self.zones()) if z in self._zones]
+        return [y for y in self.years if any(r.complete(y) for r in readers)]
 
     def check_year(self, year: int) -> None:
         if year not in self.years:
             raise AccessError(
                 f"{self.location} holds no embeddings for {year}; it holds {', '.join(map(str, self.years)) or 'none'}"
             )
+        if self._zones and year not in self.complete_years():
+            self._incomplete(year, self.zones())
+
+    def _incomplete(self, year: int, zones: list[Zone]) -> None:
+        complete = self.complete_years(zones)
+        groups = []
+        for z in zones:
+            reader = self._zones[z]
+            groups += reader.incomplete_groups(year) if isinstance(reader, HemisphereZone) else [z.name]
+        raise AccessError(
+            f"{year} is not complete in {', '.join(groups)} of {self.location} (not in "
+            f"years_complete: a gap in the publication, not an absence of land); complete years there: "
+            f"{', '.join(map(str, complete)) or 'none'}"
+        )
 
     def check_depth(self, depth: int | None) -> None:
         if depth is not None and not 0 < depth <= self.dims:
@@ -112,6 +148,9 @@ class StoreReader(RegionReads):
         zones = sorted(
             (z for z in self.zones() if max(1, lo - 1) <= z.number <= min(60, hi + 1)), key=lambda z: z != own
         )
+        nominal = [z for z in zones if lo <= z.number <= hi]  # the neighbours only reach in
+        if nominal and not any(self._zones[z].complete(year) for z in nominal):
+            self._incomplete(year, nominal)
         return [ZoneYear(self._zones[z], year, depth) for z in zones]
 
     def sample_year(self, points: Points, year: int, depth: int | None = None) -> PointSample:
@@ -130,6 +169,9 @@ class StoreReader(RegionReads):
             sel = np.flatnonzero(number == num)
             rows, cols = reader.grid.pixel_of(*lonlat_to(reader.zone.epsg, lon[sel], lat[sel]))
             values[sel], status[sel] = reader.points(rows, cols, year, depth)
+        touched = status != OUTSIDE
+        if touched.any() and (status[touched] == INCOMPLETE).all():
+            self._incomplete(year, sorted({Zone(int(n)) for n in number[touched]}))
         return PointSample(values, status.astype(str))
 
     def footprints(self) -> list[dict]:

@@ -25,14 +25,14 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from tessera.access.dispatch import open_store
+from tessera.access.hemispheres import AnyZone
 from tessera.access.store_reader import StoreReader
-from tessera.access.zone import ZoneReader
 from tessera.errors import AccessError
 from tessera.grid import BBox, Window
 from tessera.store import Zone
 
 
-def _zone_reader(store, zone: int | str | Zone) -> ZoneReader:
+def _zone_reader(store, zone: int | str | Zone) -> AnyZone:
     if not isinstance(store, StoreReader):
         store = open_store(store)
         if not isinstance(store, StoreReader):
@@ -47,7 +47,7 @@ def _zone_reader(store, zone: int | str | Zone) -> ZoneReader:
     return reader
 
 
-def _spatial_ref(reader: ZoneReader) -> dict:
+def _spatial_ref(reader: AnyZone) -> dict:
     """rioxarray's ``spatial_ref`` attributes: CF grid mapping, WKT and GDAL GeoTransform."""
     from pyproj import CRS
 
@@ -68,7 +68,7 @@ class _Window(BackendArray):
     """Lazily indexed (time, band, y, x) int8 or (time, y, x) float32 over a zone window (an
     xarray backend array): indexing reads only the pixels asked for, through the zone reader."""
 
-    def __init__(self, reader: ZoneReader, years: list[int], win: Window, depth: int, kind: str) -> None:
+    def __init__(self, reader: AnyZone, years: list[int], win: Window, depth: int, kind: str) -> None:
         self.reader, self.years, self.win, self.depth, self.kind = reader, years, win, depth, kind
         planes = (depth,) if kind == "embeddings" else ()
         self.shape = (len(years), *planes, win.height, win.width)

@@ -1,25 +1,64 @@
-"""One ``utm{NN}`` zone group of a store: its grid, years and arrays, read by window or at pixels.
+"""One zone group of a store: its grid, years and arrays, read by window or at pixels.
 
-Values come straight from shard bytes through ``chunks`` (crc32c-checked); a pixel whose scale and
-embedding disagree about being stored means a missing shard of the pair, and is an error, never data.
+A group is ``utm{NN}`` in the convention (both hemispheres on the northern CRS), or ``{NN}N`` /
+``{NN}S`` in the published global store (each on its own CRS; a southern group's grid is taken as
+the same pixels on the northern CRS, southern northings negative, so ``hemispheres`` can join the
+two). Values come straight from shard bytes through ``chunks`` (crc32c-checked); a pixel whose
+scale and embedding disagree about being stored means a missing shard of the pair, and is an
+error, never data. A year a group does not list in ``years_complete`` is a gap in the publication:
+it reads as ``incomplete``, never as the fill its unwritten chunks hold.
 """
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 
-from tessera.access.base import NODATA, OUTSIDE, VALID, WATER
+from tessera.access.base import INCOMPLETE, NODATA, OUTSIDE, VALID, WATER
 from tessera.access.chunks import ArrayReader, io_threads, spatial_chunks, window_chunks
 from tessera.errors import AccessError, StoreDamageError, StoreError, TesseraError
 from tessera.grid import Grid, Window
 from tessera.quantize import dequantize
-from tessera.store import Zone
+from tessera.store import Zone, northern_grid
 from tessera.store import convention as cv
 from tessera.store.shard_codec import ArraySpec
 from tessera.store.sources import ByteSource
+
+#: The per-pixel quality layers of the published global store, where a group has them: usable
+#: observations per sensor, and (a trailing axis of 12) the months that held any.
+QUALITY_COUNTS = ("s2_obs_count", "s1_asc_obs_count", "s1_desc_obs_count")
+QUALITY_MONTHS = ("s2_month_covered", "s1_asc_month_covered", "s1_desc_month_covered")
+QUALITY = QUALITY_COUNTS + QUALITY_MONTHS
+
+_GROUP = re.compile(r"utm(\d\d)|(\d\d)([NS])")
+_SPATIAL_NAMES = {"northing": "y", "easting": "x"}
+
+
+def group_zone(name: str) -> tuple[Zone, str | None] | None:
+    """(zone, hemisphere or None) of a zone group's name (``utm31``, ``31N``, ``31S``); None for
+    anything else."""
+    m = _GROUP.fullmatch(name)
+    if m is None or not 1 <= int(m.group(1) or m.group(2)) <= 60:
+        return None
+    return Zone(int(m.group(1) or m.group(2))), m.group(3)
+
+
+def calendar_years(values: np.ndarray, units: str | None, where: str) -> list[int]:
+    """Years of a time axis stored as calendar years (the convention) or as CF instants
+    (``<unit> since <date>``, the published repository)."""
+    if not units:
+        return [int(v) for v in values]
+    m = re.fullmatch(r"\s*(\w+) since (\S+)(?:[ T](\S+))?\s*", units)
+    steps = {"nanoseconds": "ns", "microseconds": "us", "milliseconds": "ms", "seconds": "s", "days": "D"}
+    if m is None or m.group(1) not in steps:
+        raise StoreError(f"{where} has time units {units!r}, which tessera does not decode")
+    origin = np.datetime64(m.group(2) + ("T" + m.group(3) if m.group(3) else ""), "ns")
+    instants = origin + values.astype(np.int64).astype(f"timedelta64[{steps[m.group(1)]}]")
+    return [int(y) + 1970 for y in instants.astype("datetime64[Y]").astype(np.int64)]
 
 
 def _overlap(start: int, size: int, lo: int, hi: int) -> tuple[int, int] | None:
@@ -28,29 +67,50 @@ def _overlap(start: int, size: int, lo: int, hi: int) -> tuple[int, int] | None:
 
 
 class ZoneReader:
-    """One ``utm{NN}`` group: its grid (from ``spatial:transform``), years and arrays."""
+    """One zone group: its grid (from ``spatial:transform``), years and arrays.
 
-    def __init__(self, source: ByteSource, name: str, meta: dict[str, dict], dims: int, depths: dict[int, str]) -> None:
-        self.source, self.name = source, name
-        self.zone = Zone.from_name(name)
+    ``nan_status`` is what a NaN scale means in this store: ``water`` in the convention, or
+    ``unembedded`` where the store declares NaN its no-data scale (the published global store).
+    """
+
+    def __init__(
+        self,
+        source: ByteSource,
+        name: str,
+        meta: dict[str, dict],
+        dims: int,
+        depths: dict[int, str],
+        nan_status: str = WATER,
+    ) -> None:
+        self.source, self.name, self.nan_status = source, name, nan_status
+        found = group_zone(name)
+        if found is None:
+            raise StoreError(f"{name!r} is not a zone group name like 'utm31', '31N' or '31S'")
+        self.zone, self.hemisphere = found
         attrs = meta[name].get("attributes", {})
         try:
-            self.grid = cv.zone_grid(attrs)
+            grid = cv.zone_grid(attrs)
         except TesseraError as exc:
             raise StoreError(
                 f"zone group {name} of {source.location} has no usable spatial:/proj: attributes ({exc})"
             ) from exc
-        if self.grid.epsg != self.zone.epsg:
-            raise StoreError(f"zone group {name} declares {self.grid.crs}; the convention uses EPSG:{self.zone.epsg}")
+        own = self.zone.epsg + (100 if self.hemisphere == "S" else 0)
+        if grid.epsg != own:
+            raise StoreError(f"zone group {name} declares {grid.crs}; a group named {name} is on EPSG:{own}")
+        self.grid = northern_grid(grid)
         self.dims = dims
         self.arrays: dict[int, ArrayReader] = {}
         for depth, array in depths.items():
             if f"{name}/{array}" in meta:
-                self.arrays[depth] = self._array(meta, array, ("time", cv.band_dim(depth, dims), "y", "x"), "int8")
+                self.arrays[depth] = self._array(meta, array, "int8", band=cv.band_dim(depth, dims))
         if dims not in self.arrays:
             raise StoreError(f"zone group {name} of {source.location} has no '{cv.EMBEDDINGS}' array")
-        self.scales = self._array(meta, cv.SCALES, ("time", "y", "x"), "float32")
+        self.scales = self._array(meta, cv.SCALES, "float32")
+        self.quality = {q: self._array(meta, q, None) for q in QUALITY if f"{name}/{q}" in meta}
         self.time_spec = self._plain(meta, "time")
+        self.time_units = (meta[f"{name}/time"].get("attributes") or {}).get("units")
+        complete = attrs.get("years_complete")
+        self.years_complete: set[int] | None = None if complete is None else {int(y) for y in complete}
 
     def _plain(self, meta: dict, array: str) -> ArraySpec:
         key = f"{self.name}/{array}"
@@ -58,18 +118,30 @@ class ZoneReader:
             raise StoreError(f"zone group {self.name} of {self.source.location} has no '{array}' array")
         return ArraySpec.from_metadata(key, meta[key])
 
-    def _array(self, meta: dict, array: str, dims: tuple[str, ...], dtype: str) -> ArrayReader:
+    def _array(self, meta: dict, array: str, dtype: str | None, band: str | None = None) -> ArrayReader:
+        """An array on the zone grid: ``(time, y, x)``, or with ``band`` either second (the
+        convention) or last (the published repository); ``northing``/``easting`` name y and x."""
         spec = self._plain(meta, array)
         h, w = self.grid.shape
-        if spec.dims != dims or spec.dtype.name != dtype or spec.shape[-2:] != (h, w):
+        names = tuple(_SPATIAL_NAMES.get(d, d) for d in spec.dims)
+        allowed = [("time", "y", "x")] if band is None else [("time", band, "y", "x"), ("time", "y", "x", band)]
+        y, x = spec.spatial
+        if dtype is None:  # a quality layer: any extra axis, never split
+            ok = names[0] == "time" and "y" in names and "x" in names
+        else:
+            ok = names in allowed and spec.dtype.name == dtype
+        if not ok or (spec.shape[y], spec.shape[x]) != (h, w):
             raise StoreError(
-                f"{spec.path} is {spec.dtype.name} {spec.shape} with dims {list(spec.dims)}; the "
-                f"convention needs {dtype} with dims {list(dims)} on the zone's {h}×{w} grid"
+                f"{spec.path} is {spec.dtype.name} {spec.shape} with dims {list(spec.dims)}; tessera reads "
+                f"{dtype or 'an array'} with dims {' or '.join(str(list(a)) for a in allowed)} on the zone's "
+                f"{h}×{w} grid"
             )
-        if len(dims) == 4 and (spec.inner or spec.outer)[1] != spec.shape[1]:
+        chunk = spec.inner or spec.outer
+        split = [i for i in range(1, len(spec.shape)) if i not in (y, x) and chunk[i] != spec.shape[i]]
+        if split:
             raise StoreError(
-                f"{spec.path} splits its band axis across chunks; tessera reads stores whose "
-                "chunks hold every band of a pixel"
+                f"{spec.path} splits its {spec.dims[split[0]] or 'band'} axis across chunks; tessera reads "
+                "stores whose chunks hold every band of a pixel"
             )
         return ArrayReader(self.source, spec)
 
@@ -83,7 +155,8 @@ class ZoneReader:
             parts.append(
                 np.full(spec.outer, spec.fill, spec.dtype) if raw is None else spec.decode_chunk(raw, spec.key((i,)))
             )
-        return [int(v) for v in np.concatenate(parts)[: spec.shape[0]]] if parts else []
+        values = np.concatenate(parts)[: spec.shape[0]] if parts else np.zeros(0, np.int64)
+        return calendar_years(values, self.time_units, spec.path)
 
     def time_index(self, year: int) -> int:
         if year not in self.years:
@@ -92,6 +165,10 @@ class ZoneReader:
                 f"{', '.join(map(str, self.years)) or 'none'}"
             )
         return self.years.index(year)
+
+    def complete(self, year: int) -> bool:
+        """Whether the group's year was filled (``years_complete``; a store without it: always)."""
+        return self.years_complete is None or year in self.years_complete
 
     def embeddings(self, depth: int | None) -> tuple[ArrayReader, int]:
         """The array holding a depth (its own prefix array, else the full one sliced) and the depth."""
@@ -123,7 +200,10 @@ class ZoneReader:
         t = self.time_index(year)
         emb, depth = self.embeddings(depth)
         r0, c0, h, w = window.row, window.col, window.height, window.width
-        scales = np.full((h, w), np.inf, np.float32)
+        if not self.complete(year):  # never filled: its fill is not data, so nothing is read
+            empty = np.zeros((h, w, depth), np.int8) if quantized else np.full((h, w, depth), np.nan, np.float32)
+            return empty, np.full((h, w), np.nan, np.float32)
+        scales = np.full((h, w), self.scales.spec.fill, np.float32)  # an unwritten chunk holds the fill
         s_present = np.zeros((h, w), bool)
         for (cy, cx), block in self.scales.fetch(t, window_chunks(r0, c0, h, w, self.scales.chunk), self.pool).items():
             sl, bl = self._slices(cy, cx, self.scales.chunk, window)
@@ -212,8 +292,11 @@ class ZoneReader:
         inside = np.flatnonzero((rows >= 0) & (rows < h) & (cols >= 0) & (cols < w))
         if not len(inside):
             return values, status
+        if not self.complete(year):
+            status[inside] = INCOMPLETE
+            return values, status.astype(str)
         r, c = rows[inside], cols[inside]
-        scales = np.full(len(r), np.inf, np.float32)
+        scales = np.full(len(r), self.scales.spec.fill, np.float32)
         s_present = np.zeros(len(r), bool)
         groups = spatial_chunks(r, c, self.scales.chunk)
         sa, sb = self.scales.chunk
@@ -241,14 +324,28 @@ class ZoneReader:
 
         emb.fetch(t, need, self.pool, sink=gather)
         values[inside] = dequantize(q, scales)
-        status[inside] = np.where(finite, VALID, np.where(np.isnan(scales), WATER, NODATA))
+        status[inside] = np.where(finite, VALID, np.where(np.isnan(scales), self.nan_status, NODATA))
         return values, status.astype(str)
+
+
+class ZoneGroup(Protocol):
+    """What a mosaic piece reads from: a ``ZoneReader``, or a zone joined from hemisphere groups."""
+
+    @property
+    def grid(self) -> Grid: ...
+
+    @property
+    def dims(self) -> int: ...
+
+    def read(self, window: Window, year: int, depth: int | None = None) -> np.ndarray: ...
+
+    def complete(self, year: int) -> bool: ...
 
 
 class ZoneYear:
     """A zone at one year and depth: a ``base.Piece`` of a mosaic."""
 
-    def __init__(self, reader: ZoneReader, year: int, depth: int | None) -> None:
+    def __init__(self, reader: ZoneGroup, year: int, depth: int | None) -> None:
         self.reader, self.year, self.depth = reader, year, depth
         self.grid: Grid = reader.grid
         self.embed_dim = depth or reader.dims

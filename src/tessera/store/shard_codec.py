@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,17 +41,46 @@ def crc32c(data: bytes | memoryview) -> int:
     return google_crc32c.value(bytes(data))
 
 
-def _codec_pipeline(codecs: list[dict], where: str) -> tuple[str, list[tuple[str, dict]]]:
-    """(endianness, bytes→bytes codecs in encode order) of an array→bytes pipeline."""
-    if not codecs or codecs[0].get("name") != "bytes":
+def _codec_pipeline(codecs: list[dict], where: str) -> tuple[str, Any, list[tuple[str, dict]]]:
+    """(endianness, array→bytes codec or None for plain ``bytes``, bytes→bytes codecs in encode
+    order) of a chunk's pipeline."""
+    first = codecs[0].get("name") if codecs else None
+    serializer = None
+    if first == "bytes":
+        endian = (codecs[0].get("configuration") or {}).get("endian", "little")
+    elif isinstance(first, str) and first.startswith("numcodecs."):
+        # An array→bytes codec of numcodecs (PCodec for the published store's scales): decoded by
+        # numcodecs itself, never by hand.
+        serializer = _numcodec(first.removeprefix("numcodecs."), codecs[0].get("configuration") or {}, where)
+        endian = "little"
+    else:
         names = [c.get("name") for c in codecs]
-        raise StoreError(f"{where} uses codecs {names}; tessera reads arrays whose first codec is 'bytes'")
-    endian = (codecs[0].get("configuration") or {}).get("endian", "little")
+        raise StoreError(
+            f"{where} uses codecs {names}; tessera reads arrays serialised by 'bytes' or a numcodecs codec"
+        )
     rest = [(c["name"], c.get("configuration") or {}) for c in codecs[1:]]
     for name, _ in rest:
         if name not in ("blosc", "zstd", "gzip", "crc32c"):
             raise StoreError(f"{where} uses the codec {name!r}, which tessera's reader does not decode")
-    return ("<" if endian == "little" else ">"), rest
+    return ("<" if endian == "little" else ">"), serializer, rest
+
+
+# The package each numcodecs serialiser needs beyond numcodecs, for the error that names it.
+_CODEC_PACKAGES = {"pcodec": "'tessera[pcodec]' (the pcodec package)", "zfpy": "zfpy"}
+
+
+def _numcodec(codec_id: str, config: dict, where: str) -> Any:
+    import numcodecs
+
+    try:
+        return numcodecs.get_codec({"id": codec_id, **config})
+    except (ImportError, ModuleNotFoundError) as exc:
+        package = _CODEC_PACKAGES.get(codec_id, codec_id)
+        raise StoreError(f"{where} is encoded with {codec_id}; reading it needs pip install {package}") from exc
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StoreError(
+            f"{where} uses the numcodecs codec {codec_id!r}, which numcodecs cannot build ({exc})"
+        ) from exc
 
 
 def _fill(value: Any, dtype: np.dtype) -> Any:
@@ -70,6 +99,7 @@ class ArraySpec:
     outer: tuple[int, ...]  # the chunk grid's chunk: a shard, or a plain chunk
     inner: tuple[int, ...] | None  # inner chunk of a sharded array; None for a plain array
     codecs: tuple[tuple[str, dict], ...]  # bytes→bytes codecs of a (inner) chunk, encode order
+    serializer: Any = field(compare=False)  # a numcodecs array→bytes codec, or None where the chunk is plain ``bytes``
     index_codecs: tuple[tuple[str, dict], ...]
     index_at_end: bool
     separator: str
@@ -91,11 +121,11 @@ class ArraySpec:
                 index_at_end = cfg.get("index_location", "end") == "end"
                 index_codecs = cfg["index_codecs"]
                 codecs = cfg["codecs"]
-            endian, chain = _codec_pipeline(codecs, path)
+            endian, serializer, chain = _codec_pipeline(codecs, path)
             dtype = dtype.newbyteorder(endian) if dtype.itemsize > 1 else dtype  # type: ignore[arg-type]
             index_chain: list = []
             if index_codecs is not None:
-                _, index_chain = _codec_pipeline(index_codecs, f"{path} (shard index)")
+                _, _, index_chain = _codec_pipeline(index_codecs, f"{path} (shard index)")
             return cls(
                 path,
                 tuple(int(v) for v in meta["shape"]),
@@ -105,6 +135,7 @@ class ArraySpec:
                 outer,
                 inner,
                 tuple(chain),
+                serializer,
                 tuple(index_chain),
                 index_at_end,
                 separator,
@@ -116,6 +147,15 @@ class ArraySpec:
             raise StoreError(f"{path}/zarr.json is not Zarr v3 array metadata tessera can read ({exc})") from exc
 
     # -- geometry -----------------------------------------------------------------------------
+    @property
+    def spatial(self) -> tuple[int, int]:
+        """Axes of (rows, columns): named ``y``/``x`` or ``northing``/``easting``, else the last two
+        (the published repository's arrays keep the band axis last)."""
+        names = [{"northing": "y", "easting": "x"}.get(d, d) for d in self.dims]
+        if "y" in names and "x" in names:
+            return names.index("y"), names.index("x")
+        return len(self.shape) - 2, len(self.shape) - 1
+
     @property
     def sharded(self) -> bool:
         return self.inner is not None
@@ -162,9 +202,14 @@ class ArraySpec:
                 data = _decompress(name, data, where)
         shape = self.inner or self.outer
         try:
+            if self.serializer is not None:
+                decoded = np.asarray(self.serializer.decode(data))
+                return decoded.view(self.dtype).reshape(shape)
             return np.frombuffer(data, self.dtype).reshape(shape)
         except ValueError as exc:
             raise StoreDamageError(f"chunk {where} decodes to {len(data)} bytes, not {shape} of {self.dtype}") from exc
+        except Exception as exc:  # a serialiser's own failure on damaged bytes
+            raise StoreDamageError(f"chunk {where} cannot be decoded ({exc}): the shard is damaged") from exc
 
 
 def _strip_crc(data: bytes | memoryview, codecs, key: str, what: str) -> bytes | memoryview:

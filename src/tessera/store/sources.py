@@ -65,6 +65,13 @@ class LocalSource:
         except (FileNotFoundError, NotADirectoryError):
             return None
 
+    def list_dir(self, prefix: str) -> list[str]:
+        folder = self.root / check_key(prefix.rstrip("/")) if prefix else self.root
+        try:
+            return sorted(p.name for p in folder.iterdir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
 
 class HttpSource:
     """A store served over HTTP(S) (``tessera serve``, a web server, a bucket's HTTPS endpoint)."""
@@ -168,6 +175,33 @@ class FsspecSource:
             return None
         return self.fs.cat_file(path, start=max(0, size - length), end=size), size
 
+    def list_dir(self, prefix: str) -> list[str]:
+        folder = self.root + check_key(prefix.rstrip("/")) if prefix else self.root.rstrip("/")
+        try:
+            return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(folder, detail=False))
+        except FileNotFoundError:
+            return []
+
+
+def listed_metadata(source: Any, is_group: Any) -> dict[str, dict] | None:
+    """{path: zarr.json document} of every top-level group ``is_group(name)`` accepts and of its
+    arrays, gathered by listing: the consolidated metadata a store without any would have. None
+    where the source cannot list (plain HTTP)."""
+    import json
+
+    if not hasattr(source, "list_dir"):
+        return None
+    out: dict[str, dict] = {}
+    for group in source.list_dir(""):
+        if not is_group(group) or (raw := source.get(f"{group}/zarr.json")) is None:
+            continue
+        out[group] = json.loads(raw)
+        for child in source.list_dir(group + "/"):
+            raw = source.get(f"{group}/{child}/zarr.json")
+            if raw is not None:
+                out[f"{group}/{child}"] = json.loads(raw)
+    return out
+
 
 def is_url(location: str | os.PathLike) -> bool:
     """A remote location (``http(s)://``, ``s3://``, …); a path or ``file://`` URL is local."""
@@ -233,25 +267,12 @@ class ZarrStoreSource:
 
         return sync(names())
 
-    def listed_metadata(self) -> dict[str, dict]:
-        """{path: zarr.json document} of every zone group and its arrays, as consolidated metadata."""
-        import json
-
-        out: dict[str, dict] = {}
-        for group in self.list_dir(""):
-            if not group.startswith("utm") or (raw := self.get(f"{group}/zarr.json")) is None:
-                continue
-            out[group] = json.loads(raw)
-            for child in self.list_dir(group + "/"):
-                raw = self.get(f"{group}/{child}/zarr.json")
-                if raw is not None:
-                    out[f"{group}/{child}"] = json.loads(raw)
-        return out
-
 
 def open_icechunk(location: str, branch: str = "main") -> ZarrStoreSource:
     """A read-only session on the Icechunk repository at ``location`` (a path or ``s3://`` URL,
     read anonymously), as a byte source. Needs the ``icechunk`` extra."""
+    # Icechunk logs warnings about local storage to stderr from Rust; a reader has no use for them.
+    os.environ.setdefault("ICECHUNK_LOG", "error")
     try:
         import icechunk
     except ImportError as exc:
@@ -270,5 +291,14 @@ def open_icechunk(location: str, branch: str = "main") -> ZarrStoreSource:
             storage = icechunk.local_filesystem_storage(text.removeprefix("file://"))
         session = icechunk.Repository.open(storage).readonly_session(branch=branch)
     except icechunk.IcechunkError as exc:
+        said = " ".join(str(exc).split())
+        if "v2 format" in said:
+            import sys
+
+            raise StoreError(
+                f"{location} is an Icechunk 2 repository (the published global store is one); icechunk "
+                f"{icechunk.__version__} on Python {sys.version_info.major}.{sys.version_info.minor} reads Icechunk 1 "
+                "only: install icechunk>=2.2, which needs Python >= 3.12"
+            ) from exc
         raise StoreError(f"cannot open the Icechunk repository {location} ({str(exc).splitlines()[0]})") from exc
     return ZarrStoreSource(session.store, text)

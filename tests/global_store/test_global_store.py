@@ -1,0 +1,159 @@
+"""The published global TESSERA v1.1 store, in both its forms, read by tessera exactly as the
+official client reads it: the same vectors bit for bit, and statuses that tell apart what the
+client's do not (unembedded, year not complete)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from tessera.access import open_store
+from tessera.access.base import INCOMPLETE, OUTSIDE, UNEMBEDDED, VALID
+from tessera.errors import AccessError, StoreError
+from tests.global_store.conftest import HERE, run_script
+from tests.interop.test_geotessera_interop import run_official
+
+ICECHUNK, COPY = "dclimate.icechunk", "v1.1-dclimate"
+
+
+def sample_request(truth, rng) -> tuple[list, list]:
+    """Points in every block (some unembedded pixels among them) and each point's block."""
+    points, where = [], []
+    for i, b in enumerate(truth.blocks):
+        rows, cols = rng.integers(0, b["h"], 40), rng.integers(0, b["w"], 40)
+        points += truth.lonlat(i, rows, cols).tolist()
+        where += [(i, r, c) for r, c in zip(rows, cols, strict=True)]
+    return points, where
+
+
+def test_the_replica_is_what_the_documents_describe(replica):
+    """Shapes, chunks, shards and codecs as published, written by Icechunk 2 (geotessera's reader
+    needs it) and zarr (the copy)."""
+    import zarr
+
+    root = zarr.open_group(str(replica / COPY), mode="r")
+    emb, scales = root["utm31"]["embeddings"], root["utm31"]["scales"]
+    assert emb.dtype == np.int8 and emb.chunks == (1, 128, 256, 256) and emb.shards == (1, 128, 2048, 2048)
+    assert scales.metadata.codecs[0].codecs[0].to_dict()["name"] == "numcodecs.pcodec"
+    assert emb.shape[2] == 933_888 + 889_408 and root.attrs["optical_min_obs"] == 15
+    assert root["utm31"].attrs["years_complete"] == list(range(2018, 2026))
+    assert (replica / ICECHUNK / "repo").exists()
+
+
+def test_the_official_client_and_tessera_read_the_same_vectors(replica, truth, official_python, reader312, tmp_path):
+    rng = np.random.default_rng(3)
+    points, where = sample_request(truth, rng)
+    points += [[3.3, 40.0], [20.0, 10.0]]  # in zone 31 where nothing was written; a zone not held
+    years = [2017, 2024]
+    for form in (ICECHUNK, COPY):
+        theirs = run_official(
+            official_python,
+            replica / form,
+            {"years": years, "points": points, "bboxes": [], "patches": [], "zone_boxes": {}},
+            tmp_path,
+        )
+        (tmp_path / "ours.json").write_text(json.dumps({"years": [2024], "points": points}))
+        run_script(
+            reader312, HERE / "our_client.py", str(replica / form), str(tmp_path / "ours.json"), str(tmp_path / "o.npz")
+        )
+        ours = dict(np.load(tmp_path / "o.npz"))
+        assert list(ours["years"]) == list(theirs["years"]) == list(range(2017, 2026))
+        a, b = ours["points_2024"], theirs["points_2024"]
+        differ = np.flatnonzero(~((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1))
+        # One difference, by design: where a point's own zone has no vector within 0.1° of a seam,
+        # the official client takes the neighbouring zone's; the store's documents say a point
+        # belongs to its nominal zone (neighbours duplicate ground there), so tessera says unembedded.
+        assert all(ours["status_2024"][k] == UNEMBEDDED and abs(points[k][0] - 6.0) < 0.1 for k in differ), form
+        same = np.setdiff1d(np.arange(len(points)), differ)
+        assert len(same) > 200 and np.array_equal(a[same], b[same], equal_nan=True), form
+        expected = np.stack([truth.vectors(i, np.array([r]), np.array([c]))[0] for i, r, c in where])
+        in_2024 = [k for k, (i, _, _) in enumerate(where) if truth.blocks[i]["year"] == 2024]
+        seam = [k for k in in_2024 if truth.blocks[where[k][0]]["group"] in ("31N", "32N") and points[k][0] > 5.9]
+        # Every block holds the truth except where ground is duplicated across the 31/32 seam: there
+        # both readers take the point's nominal zone, as the documents require.
+        nominal = [k for k in in_2024 if k not in seam or (points[k][0] < 6.0) == (where[k][0] == 2)]
+        assert np.array_equal(ours["points_2024"][nominal], expected[nominal], equal_nan=True)
+        status = ours["status_2024"]
+        assert set(status[in_2024]) == {VALID, UNEMBEDDED} and list(status[-2:]) == [UNEMBEDDED, OUTSIDE]
+        assert np.isnan(expected[[k for k in nominal if status[k] == UNEMBEDDED]]).all()
+
+
+def test_the_copy_reads_in_process_on_every_python(replica, truth):
+    """The plain copy needs neither Icechunk nor Python 3.12: pcodec decodes its scales."""
+    store = open_store(replica / COPY)
+    rows, cols = np.arange(0, 77, 7), np.arange(0, 99, 9)
+    got = store.sample_points(truth.lonlat(0, rows, cols), 2024)
+    assert np.array_equal(got.values, truth.vectors(0, rows, cols), equal_nan=True)
+    assert store.nan_status == UNEMBEDDED
+
+
+def test_a_region_across_the_equator_joins_the_hemispheres(replica, truth, reader312, tmp_path):
+    """North rows from 31N and south rows from 31S (whose chunks are 64 px out of phase), one grid
+    on EPSG:32631 with southern northings negative; the copy gives the same pixels."""
+    north, south = truth.lonlat(0, np.array([0]), np.array([0]))[0], truth.lonlat(1, np.array([87]), np.array([95]))[0]
+    bbox = [float(north[0]), float(south[1]), float(south[0]), float(north[1])]
+    (tmp_path / "req.json").write_text(json.dumps({"years": [], "points": [], "regions": [[bbox, 2024]]}))
+    results = {}
+    for form in (ICECHUNK, COPY):
+        run_script(
+            reader312, HERE / "our_client.py", str(replica / form), str(tmp_path / "req.json"), str(tmp_path / "o.npz")
+        )
+        results[form] = dict(np.load(tmp_path / "o.npz"))
+    a, b = results[ICECHUNK], results[COPY]
+    assert np.array_equal(a["region_0"], b["region_0"], equal_nan=True)
+    assert np.array_equal(a["region_t_0"], b["region_t_0"])
+    data, t = a["region_0"], a["region_t_0"]
+    assert t[5] > 0 > t[5] - 10 * data.shape[0]  # spans the equator
+    top = round(t[5] / 10)  # rows above the equator in the region
+    north_rows, south_rows = data[:top], data[top:]
+    assert np.isfinite(north_rows).any() and np.isfinite(south_rows).any()
+    # The region's first row is block 0's first row, its last block 1's last.
+    assert np.array_equal(data[0, 0], truth.vectors(0, np.array([0]), np.array([0]))[0], equal_nan=True)
+    assert np.array_equal(data[-1, -1], truth.vectors(1, np.array([87]), np.array([95]))[0], equal_nan=True)
+
+
+def test_a_year_outside_years_complete_is_a_gap_not_fill(replica, truth, reader312, tmp_path):
+    """31S/2017 was never filled: asked for alone it is refused, naming the complete years; beside a
+    complete zone-year its points say ``incomplete``, never ``unembedded``."""
+    south = truth.lonlat(1, np.arange(5), np.arange(5)).tolist()
+    north = truth.lonlat(4, np.arange(5), np.arange(5)).tolist()
+    script = (
+        "import sys, json; from tessera.access import open_store; s = open_store(sys.argv[1]); "
+        "print(json.dumps(list(s.sample_points(json.loads(sys.argv[2]), 2017).status)))"
+    )
+    r = run_script(reader312, "-c", script, str(replica / ICECHUNK), json.dumps(north + south))
+    assert json.loads(r.stdout) == [VALID] * 5 + [INCOMPLETE] * 5  # 31N/2017 is complete, 31S/2017 not
+    alone = subprocess.run(
+        [reader312, "-c", script, str(replica / ICECHUNK), json.dumps(south)], capture_output=True, text=True
+    )
+    assert alone.returncode != 0 and "2017 is not complete in 31S" in alone.stderr
+    # The copy has one utm31 group for both hemispheres, whose years_complete lacks 2017.
+    store = open_store(replica / COPY)
+    with pytest.raises(AccessError, match=r"2017 is not complete in utm31.*complete years there: 2018"):
+        store.sample_points(south, 2017)
+    with pytest.raises(AccessError, match=r"2017 is not complete"):
+        store.read_region((3.0118, -0.0008, 3.0125, -0.0001), 2017)
+
+
+def test_without_consolidated_metadata_the_copy_is_listed(replica, truth, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(replica / COPY, copy)
+    doc = json.loads((copy / "zarr.json").read_text())
+    doc.pop("consolidated_metadata", None)
+    (copy / "zarr.json").write_text(json.dumps(doc))
+    rows = cols = np.arange(0, 60, 6)
+    got = open_store(copy).sample_points(truth.lonlat(2, rows, cols), 2024)
+    assert np.array_equal(got.values, truth.vectors(2, rows, cols), equal_nan=True)
+
+
+def test_icechunk_2_on_python_3_11_says_what_to_install(replica):
+    icechunk = pytest.importorskip("icechunk")
+    if int(icechunk.__version__.split(".")[0]) >= 2:
+        pytest.skip("this interpreter's icechunk reads Icechunk 2")
+    with pytest.raises(StoreError, match=r"Icechunk 2 repository.*icechunk>=2.2.*Python >= 3.12") as err:
+        open_store(replica / ICECHUNK)
+    assert "\n" not in str(err.value)
