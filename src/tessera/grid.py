@@ -186,6 +186,37 @@ def utm_zone_numbers(lon: ArrayLike) -> np.ndarray:
     return np.clip(np.floor((np.asarray(lon, np.float64) + 180.0) / 6.0).astype(int) + 1, 1, 60)
 
 
+def nominal_zone_mask(grid: Grid, zone: int) -> np.ndarray:
+    """(h, w) bool: which pixel centres of a grid on zone ``zone``'s northern UTM CRS lie in that
+    zone's nominal 6° band. Zone grids are snapped outward, so neighbours overlap by up to a shard;
+    a mosaic of such a store must take each pixel from its own zone.
+
+    Meridians converge polewards, so along a column the longitude is furthest from the central
+    meridian at the row furthest from the equator: a column inside the band there is inside
+    everywhere, one outside at the row nearest the equator is outside everywhere, and only the
+    columns in between are projected pixel by pixel.
+    """
+    from pyproj import Transformer
+
+    t = grid.transform
+    xs = t.c + (np.arange(grid.width) + 0.5) * t.a
+    ys = t.f + (np.arange(grid.height) + 0.5) * t.e
+    far = ys[np.argmax(np.abs(ys))]
+    near = 0.0 if ys.min() < 0 < ys.max() else ys[np.argmin(np.abs(ys))]
+    to_lonlat = Transformer.from_crs(f"EPSG:{32600 + zone}", "EPSG:4326", always_xy=True)
+    lon_far, _ = to_lonlat.transform(xs, np.full_like(xs, far))
+    lon_near, _ = to_lonlat.transform(xs, np.full_like(xs, near))
+    inside = utm_zone_numbers(lon_far) == zone
+    outside = utm_zone_numbers(lon_near) != zone
+    mask = np.repeat(inside[None, :], grid.height, axis=0)
+    mixed = np.flatnonzero(~inside & ~outside)
+    if len(mixed):
+        xx, yy = np.meshgrid(xs[mixed], ys)
+        lon, _ = to_lonlat.transform(xx, yy)
+        mask[:, mixed] = utm_zone_numbers(lon) == zone
+    return mask
+
+
 def utm_epsg(lon: float, lat: float) -> int:
     """EPSG code of the WGS84 UTM zone holding (lon, lat), e.g. 32630 for 30N, 32730 for 30S."""
     if not (-180.0 <= lon <= 180.0) or not (-80.0 <= lat <= 84.0):

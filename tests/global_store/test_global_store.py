@@ -157,3 +157,38 @@ def test_icechunk_2_on_python_3_11_says_what_to_install(replica):
     with pytest.raises(StoreError, match=r"Icechunk 2 repository.*icechunk>=2.2.*Python >= 3.12") as err:
         open_store(replica / ICECHUNK)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("form", [COPY, ICECHUNK])
+def test_quality_layers_at_points_and_over_regions(replica, truth, reader312, tmp_path, form):
+    """Observation counts and month coverage beside the vectors, at points and on a region's grid
+    (across the equator: each row from its own hemisphere's group)."""
+    script = HERE / "quality_client.py"
+    r = run_script(reader312, script, str(replica / form), str(tmp_path / "q.npz"))
+    got = dict(np.load(tmp_path / "q.npz"))
+    rows, cols = np.arange(0, 77, 7), np.arange(0, 99, 9)
+    for i in (0, 1):
+        for name in ("s2_obs_count", "s1_asc_obs_count", "s1_desc_obs_count", "s2_month_covered"):
+            assert np.array_equal(got[f"points_{i}_{name}"], truth.layer(i, name, rows, cols).astype(np.float32))
+    region = got["region_s2_month_covered"]
+    assert region.shape == (168, 96, 12) and got["region_s2_obs_count"].shape == (168, 96)
+    assert np.array_equal(region[0, 0], truth.layer(0, "s2_month_covered", np.array([0]), np.array([0]))[0])
+    assert np.array_equal(region[-1, -1], truth.layer(1, "s2_month_covered", np.array([87]), np.array([95]))[0])
+    assert "radar-free" in r.stdout
+
+
+def test_a_mosaic_across_the_zone_seam_takes_each_pixel_from_its_nominal_zone(replica, truth):
+    """Zones 31 and 32 both hold (different) vectors either side of 6°E; a region read takes each
+    pixel from the zone its longitude belongs to, exactly as a point read does."""
+    store = open_store(replica / COPY)
+    region = store.read_region((5.96, 0.4845, 6.04, 0.4885), 2024)
+    assert region.grid.crs == "EPSG:32632"
+    rng = np.random.default_rng(5)
+    rows, cols = rng.integers(0, region.grid.height, 300), rng.integers(0, region.grid.width, 300)
+    from pyproj import Transformer
+
+    x, y = region.grid.transform * (cols + 0.5, rows + 0.5)
+    lon, lat = Transformer.from_crs(region.grid.crs, 4326, always_xy=True).transform(x, y)
+    points = store.sample_points(np.column_stack([lon, lat]), 2024)
+    assert (lon < 6).sum() > 50 and (lon > 6).sum() > 50
+    assert np.array_equal(region.data[rows, cols], points.values, equal_nan=True)

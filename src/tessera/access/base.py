@@ -66,10 +66,12 @@ Points = Union[np.ndarray, Sequence[Sequence[float]], str, os.PathLike, "gpd.Geo
 @dataclass(frozen=True)
 class PointSample:
     """``values`` (N, D) float32 with NaN rows where there is no vector; ``status`` (N,) str, one
-    of ``STATUSES``. Read for several years: (Y, N, D) and (Y, N)."""
+    of ``STATUSES``. Read for several years: (Y, N, D) and (Y, N). ``quality``, when asked for:
+    each quality layer at the points, (N,) or (N, months) float32, NaN where not known."""
 
     values: np.ndarray
     status: np.ndarray
+    quality: dict[str, np.ndarray] | None = None
 
 
 def status_counts(status: np.ndarray) -> dict[str, int]:
@@ -89,6 +91,8 @@ class Region:
     data: np.ndarray
     grid: Grid
     years: tuple[int, ...] | None = None
+    #: When asked for: each quality layer on ``grid``, (H, W) or (H, W, months) float32.
+    quality: dict[str, np.ndarray] | None = None
 
     @property
     def transform(self) -> Affine:

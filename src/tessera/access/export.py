@@ -100,6 +100,37 @@ def export_npy(
     return path
 
 
+def quality_bands(quality: dict[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
+    """(H, W, C) float32 of every quality layer's channels, and a name per channel (month
+    layers: one channel per month, ``s2_month_covered_m01`` …)."""
+    planes, names = [], []
+    for name, layer in quality.items():
+        if layer.ndim == 3:
+            planes += [layer[..., m] for m in range(layer.shape[2])]
+            names += [f"{name}_m{m + 1:02d}" for m in range(layer.shape[2])]
+        else:
+            planes.append(layer)
+            names.append(name)
+    return np.stack(planes, axis=-1).astype(np.float32), names
+
+
+def export_quality(region: Region, path: str | os.PathLike, fmt: str, tags: dict[str, str] | None = None) -> Path:
+    """The region's quality layers beside its export: ``<name>_quality.tif`` (one float32 band per
+    channel, described) or ``<name>_quality.npz`` (one array per layer). NaN: not known."""
+    if region.quality is None:
+        raise AccessError("this region was read without its quality layers")
+    path = Path(path)
+    if fmt == "tif":
+        data, names = quality_bands(region.quality)
+        out = path.with_name(path.stem + "_quality.tif")
+        write_cog(out, data.transpose(2, 0, 1), region.grid, float("nan"), tags or {}, names)
+        return out
+    out = path.with_name(path.stem + "_quality.npz")
+    with atomic_file(out) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **region.quality)  # type: ignore[arg-type]  # numpy's stub types **kwds like allow_pickle
+    return out
+
+
 def export_format(out: str | os.PathLike, fmt: str | None) -> str:
     """The format a file will hold: its suffix's, and an explicit ``fmt`` must agree with it."""
     out = Path(out)

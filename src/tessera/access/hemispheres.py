@@ -152,6 +152,32 @@ class HemisphereZone:
                 values[mine], status[mine] = part.reader.points(own_rows, cols[mine] - part.col0, year, depth)
         return values, status.astype(str)
 
+    def quality_window(self, window: Window, year: int) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for part in self.parts:
+            found = part.window(window)
+            if found is None:
+                continue
+            own, at = found
+            for name, layer in part.reader.quality_window(own, year).items():
+                if name not in out:
+                    out[name] = np.full((window.height, window.width, *layer.shape[2:]), np.nan, np.float32)
+                out[name][at.row : at.row + at.height, at.col : at.col + at.width] = layer
+        return out
+
+    def quality_points(self, rows: np.ndarray, cols: np.ndarray, year: int) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for part in self.parts:
+            own_rows = rows - part.row0 + part.local0
+            mine = (rows >= part.row0) & (rows < part.row0 + part.rows)
+            got = part.reader.quality_points(np.where(mine, own_rows, -1), cols - part.col0, year)
+            for name, layer in got.items():
+                if name not in out:
+                    out[name] = layer
+                else:
+                    out[name][mine] = layer[mine]
+        return out
+
 
 #: A zone as a store reader hands it out: one group, or two joined.
 AnyZone = ZoneReader | HemisphereZone

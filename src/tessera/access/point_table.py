@@ -80,9 +80,15 @@ def _vector(path: Path):
 
 
 def sample_table(
-    table: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, status: np.ndarray, values: np.ndarray
+    table: pd.DataFrame,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    status: np.ndarray,
+    values: np.ndarray,
+    quality: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """The input table with lon/lat (if absent), status and e0 … e{D-1} appended."""
+    """The input table with lon/lat (if absent), status, e0 … e{D-1} and (when given) the quality
+    layers appended: a column per count, one per month for month coverage (``s2_month_covered_m01``)."""
     import pandas as pd
 
     out = table.copy()
@@ -90,6 +96,11 @@ def sample_table(
     if not any(n in lower for n in LON_NAMES):
         out["lon"], out["lat"] = lon, lat
     new = {"status": status.astype(str), **{f"e{i}": values[:, i] for i in range(values.shape[1])}}
+    for name, layer in (quality or {}).items():
+        if layer.ndim == 2:
+            new.update({f"{name}_m{m + 1:02d}": layer[:, m] for m in range(layer.shape[1])})
+        else:
+            new[name] = layer
     clash = [c for c in new if c in out.columns]
     if clash:
         raise AccessError(

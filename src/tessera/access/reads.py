@@ -66,10 +66,21 @@ class RegionReads:
     def sample_year(self, points: Points, year: int, depth: int | None = None) -> PointSample:
         raise NotImplementedError
 
+    def sample_quality(self, points: Points, year: int) -> dict[str, np.ndarray]:
+        raise AccessError(f"{self.location} has no quality layers (the published global TESSERA store has them)")
+
+    def grid_quality(self, grid: Grid, year: int) -> dict[str, np.ndarray]:
+        raise AccessError(f"{self.location} has no quality layers (the published global TESSERA store has them)")
+
     # -- one year --------------------------------------------------------------------------------
-    def sample_points(self, points: Points, year: int, depth: int | None = None) -> PointSample:
-        """Embeddings at points: values (N, D) float32, status (N,)."""
-        return self.sample_year(points, _one_year(year, "sample_points"), depth)
+    def sample_points(self, points: Points, year: int, depth: int | None = None, quality: bool = False) -> PointSample:
+        """Embeddings at points: values (N, D) float32, status (N,); with ``quality``, the store's
+        quality layers at the points too (``PointSample.quality``)."""
+        year = _one_year(year, "sample_points")
+        got = self.sample_year(points, year, depth)
+        if not quality:
+            return got
+        return PointSample(got.values, got.status, self.sample_quality(points, year))
 
     def probe(self, lon: float, lat: float, year: int, depth: int | None = None) -> tuple[np.ndarray, str]:
         """(vector (D,) float32, status) at one point: ``valid``, ``water``, ``nodata`` or ``outside``."""
@@ -77,10 +88,21 @@ class RegionReads:
         return s.values[0], str(s.status[0])
 
     def read_region(
-        self, bbox: BBox, year: int, crs: str | None = None, resolution: float | None = None, depth: int | None = None
+        self,
+        bbox: BBox,
+        year: int,
+        crs: str | None = None,
+        resolution: float | None = None,
+        depth: int | None = None,
+        quality: bool = False,
     ) -> Region:
-        """A lon/lat bbox mosaicked across blocks and zones: data (H, W, D)."""
-        return mosaic.read_region(self, bbox, _one_year(year, "read_region"), crs, resolution, depth=depth)
+        """A lon/lat bbox mosaicked across blocks and zones: data (H, W, D); with ``quality``, the
+        store's quality layers on the same grid (``Region.quality``)."""
+        year = _one_year(year, "read_region")
+        region = mosaic.read_region(self, bbox, year, crs, resolution, depth=depth)
+        if not quality:
+            return region
+        return Region(region.data, region.grid, quality=self.grid_quality(region.grid, year))
 
     def iter_region(
         self,

@@ -18,6 +18,7 @@ from tessera.access.base import INCOMPLETE, OUTSIDE, UNEMBEDDED, WATER, Points, 
 from tessera.access.coverage import coverage_rows
 from tessera.access.hemispheres import AnyZone, HemisphereZone
 from tessera.access.points import as_lonlat
+from tessera.access.quality import QualityLayers
 from tessera.access.reads import RegionReads
 from tessera.access.zone import ZoneReader, ZoneYear, group_zone
 from tessera.errors import AccessError, StoreError, TesseraError
@@ -69,6 +70,11 @@ class StoreReader(RegionReads):
         for n in names:
             reader = ZoneReader(source, n, consolidated, self.dims, self.depths, self.nan_status)
             groups.setdefault(reader.zone, []).append(reader)
+        #: Zone grids overlap by up to a shard (the global store): a mosaic takes each pixel from its
+        #: nominal 6° zone, as points always are.
+        self.nominal = self.attrs.get("zone_scheme") == "utm_6deg_nominal" or any(
+            r.hemisphere for rs in groups.values() for r in rs
+        )
         self._zones: dict[Zone, AnyZone] = {}
         for zone, readers in groups.items():
             if any(r.hemisphere is None for r in readers):
@@ -151,7 +157,7 @@ class StoreReader(RegionReads):
         nominal = [z for z in zones if lo <= z.number <= hi]  # the neighbours only reach in
         if nominal and not any(self._zones[z].complete(year) for z in nominal):
             self._incomplete(year, nominal)
-        return [ZoneYear(self._zones[z], year, depth) for z in zones]
+        return [ZoneYear(self._zones[z], year, depth, self.nominal) for z in zones]
 
     def sample_year(self, points: Points, year: int, depth: int | None = None) -> PointSample:
         """One vectorised read per zone (never a read per point); ``outside`` where no zone grid covers."""
@@ -173,6 +179,42 @@ class StoreReader(RegionReads):
         if touched.any() and (status[touched] == INCOMPLETE).all():
             self._incomplete(year, sorted({Zone(int(n)) for n in number[touched]}))
         return PointSample(values, status.astype(str))
+
+    @property
+    def quality_layers(self) -> dict[str, tuple[int, ...]]:
+        """{layer: its extra axes (``(12,)`` for month coverage, ``()`` for counts)} of the quality
+        layers the zone groups have (the global store's); empty for other stores."""
+        first = next(iter(self._zones.values()), None)
+        if first is None:
+            return {}
+        return {
+            name: tuple(a.spec.shape[i] for i in range(1, len(a.spec.shape)) if i not in a.spec.spatial)
+            for name, a in first.quality.items()
+        }
+
+    def sample_quality(self, points: Points, year: int) -> dict[str, np.ndarray]:
+        """Each quality layer at points: (N,) or (N, months) float32, NaN where not known."""
+        self.check_year(year)
+        layers = self.quality_layers
+        if not layers:
+            QualityLayers(self, layers)  # raises, naming the store
+        lon, lat = as_lonlat(points)
+        check_lonlat(lon, lat)
+        out = {n: np.full((len(lon), *extra), np.nan, np.float32) for n, extra in layers.items()}
+        number = utm_zone_numbers(lon)
+        for num in sorted(set(number.tolist())):
+            reader = self._zones.get(Zone(num))
+            if reader is None:
+                continue
+            sel = np.flatnonzero(number == num)
+            rows, cols = reader.grid.pixel_of(*lonlat_to(reader.zone.epsg, lon[sel], lat[sel]))
+            for name, layer in reader.quality_points(rows, cols, year).items():
+                out[name][sel] = layer
+        return out
+
+    def grid_quality(self, grid: Grid, year: int) -> dict[str, np.ndarray]:
+        """Each quality layer on ``grid``, mosaicked as the embeddings are."""
+        return QualityLayers(self, self.quality_layers).region(grid, year)
 
     def footprints(self) -> list[dict]:
         """Written blocks as lon/lat boxes (year, zone, bounds W,S,E,N), from a local store's fill

@@ -21,7 +21,7 @@ import numpy as np
 from tessera.access.base import INCOMPLETE, NODATA, OUTSIDE, VALID, WATER
 from tessera.access.chunks import ArrayReader, io_threads, spatial_chunks, window_chunks
 from tessera.errors import AccessError, StoreDamageError, StoreError, TesseraError
-from tessera.grid import Grid, Window
+from tessera.grid import Grid, Window, nominal_zone_mask
 from tessera.quantize import dequantize
 from tessera.store import Zone, northern_grid
 from tessera.store import convention as cv
@@ -327,6 +327,48 @@ class ZoneReader:
         status[inside] = np.where(finite, VALID, np.where(np.isnan(scales), self.nan_status, NODATA))
         return values, status.astype(str)
 
+    # -- quality layers ---------------------------------------------------------------------
+    def quality_window(self, window: Window, year: int) -> dict[str, np.ndarray]:
+        """Each quality layer the group has over a window: (h, w) or (h, w, months) float32, NaN
+        where the year is not complete."""
+        out: dict[str, np.ndarray] = {}
+        t = self.time_index(year)
+        for name, array in self.quality.items():
+            extra = tuple(array.spec.shape[i] for i in range(1, len(array.spec.shape)) if i not in array.spec.spatial)
+            layer = np.full((window.height, window.width, *extra), np.nan, np.float32)
+            if self.complete(year):
+                layer[...] = array.spec.fill
+                for c, block in array.fetch(
+                    t, window_chunks(window.row, window.col, window.height, window.width, array.chunk), self.pool
+                ).items():
+                    sl, bl = self._slices(*c, array.chunk, window)
+                    layer[sl] = np.moveaxis(block[0][(..., *bl)], 0, -1) if extra else block[0][bl]
+            out[name] = layer
+        return out
+
+    def quality_points(self, rows: np.ndarray, cols: np.ndarray, year: int) -> dict[str, np.ndarray]:
+        """Each quality layer at zone pixels: (N,) or (N, months) float32, NaN off the grid or
+        where the year is not complete."""
+        h, w = self.grid.shape
+        inside = np.flatnonzero((rows >= 0) & (rows < h) & (cols >= 0) & (cols < w))
+        r, c = rows[inside], cols[inside]
+        t = self.time_index(year)
+        out: dict[str, np.ndarray] = {}
+        for name, array in self.quality.items():
+            extra = tuple(array.spec.shape[i] for i in range(1, len(array.spec.shape)) if i not in array.spec.spatial)
+            layer = np.full((len(rows), *extra), np.nan, np.float32)
+            if self.complete(year) and len(inside):
+                got = np.full((len(r), *extra), array.spec.fill, np.float32)
+                groups = spatial_chunks(r, c, array.chunk)
+                a, b = array.chunk
+                for key, block in array.fetch(t, groups, self.pool).items():
+                    idx = groups[key]
+                    pixels = block[0][..., r[idx] % a, c[idx] % b]
+                    got[idx] = pixels.T if extra else pixels
+                layer[inside] = got
+            out[name] = layer
+        return out
+
 
 class ZoneGroup(Protocol):
     """What a mosaic piece reads from: a ``ZoneReader``, or a zone joined from hemisphere groups."""
@@ -337,18 +379,31 @@ class ZoneGroup(Protocol):
     @property
     def dims(self) -> int: ...
 
+    @property
+    def zone(self) -> Zone: ...
+
     def read(self, window: Window, year: int, depth: int | None = None) -> np.ndarray: ...
 
     def complete(self, year: int) -> bool: ...
 
+    def quality_window(self, window: Window, year: int) -> dict[str, np.ndarray]: ...
+
 
 class ZoneYear:
-    """A zone at one year and depth: a ``base.Piece`` of a mosaic."""
+    """A zone at one year and depth: a ``base.Piece`` of a mosaic. ``nominal``: only the pixels
+    in the zone's nominal 6° band (a store whose zone grids overlap, as the global store's do)."""
 
-    def __init__(self, reader: ZoneGroup, year: int, depth: int | None) -> None:
-        self.reader, self.year, self.depth = reader, year, depth
+    def __init__(self, reader: ZoneGroup, year: int, depth: int | None, nominal: bool = False) -> None:
+        self.reader, self.year, self.depth, self.nominal = reader, year, depth, nominal
         self.grid: Grid = reader.grid
         self.embed_dim = depth or reader.dims
 
     def read(self, window: Window) -> np.ndarray:
-        return self.reader.read(window, self.year, self.depth)
+        return keep_nominal(self.reader.read(window, self.year, self.depth), self, window)
+
+
+def keep_nominal(values: np.ndarray, piece: ZoneYear, window: Window) -> np.ndarray:
+    """NaN where a nominal piece's pixels lie outside its zone's 6° band."""
+    if piece.nominal:
+        values[~nominal_zone_mask(piece.grid.window(window), piece.reader.zone.number)] = np.nan
+    return values

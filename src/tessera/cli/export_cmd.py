@@ -8,7 +8,7 @@ import numpy as np
 import typer
 
 from tessera.cli.app import app, console
-from tessera.cli.options import DEPTH_OPT, STORE_ARG, check_writable, parse_bbox
+from tessera.cli.options import DEPTH_OPT, QUALITY_OPT, STORE_ARG, check_writable, parse_bbox
 from tessera.errors import ConfigError
 
 
@@ -19,19 +19,24 @@ def sample_command(
     year: int = typer.Option(..., help="Year to sample."),
     out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
     depth: int = DEPTH_OPT,
+    quality: bool = QUALITY_OPT,
 ) -> None:
     """Embeddings at points → the points table with status, e0 … e127 appended (NaN where no
     vector); every input column is kept, so results join back to their ids."""
     from tessera.access import open_store, status_counts
     from tessera.access.point_table import check_table_path, read_point_table, sample_table, write_point_table
+    from tessera.access.quality import radar_free
 
     check_table_path(out)
     check_writable(out)
     lon, lat, table = read_point_table(points)
-    res = open_store(store).sample_points(np.column_stack([lon, lat]), year, depth=depth)
-    write_point_table(out, sample_table(table, lon, lat, res.status, res.values))
+    res = open_store(store).sample_points(np.column_stack([lon, lat]), year, depth=depth, quality=quality)
+    write_point_table(out, sample_table(table, lon, lat, res.status, res.values, res.quality))
     counts = status_counts(res.status)
-    console.print(f"wrote [bold]{out}[/]: {len(lon)} points — " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    said = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("valid", "outside"))
+    if res.quality is not None:
+        said += f"; {radar_free(res.status, res.quality)} of the valid ones radar-free (no S1 observation)"
+    console.print(f"wrote [bold]{out}[/]: {len(lon)} points — {said}")
 
 
 @app.command("export")
@@ -46,10 +51,18 @@ def export_command(
     resolution: float = typer.Option(None, help="Pixel size in CRS units (default 10 m / ~0.0000898°)."),
     int8: bool = typer.Option(False, help="GeoTIFF as int8 + a _scales.tif companion (4× smaller)."),
     depth: int = DEPTH_OPT,
+    quality: bool = QUALITY_OPT,
 ) -> None:
     """Export a region's embeddings, mosaicked across blocks and zones."""
     from tessera.access import open_store
-    from tessera.access.export import check_output_grid, export_format, export_geotiff, export_npy, provenance_tags
+    from tessera.access.export import (
+        check_output_grid,
+        export_format,
+        export_geotiff,
+        export_npy,
+        export_quality,
+        provenance_tags,
+    )
 
     if layout == "geotessera":
         from tessera.access.geotessera import export_tiles
@@ -69,12 +82,14 @@ def export_command(
     check_output_grid(crs, resolution)
     check_writable(out)
     s = open_store(store)
-    region = s.read_region(parse_bbox(bbox), year, crs=crs, resolution=resolution, depth=depth)
+    region = s.read_region(parse_bbox(bbox), year, crs=crs, resolution=resolution, depth=depth, quality=quality)
     tags = provenance_tags(s, year)
     if fmt == "tif":
         export_geotiff(region, out, tags, int8=int8)
     else:
         export_npy(region, out, tags)
+    if quality:
+        console.print(f"wrote [bold]{export_quality(region, out, fmt, tags)}[/]: the quality layers")
     valid = float((~np.isnan(region.data).any(-1)).mean())
     console.print(
         f"wrote [bold]{out}[/]: {region.grid.height} × {region.grid.width} px in {region.crs}, {valid:.1%} with data"

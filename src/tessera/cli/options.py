@@ -16,6 +16,11 @@ STORE_ARG = typer.Argument(
     "or a geotessera-layout directory.",
 )
 YEAR_OPT = typer.Option(..., help="Year of the embeddings.")
+QUALITY_OPT = typer.Option(
+    False,
+    "--quality",
+    help="Also the store's per-pixel quality layers (observation counts, months covered), where it has them.",
+)
 DEPTH_OPT = typer.Option(
     None,
     "--depth",
