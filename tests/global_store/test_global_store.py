@@ -192,3 +192,47 @@ def test_a_mosaic_across_the_zone_seam_takes_each_pixel_from_its_nominal_zone(re
     points = store.sample_points(np.column_stack([lon, lat]), 2024)
     assert (lon < 6).sum() > 50 and (lon > 6).sum() > 50
     assert np.array_equal(region.data[rows, cols], points.values, equal_nan=True)
+
+
+def _upload(folder, prefix: str) -> None:
+    import boto3
+
+    client = boto3.client("s3")
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        client.put_object(Bucket="emb", Key=f"{prefix}/{path.relative_to(folder).as_posix()}", Body=path.read_bytes())
+
+
+def test_over_s3_and_http_the_same_vectors(replica, truth, reader312, s3, tmp_path):
+    """Both forms from an S3-compatible store (moto's server: the Icechunk repository through
+    Icechunk's own S3 client, the copy through s3fs, listed where it has no consolidated metadata),
+    and the copy served over HTTP by ``tessera serve``: every read equals the local one."""
+    import threading
+
+    from tessera.access.serve import make_server
+
+    unlisted = tmp_path / "unlisted"
+    shutil.copytree(replica / COPY, unlisted)
+    doc = json.loads((unlisted / "zarr.json").read_text())
+    doc.pop("consolidated_metadata", None)
+    (unlisted / "zarr.json").write_text(json.dumps(doc))
+    for folder, prefix in ((replica / ICECHUNK, ICECHUNK), (replica / COPY, COPY), (unlisted, "unlisted")):
+        _upload(folder, prefix)
+    points, _ = sample_request(truth, np.random.default_rng(8))
+    (tmp_path / "req.json").write_text(json.dumps({"years": [2024], "points": points}))
+
+    def read(location: str) -> np.ndarray:
+        run_script(reader312, HERE / "our_client.py", location, str(tmp_path / "req.json"), str(tmp_path / "o.npz"))
+        return np.load(tmp_path / "o.npz")["points_2024"]
+
+    local = read(str(replica / ICECHUNK))
+    assert np.isfinite(local).any()
+    for location in (f"s3://emb/{ICECHUNK}", f"s3://emb/{COPY}", "s3://emb/unlisted", str(replica / COPY)):
+        assert np.array_equal(read(location), local, equal_nan=True), location
+    server = make_server(replica / COPY, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        served = open_store(f"http://127.0.0.1:{server.server_address[1]}").sample_points(points, 2024)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert np.array_equal(served.values, local, equal_nan=True)

@@ -4,7 +4,6 @@ them back equal."""
 
 import dataclasses
 import os
-import socket
 
 import numpy as np
 import pytest
@@ -24,33 +23,6 @@ boto3 = pytest.importorskip("boto3")
 pytest.importorskip("s3fs")
 
 CFG = EmbedConfig(layout=StoreLayout(shard=32))
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """A moto S3 server on a free loopback port, credentials and endpoint in the environment
-    (where s3fs and botocore look for them) for this module only."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    env = {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    boto3.client("s3").create_bucket(Bucket="emb")
-    yield env
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    server.stop()
 
 
 @pytest.fixture(scope="module")

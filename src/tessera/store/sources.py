@@ -268,6 +268,26 @@ class ZarrStoreSource:
         return sync(names())
 
 
+# Public buckets of published embeddings and their regions (read anonymously).
+PUBLIC_BUCKETS = {"tessera-embeddings": "us-west-2"}
+
+
+def _icechunk_s3(bucket: str) -> dict[str, Any]:
+    """Icechunk's S3 settings as boto's environment gives them: the endpoint (an S3-compatible
+    store), the region, and signed reads where credentials exist, else anonymous ones."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    out: dict[str, Any] = {"region": PUBLIC_BUCKETS.get(bucket, region or "us-east-1")}
+    if endpoint:
+        out.update(endpoint_url=endpoint, allow_http=endpoint.startswith("http://"), force_path_style=True)
+        out["region"] = region or out["region"]
+    if bucket not in PUBLIC_BUCKETS and _aws_credentials():
+        out["from_env"] = True
+    else:
+        out["anonymous"] = True
+    return out
+
+
 def open_icechunk(location: str, branch: str = "main") -> ZarrStoreSource:
     """A read-only session on the Icechunk repository at ``location`` (a path or ``s3://`` URL,
     read anonymously), as a byte source. Needs the ``icechunk`` extra."""
@@ -284,7 +304,7 @@ def open_icechunk(location: str, branch: str = "main") -> ZarrStoreSource:
     try:
         if text.startswith("s3://"):
             bucket, _, prefix = text.removeprefix("s3://").partition("/")
-            storage = icechunk.s3_storage(bucket=bucket, prefix=prefix, anonymous=True)
+            storage = icechunk.s3_storage(bucket=bucket, prefix=prefix, **_icechunk_s3(bucket))
         elif is_url(text):
             raise StoreError(f"{location}: Icechunk repositories are read from a path or s3:// only")
         else:
