@@ -71,6 +71,14 @@ class AccessError(TesseraError, ValueError):
     """A request the store cannot answer as asked (bad bbox, a year it does not hold, …)."""
 
 
+class RegistryError(AccessError):
+    """A tile registry that is missing or not the global store's (another schema)."""
+
+
+class DatasetMismatchError(TesseraError, ValueError):
+    """A head fitted on one dataset's embeddings, applied to another's."""
+
+
 class CheckpointError(TesseraError, ValueError):
     """A checkpoint file is unreadable or its tensors do not fit the model."""
 

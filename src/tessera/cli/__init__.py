@@ -5,6 +5,7 @@ from tessera.cli import (  # noqa: F401  (registers the commands)
     acquire_cmd,
     adapt_cmd,
     change_cmd,
+    coverage_cmd,
     cube_cmd,
     embed_cmd,
     export_cmd,

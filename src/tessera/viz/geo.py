@@ -179,6 +179,55 @@ def plot_coverage(footprints: list[dict], path: str | os.PathLike, title: str = 
     return save_figure(fig, path)
 
 
+def plot_tile_coverage(
+    rows: list, bbox: tuple[float, float, float, float], path: str | os.PathLike, title: str = ""
+) -> Path:
+    """Tiles of a coverage answer (``tile_registry.TileRow``) in lon/lat: green where embedded
+    (paler the more pixels were refused), red where evaluated and wholly refused; the asked-for
+    box outlined. A tile across the antimeridian is drawn on both sides."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
+    tile_px = 2048 * 2048
+    for r in rows:
+        w, s, e, n = r.bbox
+        spans = [(w, 180.0), (-180.0, e)] if w > e else [(w, e)]
+        refused = 0.0 if r.refused_px is None else min(1.0, r.refused_px / tile_px)
+        colour = ("tab:green", 0.65 - 0.5 * refused) if r.embedded else ("tab:red", 0.45)
+        for lo, hi in spans:
+            ax.add_patch(
+                Rectangle((lo, s), hi - lo, n - s, facecolor=colour[0], alpha=colour[1], edgecolor="k", lw=0.3)
+            )
+    w, s, e, n = bbox
+    for lo, hi in [(w, 180.0), (-180.0, e)] if w > e else [(w, e)]:
+        ax.add_patch(Rectangle((lo, s), hi - lo, n - s, fill=False, edgecolor="tab:blue", lw=1.5))
+    boxes = np.array([r.bbox for r in rows] + [bbox], float)
+    pad = 0.05 * max(float(np.ptp(boxes[:, [0, 2]])), float(np.ptp(boxes[:, [1, 3]])), 1e-3)
+    ax.set_xlim(boxes[:, [0, 2]].min() - pad, boxes[:, [0, 2]].max() + pad)
+    ax.set_ylim(boxes[:, [1, 3]].min() - pad, boxes[:, [1, 3]].max() + pad)
+    ax.set_aspect(1 / max(np.cos(np.deg2rad(np.mean(ax.get_ylim()))), 0.05))
+    ax.set_xlabel("longitude (°)")
+    ax.set_ylabel("latitude (°)")
+    ax.set_title(title or "coverage", fontsize=10)
+    ax.legend(
+        handles=[
+            Rectangle((0, 0), 1, 1, color="tab:green", alpha=0.6, label="embedded"),
+            Rectangle((0, 0), 1, 1, color="tab:red", alpha=0.45, label="wholly refused"),
+            Rectangle((0, 0), 1, 1, fill=False, edgecolor="tab:blue", label="asked for"),
+        ],
+        fontsize=7,
+        loc="best",
+    )
+    ax.grid(alpha=0.3)
+    from tessera.viz import save_figure
+
+    return save_figure(fig, path)
+
+
 def check_pca_path(path: str | os.PathLike) -> str:
     """The suffix of a PCA picture to write (``.png``, ``.tif``/``.tiff``, ``.html``), or a one-line error."""
     kind = Path(path).suffix.lower()
