@@ -75,10 +75,6 @@ class RegistryError(AccessError):
     """A tile registry that is missing or not the global store's (another schema)."""
 
 
-class DatasetMismatchError(TesseraError, ValueError):
-    """A head fitted on one dataset's embeddings, applied to another's."""
-
-
 class CheckpointError(TesseraError, ValueError):
     """A checkpoint file is unreadable or its tensors do not fit the model."""
 
@@ -93,3 +89,7 @@ class SchedulerError(TesseraError, ConnectionError):
 
 class HeadFileError(LabelError):
     """A saved head that cannot be loaded: damaged, of an unknown kind, or holding foreign types."""
+
+
+class DatasetMismatchError(HeadFileError):
+    """A head fitted on one dataset's embeddings, applied to another's."""

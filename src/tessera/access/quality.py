@@ -12,6 +12,7 @@ or a year not complete).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,35 @@ def radar_free_mask(status: np.ndarray, quality: dict[str, np.ndarray]) -> np.nd
 
 def radar_free(status: np.ndarray, quality: dict[str, np.ndarray]) -> int:
     return int(radar_free_mask(status, quality).sum())
+
+
+def screen(
+    store: Any, grid: Grid, year: int, embeddings: np.ndarray, min_s2_obs: int | None, drop_radar_free: bool = False
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Embeddings on ``grid`` with pixels below ``min_s2_obs`` usable optical observations (and,
+    with ``drop_radar_free``, pixels embedded without any radar) set to NaN, and how many of each
+    there were among the pixels with vectors. ``min_s2_obs`` None: the store's own
+    ``optical_min_obs`` where it declares one; a store without quality layers is not screened
+    unless asked to be (then: an error naming it)."""
+    attrs = getattr(store, "attrs", {}) or {}
+    if min_s2_obs is None and not drop_radar_free:
+        declared = attrs.get("optical_min_obs")
+        if declared is None or not getattr(store, "quality_layers", None):
+            return embeddings, {}
+        min_s2_obs = int(declared)
+    layers = store.grid_quality(grid, year)
+    has = ~np.isnan(embeddings).any(axis=-1)
+    out, counts = embeddings, {}
+    if min_s2_obs is not None:
+        below = has & (np.nan_to_num(layers["s2_obs_count"], nan=0.0) < min_s2_obs)
+        counts[f"below {min_s2_obs} optical observations"] = int(below.sum())
+        out = np.where(below[..., None], np.nan, out)
+    status = np.where(has, VALID, "")
+    free = radar_free_mask(status, layers)
+    counts["radar-free" + (" (dropped)" if drop_radar_free else " (kept)")] = int(free.sum())
+    if drop_radar_free:
+        out = np.where(free[..., None], np.nan, out)
+    return out.astype(np.float32, copy=False), counts
 
 
 def channels(layers: dict[str, tuple[int, ...]]) -> list[tuple[str, int]]:
@@ -71,7 +101,7 @@ class QualityYear:
 class QualityLayers:
     """A store's quality layers as a ``base.Reader`` of "bands", for ``region.read_grid``."""
 
-    def __init__(self, store, layers: dict[str, tuple[int, ...]]) -> None:
+    def __init__(self, store: Any, layers: dict[str, tuple[int, ...]]) -> None:
         if not layers:
             raise AccessError(
                 f"{store.location} has no quality layers (observation counts, month coverage); the "

@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +87,7 @@ def _crosses(west: float, south: float, east: float, north: float, box: tuple[fl
     return any(lo <= qhi + k and hi >= qlo + k for k in (-360.0, 0.0, 360.0))
 
 
-def read_registry(location: str, bbox, year: int | None = None) -> list[TileRow]:
+def read_registry(location: str, bbox: Sequence[float], year: int | None = None) -> list[TileRow]:
     """The latest row per zone, year and tile whose box meets ``bbox`` (W, S, E, N; W > E across
     the antimeridian), for one year or every year."""
     import pyarrow.parquet as pq
@@ -148,7 +150,7 @@ def _check_schema(schema, path: str) -> None:
         )
 
 
-def _bbox(bbox) -> tuple[float, float, float, float]:
+def _bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
     west, south, east, north = (float(v) for v in bbox)
     if west > east:  # an antimeridian box: check each side as a plain box
         check_bbox((west, south, 180.0, north))
@@ -157,7 +159,7 @@ def _bbox(bbox) -> tuple[float, float, float, float]:
     return check_bbox((west, south, east, north))
 
 
-def store_tiles(store, bbox, year: int) -> list[TileRow]:
+def store_tiles(store: Any, bbox: Sequence[float], year: int) -> list[TileRow]:
     """2048-px tiles of a store's zone grids that hold ``scales`` shards for the year (a listing),
     meeting ``bbox``; refused pixels not known."""
     from rasterio.warp import transform_bounds

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
-from tessera.cli.app import app, console
+from tessera.cli.app import console
+from tessera.cli.heads_common import DROP_RADAR_FREE_OPT, MIN_S2_OBS_OPT, heads_app, read_region
 from tessera.cli.options import (
     BBOX_OPT,
     COLUMN_OPT,
@@ -16,51 +16,9 @@ from tessera.cli.options import (
     TASK_OPT,
     YEAR_OPT,
     check_writable,
-    optional_bbox,
-    optional_cube,
     parse_depths,
     parse_numbers,
 )
-
-if TYPE_CHECKING:
-    from tessera.access.reads import RegionReads
-    from tessera.heads.workflow import LabelledRegion
-
-heads_app = typer.Typer(help="Small heads on embeddings: learning curves, fitting, maps.", no_args_is_help=True)
-app.add_typer(heads_app, name="heads")
-
-
-def read_region(
-    reader: RegionReads,
-    labels: Path,
-    year: int,
-    column: str | None,
-    bbox: str | None,
-    cube: Path | None,
-    task: str = "classification",
-    depth: int | None = None,
-    groups: Path | None = None,
-    group_column: str | None = None,
-    baselines: Path | None = None,
-) -> LabelledRegion:
-    """The labelled region the heads commands work on, read behind a status line."""
-    from tessera.heads.evaluate import check_task
-    from tessera.heads.workflow import labelled_region
-
-    with console.status(f"reading {year} embeddings and the labels of {labels.name} …"):
-        return labelled_region(
-            reader,
-            year,
-            labels,
-            column,
-            optional_bbox(bbox),
-            optional_cube(cube),
-            check_task(task),
-            depth,
-            groups,
-            group_column,
-            optional_cube(baselines),
-        )
 
 
 @heads_app.command("curve")
@@ -92,6 +50,8 @@ def curve_command(
         help="Matryoshka depths to compare, e.g. 16,32,64,128: one "
         "curve per prefix of the embeddings (default: the full embedding).",
     ),
+    min_s2_obs: int = MIN_S2_OBS_OPT,
+    drop_radar_free: bool = DROP_RADAR_FREE_OPT,
 ) -> None:
     """Accuracy and macro-F1 (or RMSE, MAE, R²) against the fraction of labels used, as CSV + PNG."""
     check_writable(out)
@@ -111,6 +71,8 @@ def curve_command(
         groups=groups,
         group_column=group_column,
         baselines=baselines,
+        min_s2_obs=min_s2_obs,
+        drop_radar_free=drop_radar_free,
     )
     with console.status("fitting heads at every label fraction …"):
         points, n = region_curve(region, heads.split(","), fracs, check_split(split), repeats, depths)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from tessera.cli.app import console
-from tessera.cli.heads_cmd import heads_app, read_region
+from tessera.cli.heads_common import DROP_RADAR_FREE_OPT, MIN_S2_OBS_OPT, heads_app, read_region, saved_head_inputs
 from tessera.cli.options import (
     BBOX_OPT,
     COLUMN_OPT,
@@ -17,8 +17,6 @@ from tessera.cli.options import (
     TASK_OPT,
     YEAR_OPT,
     check_writable,
-    optional_bbox,
-    optional_cube,
 )
 from tessera.errors import ConfigError
 
@@ -38,6 +36,8 @@ def fit_command(
     head: str = HEAD_OPT,
     task: str = TASK_OPT,
     depth: int = DEPTH_OPT,
+    min_s2_obs: int = MIN_S2_OBS_OPT,
+    drop_radar_free: bool = DROP_RADAR_FREE_OPT,
 ) -> None:
     """Fit a head on every labelled pixel and save it (no pickle) for `heads predict --model`."""
     check_writable(out)
@@ -50,7 +50,9 @@ def fit_command(
     if out.suffix != want:
         raise ConfigError(f"--out {out}: a {head} head is saved as {want}")
     reader = open_store(store)
-    region = read_region(reader, labels, year, column, bbox, cube, task, depth)
+    region = read_region(
+        reader, labels, year, column, bbox, cube, task, depth, None, None, None, min_s2_obs, drop_radar_free
+    )
     with console.status(f"fitting a {head} head …"):
         fitted = fit_head(region, head)
     save_head(out, fitted.model, head_metadata(fitted, year, store, embedding_model(reader)))
@@ -81,29 +83,24 @@ def predict_command(
         help="With --labels: fit on the first N (Matryoshka) "
         "dimensions. A saved head reads the depth it was fitted on.",
     ),
+    min_s2_obs: int = MIN_S2_OBS_OPT,
+    drop_radar_free: bool = DROP_RADAR_FREE_OPT,
 ) -> None:
     """Map a region with a head (saved, or fitted here on --labels): GeoTIFF, -1 = no data."""
     check_writable(out)
     from tessera.access import open_store
     from tessera.heads import mapping
-    from tessera.heads.persist import check_model, embedding_model, load_head
-    from tessera.heads.workflow import region_grid
 
     if out.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"--out {out} must be a .tif")
     if (model is None) == (labels is None):
         raise ConfigError("give exactly one of --model (a saved head) or --labels (fit one now)")
     reader = open_store(store)
+    screen = (min_s2_obs, drop_radar_free)
     if model is not None:
-        saved, meta = load_head(model)
-        check_model(meta, embedding_model(reader), allow_other_model)
-        if meta.get("year") not in (None, year):
-            console.print(f"[yellow]note:[/] the head was fitted on {meta['year']} embeddings, mapping {year}")
-        fitted = mapping.from_metadata(saved, meta)
-        grid = region_grid(None, optional_bbox(bbox), optional_cube(cube))
-        emb = mapping.embeddings_for_head(reader, grid, year, fitted, depth)
+        fitted, grid, emb = saved_head_inputs(reader, model, bbox, cube, year, depth, allow_other_model, *screen)
     else:
-        region = read_region(reader, labels, year, column, bbox, cube, task, depth)
+        region = read_region(reader, labels, year, column, bbox, cube, task, depth, None, None, None, *screen)
         with console.status(f"fitting a {head} head …"):
             fitted = mapping.fit_head(region, head)
         grid, emb = region.grid, region.embeddings

@@ -48,7 +48,7 @@ def fit_head(region: LabelledRegion, head: str) -> FittedHead:
     return FittedHead(model, head, task.name, len(y), region.legend if task.classes else {}, dim)
 
 
-def head_metadata(fitted: FittedHead, year: int, store: str, model: str | None) -> dict[str, Any]:
+def head_metadata(fitted: FittedHead, year: int, store: str, dataset: dict[str, str]) -> dict[str, Any]:
     """What ``save_head`` stores beside the weights, so a map names its head, labels and model."""
     import tessera
 
@@ -58,7 +58,8 @@ def head_metadata(fitted: FittedHead, year: int, store: str, model: str | None) 
         "year": year,
         "store": store,
         "n_labelled": fitted.n_labelled,
-        "model": model,
+        "model": dataset.get("model"),
+        "dataset": dataset,
         "embed_dim": fitted.embed_dim,
         "legend": {str(k): v for k, v in fitted.legend.items()},
         "tessera": tessera.__version__,

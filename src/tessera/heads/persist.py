@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.atomic import atomic_file
-from tessera.errors import HeadFileError
+from tessera.errors import DatasetMismatchError, HeadFileError
 
 # Types skops does not trust by default but our heads (make_head) are built from.
 HEAD_TYPES = {
@@ -92,19 +92,29 @@ def _dumps(meta: dict) -> str:
     return json.dumps(meta, sort_keys=True)
 
 
-def embedding_model(store: object) -> str | None:
-    """What made a store's embeddings (its ``geoemb:model``: preset and checkpoint hash for ours),
-    or None where the store does not say (geotessera tile folders)."""
+def embedding_model(store: object) -> dict[str, str]:
+    """The dataset a store's embeddings belong to: its ``geoemb:model`` (preset and checkpoint
+    hash for ours) and, where the store says, its ``checkpoint_id`` (the published global store's
+    ``tessera_v1_1_aws_encoder``); empty where the store does not say (geotessera tile folders)."""
     attrs = getattr(store, "attrs", None) or {}
-    return attrs.get("geoemb:model")
+    fields = (("model", attrs.get("geoemb:model")), ("checkpoint_id", attrs.get("checkpoint_id")))
+    return {k: str(v) for k, v in fields if v}
 
 
-def check_model(meta: dict, model: str | None, allow_other: bool) -> None:
-    """Refuse to apply a head to embeddings of another model than it was fitted on: the numbers
-    mean different things, and the map would be wrong without any error."""
-    fitted = meta.get("model")
-    if fitted and model and fitted != model and not allow_other:
-        raise HeadFileError(
-            f"this head was fitted on embeddings of {fitted}, but the store's come from "
-            f"{model}; refit it on this store (or pass --allow-other-model)"
+def _named(dataset: dict[str, str]) -> str:
+    return dataset.get("model", "?") + (
+        f" (checkpoint {dataset['checkpoint_id']})" if "checkpoint_id" in dataset else ""
+    )
+
+
+def check_model(meta: dict, dataset: dict[str, str], allow_other: bool) -> None:
+    """Refuse to apply a head to embeddings of another dataset than it was fitted on (another
+    model, or another checkpoint of it): the numbers mean different things, and the map would be
+    wrong without any error."""
+    fitted = meta.get("dataset") or ({"model": meta["model"]} if meta.get("model") else {})
+    clash = [k for k in ("model", "checkpoint_id") if k in fitted and k in dataset and fitted[k] != dataset[k]]
+    if clash and not allow_other:
+        raise DatasetMismatchError(
+            f"this head was fitted on embeddings of {_named(fitted)}, but the store's are {_named(dataset)}; "
+            "refit it on this store (or pass --allow-other-model)"
         )

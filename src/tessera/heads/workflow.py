@@ -37,6 +37,7 @@ class LabelledRegion:
     raw: dict[str, np.ndarray] | None = None  # raw-band baselines by name, (H, W, F), when asked for
     task: Task = "classification"
     groups: np.ndarray | None = None  # (H, W) int group (field) id per pixel, < 0 = none
+    screened: dict[str, int] | None = None  # pixels the quality screen counted (and dropped), by reason
 
     def pixels(
         self, sets: Sequence[str] | None = None
@@ -93,10 +94,15 @@ def labelled_region(
     groups: str | os.PathLike | None = None,
     group_column: str | None = None,
     baselines: str | os.PathLike | None = None,
+    min_s2_obs: int | None = None,
+    drop_radar_free: bool = False,
 ) -> LabelledRegion:
     """Embeddings and labels on one grid: the cube's (``cube``), the bbox's UTM grid, or the label
     raster's. Labels in another CRS are reprojected (rasters, nearest) or rasterised onto it.
-    ``baselines``, a cube on that grid, adds its raw-band baselines (``raw``)."""
+    ``baselines``, a cube on that grid, adds its raw-band baselines (``raw``). Where the store has
+    quality layers, pixels below ``min_s2_obs`` optical observations (default: the store's own
+    rule) are dropped, and radar-free ones counted (dropped with ``drop_radar_free``)."""
+    from tessera.access.quality import screen
     from tessera.access.region import check_region_size, read_grid
 
     labels = Path(labels)
@@ -126,7 +132,7 @@ def labelled_region(
         legend = {i: n for n, i in names.items()}
     if spec.classes:  # every class present gets a name, its own or its id
         legend = {int(i): legend.get(int(i), str(i)) for i in np.unique(lab) if i != NO_LABEL}
-    emb = read_grid(store, grid, year, depth).data
+    emb, screened = screen(store, grid, year, read_grid(store, grid, year, depth).data, min_s2_obs, drop_radar_free)
     raw = None
     if baselines is not None:
         from tessera.cube import open_cube
@@ -140,7 +146,9 @@ def labelled_region(
             )
         raw = raw_feature_sets(raw_cube.read())
     lab = lab.astype(int) if spec.classes else lab.astype(np.float32)
-    return LabelledRegion(grid, emb, lab, legend, raw, spec.name, read_groups(groups, grid, group_column))
+    return LabelledRegion(
+        grid, emb, lab, legend, raw, spec.name, read_groups(groups, grid, group_column), screened or None
+    )
 
 
 def read_groups(path: str | os.PathLike | None, grid: Grid, column: str | None = None) -> np.ndarray | None:
