@@ -16,6 +16,7 @@ from tessera.access.base import INCOMPLETE, OUTSIDE, UNEMBEDDED, VALID
 from tessera.errors import AccessError, StoreError
 from tests.global_store.conftest import HERE, run_script
 from tests.interop.test_geotessera_interop import run_official
+from tests.tessera_cli import one_line_error, run_tessera
 
 ICECHUNK, COPY = "dclimate.icechunk", "v1.1-dclimate"
 
@@ -236,3 +237,15 @@ def test_over_s3_and_http_the_same_vectors(replica, truth, reader312, s3, tmp_pa
         server.shutdown()
         server.server_close()
     assert np.array_equal(served.values, local, equal_nan=True)
+
+
+def test_info_and_verify_say_what_the_store_is(replica, reader312):
+    done = subprocess.run([reader312, "-m", "tessera", "info", str(replica / ICECHUNK)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    out = " ".join(done.stdout.split())
+    assert "31N+31S │ 2017 │ no in 31S" in out and "31N+31S │ 2024 │ yes" in out
+    assert "checkpoint tessera_v1_1_aws_encoder" in out and "NaN scale = unembedded" in out
+    done = run_tessera("verify", str(replica / COPY))
+    assert "no damage" in done.stdout  # quality layers need not pair with the embeddings
+    done = run_tessera("verify", str(replica / ICECHUNK), check=False)
+    one_line_error(done, "checked by Icechunk itself")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tessera.access.hemispheres import AnyZone, HemisphereZone
 from tessera.access.reads import RegionReads
 from tessera.access.store_reader import StoreReader
 from tessera.errors import AccessError
@@ -34,8 +35,9 @@ def describe(reader: RegionReads) -> dict:
             rows = [r for r in cov if r["zone"] == zone.name and r["year"] == year] if cov is not None else None
             groups.append(
                 {
-                    "zone": zone.name,
+                    "zone": "+".join(getattr(z, "groups", [zone.name])),
                     "year": year,
+                    "complete": _completeness(z, year),
                     "grid": f"{z.grid.height}×{z.grid.width}",
                     "blocks": len(rows) if rows is not None else None,
                     "pixels": sum(r["pixels"] for r in rows) if rows is not None else None,
@@ -49,5 +51,19 @@ def describe(reader: RegionReads) -> dict:
         "provenance": reader.attrs.get("tessera:provenance"),
         "depths": reader.available_depths,
         "shard": first.arrays[reader.dims].shard[0] if first else None,
+        "checkpoint_id": reader.attrs.get("checkpoint_id"),
+        "optical_min_obs": reader.attrs.get("optical_min_obs"),
+        "nan_scale": reader.nan_status,
+        "quality_layers": sorted(reader.quality_layers),
         "groups": groups,
     }
+
+
+def _completeness(zone: AnyZone, year: int) -> str:
+    """``yes``; ``no`` (not in ``years_complete``: a gap in the publication); or, for a zone joined
+    from hemisphere groups, which of them are not complete."""
+    if isinstance(zone, HemisphereZone):
+        missing = zone.incomplete_groups(year)
+        if missing and len(missing) < len(zone.groups):
+            return "no in " + ", ".join(missing)
+    return "yes" if zone.complete(year) else "no"

@@ -35,17 +35,23 @@ def info_command(
         console.print_json(json.dumps(d))
         return
     table = Table(title=f"embedding store {d['store']}")
-    for col in ("zone", "year", "grid (px)", "blocks", "pixels", "no data"):
+    for col in ("zone", "year", "complete", "grid (px)", "blocks", "pixels", "no data"):
         table.add_column(col)
     for r in d["groups"]:
         table.add_row(
             r["zone"],
             str(r["year"]),
+            r.get("complete", "yes"),
             r["grid"],
             *(f"{r[k]:,}" if isinstance(r[k], int) else "–" for k in ("blocks", "pixels", "nodata")),
         )
     console.print(table)
     console.print(f"model {d['model']} · depths {d['depths']} · shard {d['shard']} px")
+    if d.get("checkpoint_id") or d.get("quality_layers"):
+        console.print(
+            f"checkpoint {d.get('checkpoint_id')} · optical rule ≥ {d.get('optical_min_obs')} observations · "
+            f"NaN scale = {d.get('nan_scale')} · quality layers: {', '.join(d.get('quality_layers') or []) or 'none'}"
+        )
 
 
 @app.command("verify")

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tessera.errors import StoreDamageError
+from tessera.errors import StoreDamageError, StoreError
 from tessera.store import manifest as mf
 from tessera.store.shard_codec import EMPTY, ArraySpec
 from tessera.store.zarr_store import StoreWriter, build_dir
@@ -60,6 +60,11 @@ def _check_shard(spec: ArraySpec, key: str, path: Path, report: VerifyReport) ->
 def verify_store(location: str | os.PathLike) -> VerifyReport:
     """Check every shard of a local store; the report lists one line per damaged shard."""
     root = Path(location)
+    if str(location).rstrip("/").endswith(".icechunk"):
+        raise StoreError(
+            f"{location} is an Icechunk repository: its snapshots are content-addressed and checked by "
+            "Icechunk itself; tessera verify checks stores in a folder (the global store's plain Zarr copy)"
+        )
     store = StoreWriter(root)  # refuses what is not a store
     report = VerifyReport()
     recorded: dict[str, dict] = {}
@@ -75,7 +80,10 @@ def verify_store(location: str | os.PathLike) -> VerifyReport:
                 continue
             spec = ArraySpec.from_metadata(f"{zone.name}/{meta_path.parent.name}", meta)
             files = _shard_files(root, spec)
-            present[spec.path] = {_spatial(k) for k in files}
+            if meta_path.parent.name.startswith(("embeddings", "scales")):
+                # Embeddings and scales hold the same pixels; quality layers need not (a tile
+                # imaged and wholly refused has observation counts and no embeddings).
+                present[spec.path] = {_spatial(k, spec) for k in files}
             for key, path in sorted(files.items()):
                 report.shards += 1
                 _check_shard(spec, key, path, report)
@@ -94,10 +102,11 @@ def verify_store(location: str | os.PathLike) -> VerifyReport:
     return report
 
 
-def _spatial(key: str) -> tuple[str, ...]:
+def _spatial(key: str, spec: ArraySpec) -> tuple[str, ...]:
     """(time, shard row, shard col) of a shard key, whatever array it belongs to."""
     parts = key.split("/c/")[1].split("/")
-    return (parts[0], parts[-2], parts[-1])
+    y, x = spec.spatial
+    return (parts[0], parts[y], parts[x])
 
 
 __all__ = ["VerifyReport", "verify_store"]
