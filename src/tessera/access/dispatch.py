@@ -10,7 +10,8 @@ from tessera.access.store_reader import StoreReader
 from tessera.access.tile_layout import EMBEDDINGS_DIR
 from tessera.access.tiles import GeotesseraReader
 from tessera.errors import InputNotFoundError
-from tessera.store.sources import is_url, open_icechunk, open_source
+from tessera.store.cache import cached
+from tessera.store.sources import ByteSource, is_url, open_icechunk, open_source
 
 
 def open_store(location: str | os.PathLike) -> RegionReads:
@@ -32,5 +33,17 @@ def open_store(location: str | os.PathLike) -> RegionReads:
         if os.path.isdir(os.path.join(path, EMBEDDINGS_DIR)):
             return GeotesseraReader(Path(path))
     if text.rstrip("/").endswith(".icechunk"):
-        return StoreReader(open_icechunk(text))
-    return StoreReader(open_source(text))
+        ice = open_icechunk(text)
+        source: ByteSource = ice
+        identity = ice.identity  # a snapshot never changes: everything read from it can be kept
+    else:
+        source = open_source(text)
+        identity = ""
+    if not is_url(text):
+        return StoreReader(source)
+    if not identity:
+        import hashlib
+
+        root = source.get("zarr.json") or b""
+        identity = f"{text} {hashlib.blake2b(root, digest_size=16).hexdigest()}"
+    return StoreReader(cached(source, identity))

@@ -43,9 +43,23 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    cache_dir: str = typer.Option(
+        None,
+        "--cache-dir",
+        envvar="TESSERA_CACHE",
+        help="Keep remote stores' bytes here (bounded by TESSERA_CACHE_MAX_GB).",
+    ),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Read remote stores without the cache."),
 ) -> None:
     """TESSERA: pixel-wise embeddings of Sentinel-1/2 time series."""
+    import os
+
     from tessera.cpus import calm_openmp
+
+    if no_cache:
+        os.environ.pop("TESSERA_CACHE", None)
+    elif cache_dir:
+        os.environ["TESSERA_CACHE"] = cache_dir  # where open_store (and any worker it starts) looks
 
     # Before torch loads: its OpenMP pool would size itself from every core of the machine, not
     # the ones this process may use now (affinity, quota, other work), and on a busy machine spin.

@@ -226,8 +226,9 @@ class ZarrStoreSource:
     needed for consistency); ``listed_metadata`` gathers the same map by listing the groups.
     """
 
-    def __init__(self, store: Any, location: str) -> None:
+    def __init__(self, store: Any, location: str, identity: str = "") -> None:
         self.store, self.location = store, location.rstrip("/") + "/"
+        self.identity = identity  # what names these bytes for good (an Icechunk snapshot), if anything
 
     def _get(self, key: str, byte_range=None) -> bytes | None:
         from zarr.core.buffer import default_buffer_prototype
@@ -321,4 +322,4 @@ def open_icechunk(location: str, branch: str = "main") -> ZarrStoreSource:
                 "only: install icechunk>=2.2, which needs Python >= 3.12"
             ) from exc
         raise StoreError(f"cannot open the Icechunk repository {location} ({str(exc).splitlines()[0]})") from exc
-    return ZarrStoreSource(session.store, text)
+    return ZarrStoreSource(session.store, text, f"icechunk {text} snapshot {session.snapshot_id}")
