@@ -241,8 +241,8 @@ def test_a_store_built_by_the_official_writer_reads_back_exactly(official_python
 
 
 def test_official_client_reads_our_matryoshka_prefixes(official_python, tmp_path):
-    """A v2 student's store with 16/32/64 prefix arrays: the official client lists the depths and
-    reads each prefix equal to the first bands of ours."""
+    """A v2 student's store with 4/16/32/64 prefix arrays (the official v2 stores publish d4 and
+    d16): the official client lists the depths and reads each prefix equal to the first bands of ours."""
     import torch
 
     from tessera.embed import EmbedConfig, embed_cube
@@ -253,7 +253,7 @@ def test_official_client_reads_our_matryoshka_prefixes(official_python, tmp_path
     scene = write_scene(simulate(SimulationConfig(height=40, width=40, seed=8)), tmp_path / "scene")
     torch.manual_seed(0)
     ckpt = save(PixelStudent(STUDENT_PRESETS["nano"]), tmp_path / "nano.safetensors")
-    embed_cube(scene / "cube.zarr", ckpt, tmp_path / "v2.zarr", EmbedConfig(depths=(16, 32, 64)))
+    embed_cube(scene / "cube.zarr", ckpt, tmp_path / "v2.zarr", EmbedConfig(depths=(4, 16, 32, 64)))
     ours = open_store(tmp_path / "v2.zarr")
     from pyproj import Transformer
 
@@ -274,14 +274,14 @@ def test_official_client_reads_our_matryoshka_prefixes(official_python, tmp_path
             "bboxes": [[w, s, e, n]],
             "patches": [],
             "zone_boxes": {},
-            "depths": [16, 32, 64],
+            "depths": [4, 16, 32, 64],
         },
         tmp_path,
     )
-    assert got["depths"].tolist() == [16, 32, 64, 128]
+    assert got["depths"].tolist() == [4, 16, 32, 64, 128]
     full = ours.sample_points(points, 2024).values
     assert np.isfinite(full).any()
-    for d in (16, 32, 64):
+    for d in (4, 16, 32, 64):
         assert np.array_equal(got[f"points_2024_d{d}"], full[:, :d], equal_nan=True), d
         assert np.array_equal(
             got[f"points_2024_d{d}"], ours.sample_points(points, 2024, depth=d).values, equal_nan=True

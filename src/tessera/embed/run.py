@@ -263,11 +263,14 @@ def _check_model_options(model, config: EmbedConfig) -> None:
             "by importance, so a prefix of them is an arbitrary slice"
         )
     if dims is not None:
-        allowed = [d for d in dims if d < model.cfg.embed_dim]
+        from tessera.store.convention import PREFIX_DEPTHS
+
+        # The store convention's prefix depths (the official v2 stores publish d4) and the model's own.
+        allowed = sorted(d for d in {*dims, *PREFIX_DEPTHS} if d < model.cfg.embed_dim)
         bad = [d for d in config.depths if d not in allowed]
         if bad:
             raise ConfigError(
-                f"--depths {','.join(map(str, bad))}: this model's Matryoshka prefixes are "
+                f"--depths {','.join(map(str, bad))}: the Matryoshka prefixes a store holds are "
                 f"{','.join(map(str, allowed))} (the full {model.cfg.embed_dim} is always stored)"
             )
         if config.draws != 1:

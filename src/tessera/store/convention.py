@@ -53,6 +53,11 @@ SOURCE_DATA = [
 PROVENANCE_KEY = "tessera:provenance"
 
 
+#: The Matryoshka prefix depths a store may hold beside the full embedding (the official v2 stores
+#: declare 4 and 16; a Matryoshka model is trained at 16, 32 and 64).
+PREFIX_DEPTHS = (4, 16, 32, 64)
+
+
 def depth_array(depth: int, full: int = N_BANDS) -> str:
     """Array name of a Matryoshka prefix: ``embeddings_d16``; the full depth is ``embeddings``."""
     return EMBEDDINGS if depth == full else f"{EMBEDDINGS}_d{depth}"
