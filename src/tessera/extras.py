@@ -44,6 +44,7 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "change": ("heads", "viz"),
     "viz": ("viz",),
     "acquire": ("acquire", "dask"),
+    "audit": ("model", "heads", "viz", "dask"),
     "simulate": ("simulate",),
 }
 

@@ -4,6 +4,7 @@ library function and prints; shared options live in ``options``. Nothing imports
 from tessera.cli import (  # noqa: F401  (registers the commands)
     acquire_cmd,
     adapt_cmd,
+    audit_cmd,
     change_cmd,
     coverage_cmd,
     cube_cmd,
