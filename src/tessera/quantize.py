@@ -35,10 +35,15 @@ def quantize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale
 
 
-def dequantize(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def dequantize(q: np.ndarray, scale: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """(q (…, D) int8, scale (…,)) → (…, D) float32; a non-finite scale (the store's NaN = water,
-    +inf = no data) gives a NaN row."""
+    +inf = no data) gives a NaN row. ``out``: a float32 array (a view into a region) to write into,
+    sparing a temporary as large as the result."""
     scale = np.asarray(scale, np.float32)
-    out = np.asarray(q).astype(np.float32)  # then multiply in place: 5× faster than a mixed-type multiply
+    if out is None:
+        out = np.asarray(q).astype(np.float32)
+    else:
+        np.copyto(out, q, casting="unsafe")
+    # Converted first, then multiplied in place: 5× faster than a mixed-type multiply.
     np.multiply(out, np.where(np.isfinite(scale), scale, np.float32(np.nan))[..., None], out=out)
     return out

@@ -4,7 +4,7 @@ Run by an interpreter with ``icechunk`` ≥ 2.2, ``zarr`` ≥ 3.1 and ``pcodec``
 client's environment has all three; the Icechunk form must be written by Icechunk 2, which needs
 Python ≥ 3.12)::
 
-    python tests/global_store/replica.py OUT
+    python tests/global_store/replica.py OUT [--big N]
 
 writes ``OUT/dclimate.icechunk`` (groups ``31N``, ``31S``, ``32N`` on their own CRSs, arrays
 ``(time, northing, easting, band)``), ``OUT/v1.1-dclimate`` (the plain Zarr copy: ``utm31``,
@@ -19,6 +19,7 @@ chunk grid is 64 px out of phase with the north's), a block either side of the 3
 (each zone's grid runs past 6°E, the two hold different vectors there), unembedded pixels (NaN
 scale), radar-free pixels (finite scale, no S1 observations), a tile imaged and wholly refused
 (counts, no embeddings), and ``31S``/2017, never filled and absent from ``years_complete``.
+``--big N`` adds an N × N px block of 2024 in ``31N`` north of the others (for benchmarks).
 """
 
 from __future__ import annotations
@@ -192,8 +193,13 @@ def write_block(group, name: str, year: int, r0: int, c0: int, data: dict, band_
             group[key][t, rows, cols] = values
 
 
-def blocks() -> list[tuple[tuple, dict]]:
+BIG_ORIGIN = (920_000, 33_024)  # 31N rows and columns of the benchmarks' block (≈0.12°N, 3°E)
+
+
+def blocks(big: int = 0) -> list[tuple[tuple, dict]]:
     out = [(b, block_data(i, b[4], b[5])) for i, b in enumerate(BLOCKS)]
+    if big:
+        out.append((("31N", 2024, *BIG_ORIGIN, big, big), block_data(50, big, big)))
     out.append((REFUSED, block_data(99, REFUSED[4], REFUSED[5], refused=True)))
     return out
 
@@ -354,10 +360,10 @@ def write_truth(path: Path, data: list) -> None:
     (path / "truth.json").write_text(json.dumps({"blocks": index, "top": {g: group_top(g) for g in GROUPS}}))
 
 
-def main(out: Path) -> None:
+def main(out: Path, big: int = 0) -> None:
     warnings.filterwarnings("ignore", message="Numcodecs codecs are not in the Zarr version 3")
     out.mkdir(parents=True, exist_ok=True)
-    data = blocks()
+    data = blocks(big)
     write_icechunk(out / "dclimate.icechunk", data)
     write_plain(out / "v1.1-dclimate", data)
     write_registry(out / "dclimate.registry", data)
@@ -365,4 +371,4 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[2] == "--big" else 0)

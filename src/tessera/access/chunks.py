@@ -20,6 +20,9 @@ from tessera.store.shard_codec import EMPTY, ArraySpec
 from tessera.store.sources import ByteSource, LocalSource
 
 
+RUN_BYTES = 16 << 20
+
+
 def io_threads(source: ByteSource) -> int:
     """Local reads are CPU-bound (decoding): one thread per usable core. Remote reads wait on the
     network, so more requests in flight pay off."""
@@ -120,7 +123,9 @@ class ArrayReader:
         runs: list[list] = []
         for (key, offset, nbytes), c in located:
             run = runs[-1] if runs else None
-            if run is not None and run[0] == key and run[2] == offset:
+            # Runs stop at RUN_BYTES so that a dense read is still several tasks: the decoding
+            # threads share them (one 100 MB range would leave every core but one idle).
+            if run is not None and run[0] == key and run[2] == offset and run[2] - run[1] < RUN_BYTES:
                 run[2] = offset + nbytes
                 run[3].append((c, offset, nbytes))
             else:

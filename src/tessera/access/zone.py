@@ -223,14 +223,23 @@ class ZoneReader:
         )
         # Past the pair check every finite scale has its chunk among ``stored``: chunks under no
         # finite scale are not fetched and stay NaN, as their scales would dequantise them.
-        out = np.zeros((h, w, depth), np.int8) if quantized else np.full((h, w, depth), np.nan, np.float32)
+        need = stored if quantized else [c for c in stored if finite[self._slices(*c, emb.chunk, window)[0]].any()]
+        # Fetched chunks write every pixel they cover: only the rest is filled here, so the
+        # (often 100s of MB) result is written once, not twice.
+        out = np.empty((h, w, depth), np.int8 if quantized else np.float32)
+        covered = np.zeros((h, w), bool)
+        for c in need:
+            covered[self._slices(*c, emb.chunk, window)[0]] = True
+        out[~covered] = 0 if quantized else np.nan
 
         def put(c: tuple[int, int], block: np.ndarray) -> None:
             sl, bl = self._slices(*c, emb.chunk, window)
             pixels = np.moveaxis(block[0, :depth][(slice(None), *bl)], 0, -1)  # (h, w, depth)
-            out[sl] = pixels if quantized else dequantize(pixels, scales[sl])
+            if quantized:
+                out[sl] = pixels
+            else:
+                dequantize(pixels, scales[sl], out=out[sl])
 
-        need = stored if quantized else [c for c in stored if finite[self._slices(*c, emb.chunk, window)[0]].any()]
         emb.fetch(t, need, self.pool, sink=put)
         return out, scales
 

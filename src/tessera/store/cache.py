@@ -8,7 +8,8 @@ identity, the object's key and the range. The identity is the snapshot for an Ic
 identity. A store rewritten in place under the same root metadata (one still being embedded into)
 is not noticed: read it with ``--no-cache``.
 
-Each entry ends with a BLAKE2b digest of its bytes, checked on every hit: an entry damaged on disk
+Each entry ends with the crc32c of its bytes (hardware-fast: a hit costs a read, not a hash),
+checked on every hit: an entry damaged on disk
 is dropped and fetched again, never served. Entries are written to a temporary name and renamed,
 so concurrent readers (threads or processes) see whole entries or none; eviction (oldest use
 first, down to 90 % of the bound) tolerates entries another process removed first.
@@ -27,7 +28,15 @@ from typing import Any
 from tessera.store.sources import ByteSource
 
 DEFAULT_MAX_BYTES = 20 << 30
-_DIGEST = 16
+_DIGEST = 4
+
+
+def _crc(data: bytes) -> bytes:
+    import google_crc32c
+
+    return google_crc32c.value(data).to_bytes(4, "little")
+
+
 _warned: set[str] = set()
 
 
@@ -69,7 +78,7 @@ class CachedSource:
         except OSError:
             return False, None
         body, digest = raw[:-_DIGEST], raw[-_DIGEST:]
-        if len(raw) <= _DIGEST or hashlib.blake2b(body, digest_size=_DIGEST).digest() != digest:
+        if len(raw) <= _DIGEST or _crc(body) != digest:
             path.unlink(missing_ok=True)  # damaged on disk: fetch it again
             return False, None
         with contextlib.suppress(OSError):  # another reader may have evicted it since
@@ -83,7 +92,7 @@ class CachedSource:
         try:
             path.parent.mkdir(exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-            tmp.write_bytes(body + hashlib.blake2b(body, digest_size=_DIGEST).digest())
+            tmp.write_bytes(body + _crc(body))
             os.replace(tmp, path)
         except OSError:
             return  # a full or vanished cache folder: the read itself has its bytes
