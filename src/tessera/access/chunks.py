@@ -19,7 +19,6 @@ from tessera.errors import StoreDamageError
 from tessera.store.shard_codec import EMPTY, ArraySpec
 from tessera.store.sources import ByteSource, LocalSource
 
-
 RUN_BYTES = 16 << 20
 
 
