@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import json
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -49,6 +50,7 @@ from tessera.store import Provenance, StoreLayout, Zone, blocks, open_for_write
 ZONE = Zone(31)
 LON0, LAT0 = 0.10, 52.10
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the tests' replica builder and moto server
 
 
 def build_store(root: Path, size: int, shard: int) -> Window:
@@ -164,49 +166,22 @@ def cold_and_warm(make_source, cache: Path, bbox, link: tuple[float, float] | No
 
 
 @contextlib.contextmanager
-def moto_s3(folder: Path):
+def s3_copy(folder: Path):
     """``folder`` uploaded to a moto S3 server on 127.0.0.1; yields its s3:// URL."""
-    import os
-    import socket
-
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    env = {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    from tests.moto_s3 import moto_s3
+
+    with moto_s3("bench"):
         client = boto3.client("s3")
-        client.create_bucket(Bucket="bench")
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             client.put_object(Bucket="bench", Key=f"copy/{path.relative_to(folder).as_posix()}", Body=path.read_bytes())
         yield "s3://bench/copy"
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        server.stop()
 
 
 def global_layout(args: argparse.Namespace, work: Path) -> None:
     """The published global store's replica: ours vs the official client, then the cache."""
-    import sys
-
     from tessera.store.sources import FsspecSource, HttpSource
-
-    sys.path.insert(0, str(HERE.parent))
     from tests.global_store.conftest import Truth
 
     t = time.perf_counter()
@@ -243,7 +218,7 @@ def global_layout(args: argparse.Namespace, work: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
-    with moto_s3(work / "v1.1-dclimate") as url:
+    with s3_copy(work / "v1.1-dclimate") as url:
         s3 = cold_and_warm(lambda: FsspecSource(url), work / "c2", bbox)
         # The same S3 reads as over a user's link: the published store's documents measure 91 MB/s
         # from another AWS region; a user's own connection is often slower.

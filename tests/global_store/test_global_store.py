@@ -249,3 +249,15 @@ def test_info_and_verify_say_what_the_store_is(replica, reader312):
     assert "no damage" in done.stdout  # quality layers need not pair with the embeddings
     done = run_tessera("verify", str(replica / ICECHUNK), check=False)
     one_line_error(done, "checked by Icechunk itself")
+
+
+def test_the_xarray_view_has_the_quality_layers(replica, truth):
+    from tessera.access.xarray_view import dequantized, region_dataset
+
+    north, south = truth.lonlat(0, np.array([0]), np.array([0]))[0], truth.lonlat(1, np.array([87]), np.array([95]))[0]
+    bbox = (float(north[0]), float(south[1]), float(south[0]), float(north[1]))
+    ds = region_dataset(replica / COPY, bbox).sel(time=2024)
+    region = open_store(replica / COPY).read_region(bbox, 2024, quality=True)
+    assert np.array_equal(np.moveaxis(dequantized(ds).values, 0, -1), region.data, equal_nan=True)
+    assert np.array_equal(ds.s2_obs_count.values, region.quality["s2_obs_count"])
+    assert np.array_equal(np.moveaxis(ds.s1_asc_month_covered.values, 0, -1), region.quality["s1_asc_month_covered"])

@@ -28,6 +28,13 @@ def _labels(replica, truth, tmp_path):
     return path, region, classes
 
 
+def _fit(replica, labels, out, *extra: str):
+    """``tessera heads fit`` of a kNN head (quick to fit) on the copy."""
+    return run_tessera(
+        "heads", "fit", replica / COPY, "--labels", labels, "--year", 2024, "-o", out, "--head", "knn", *extra
+    )
+
+
 def test_the_quality_screen_drops_and_counts(replica, truth, tmp_path):
     path, region, classes = _labels(replica, truth, tmp_path)
     s2 = region.quality["s2_obs_count"]
@@ -36,22 +43,7 @@ def test_the_quality_screen_drops_and_counts(replica, truth, tmp_path):
     asc, desc = region.quality["s1_asc_obs_count"], region.quality["s1_desc_obs_count"]
     free = int((embedded & (asc == 0) & (desc == 0)).sum())
     assert below > 100 and free > 100
-    done = run_tessera(
-        "heads",
-        "fit",
-        str(replica / COPY),
-        "--labels",
-        str(path),
-        "--year",
-        "2024",
-        "-o",
-        str(tmp_path / "h.skops"),
-        "--min-s2-obs",
-        "40",
-        "--drop-radar-free",
-        "--head",
-        "knn",
-    )
+    done = _fit(replica, path, tmp_path / "h.skops", "--min-s2-obs", "40", "--drop-radar-free")
     said = re.search(
         r"quality screen: ([\d,]+) below 40 optical observations, ([\d,]+) radar-free \(dropped\)", done.stdout
     )
@@ -60,37 +52,13 @@ def test_the_quality_screen_drops_and_counts(replica, truth, tmp_path):
     kept = int((labelled & (s2 >= 40) & ~((asc == 0) & (desc == 0))).sum())
     assert f"on {kept:,} labelled pixels" in done.stdout
     # By default the store's own rule (15): every embedded pixel of the published store meets it.
-    done = run_tessera(
-        "heads",
-        "fit",
-        str(replica / COPY),
-        "--labels",
-        str(path),
-        "--year",
-        "2024",
-        "-o",
-        str(tmp_path / "d.skops"),
-        "--head",
-        "knn",
-    )
+    done = _fit(replica, path, tmp_path / "d.skops")
     assert "quality screen: 0 below 15 optical observations" in done.stdout
 
 
 def test_a_head_refuses_another_datasets_embeddings(replica, truth, tmp_path):
     path, region, _ = _labels(replica, truth, tmp_path)
-    run_tessera(
-        "heads",
-        "fit",
-        str(replica / COPY),
-        "--labels",
-        str(path),
-        "--year",
-        "2024",
-        "-o",
-        str(tmp_path / "h.skops"),
-        "--head",
-        "knn",
-    )
+    _fit(replica, path, tmp_path / "h.skops")
     other = tmp_path / "other"
     shutil.copytree(replica / COPY, other)
     doc = json.loads((other / "zarr.json").read_text())

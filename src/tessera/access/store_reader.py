@@ -159,21 +159,31 @@ class StoreReader(RegionReads):
             self._incomplete(year, nominal)
         return [ZoneYear(self._zones[z], year, depth, self.nominal) for z in zones]
 
+    def _routed(
+        self, points: Points
+    ) -> tuple[int, np.ndarray, list[tuple[AnyZone, np.ndarray, np.ndarray, np.ndarray]]]:
+        """(number of points, each point's nominal zone, and per zone held: its reader, the points'
+        indices, rows and columns on its grid)."""
+        lon, lat = as_lonlat(points)
+        check_lonlat(lon, lat)
+        number = utm_zone_numbers(lon)
+        routes = []
+        for num in sorted(set(number.tolist())):
+            reader = self._zones.get(Zone(num))
+            if reader is not None:
+                sel = np.flatnonzero(number == num)
+                rows, cols = reader.grid.pixel_of(*lonlat_to(reader.zone.epsg, lon[sel], lat[sel]))
+                routes.append((reader, sel, rows, cols))
+        return len(lon), number, routes
+
     def sample_year(self, points: Points, year: int, depth: int | None = None) -> PointSample:
         """One vectorised read per zone (never a read per point); ``outside`` where no zone grid covers."""
         self.check_year(year)
         self.check_depth(depth)
-        lon, lat = as_lonlat(points)
-        check_lonlat(lon, lat)
-        values = np.full((len(lon), self.embed_dim(year, depth)), np.nan, np.float32)
-        status = np.full(len(lon), OUTSIDE, dtype=object)
-        number = utm_zone_numbers(lon)
-        for num in sorted(set(number.tolist())):
-            reader = self._zones.get(Zone(num))
-            if reader is None:
-                continue
-            sel = np.flatnonzero(number == num)
-            rows, cols = reader.grid.pixel_of(*lonlat_to(reader.zone.epsg, lon[sel], lat[sel]))
+        n, number, routes = self._routed(points)
+        values = np.full((n, self.embed_dim(year, depth)), np.nan, np.float32)
+        status = np.full(n, OUTSIDE, dtype=object)
+        for reader, sel, rows, cols in routes:
             values[sel], status[sel] = reader.points(rows, cols, year, depth)
         touched = status != OUTSIDE
         if touched.any() and (status[touched] == INCOMPLETE).all():
@@ -198,16 +208,9 @@ class StoreReader(RegionReads):
         layers = self.quality_layers
         if not layers:
             QualityLayers(self, layers)  # raises, naming the store
-        lon, lat = as_lonlat(points)
-        check_lonlat(lon, lat)
-        out = {n: np.full((len(lon), *extra), np.nan, np.float32) for n, extra in layers.items()}
-        number = utm_zone_numbers(lon)
-        for num in sorted(set(number.tolist())):
-            reader = self._zones.get(Zone(num))
-            if reader is None:
-                continue
-            sel = np.flatnonzero(number == num)
-            rows, cols = reader.grid.pixel_of(*lonlat_to(reader.zone.epsg, lon[sel], lat[sel]))
+        n, _, routes = self._routed(points)
+        out = {name: np.full((n, *extra), np.nan, np.float32) for name, extra in layers.items()}
+        for reader, sel, rows, cols in routes:
             for name, layer in reader.quality_points(rows, cols, year).items():
                 out[name][sel] = layer
         return out

@@ -68,9 +68,11 @@ class _Window(BackendArray):
     """Lazily indexed (time, band, y, x) int8 or (time, y, x) float32 over a zone window (an
     xarray backend array): indexing reads only the pixels asked for, through the zone reader."""
 
-    def __init__(self, reader: AnyZone, years: list[int], win: Window, depth: int, kind: str) -> None:
+    def __init__(
+        self, reader: AnyZone, years: list[int], win: Window, depth: int, kind: str, planes: tuple[int, ...] = ()
+    ) -> None:
         self.reader, self.years, self.win, self.depth, self.kind = reader, years, win, depth, kind
-        planes = (depth,) if kind == "embeddings" else ()
+        planes = (depth,) if kind == "embeddings" else planes  # a quality layer's months, if any
         self.shape = (len(years), *planes, win.height, win.width)
         self.dtype = np.dtype(np.int8 if kind == "embeddings" else np.float32)
 
@@ -94,6 +96,11 @@ class _Window(BackendArray):
         )
         parts = []
         for t in picks[0]:
+            if self.kind not in ("embeddings", "scales"):  # a quality layer: (y, x) or (y, x, months)
+                layer = self.reader.quality_window(window, self.years[int(t)])[self.kind]
+                block = np.moveaxis(layer, -1, 0)[picks[1]] if layer.ndim == 3 else layer
+                parts.append(block[..., rows - rows.min(), :][..., cols - cols.min()])
+                continue
             q, scales = self.reader.read_quantized(window, self.years[int(t)], self.depth)
             q = np.moveaxis(q, -1, 0)  # the view is (band, y, x), as the store
             block = q[picks[1]] if self.kind == "embeddings" else scales
@@ -110,13 +117,17 @@ def zone_dataset(
     chunk_px: int | None = None,
 ) -> xr.Dataset:
     """A lazy ``xarray.Dataset`` of a zone (or a window of it): ``embeddings`` int8 (time, band, y,
-    x) and ``scales`` float32 (time, y, x) as stored (+inf no data, NaN water), coordinates x/y
-    (pixel centres, EPSG:326NN metres), time (years), band; ``depth`` selects a Matryoshka prefix.
+    x) and ``scales`` float32 (time, y, x) as stored (+inf no data, NaN water or, in the global
+    store, unembedded), the store's quality layers where it has them (float32 (time, y, x), month
+    coverage (time, month, y, x); NaN where a year is not complete), coordinates x/y (pixel
+    centres, EPSG:326NN metres), time (years), band; ``depth`` selects a Matryoshka prefix.
 
     Lazily indexed (nothing is read until values are asked for, and then only those pixels); with
     ``chunk_px`` dask-backed, chunk edges on multiples of ``chunk_px`` in zone pixels (pick a
     multiple of the shard size; a whole zone at 1024 px is ~180 k tasks: select first).
     """
+    if not isinstance(store, StoreReader):
+        store = open_store(store)
     reader = _zone_reader(store, zone)
     _, depth = reader.embeddings(depth)
     h, w = reader.grid.shape
@@ -136,12 +147,18 @@ def zone_dataset(
         kind: xr.Variable(dims, indexing.LazilyIndexedArray(_Window(reader, years, win, depth, kind)), gm)
         for kind, dims in (("embeddings", ("time", "band", "y", "x")), ("scales", ("time", "y", "x")))
     }
+    for name, extra in store.quality_layers.items():
+        dims = ("time", "month", "y", "x") if extra else ("time", "y", "x")
+        variables[name] = xr.Variable(
+            dims, indexing.LazilyIndexedArray(_Window(reader, years, win, 0, name, extra)), gm
+        )
     t = reader.grid.transform
     ds = xr.Dataset(
         variables,
         coords={
             "time": np.asarray(years, np.int32),
             "band": np.arange(depth, dtype=np.int32),
+            **({"month": np.arange(1, 13, dtype=np.int32)} if store.quality_layers else {}),
             "y": t.f + t.e * (np.arange(win.row, win.row + win.height) + 0.5),
             "x": t.c + t.a * (np.arange(win.col, win.col + win.width) + 0.5),
             "spatial_ref": ((), 0, _spatial_ref(reader)),

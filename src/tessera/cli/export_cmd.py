@@ -33,7 +33,7 @@ def sample_command(
     res = open_store(store).sample_points(np.column_stack([lon, lat]), year, depth=depth, quality=quality)
     write_point_table(out, sample_table(table, lon, lat, res.status, res.values, res.quality))
     counts = status_counts(res.status)
-    said = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("valid", "outside"))
+    said = ", ".join(f"{n} {s}" for s, n in counts.items())
     if res.quality is not None:
         said += f"; {radar_free(res.status, res.quality)} of the valid ones radar-free (no S1 observation)"
     console.print(f"wrote [bold]{out}[/]: {len(lon)} points — {said}")
