@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tessera.extras import COMMAND_EXTRAS, PROVIDES, missing_extra
-from tests.tessera_cli import run_tessera
+from tests.tessera_cli import one_line_error, run_tessera
 
 ROOT = Path(__file__).parents[1]
 
@@ -109,3 +109,26 @@ def test_the_reader_install_has_no_model_and_reads_a_store(reader_tessera, store
     assert r.returncode == 0 and (tmp_path / "out.tif").stat().st_size > 0, r.stderr
     r = tessera("embed", str(store.parent / "cube.zarr"), "-c", "tiny-broad", "-s", "again.zarr")
     assert r.returncode == 2 and "pip install 'tessera[model,dask]'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_reader_install_names_what_the_global_store_needs(reader_tessera, official_python, tmp_path):
+    """The published global store's two forms on a plain install: its Icechunk repository needs the
+    icechunk extra, its plain copy's PCodec scales the pcodec one; each said in one line."""
+    made = subprocess.run(
+        [official_python, str(ROOT / "tests/global_store/replica.py"), str(tmp_path / "rep")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ICECHUNK_LOG": "error"},
+    )
+    assert made.returncode == 0, made.stderr[-2000:]
+    python = reader_tessera.parent / "python"
+    for missing in ("icechunk", "pcodec"):
+        assert subprocess.run([python, "-c", f"import {missing}"], capture_output=True).returncode != 0
+    (tmp_path / "pts.csv").write_text("lon,lat\n3.0122,0.0067\n")
+    sample = ["sample", "--year", "2024", "-o", "out.csv"]
+    r = run_tessera(
+        sample[0], str(tmp_path / "rep/dclimate.icechunk"), "pts.csv", *sample[1:], cwd=tmp_path, python=python
+    )
+    one_line_error(r, "pip install 'tessera[icechunk]'")
+    r = run_tessera(sample[0], str(tmp_path / "rep/v1.1-dclimate"), "pts.csv", *sample[1:], cwd=tmp_path, python=python)
+    one_line_error(r, "pip install 'tessera[pcodec]'")

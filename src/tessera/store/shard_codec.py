@@ -65,19 +65,21 @@ def _codec_pipeline(codecs: list[dict], where: str) -> tuple[str, Any, list[tupl
     return ("<" if endian == "little" else ">"), serializer, rest
 
 
-# The package each numcodecs serialiser needs beyond numcodecs, for the error that names it.
-_CODEC_PACKAGES = {"pcodec": "'tessera[pcodec]' (the pcodec package)", "zfpy": "zfpy"}
+# The module each numcodecs serialiser needs beyond numcodecs, and what installs it.
+_CODEC_PACKAGES = {"pcodec": ("pcodec", "'tessera[pcodec]' (the pcodec package)"), "zfpy": ("zfpy", "zfpy")}
 
 
 def _numcodec(codec_id: str, config: dict, where: str) -> Any:
+    import importlib.util
+
     import numcodecs
 
+    module, install = _CODEC_PACKAGES.get(codec_id, (None, None))
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise StoreError(f"{where} is encoded with {codec_id}; reading it needs pip install {install}")
     try:
         return numcodecs.get_codec({"id": codec_id, **config})
-    except (ImportError, ModuleNotFoundError) as exc:
-        package = _CODEC_PACKAGES.get(codec_id, codec_id)
-        raise StoreError(f"{where} is encoded with {codec_id}; reading it needs pip install {package}") from exc
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ImportError, ValueError, TypeError, KeyError) as exc:
         raise StoreError(
             f"{where} uses the numcodecs codec {codec_id!r}, which numcodecs cannot build ({exc})"
         ) from exc
