@@ -5,6 +5,7 @@ client's do not (unembedded, year not complete)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 
@@ -205,8 +206,9 @@ def _upload(folder, prefix: str) -> None:
 
 def test_over_s3_and_http_the_same_vectors(replica, truth, reader312, s3, tmp_path):
     """Both forms from an S3-compatible store (moto's server: the Icechunk repository through
-    Icechunk's own S3 client, the copy through s3fs, listed where it has no consolidated metadata),
-    and the copy served over HTTP by ``tessera serve``: every read equals the local one."""
+    Icechunk's own S3 client, also through the cache; the copy through s3fs, listed where it has no
+    consolidated metadata), and the copy served over HTTP by ``tessera serve``: every read equals
+    the local one."""
     import threading
 
     from tessera.access.serve import make_server
@@ -229,6 +231,14 @@ def test_over_s3_and_http_the_same_vectors(replica, truth, reader312, s3, tmp_pa
     assert np.isfinite(local).any()
     for location in (f"s3://emb/{ICECHUNK}", f"s3://emb/{COPY}", "s3://emb/unlisted", str(replica / COPY)):
         assert np.array_equal(read(location), local, equal_nan=True), location
+    # Through the cache, keyed by the repository's snapshot: filled once, then read from it.
+    os.environ["TESSERA_CACHE"] = str(tmp_path / "cache")
+    try:
+        for _ in range(2):
+            assert np.array_equal(read(f"s3://emb/{ICECHUNK}"), local, equal_nan=True)
+    finally:
+        del os.environ["TESSERA_CACHE"]
+    assert len(list((tmp_path / "cache").glob("*/*/*"))) > 10
     server = make_server(replica / COPY, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
