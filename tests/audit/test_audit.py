@@ -47,7 +47,18 @@ def stores(tmp_path_factory):
 
 def test_a_store_computed_with_torch_gru_is_named(stores, tmp_path):
     root, cube, ckpt = stores
-    done = run_tessera("audit", root / "torch-gru.zarr", "--cube", cube, "-c", ckpt, "--png", tmp_path / "a.png")
+    done = run_tessera(
+        "audit",
+        root / "torch-gru.zarr",
+        "--cube",
+        cube,
+        "-c",
+        ckpt,
+        "--png",
+        tmp_path / "a.png",
+        check=True,
+        in_process=True,
+    )
     said = " ".join(done.stdout.split())
     mean = float(said.split("cosine, mean │ ")[1].split()[0])
     assert mean < 0.999 and "disagrees with the checkpoint" in said
@@ -56,7 +67,7 @@ def test_a_store_computed_with_torch_gru_is_named(stores, tmp_path):
 
 def test_a_faithful_store_agrees_to_the_int8_step(stores):
     root, cube, ckpt = stores
-    done = run_tessera("audit", root / "faithful.zarr", "--cube", cube, "-c", ckpt)
+    done = run_tessera("audit", root / "faithful.zarr", "--cube", cube, "-c", ckpt, check=True, in_process=True)
     said = " ".join(done.stdout.split())
     assert "within one int8 step │ 100.00%" in said and "agrees with the checkpoint" in said
 

@@ -70,7 +70,7 @@ def test_a_registry_part_with_another_schema_is_one_line(tmp_path):
         "2.9,-0.1,6.1,0.6",
         "--registry",
         str(tmp_path / "reg"),
-        check=False,
+        in_process=True,
     )
     one_line_error(done, "another schema")
 
@@ -85,8 +85,10 @@ def test_the_coverage_command_prints_and_draws(replica, tmp_path):
         "2024",
         "--png",
         str(tmp_path / "c.png"),
+        check=True,
+        in_process=True,
     )
     assert "31S" in done.stdout and "4 tiles, 4 embedded" in done.stdout
     assert (tmp_path / "c.png").stat().st_size > 5000
-    done = run_tessera("coverage", str(replica / "v1.1-dclimate"), "--bbox", "2.9,-0.1,6.1,0.6", check=False)
+    done = run_tessera("coverage", str(replica / "v1.1-dclimate"), "--bbox", "2.9,-0.1,6.1,0.6", in_process=True)
     one_line_error(done, "give --year")

@@ -30,9 +30,8 @@ def _labels(replica, truth, tmp_path):
 
 def _fit(replica, labels, out, *extra: str):
     """``tessera heads fit`` of a kNN head (quick to fit) on the copy."""
-    return run_tessera(
-        "heads", "fit", replica / COPY, "--labels", labels, "--year", 2024, "-o", out, "--head", "knn", *extra
-    )
+    args = ("heads", "fit", replica / COPY, "--labels", labels, "--year", 2024, "-o", out, "--head", "knn", *extra)
+    return run_tessera(*args, check=True, in_process=True)
 
 
 def test_the_quality_screen_drops_and_counts(replica, truth, tmp_path):
@@ -66,10 +65,10 @@ def test_a_head_refuses_another_datasets_embeddings(replica, truth, tmp_path):
     (other / "zarr.json").write_text(json.dumps(doc))
     bbox = ",".join(str(v) for v in _bbox_of(region.grid))
     args = ["heads", "predict", str(other), "--year", "2024", "--model", str(tmp_path / "h.skops"), "--bbox", bbox]
-    done = run_tessera(*args, "-o", str(tmp_path / "m.tif"), check=False)
+    done = run_tessera(*args, "-o", str(tmp_path / "m.tif"), in_process=True)
     one_line_error(done, "checkpoint tessera_v1_1_aws_encoder")
     assert "tessera_v1_1_original" in done.stderr + done.stdout
-    done = run_tessera(*args, "-o", str(tmp_path / "m.tif"), "--allow-other-model")
+    done = run_tessera(*args, "-o", str(tmp_path / "m.tif"), "--allow-other-model", check=True, in_process=True)
     assert (tmp_path / "m.tif").exists()
 
 
