@@ -41,9 +41,12 @@ def open_store(location: str | os.PathLike) -> RegionReads:
         identity = ""
     if not is_url(text):
         return StoreReader(source)
-    if not identity:
+
+    def identity_of() -> str:
+        """What names these bytes: the snapshot, or the root metadata as fetched now (asked for only
+        where a cache is in use)."""
         import hashlib
 
-        root = source.get("zarr.json") or b""
-        identity = f"{text} {hashlib.blake2b(root, digest_size=16).hexdigest()}"
-    return StoreReader(cached(source, identity))
+        return identity or f"{text} {hashlib.blake2b(source.get('zarr.json') or b'', digest_size=16).hexdigest()}"
+
+    return StoreReader(cached(source, identity_of))

@@ -22,6 +22,7 @@ import hashlib
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -148,14 +149,14 @@ class CachedSource:
         return got
 
 
-def cached(source: ByteSource, identity: str) -> ByteSource:
-    """``source`` behind the cache ``TESSERA_CACHE`` names, if any; a folder that cannot be
-    written is warned about once and reads go on uncached."""
+def cached(source: ByteSource, identity: Callable[[], str]) -> ByteSource:
+    """``source`` behind the cache ``TESSERA_CACHE`` names, if any (``identity()`` names the
+    store's bytes); a folder that cannot be written is warned about once and reads go on uncached."""
     folder, bound = cache_settings()
     if folder is None:
         return source
     try:
-        wrapped = CachedSource(source, folder, identity, bound)
+        wrapped = CachedSource(source, folder, identity(), bound)
         probe = wrapped.folder / f".probe.{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
