@@ -32,7 +32,7 @@ PY312 ?= $(shell for p in $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 
 	@test -n "$(PY312)" || { echo "reading Icechunk 2 repositories needs Python >= 3.12 (pyenv install 3.12)"; exit 2; }
 	rm -rf .venv-312
 	$(PY312) -m venv .venv-312
-	.venv-312/bin/pip install -q -e ".[icechunk,heads,geotessera,s3]" "icechunk>=2.2" "pytest>=8"
+	.venv-312/bin/pip install -q -e ".[icechunk,heads,viz,s3]" "icechunk>=2.2"
 	touch $@
 
 # A plain `pip install .` (no extras), reinstalled from the tree on every `make test`: the

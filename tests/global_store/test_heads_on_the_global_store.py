@@ -78,3 +78,21 @@ def _bbox_of(grid: Grid) -> tuple[float, float, float, float]:
     b = grid.bounds
     w, s, e, n = transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)
     return w + 1e-5, s + 1e-5, e - 1e-5, n - 1e-5
+
+
+def test_heads_on_the_icechunk_repository_in_python_312(replica, truth, reader312, tmp_path):
+    """The reader and heads need no PyTorch: on Python 3.12 with Icechunk 2 a head fits on the
+    repository and maps it, pixels screened by its quality layers."""
+    path, region, _ = _labels(replica, truth, tmp_path)
+    repo = replica / "dclimate.icechunk"
+    fit = ["heads", "fit", repo, "--labels", path, "--year", 2024, "-o", tmp_path / "h.skops", "--head", "knn"]
+    done = run_tessera(*fit, "--min-s2-obs", "40", check=True, python=reader312)
+    assert "below 40 optical observations" in done.stdout
+    bbox = ",".join(str(v) for v in _bbox_of(region.grid))
+    args = ["heads", "predict", repo, "--year", 2024, "--model", tmp_path / "h.skops", "--bbox", bbox]
+    run_tessera(*args, "-o", tmp_path / "m.tif", check=True, python=reader312)
+    import rasterio
+
+    with rasterio.open(tmp_path / "m.tif") as f:
+        mapped = f.read(1)
+    assert (mapped > 0).mean() > 0.5
