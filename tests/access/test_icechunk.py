@@ -51,3 +51,13 @@ def test_broken_hemisphere_groups_and_repositories_are_named(tmp_path):
     (tmp_path / "bad.icechunk").mkdir()
     with pytest.raises(StoreError, match="cannot open the Icechunk repository"):
         open_store(tmp_path / "bad.icechunk")
+
+
+def test_the_public_repository_is_read_from_aws_whatever_endpoint_is_set(monkeypatch):
+    """An endpoint set for another store (Source Coop's, for the global store's plain copy) must not
+    send reads of the public Icechunk bucket there; other buckets follow it (moto, MinIO)."""
+    from tessera.store.sources import _icechunk_s3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://data.source.coop")
+    assert _icechunk_s3("tessera-embeddings") == {"region": "us-west-2", "anonymous": True}
+    assert _icechunk_s3("my-bucket")["endpoint_url"] == "https://data.source.coop"

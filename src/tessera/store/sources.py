@@ -276,7 +276,13 @@ PUBLIC_BUCKETS = {"tessera-embeddings": "us-west-2"}
 def _icechunk_s3(bucket: str) -> dict[str, Any]:
     """Icechunk's S3 settings as boto's environment gives them: the endpoint (an S3-compatible
     store), the region, and signed reads where credentials exist, else anonymous ones."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    # The public buckets are on AWS itself: an endpoint set for another store (Source Coop's, for the
+    # global store's plain copy) must not redirect them.
+    endpoint = (
+        None
+        if bucket in PUBLIC_BUCKETS
+        else os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    )
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     out: dict[str, Any] = {"region": PUBLIC_BUCKETS.get(bucket, region or "us-east-1")}
     if endpoint:
