@@ -27,12 +27,10 @@ PY312 ?= $(shell for p in $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 
 	touch $@
 
 # tessera's reader and heads on Python >= 3.12 with Icechunk 2 (no PyTorch: the CPU build on these
-# machines' disk is for 3.11), where the published global store's Icechunk repository is read.
-.venv-312/.installed: pyproject.toml
-	@test -n "$(PY312)" || { echo "reading Icechunk 2 repositories needs Python >= 3.12 (pyenv install 3.12)"; exit 2; }
-	rm -rf .venv-312
-	$(PY312) -m venv .venv-312
-	.venv-312/bin/pip install -q -e ".[icechunk,heads,viz,s3]" "icechunk>=2.2"
+# machines' disk is for 3.11), where the published global store's Icechunk repository is read:
+# installed beside the official client, whose environment is that Python with icechunk 2 already.
+.venv-geotessera/.tessera: .venv-geotessera/.installed pyproject.toml
+	.venv-geotessera/bin/pip install -q -e ".[icechunk,heads,viz,s3]" "icechunk>=2.2"
 	touch $@
 
 # A plain `pip install .` (no extras), reinstalled from the tree on every `make test`: the
@@ -47,7 +45,7 @@ quickstart: $(VENV)/.installed
 
 # The interoperability tests run the official client where a Python >= 3.12 exists (CI: always).
 test: $(VENV)/.installed
-	@if [ -n "$(PY312)" ]; then $(MAKE) -s .venv-geotessera/.installed .venv-312/.installed; \
+	@if [ -n "$(PY312)" ]; then $(MAKE) -s .venv-geotessera/.installed .venv-geotessera/.tessera; \
 	else echo "no Python >= 3.12 here: the geotessera 0.11 and Icechunk 2 tests will be skipped"; fi
 	$(MAKE) -s .venv-reader/.installed && .venv-reader/bin/pip install -q . && .venv-reader/bin/pip install -q --no-deps --force-reinstall .
 	$(BIN)/python -m pytest
@@ -62,4 +60,4 @@ test-slow: $(VENV)/.installed
 	$(BIN)/python -m pytest -m slow
 
 clean:
-	rm -rf $(VENV) .venv-geotessera .venv-312 .venv-reader quickstart-out
+	rm -rf $(VENV) .venv-geotessera .venv-reader quickstart-out

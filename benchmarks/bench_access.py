@@ -20,7 +20,7 @@ The official client runs in its own Python ≥ 3.12 environment (``--official-py
 reads a local replica of the published global v1.1 store instead (its Icechunk repository of
 hemisphere groups; ``tests/global_store/replica.py`` with a ``--big`` block of random vectors):
 ``--points`` points and a ``--region`` ² px region, ours (``our_access.py``, in the Python ≥ 3.12
-environment tessera reads Icechunk 2 in: ``--py312``, ``make .venv-312``) vs the official client
+environment tessera reads Icechunk 2 in: ``--py312``, ``make .venv-geotessera/.tessera``) vs the official client
 (targets ≥ 5× and ≥ 2×, values compared bit for bit); then the replica's plain Zarr copy served by
 ``tessera serve`` on 127.0.0.1 through the persistent cache, the same region read cold and warm:
 bytes fetched (target 0 warm) and the cold/warm time ratio (target ≥ 10); the same from moto's S3
@@ -182,7 +182,7 @@ def s3_copy(folder: Path):
 def global_layout(args: argparse.Namespace, work: Path) -> None:
     """The published global store's replica: ours vs the official client, then the cache."""
     from tessera.store.sources import FsspecSource, HttpSource
-    from tests.global_store.conftest import Truth
+    from tests.global_store.truth import Truth
 
     t = time.perf_counter()
     side = max(1024, args.region + 24)
@@ -254,7 +254,7 @@ def global_layout(args: argparse.Namespace, work: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layout", choices=("convention", "global"), default="convention")
-    ap.add_argument("--py312", default=str(HERE.parent / ".venv-312/bin/python"))
+    ap.add_argument("--py312", default=str(HERE.parent / ".venv-geotessera/bin/python"))
     ap.add_argument("--link", default="50,20", help="--layout global: an emulated link, MB/s,round-trip ms")
     ap.add_argument("--size", type=int, default=2048)
     ap.add_argument("--shard", type=int, default=256)

@@ -1,5 +1,5 @@
 """Our side of ``bench_access.py --layout global``: runs where tessera reads Icechunk 2 (Python
-≥ 3.12, ``make .venv-312``), times its own reads and saves what it read for the equality check.
+≥ 3.12, ``make .venv-geotessera/.tessera``), times its own reads and saves what it read for the equality check.
 
     python our_access.py STORE REQUEST.json OUT.npz
 """

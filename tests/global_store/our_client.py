@@ -2,6 +2,9 @@
 what it read, for the tests to compare with the official client's reads.
 
     python our_client.py STORE REQUEST.json OUT.npz
+
+With ``"stores"`` in the request, also the points of each of those stores (``points_{i}_{year}``),
+read one after another in this one process.
 """
 
 import json
@@ -28,6 +31,9 @@ def main(store: str, request: str, out: str) -> None:
         t, z = Affine(*w["transform"]), reader.grid.transform
         win = Window(round((z.f - t.f) / 10), round((t.c - z.c) / 10), *w["shape"])
         res[f"window_{i}"] = reader.read(win, w["year"])
+    for i, other in enumerate(req.get("stores", [])):
+        for year in req["years"]:
+            res[f"points_{i}_{year}"] = open_store(other).sample_points(req["points"], year).values
     for i, (bbox, year) in enumerate(req.get("regions", [])):
         region = ours.read_region(tuple(bbox), year)
         res[f"region_{i}"], res[f"region_t_{i}"] = region.data, np.array(list(region.transform)[:6])

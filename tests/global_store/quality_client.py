@@ -13,7 +13,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from tessera.access import open_store
-from tests.global_store.conftest import Truth
+from tests.global_store.truth import Truth
 
 
 def main(store: str, out: str) -> None:

@@ -221,23 +221,34 @@ def test_over_s3_and_http_the_same_vectors(replica, truth, reader312, s3, tmp_pa
     for folder, prefix in ((replica / ICECHUNK, ICECHUNK), (replica / COPY, COPY), (unlisted, "unlisted")):
         _upload(folder, prefix)
     points, _ = sample_request(truth, np.random.default_rng(8))
-    (tmp_path / "req.json").write_text(json.dumps({"years": [2024], "points": points}))
+    remote = [f"s3://emb/{ICECHUNK}", f"s3://emb/{COPY}", "s3://emb/unlisted", str(replica / COPY)]
 
-    def read(location: str) -> np.ndarray:
-        run_script(reader312, HERE / "our_client.py", location, str(tmp_path / "req.json"), str(tmp_path / "o.npz"))
-        return np.load(tmp_path / "o.npz")["points_2024"]
+    def read(stores: list[str]) -> dict:
+        """The local repository's points, and each of ``stores``'s, read in one process."""
+        request = {"years": [2024], "points": points, "stores": stores}
+        (tmp_path / "req.json").write_text(json.dumps(request))
+        run_script(
+            reader312,
+            HERE / "our_client.py",
+            str(replica / ICECHUNK),
+            str(tmp_path / "req.json"),
+            str(tmp_path / "o.npz"),
+        )
+        return dict(np.load(tmp_path / "o.npz"))
 
-    local = read(str(replica / ICECHUNK))
+    got = read(remote)
+    local = got["points_2024"]
     assert np.isfinite(local).any()
-    for location in (f"s3://emb/{ICECHUNK}", f"s3://emb/{COPY}", "s3://emb/unlisted", str(replica / COPY)):
-        assert np.array_equal(read(location), local, equal_nan=True), location
+    for i, location in enumerate(remote):
+        assert np.array_equal(got[f"points_{i}_2024"], local, equal_nan=True), location
     # Through the cache, keyed by the repository's snapshot: filled once, then read from it.
     os.environ["TESSERA_CACHE"] = str(tmp_path / "cache")
     try:
-        for _ in range(2):
-            assert np.array_equal(read(f"s3://emb/{ICECHUNK}"), local, equal_nan=True)
+        got = read([f"s3://emb/{ICECHUNK}", f"s3://emb/{ICECHUNK}"])
     finally:
         del os.environ["TESSERA_CACHE"]
+    assert np.array_equal(got["points_0_2024"], local, equal_nan=True)
+    assert np.array_equal(got["points_1_2024"], local, equal_nan=True)
     assert len(list((tmp_path / "cache").glob("*/*/*"))) > 10
     server = make_server(replica / COPY, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
