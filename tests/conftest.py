@@ -43,14 +43,22 @@ def official_python() -> str:
     python = os.environ.get("TESSERA_GEOTESSERA_PYTHON") or str(
         Path(__file__).parents[1] / ".venv-geotessera/bin/python"
     )
-    ok = (
-        Path(python).exists()
-        and subprocess.run([python, "-c", "import geotessera.store"], capture_output=True).returncode == 0
+    return interpreter_or_skip(
+        python,
+        "import geotessera.store",
+        f"the official client is not installed at {python}; .ci/run must build it",
+        "geotessera 0.11 environment not built (make .venv-geotessera)",
     )
+
+
+def interpreter_or_skip(python: str, probe: str, in_ci: str, otherwise: str) -> str:
+    """``python`` if it exists and runs ``probe``; else the test fails under CI (which must have
+    built it) with ``in_ci``, and is skipped elsewhere with ``otherwise``."""
+    ok = Path(python).exists() and subprocess.run([python, "-c", probe], capture_output=True).returncode == 0
     if not ok:
         if os.environ.get("CI"):
-            pytest.fail(f"the official client is not installed at {python}; .ci/run must build it")
-        pytest.skip("geotessera 0.11 environment not built (make .venv-geotessera)")
+            pytest.fail(in_ci)
+        pytest.skip(otherwise)
     return python
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import interpreter_or_skip
 from tests.global_store.truth import Truth
 
 HERE = Path(__file__).parent
@@ -37,12 +38,12 @@ def reader312() -> str:
     another)."""
     python = os.environ.get("TESSERA_PY312") or str(ROOT / ".venv-geotessera/bin/python")
     probe = "import icechunk, tessera, sys; sys.exit(int(icechunk.__version__.split('.')[0]) < 2)"
-    ok = Path(python).exists() and subprocess.run([python, "-c", probe], capture_output=True).returncode == 0
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"no Python >= 3.12 with tessera and icechunk 2 at {python}; .ci/run must build it")
-        pytest.skip("tessera is not installed in the Python 3.12 environment (make .venv-geotessera/.tessera)")
-    return python
+    return interpreter_or_skip(
+        python,
+        probe,
+        f"no Python >= 3.12 with tessera and icechunk 2 at {python}; .ci/run must build it",
+        "tessera is not installed in the Python 3.12 environment (make .venv-geotessera/.tessera)",
+    )
 
 
 @pytest.fixture(scope="session")

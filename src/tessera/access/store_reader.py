@@ -197,10 +197,7 @@ class StoreReader(RegionReads):
         first = next(iter(self._zones.values()), None)
         if first is None:
             return {}
-        return {
-            name: tuple(a.spec.shape[i] for i in range(1, len(a.spec.shape)) if i not in a.spec.spatial)
-            for name, a in first.quality.items()
-        }
+        return {name: a.spec.planes for name, a in first.quality.items()}
 
     def sample_quality(self, points: Points, year: int) -> dict[str, np.ndarray]:
         """Each quality layer at points: (N,) or (N, months) float32, NaN where not known."""

@@ -343,7 +343,7 @@ class ZoneReader:
         out: dict[str, np.ndarray] = {}
         t = self.time_index(year)
         for name, array in self.quality.items():
-            extra = tuple(array.spec.shape[i] for i in range(1, len(array.spec.shape)) if i not in array.spec.spatial)
+            extra = array.spec.planes
             layer = np.full((window.height, window.width, *extra), np.nan, np.float32)
             if self.complete(year):
                 layer[...] = array.spec.fill
@@ -364,7 +364,7 @@ class ZoneReader:
         t = self.time_index(year)
         out: dict[str, np.ndarray] = {}
         for name, array in self.quality.items():
-            extra = tuple(array.spec.shape[i] for i in range(1, len(array.spec.shape)) if i not in array.spec.spatial)
+            extra = array.spec.planes
             layer = np.full((len(rows), *extra), np.nan, np.float32)
             if self.complete(year) and len(inside):
                 got = np.full((len(r), *extra), array.spec.fill, np.float32)

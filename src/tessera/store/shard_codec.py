@@ -159,6 +159,11 @@ class ArraySpec:
         return len(self.shape) - 2, len(self.shape) - 1
 
     @property
+    def planes(self) -> tuple[int, ...]:
+        """Sizes of the axes besides time and the two spatial ones (a band or month axis), in order."""
+        return tuple(n for i, n in enumerate(self.shape) if i and i not in self.spatial)
+
+    @property
     def sharded(self) -> bool:
         return self.inner is not None
 
