@@ -137,13 +137,13 @@ def write_audit_png(report: AuditReport, path: str | os.PathLike, title: str = "
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110, layout="constrained")
     im = left.imshow(report.cosine, cmap="viridis", vmin=min(0.99, np.nanmin(report.cosine)), vmax=1.0)
     left.set_title("cosine, store vs re-embedding", fontsize=9)
     left.axis("off")
     fig.colorbar(im, ax=left, fraction=0.046)
     right.hist(report.cosine[np.isfinite(report.cosine)], bins=60, color="tab:blue")
-    right.axvline(COSINE_OK, color="tab:red", ls="--", label=f"{COSINE_OK}")
+    right.axvline(COSINE_OK, color="tab:red", ls="--", label=f"agreement line ({COSINE_OK})")
     right.set_xlabel("per-pixel cosine")
     right.set_ylabel("pixels")
     right.legend(fontsize=8)
