@@ -93,3 +93,17 @@ class HeadFileError(LabelError):
 
 class DatasetMismatchError(HeadFileError):
     """A head fitted on one dataset's embeddings, applied to another's."""
+
+
+class ExploreError(TesseraError, ValueError):
+    """A request the explorer or tile server cannot answer: a tile outside the data, a zoom out of
+    range, a label that covers no pixel, a malformed body."""
+
+
+class ProjectError(ExploreError):
+    """An explorer project folder whose files cannot be used as they are (a label file edited into
+    invalid GeoJSON, settings of another store)."""
+
+
+class NoTileError(ExploreError):
+    """A tile the layer does not have: outside its area, or at a zoom out of its range."""

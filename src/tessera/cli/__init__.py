@@ -9,6 +9,7 @@ from tessera.cli import (  # noqa: F401  (registers the commands)
     coverage_cmd,
     cube_cmd,
     embed_cmd,
+    explore_cmd,
     export_cmd,
     heads_cmd,
     heads_map_cmd,

@@ -1,0 +1,34 @@
+"""Running an app: a socket bound first (so port 0 works and the printed URL is the real one),
+then uvicorn serving it until Ctrl-C."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import Any
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket, host: str) -> str:
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def serve(app_for_port: Callable[[int], Any], sock: socket.socket, announce: Callable[[], None]) -> None:
+    """Serve the app made for the socket's port; ``announce`` runs once it is bound."""
+    import uvicorn
+
+    config = uvicorn.Config(app_for_port(sock.getsockname()[1]), log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    announce()
+    server.run(sockets=[sock])

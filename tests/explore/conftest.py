@@ -1,0 +1,126 @@
+"""A simulated store to explore, with two fields of different classes whose pixels are known, and
+a way to run ``tessera explore`` / ``tessera tiles`` as a user does: a process on a free port."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tessera.cube import write_cube
+from tessera.embed import EmbedConfig, embed_cube
+from tessera.grid import Grid
+from tessera.pretrained import shipped
+from tessera.simulate import SimulationConfig, simulate
+
+
+@dataclass
+class Field:
+    cls: int  # the simulator's class id
+    rows: slice  # a block of pixels wholly inside the field
+    cols: slice
+
+    def corners(self, grid: Grid) -> list[tuple[float, float]]:
+        """lon/lat of the block's corners, inset by a quarter pixel (a polygon covers its pixels' centres)."""
+        from rasterio.warp import transform
+
+        r0, r1, c0, c1 = self.rows.start + 0.25, self.rows.stop - 0.25, self.cols.start + 0.25, self.cols.stop - 0.25
+        xy = [grid.transform * (c, r) for c, r in ((c0, r0), (c1, r0), (c1, r1), (c0, r1))]
+        lons, lats = transform(grid.crs, "EPSG:4326", [p[0] for p in xy], [p[1] for p in xy])
+        return list(zip(lons, lats, strict=True))
+
+    def centre(self, grid: Grid) -> tuple[float, float]:
+        c = self.corners(grid)
+        return float(np.mean([p[0] for p in c])), float(np.mean([p[1] for p in c]))
+
+
+@dataclass
+class Explorable:
+    store: Path
+    grid: Grid
+    classes: np.ndarray
+    fields: list[Field]  # two blocks of different classes
+
+
+def _block(classes: np.ndarray, field_id: np.ndarray, size: int, taken: set[int]) -> Field | None:
+    h, w = classes.shape
+    for r in range(2, h - size - 2, 2):
+        for c in range(2, w - size - 2, 2):
+            ids = field_id[r : r + size, c : c + size]
+            cls = classes[r : r + size, c : c + size]
+            if (ids == ids[0, 0]).all() and (cls == cls[0, 0]).all() and int(cls[0, 0]) not in taken:
+                return Field(int(cls[0, 0]), slice(r, r + size), slice(c, c + size))
+    return None
+
+
+@pytest.fixture(scope="session")
+def explorable(tmp_path_factory) -> Explorable:
+    root = tmp_path_factory.mktemp("explore")
+    scene = simulate(SimulationConfig(height=64, width=64, seed=3, field_px=20))
+    cube = write_cube(root / "cube.zarr", scene.cube)
+    embed_cube(cube, shipped("tiny-broad"), root / "store", EmbedConfig())
+    fields: list[Field] = []
+    for _ in range(2):
+        found = _block(scene.classes, scene.field_id, 8, {f.cls for f in fields})
+        assert found is not None, "the scene has no two 8 px blocks of different classes"
+        fields.append(found)
+    return Explorable(root / "store", scene.grid, scene.classes, fields)
+
+
+class Running:
+    """A ``tessera`` server process and the URL it printed."""
+
+    def __init__(self, args: list[str]) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "300"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tessera", *args, "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            m = re.search(r"(http://127\.0\.0\.1:\d+)(/\?token=(\S+))?", line)
+            if m:
+                self.base, self.token = m.group(1), m.group(3)
+                self.url = m.group(0)
+                return
+        self.stop()
+        raise AssertionError("the server printed no URL:\n" + "".join(self.lines))
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        rest = self.proc.stdout.read() if self.proc.stdout else ""
+        return "".join(self.lines) + (rest or "")
+
+
+@pytest.fixture
+def serve():
+    running: list[Running] = []
+
+    def start(*args: str) -> Running:
+        running.append(Running(list(args)))
+        return running[-1]
+
+    yield start
+    for r in running:
+        r.stop()
