@@ -29,6 +29,7 @@ PROVIDES: dict[str, dict[str, str]] = {
     "pcodec": {"pcodec": "pcodec"},
     "icechunk": {"icechunk": "icechunk", "pcodec": "pcodec"},
     "planetary-computer": {"planetary_computer": "planetary-computer"},
+    "explore": {"starlette": "starlette", "uvicorn": "uvicorn", "morecantile": "morecantile", "PIL": "pillow"},
 }
 
 # What each command needs beyond the reader install: the message names all of it at once, so a
@@ -46,6 +47,8 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "acquire": ("acquire", "dask"),
     "audit": ("model", "heads", "viz", "dask"),
     "simulate": ("simulate",),
+    "explore": ("explore", "heads", "viz"),
+    "tiles": ("explore", "heads", "viz"),
 }
 
 

@@ -88,7 +88,9 @@ def _add_class(drv, name: str) -> None:
     from selenium.webdriver.common.by import By
 
     drv.find_element(By.ID, "class-name").send_keys(name)
-    drv.execute_script("document.getElementById('class-colour').value = arguments[0]", "#%02x%02x%02x" % COLOURS[name])
+    drv.execute_script(
+        "document.getElementById('class-colour').value = arguments[0]", "#{:02x}{:02x}{:02x}".format(*COLOURS[name])
+    )
     n = len(drv.execute_script("return tessera.state.classes"))
     drv.find_element(By.ID, "class-add").click()
     _wait(drv, f"return tessera.state.classes.length > {n}")
@@ -123,7 +125,8 @@ def _only(drv, layer: str) -> None:
         if box.is_selected() != (name == layer):
             box.click()
     drv.execute_script(
-        "const s = document.getElementById('opacity-' + arguments[0]); s.value = 1; s.dispatchEvent(new Event('input'));",
+        "const s = document.getElementById('opacity-' + arguments[0]);"
+        "s.value = 1; s.dispatchEvent(new Event('input'));",
         layer,
     )
     labels = drv.find_element(By.ID, "show-labels")

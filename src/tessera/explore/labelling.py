@@ -56,7 +56,8 @@ def pixel_points(rows: np.ndarray, cols: np.ndarray, grid: Grid) -> dict:
     """Pixel centres as a MultiPoint geometry in lon/lat."""
     from rasterio.warp import transform
 
-    xs, ys = grid.transform * (cols + 0.5, rows + 0.5)
+    t = grid.transform
+    xs, ys = t.a * (cols + 0.5) + t.b * (rows + 0.5) + t.c, t.d * (cols + 0.5) + t.e * (rows + 0.5) + t.f
     lons, lats = transform(grid.crs, WGS84, list(np.atleast_1d(xs)), list(np.atleast_1d(ys)))
     return {"type": "MultiPoint", "coordinates": [[round(a, 7), round(b, 7)] for a, b in zip(lons, lats, strict=True)]}
 

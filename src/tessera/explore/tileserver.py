@@ -24,7 +24,10 @@ SAMPLE_POINTS = 4000
 STORE_ZOOM_OUT = 1  # a zoomed-out tile reads 4^k store pixels per tile pixel: one level only
 
 
-def store_bounds(reader: Any, year: int, bbox: tuple[float, float, float, float] | None) -> tuple[float, ...]:
+BBox4 = tuple[float, float, float, float]
+
+
+def store_bounds(reader: Any, year: int, bbox: BBox4 | None) -> BBox4:
     if bbox is not None:
         return bbox
     boxes = [f["bounds"] for f in reader.footprints() if f.get("year") == year]
@@ -34,7 +37,7 @@ def store_bounds(reader: Any, year: int, bbox: tuple[float, float, float, float]
     return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
 
 
-def _sample(reader: Any, bounds: tuple[float, ...], year: int, seed: int = 0) -> np.ndarray:
+def _sample(reader: Any, bounds: BBox4, year: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     w, s, e, n = bounds
     pts = np.column_stack([rng.uniform(w, e, SAMPLE_POINTS), rng.uniform(s, n, SAMPLE_POINTS)])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +64,10 @@ class Area:
         pick = np.random.default_rng(seed).choice(len(rows), min(n, len(rows)), replace=False)
         return self.data[rows[pick], cols[pick]]
 
-    def chunked(self, fn, dtype, planes: int = 0, fill: float = 0) -> np.ndarray:
+    def chunked(
+        self, fn: Callable[[np.ndarray], np.ndarray], dtype: type, planes: int = 0, fill: float = 0
+    ) -> np.ndarray:
+        """``fn`` applied to the area's embeddings in row chunks: (H, W) or (H, W, planes)."""
         shape = self.grid.shape + ((planes,) if planes else ())
         out = np.full(shape, fill, dtype)
         for r in range(0, self.grid.height, layers.ROWS_PER_CHUNK):
@@ -133,6 +137,11 @@ class Workspace:
             top = max(top, 1.0)
             self._layer(name, vals, _ramp("quality", 0, top), float("nan"), layers.legend_ramp("quality", 0, top))
 
+    def _raster(self, name: str) -> np.ndarray:
+        values = self.layers[name].values
+        assert isinstance(values, AreaValues)
+        return values.data
+
     def tile(self, layer: str, z: int, x: int, y: int, params: dict[str, Any]) -> bytes:
         if layer not in self.layers:
             raise ExploreError(f"no layer {layer!r} yet; the layers now are {', '.join(sorted(self.layers))}")
@@ -153,9 +162,7 @@ class Workspace:
             self.classes.append({"id": cid, "name": name, "colour": colour})
             self._save_settings()
             if "classes" in self.layers:  # new colours: redraw
-                self._layer(
-                    "classes", self.layers["classes"].values.data, self._class_colour(), -1, self._class_legend()
-                )
+                self._layer("classes", self._raster("classes"), self._class_colour(), -1, self._class_legend())
             return self.classes[-1]
 
     def _class(self, cid: Any) -> dict:
@@ -167,10 +174,10 @@ class Workspace:
     def add_label(self, cid: int, geometry: dict, source: str = "drawn", extra: dict | None = None) -> dict:
         with self.lock:
             cls = self._class(cid)
-            feature = {"type": "Feature", "geometry": geometry, "properties": {"class": cls["name"], "source": source}}
+            props: dict[str, Any] = {"class": cls["name"], "source": source}
+            feature = {"type": "Feature", "geometry": geometry, "properties": props}
             check_feature(feature, "the label")
-            n = labelling.feature_pixels(feature, self.area.grid, self.area.valid)
-            feature["properties"].update({"pixels": n, **(extra or {})})
+            props.update(pixels=labelling.feature_pixels(feature, self.area.grid, self.area.valid), **(extra or {}))
             self._push()
             self.project.labels.append(feature)
             self.project.save_labels()
@@ -268,7 +275,9 @@ class Workspace:
             self._save_settings()
             self._apply(fitted)
             self.evaluation = evaluation
-            return self.head_state()
+            state = self.head_state()
+            assert state is not None
+            return state
 
     def _apply(self, fitted: FittedHead) -> None:
         classes, conf = layers.apply_head(fitted.model, self.area.data)
@@ -327,9 +336,7 @@ class Workspace:
         with self.lock:
             if self.fitted is None or "classes" not in self.layers:
                 raise ExploreError("train a head before exporting its map")
-            out = write_map(
-                self.project.path(MAP), self.layers["classes"].values.data, self.area.grid, self.fitted, self.year
-            )
+            out = write_map(self.project.path(MAP), self._raster("classes"), self.area.grid, self.fitted, self.year)
             return out.name
 
     # --- change -------------------------------------------------------------------------------

@@ -1,0 +1,166 @@
+"""Tiles any XYZ client can show: tile maths against morecantile's own, tiles georeferenced to
+the store's pixels (checked at tile pixel centres, as a GIS places them), TileJSON, and
+``tessera tiles`` fetched the way QGIS fetches."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.request
+
+import numpy as np
+import pytest
+
+from tests.explore.live import json_of, png_rgba
+
+QGIS = {"User-Agent": "Mozilla/5.0 QGIS/34000/Linux"}
+
+
+def _tile_centres(z: int, x: int, y: int, px: np.ndarray, py: np.ndarray):
+    """lon/lat of tile pixel centres."""
+    from rasterio.warp import transform
+
+    from tessera.explore.tiles import tile_grid
+
+    g = tile_grid(z, x, y)
+    xs, ys = g.transform * (px + 0.5, py + 0.5)
+    lons, lats = transform("EPSG:3857", "EPSG:4326", list(xs), list(ys))
+    return np.array(lons), np.array(lats)
+
+
+def test_tile_grid_and_zooms_match_the_tile_matrix():
+    import morecantile
+
+    from tessera.errors import NoTileError
+    from tessera.explore.tiles import tile_grid, zoom_range
+
+    tms = morecantile.tms.get("WebMercatorQuad")
+    g = tile_grid(15, 16400, 10800)
+    b = tms.xy_bounds(morecantile.Tile(16400, 10800, 15))
+    assert g.shape == (256, 256) and g.crs == "EPSG:3857"
+    assert np.allclose(
+        [g.bounds.left, g.bounds.bottom, g.bounds.right, g.bounds.top], [b.left, b.bottom, b.right, b.top]
+    )
+    z = zoom_range(52.2)  # 10 m at 52°N spans 16.3 projected m: zoom 14's 9.55 m pixels are the first finer
+    assert z.native == 14 and z.min == 11 and z.max == 18
+    assert zoom_range(0.0).native == 14 and zoom_range(70.0).native == 13
+    with pytest.raises(NoTileError, match="does not exist"):
+        tile_grid(3, 8, 0)
+    with pytest.raises(NoTileError, match="out of range"):
+        z.check(10)
+
+
+def test_cache_is_bounded_and_dropped_per_layer():
+    from tessera.explore.tiles import TileCache
+
+    cache = TileCache(max_bytes=100)
+    for i in range(5):
+        cache.put(("a", 0, i), b"x" * 30)
+    assert cache.get(("a", 0, 0)) is None and cache.get(("a", 0, 4)) == b"x" * 30  # oldest out first
+    cache.put(("b", 0, 0), b"y")
+    cache.drop("a")
+    assert cache.get(("a", 0, 4)) is None and cache.get(("b", 0, 0)) == b"y"
+
+
+def test_explorer_tiles_sit_on_the_store_pixels(explorable, tmp_path):
+    """Every tile pixel shows the PCA colour of the area pixel holding its centre."""
+    from rasterio.warp import transform
+
+    from tessera.access import open_store
+    from tessera.explore.project import Project
+    from tessera.explore.render import render
+    from tessera.explore.session import written_grid
+    from tessera.explore.tiles import tiles_over
+    from tessera.explore.workspace import Workspace
+
+    reader = open_store(explorable.store)
+    ws = Workspace(reader, 2024, written_grid(reader, 2024), Project.open(tmp_path / "p"))
+    layer, area = ws.layers["pca"], ws.area
+    checked = 0
+    for z in (ws.zooms.native, ws.zooms.native + 2):
+        for _, x, y in tiles_over(area.bounds, z):
+            tile = png_rgba(render(layer, z, x, y, {}))
+            py, px = np.mgrid[0:256:7, 0:256:7]
+            lons, lats = _tile_centres(z, x, y, px.ravel(), py.ravel())
+            xs, ys = transform("EPSG:4326", area.grid.crs, list(lons), list(lats))
+            rows, cols = area.grid.pixel_of(xs, ys)
+            inside = (rows >= 0) & (rows < area.grid.height) & (cols >= 0) & (cols < area.grid.width)
+            got = tile[py.ravel(), px.ravel()]
+            assert (got[~inside, 3] == 0).all(), "tile pixels beyond the area must be transparent"
+            if not inside.any():
+                continue
+            want = layer.values.data[rows[inside], cols[inside]]
+            assert (got[inside] == want).all(axis=1).mean() > 0.99
+            checked += int(inside.sum())
+    assert checked > 1000
+
+
+@pytest.fixture(scope="module")
+def saved_heads(explorable, tmp_path_factory):
+    """A logistic head fitted on this store's embeddings, and the same head claiming another model."""
+    from sklearn.linear_model import LogisticRegression
+
+    from tessera.access import open_store
+    from tessera.access.region import read_grid
+    from tessera.explore.session import written_grid
+    from tessera.heads.persist import embedding_model, save_head
+
+    root = tmp_path_factory.mktemp("heads")
+    reader = open_store(explorable.store)
+    grid = written_grid(reader, 2024)
+    emb = read_grid(reader, grid, 2024).data.reshape(-1, 128)
+    y = np.resize(explorable.classes.ravel(), len(emb)) % 3
+    model = LogisticRegression(max_iter=500).fit(emb, y)
+    meta = {"head": "logistic", "task": "classification", "year": 2024, "n_labelled": len(y), "embed_dim": 128}
+    legend = {"legend": {"0": "a", "1": "b", "2": "c"}}
+    ours = save_head(root / "ours.skops", model, {**meta, **legend, "dataset": embedding_model(reader)})
+    other = save_head(root / "other.skops", model, {**meta, **legend, "dataset": {"model": "someone-else/v9"}})
+    return model, ours, other
+
+
+def test_tessera_tiles_serves_a_head_qgis_can_show(explorable, serve, saved_heads):
+    """The XYZ template from TileJSON, tiles fetched with QGIS's user agent: each tile pixel is the
+    head's class (in its legend colour) of the store pixel under its centre."""
+    from tessera.access import open_store
+    from tessera.explore.layers import TAB10, hex_rgb
+    from tessera.explore.tiles import tiles_over
+
+    model, ours, _ = saved_heads
+    server = serve("tiles", str(explorable.store), "--layer", f"head:{ours}")
+    with urllib.request.urlopen(urllib.request.Request(server.base + "/tilejson.json", headers=QGIS)) as r:
+        doc = json_of(r.read())
+    assert doc["tilejson"] == "3.0.0" and doc["scheme"] == "xyz" and doc["minzoom"] < doc["maxzoom"]
+    template = doc["tiles"][0]
+    reader = open_store(explorable.store)
+    z = doc["center"][2]
+    agree = total = 0
+    for _, x, y in tiles_over(tuple(doc["bounds"]), z):
+        url = template.replace("{z}", str(z)).replace("{x}", str(x)).replace("{y}", str(y))
+        with urllib.request.urlopen(urllib.request.Request(url, headers=QGIS)) as r:
+            assert r.headers["Content-Type"] == "image/png"
+            tile = png_rgba(r.read())
+        py, px = np.mgrid[0:256:4, 0:256:4]
+        lons, lats = _tile_centres(z, x, y, px.ravel(), py.ravel())
+        sample = reader.sample_points(np.column_stack([lons, lats]), 2024)
+        ok = sample.status == "valid"
+        got = tile[py.ravel(), px.ravel()]
+        assert (got[~ok, 3] == 0).all()
+        want = np.array([hex_rgb(TAB10[c]) for c in model.predict(sample.values[ok])])
+        agree += int((got[ok, :3] == want).all(axis=1).sum())
+        total += int(ok.sum())
+    assert total > 200 and agree / total > 0.99
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(server.base + f"/{z - 3}/0/0.png")
+    assert err.value.code == 404 and b"out of range" in err.value.read()
+
+
+def test_tiles_refuse_a_head_of_another_model_in_one_line(explorable, saved_heads):
+    _, _, other = saved_heads
+    r = subprocess.run(
+        [sys.executable, "-m", "tessera", "tiles", str(explorable.store), "--layer", f"head:{other}", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "someone-else/v9" in r.stderr and len(r.stderr.strip().splitlines()) == 1
