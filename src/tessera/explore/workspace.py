@@ -69,7 +69,7 @@ class Area:
     ) -> np.ndarray:
         """``fn`` applied to the area's embeddings in row chunks: (H, W) or (H, W, planes)."""
         shape = self.grid.shape + ((planes,) if planes else ())
-        out = np.full(shape, fill, dtype)
+        out: np.ndarray = np.full(shape, fill, dtype)
         for r in range(0, self.grid.height, layers.ROWS_PER_CHUNK):
             out[r : r + layers.ROWS_PER_CHUNK] = fn(self.data[r : r + layers.ROWS_PER_CHUNK])
         return out
