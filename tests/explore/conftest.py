@@ -33,7 +33,7 @@ class Field:
         from rasterio.warp import transform
 
         r0, r1, c0, c1 = self.rows.start + 0.25, self.rows.stop - 0.25, self.cols.start + 0.25, self.cols.stop - 0.25
-        xy = [grid.transform * (c, r) for c, r in ((c0, r0), (c1, r0), (c1, r1), (c0, r1))]
+        xy = [grid.transform @ (c, r) for c, r in ((c0, r0), (c1, r0), (c1, r1), (c0, r1))]
         lons, lats = transform(grid.crs, "EPSG:4326", [p[0] for p in xy], [p[1] for p in xy])
         return list(zip(lons, lats, strict=True))
 

@@ -19,7 +19,7 @@ class Live:
 
         sock = bind(host, 0)
         self.base = url_of(sock, host)
-        config = uvicorn.Config(app_for_port(sock.getsockname()[1]), log_level="warning", lifespan="off")
+        config = uvicorn.Config(app_for_port(sock.getsockname()[1]), log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
         self.thread.start()

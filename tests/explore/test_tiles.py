@@ -23,7 +23,8 @@ def _tile_centres(z: int, x: int, y: int, px: np.ndarray, py: np.ndarray):
     from tessera.explore.tiles import tile_grid
 
     g = tile_grid(z, x, y)
-    xs, ys = g.transform * (px + 0.5, py + 0.5)
+    t = g.transform
+    xs, ys = t.c + (px + 0.5) * t.a, t.f + (py + 0.5) * t.e
     lons, lats = transform("EPSG:3857", "EPSG:4326", list(xs), list(ys))
     return np.array(lons), np.array(lats)
 
@@ -164,3 +165,41 @@ def test_tiles_refuse_a_head_of_another_model_in_one_line(explorable, saved_head
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "someone-else/v9" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_folded_logistic_head_is_the_pipeline():
+    """The explorer applies a logistic head as one affine map: the same classes and probabilities."""
+    from tessera.explore.layers import apply_head, linear_form
+    from tessera.heads import make_head
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((300, 16)).astype(np.float32) * 3 + 1
+    for n_classes in (2, 4):
+        y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 1) * (n_classes - 2)
+        model = make_head("logistic").fit(x, y)
+        assert linear_form(model) is not None
+        emb = x.reshape(15, 20, 16).copy()
+        emb[3, 4] = np.nan
+        classes, conf = apply_head(model, emb)
+        proba = model.predict_proba(x)
+        want = model.classes_[proba.argmax(1)].reshape(15, 20)
+        assert classes[3, 4] == -1 and np.isnan(conf[3, 4])
+        ok = ~np.isnan(emb).any(axis=2)
+        assert (classes[ok] == want[ok]).all()
+        assert np.allclose(conf[ok], proba.max(1).reshape(15, 20)[ok], atol=1e-4)
+    assert linear_form(make_head("knn").fit(x, y)) is None
+
+
+def test_centred_similarity_matches_a_reference():
+    from tessera.explore.layers import centred_norms, centred_similarity
+
+    rng = np.random.default_rng(2)
+    emb = rng.standard_normal((9, 11, 8)).astype(np.float32) + 5
+    emb[0, 0] = np.nan
+    centre, q = emb[1:].reshape(-1, 8).mean(0), emb[4, 4]
+    x = emb.reshape(-1, 8).astype(np.float64) - centre
+    qc = q.astype(np.float64) - centre
+    want = (x @ qc / (np.linalg.norm(x, axis=1) * np.linalg.norm(qc))).reshape(9, 11)
+    for norms in (None, centred_norms(emb, centre)):
+        got = centred_similarity(emb, q, centre, norms)
+        assert np.isnan(got[0, 0]) and np.allclose(got[1:], want[1:], atol=1e-5) and abs(got[4, 4] - 1) < 1e-5

@@ -27,16 +27,34 @@ def burn(features: list[dict], values: list[int], grid: Grid) -> np.ndarray:
     return rasterize(shapes, out_shape=grid.shape, transform=grid.transform, fill=-1, dtype="int32")
 
 
-def feature_pixels(feature: dict, grid: Grid, valid: np.ndarray) -> int:
-    """How many embedded pixels of the area a feature covers; none is refused (a polygon smaller
-    than a pixel or outside the area labels nothing)."""
+def burn_labels(features: list[dict], classes: list[int], grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """(class ids, feature index) per pixel, -1 where no feature: each feature reprojected once."""
+    from rasterio.features import rasterize
+    from rasterio.warp import transform_geom
+
+    if not features:
+        return np.full(grid.shape, -1, np.int32), np.full(grid.shape, -1, np.int32)
+    geoms = [transform_geom(WGS84, grid.crs, f["geometry"]) for f in features]
+    kw = {"out_shape": grid.shape, "transform": grid.transform, "fill": -1, "dtype": "int32"}
+    labels = rasterize(list(zip(geoms, classes, strict=True)), **kw)
+    return labels, rasterize([(g, i) for i, g in enumerate(geoms)], **kw)
+
+
+def feature_mask(feature: dict, grid: Grid, valid: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the embedded pixels of the area a feature covers; none is refused (a polygon
+    smaller than a pixel or outside the area labels nothing)."""
     try:
-        n = int(((burn([feature], [1], grid) == 1) & valid).sum())
+        mask = (burn([feature], [1], grid) == 1) & valid
     except (ValueError, TypeError, KeyError) as exc:
         raise ExploreError(f"the geometry cannot be placed on the map ({exc}); draw it again") from exc
-    if n == 0:
+    if not mask.any():
         raise ExploreError("that label covers no embedded pixel of the area; draw it over the map's data")
-    return n
+    return mask
+
+
+def feature_pixels(feature: dict, grid: Grid, valid: np.ndarray) -> int:
+    """How many embedded pixels of the area a feature covers (``feature_mask``)."""
+    return int(feature_mask(feature, grid, valid).sum())
 
 
 def mask_feature(mask: np.ndarray, grid: Grid) -> dict:

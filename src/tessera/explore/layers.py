@@ -110,21 +110,52 @@ class PcaBasis:
         return out.reshape(h, w, 4)
 
 
-def centred_similarity(emb: np.ndarray, query: np.ndarray, centre: np.ndarray) -> np.ndarray:
+def centred_norms(emb: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """(H, W) float32 ‖x − centre‖ of (H, W, D) embeddings, in row chunks; NaN where none."""
+    out = np.empty(emb.shape[:2], np.float32)
+    c = centre.astype(np.float32)
+    for r in range(0, emb.shape[0], ROWS_PER_CHUNK):
+        out[r : r + ROWS_PER_CHUNK] = np.linalg.norm(emb[r : r + ROWS_PER_CHUNK] - c, axis=2)
+    return out
+
+
+def centred_similarity(
+    emb: np.ndarray, query: np.ndarray, centre: np.ndarray, norms: np.ndarray | None = None
+) -> np.ndarray:
     """(H, W) cosine similarity of (H, W, D) ``emb`` and ``query``, both less ``centre``; NaN where
-    a pixel has no embedding. Computed in row chunks (no (H, W, D) temporary)."""
+    a pixel has no embedding. ``norms`` (``centred_norms``, kept by a caller that asks often) make
+    it one matrix–vector product: (x − c)·q̂ = x·q̂ − c·q̂."""
     q = np.asarray(query, np.float32) - centre.astype(np.float32)
     qn = float(np.linalg.norm(q))
     if not np.isfinite(qn) or qn == 0:
         raise ExploreError("the query has no embedding (or is the area's mean); pick an embedded place")
     q /= qn
-    out = np.empty(emb.shape[:2], np.float32)
-    c = centre.astype(np.float32)
-    for r in range(0, emb.shape[0], ROWS_PER_CHUNK):
-        x = emb[r : r + ROWS_PER_CHUNK] - c
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[r : r + ROWS_PER_CHUNK] = (x @ q) / np.linalg.norm(x, axis=2)
-    return out
+    if norms is None:
+        norms = centred_norms(emb, centre)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((emb @ q - float(centre.astype(np.float32) @ q)) / norms).astype(np.float32)
+
+
+def linear_form(model: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """A standardise → logistic pipeline (the ``logistic`` head) as one affine map of the raw
+    embedding to class logits, ``x @ W + b``: one matrix product per chunk instead of a scaled copy
+    of it. None for any other model."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if not isinstance(model, Pipeline) or len(model.steps) != 2:
+        return None
+    scaler, lr = model.steps[0][1], model.steps[1][1]
+    if not isinstance(scaler, StandardScaler) or not isinstance(lr, LogisticRegression):
+        return None
+    mean = scaler.mean_ if scaler.with_mean else np.zeros(lr.coef_.shape[1])
+    scale = scaler.scale_ if scaler.with_std else np.ones(lr.coef_.shape[1])
+    coef = lr.coef_ / scale  # (C or 1, D)
+    bias = lr.intercept_ - coef @ mean
+    if coef.shape[0] == 1:  # binary: sklearn's probability is the sigmoid of one logit, softmax of (0, it)
+        coef, bias = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, bias[0]])
+    return coef.T.astype(np.float32), bias.astype(np.float32)
 
 
 def apply_head(model: Any, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,15 +165,24 @@ def apply_head(model: Any, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     classes = np.full((h, w), -1, np.int32)
     conf = np.full((h, w), np.nan, np.float32)
     labels = np.asarray(model.classes_)
+    linear = linear_form(model)
     for r in range(0, h, ROWS_PER_CHUNK):
-        flat = emb[r : r + ROWS_PER_CHUNK].reshape(-1, d)
-        ok = ~np.isnan(flat).any(axis=1)
-        if not ok.any():
+        block = emb[r : r + ROWS_PER_CHUNK]
+        c, p = classes[r : r + ROWS_PER_CHUNK], conf[r : r + ROWS_PER_CHUNK]
+        if linear is not None:
+            logits = block @ linear[0] + linear[1]  # (rows, W, C); NaN rows stay NaN
+            ok = ~np.isnan(logits[..., 0])
+            top = logits.argmax(axis=-1)
+            with np.errstate(over="ignore", invalid="ignore"):
+                spread = np.exp(logits - np.take_along_axis(logits, top[..., None], -1)).sum(axis=-1)
+            c[ok], p[ok] = labels[top[ok]], 1.0 / spread[ok]
             continue
-        proba = model.predict_proba(flat[ok])
-        c, p = classes[r : r + ROWS_PER_CHUNK].reshape(-1), conf[r : r + ROWS_PER_CHUNK].reshape(-1)
-        c[ok] = labels[proba.argmax(axis=1)]
-        p[ok] = proba.max(axis=1)
+        flat = block.reshape(-1, d)
+        ok = ~np.isnan(flat).any(axis=1)
+        if ok.any():
+            proba = model.predict_proba(flat[ok])
+            c.reshape(-1)[ok] = labels[proba.argmax(axis=1)]
+            p.reshape(-1)[ok] = proba.max(axis=1)
     return classes, conf
 
 

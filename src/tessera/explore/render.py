@@ -97,7 +97,7 @@ class AreaValues:
             return None
         rows, cols = win
         step = max(1, math.floor(tile.resolution[0] / self.grid.resolution[0] / 1.5))
-        t = self.grid.transform * Affine.translation(cols.start, rows.start) * Affine.scale(step)
+        t = self.grid.transform @ Affine.translation(cols.start, rows.start) @ Affine.scale(step)
         sub = self.data[rows.start : rows.stop : step, cols.start : cols.stop : step]
         return np.ascontiguousarray(sub), Grid(self.grid.crs, t, sub.shape[0], sub.shape[1])
 

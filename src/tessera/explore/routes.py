@@ -11,8 +11,25 @@ from tessera.explore.tileserver import TileService
 from tessera.explore.workspace import Workspace
 
 
-def explorer_app(ws: Workspace, guard: Guard) -> Any:
+def _starlette(routes: list) -> Any:
+    """An app whose worker threads (tiles and API calls run there) are sized from the cores this
+    process may use: more would only queue behind each other and thrash the caches."""
+    import contextlib
+
+    import anyio.to_thread
     from starlette.applications import Starlette
+
+    from tessera.cpus import cores_for_work
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 2 * cores_for_work() + 2
+        yield
+
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def explorer_app(ws: Workspace, guard: Guard) -> Any:
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import FileResponse, HTMLResponse, JSONResponse
     from starlette.routing import Route
@@ -77,12 +94,11 @@ def explorer_app(ws: Workspace, guard: Guard) -> Any:
         *(Route(f"/api/{name}", guarded(guard, h), methods=["POST"]) for name, h in api.items()),
         Route("/static/{path:path}", guarded(guard, static)),
     ]
-    return Starlette(routes=routes)
+    return _starlette(routes)
 
 
 def tiles_app(service: TileService, guard: Guard) -> Any:
     """``tessera tiles``: ``/{z}/{x}/{y}.png`` and ``/tilejson.json`` of one layer."""
-    from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse
     from starlette.routing import Route
@@ -100,4 +116,4 @@ def tiles_app(service: TileService, guard: Guard) -> Any:
         Route("/tilejson.json", guarded(guard, document)),
         Route("/", guarded(guard, document)),
     ]
-    return Starlette(routes=routes)
+    return _starlette(routes)

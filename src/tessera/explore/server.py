@@ -28,7 +28,7 @@ def serve(app_for_port: Callable[[int], Any], sock: socket.socket, announce: Cal
     """Serve the app made for the socket's port; ``announce`` runs once it is bound."""
     import uvicorn
 
-    config = uvicorn.Config(app_for_port(sock.getsockname()[1]), log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(app_for_port(sock.getsockname()[1]), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     announce()
     server.run(sockets=[sock])

@@ -4,6 +4,7 @@ k-fold over the label features), with the confusion matrix."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,23 @@ class Evaluation:
     features_per_class: dict[int, int]
     pixels: int
     note: str
+
+
+def warm_up() -> threading.Thread:
+    """Import what the first training needs (scikit-learn's models, skops), on a thread while the
+    user draws: those imports take seconds, which the first click would otherwise wait for."""
+
+    def imports() -> None:
+        import sklearn.cluster
+        import sklearn.ensemble
+        import sklearn.linear_model
+        import sklearn.model_selection
+        import sklearn.neighbors  # noqa: F401
+        import skops.io  # noqa: F401
+
+    thread = threading.Thread(target=imports, name="tessera-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def held_out(region: LabelledRegion, head: str) -> Evaluation:

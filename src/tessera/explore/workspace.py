@@ -39,6 +39,7 @@ class Area:
     data: np.ndarray  # (H, W, D) float32, NaN = no embedding
     valid: np.ndarray  # (H, W) bool
     centre: np.ndarray  # (D,) mean embedding: similarity is measured about it
+    norms: np.ndarray  # (H, W) ‖x − centre‖, so that a query is one matrix–vector product
     bounds: tuple[float, float, float, float]  # lon/lat
 
     @classmethod
@@ -57,7 +58,8 @@ class Area:
             centre += block.sum(axis=0, dtype=np.float64)
         centre /= valid.sum()
         b = grid.bounds
-        return cls(grid, data, valid, centre, transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top))
+        lonlat = transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)
+        return cls(grid, data, valid, centre, layers.centred_norms(data, centre), lonlat)
 
     def sample(self, n: int = 20_000, seed: int = 0) -> np.ndarray:
         rows, cols = np.nonzero(self.valid)
@@ -106,6 +108,7 @@ class Workspace:
         self.evaluation: training.Evaluation | None = None
         self.clusters: labelling.Clusters | None = None
         self.classes: list[dict] = list(project.settings.get("classes", []))
+        self.warming = training.warm_up()
         basis = layers.PcaBasis.fit(self.area.sample())
         pca_legend = [{"label": "principal components 1, 2, 3 as red, green, blue"}]
         self._layer("pca", self.area.chunked(basis.rgba, np.uint8, 4), lambda v, p: v, 0, pca_legend)
@@ -200,10 +203,18 @@ class Workspace:
         if not feats:
             raise ExploreError("there are no labels yet; draw points or polygons of two classes")
         grid = self.area.grid
-        labels = labelling.burn(feats, [names[f["properties"]["class"]] for f in feats], grid)
-        groups = labelling.burn(feats, list(range(len(feats))), grid)
+        labels, groups = labelling.burn_labels(feats, [names[f["properties"]["class"]] for f in feats], grid)
         legend = {c["id"]: c["name"] for c in self.classes}
-        return LabelledRegion(grid, self.area.data, labels, legend, groups=groups.astype(np.int64))
+        # Only the labelled pixels, as one row: pixel heads need nothing else, and every pass over
+        # the region (the NaN checks of each fit and fold) then costs the labels, not the area.
+        rows, cols = np.nonzero((labels >= 0) & self.area.valid)
+        if not len(rows):
+            raise ExploreError("no label covers an embedded pixel; draw labels over the map's data")
+        row = Grid(grid.crs, grid.transform, 1, len(rows))
+        emb = self.area.data[rows, cols][None]
+        return LabelledRegion(
+            row, emb, labels[rows, cols][None], legend, groups=groups[rows, cols][None].astype(np.int64)
+        )
 
     # --- similarity ---------------------------------------------------------------------------
 
@@ -212,14 +223,14 @@ class Workspace:
         feature = check_feature(
             {"type": "Feature", "geometry": geometry, "properties": {"class": "query"}}, "the query"
         )
-        labelling.feature_pixels(feature, self.area.grid, self.area.valid)
-        inside = (labelling.burn([feature], [1], self.area.grid) == 1) & self.area.valid
+        inside = labelling.feature_mask(feature, self.area.grid, self.area.valid)
         q = self.area.data[inside].mean(axis=0)
-        sim = centred = layers.centred_similarity(self.area.data, q, self.area.centre)
+        sim = layers.centred_similarity(self.area.data, q, self.area.centre, self.area.norms)
+        # The page counts pixels above its slider from these bins: bin i holds [-1 + i/100, -1 + (i+1)/100).
+        bins = np.clip(np.floor((sim[self.area.valid] + 1) * (HIST_BINS / 2)), 0, HIST_BINS - 1).astype(np.int64)
         with self.lock:
-            self.similarity = centred
-            counts, _ = np.histogram(sim[self.area.valid], bins=HIST_BINS, range=(-1, 1))
-            self.hist = counts.tolist()
+            self.similarity = sim
+            self.hist = np.bincount(bins, minlength=HIST_BINS).tolist()
             self._layer("similar", sim, _similar_colour, float("nan"), layers.legend_ramp("similar", 0.0, 1.0))
             self.project.settings["query"] = geometry
             self._save_settings()
