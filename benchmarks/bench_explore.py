@@ -82,10 +82,11 @@ def main() -> None:
     from tessera.explore.app import Guard
     from tessera.explore.routes import explorer_app, tiles_app
     from tessera.explore.session import open_workspace
-    from tessera.explore.tiles import tiles_over
+    from tessera.explore.tiles import quiet_warp_warnings, tiles_over
     from tessera.explore.tileserver import tile_service
     from tests.explore.live import Live
 
+    quiet_warp_warnings()  # as the server does
     work = Path(tempfile.mkdtemp(prefix="bench-explore-"))
     t = time.perf_counter()
     win = build_store(work / "store", args.size, args.shard)

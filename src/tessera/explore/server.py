@@ -28,6 +28,9 @@ def serve(app_for_port: Callable[[int], Any], sock: socket.socket, announce: Cal
     """Serve the app made for the socket's port; ``announce`` runs once it is bound."""
     import uvicorn
 
+    from tessera.explore.tiles import quiet_warp_warnings
+
+    quiet_warp_warnings()
     config = uvicorn.Config(app_for_port(sock.getsockname()[1]), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     announce()

@@ -96,30 +96,35 @@ def source_window(src: Grid, dst: Grid, margin: int = 2) -> tuple[slice, slice] 
 def warp(values: np.ndarray, src: Grid, dst: Grid, nodata: float) -> np.ndarray:
     """(h, w) or (h, w, C) ``values`` on ``src`` → the same on ``dst`` (nearest neighbour; ``nodata``
     where ``src`` does not reach)."""
-    import warnings
-
-    from rasterio.errors import NotGeoreferencedWarning
     from rasterio.warp import Resampling, reproject
 
     planes = values[..., None] if values.ndim == 2 else values
     out = np.full((planes.shape[2], dst.height, dst.width), nodata, planes.dtype)
-    with warnings.catch_warnings():
-        # rasterio says this of an internal dataset when a tile reaches far beyond a small source;
-        # both transforms are given, and the tests check such edge tiles pixel by pixel.
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        reproject(
-            np.ascontiguousarray(planes.transpose(2, 0, 1)),
-            out,
-            src_transform=src.transform,
-            src_crs=src.crs,
-            src_nodata=nodata,
-            dst_transform=dst.transform,
-            dst_crs=dst.crs,
-            dst_nodata=nodata,
-            resampling=Resampling.nearest,
-        )
+    reproject(
+        np.ascontiguousarray(planes.transpose(2, 0, 1)),
+        out,
+        src_transform=src.transform,
+        src_crs=src.crs,
+        src_nodata=nodata,
+        dst_transform=dst.transform,
+        dst_crs=dst.crs,
+        dst_nodata=nodata,
+        resampling=Resampling.nearest,
+    )
     out = out.transpose(1, 2, 0)
     return out[..., 0] if values.ndim == 2 else out
+
+
+def quiet_warp_warnings() -> None:
+    """Silence, for the process that serves tiles, rasterio's "no geotransform" warning about the
+    in-memory dataset it makes when a tile reaches far beyond a small source: both transforms are
+    given (the tests check such edge tiles pixel by pixel). A process-wide filter, because
+    ``warnings.catch_warnings`` is not thread-safe and tiles are made on many threads."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    warnings.filterwarnings("ignore", "Dataset has no geotransform", NotGeoreferencedWarning)
 
 
 def encode_png(rgba: np.ndarray) -> bytes:
