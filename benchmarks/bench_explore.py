@@ -137,7 +137,8 @@ def main() -> None:
     t = time.perf_counter()
     ws.warming.join()  # scikit-learn and skops imported on a thread while a user would be drawing
     print(f"(the first training's imports: {time.perf_counter() - t:.1f} s more after opening, on a thread)")
-    view = [
+    mid = all_tiles[len(all_tiles) // 2]
+    view = [(z, x, y) for z, x, y in all_tiles if abs(x - mid[1]) <= 3 and abs(y - mid[2]) <= 2]  # ≥ a 1280 × 800 view
         (z, x, y)
         for z, x, y in all_tiles
         if abs(x - all_tiles[len(all_tiles) // 2][1]) < 3 and abs(y - all_tiles[len(all_tiles) // 2][2]) < 2

@@ -207,3 +207,21 @@ def test_label_train_map_restart_offline(explorable, serve, browser, tmp_path):
         assert np.abs(np.array(_pixel(image, browser, *fld.centre(explorable.grid))) - COLOURS[name]).sum() < 40
     browser.execute_script("tessera.map.setZoom(tessera.map.getZoom())")
     (ARTIFACTS / "explore-restored.png").write_bytes(browser.get_screenshot_as_png())
+
+
+def test_a_web_map_shows_its_layers_without_a_cdn(browser, tmp_path):
+    """``--html`` maps inline Leaflet: offline, the overlays draw; only the base map asks a host."""
+    from affine import Affine
+
+    from tessera.grid import Grid
+    from tessera.viz.geo import web_map
+
+    grid = Grid("EPSG:32631", Affine(10, 0, 300000, 0, -10, 5790000), 32, 32)
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 255
+    html = web_map(tmp_path / "map.html", grid, {"red": rgba})
+    assert "cdn.jsdelivr" not in html.read_text() and "<script src=" not in html.read_text()
+    browser.get(html.as_uri())
+    _wait(browser, "return typeof L !== 'undefined' && document.querySelectorAll('.leaflet-image-layer').length > 0")
+    assert browser.execute_script("return document.querySelector('.leaflet-image-layer').complete")
+    assert _hosts(browser) <= {"tile.openstreetmap.org", ""}, _hosts(browser)

@@ -9,6 +9,7 @@ from tessera.explore.app import STATIC, Guard, body, field, guarded, png, tile_c
 from tessera.explore.tiles import tilejson
 from tessera.explore.tileserver import TileService
 from tessera.explore.workspace import Workspace
+from tessera.viz.geo import LEAFLET
 
 
 def _starlette(routes: list) -> Any:
@@ -42,8 +43,10 @@ def explorer_app(ws: Workspace, guard: Guard) -> Any:
         return response
 
     async def static(request):
-        path = (STATIC / request.path_params["path"]).resolve()
-        if not path.is_relative_to(STATIC.resolve()) or not path.is_file():
+        name = request.path_params["path"]
+        root = LEAFLET if name.startswith("vendor/leaflet/") else STATIC
+        path = (root / name.removeprefix("vendor/leaflet/")).resolve()
+        if not path.is_relative_to(root.resolve()) or not path.is_file():
             return JSONResponse({"error": "no such file"}, status_code=404)
         return FileResponse(path)
 

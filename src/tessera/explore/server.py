@@ -25,7 +25,8 @@ def url_of(sock: socket.socket, host: str) -> str:
 
 
 def serve(app_for_port: Callable[[int], Any], sock: socket.socket, announce: Callable[[], None]) -> None:
-    """Serve the app made for the socket's port; ``announce`` runs once it is bound."""
+    """Serve the app made for the socket's port until Ctrl-C (or SIGTERM), the way such a server
+    is stopped: not an interruption. ``announce`` runs once it is bound."""
     import uvicorn
 
     from tessera.explore.tiles import quiet_warp_warnings
@@ -34,4 +35,7 @@ def serve(app_for_port: Callable[[int], Any], sock: socket.socket, announce: Cal
     config = uvicorn.Config(app_for_port(sock.getsockname()[1]), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     announce()
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down gracefully, then raises the signal again
+        pass

@@ -81,6 +81,7 @@ def run_explorer(ws: Workspace, host: str, port: int, open_browser: bool, say: C
             webbrowser.open(url)
 
     serve(lambda _port: explorer_app(ws, guard), sock, announce)
+    say(f"stopped; everything is in {ws.project.folder}")
 
 
 def run_tiles(
@@ -114,3 +115,4 @@ def run_tiles(
         say("QGIS: Browser panel → XYZ Tiles → New Connection → paste the XYZ URL; Ctrl-C to stop")
 
     serve(lambda _port: tiles_app(service, guard), sock, announce)
+    say("stopped")

@@ -93,6 +93,10 @@ def _png_uri(rgba: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+#: Leaflet 1.9.4 from npm, vendored with its licence (``SOURCE.md``): the explorer serves it, web maps inline it.
+LEAFLET = Path(__file__).parent / "leaflet"
+
+
 def web_map(
     path: str | os.PathLike,
     grid: Grid,
@@ -101,12 +105,18 @@ def web_map(
     vmax: int | None = None,
 ) -> Path:
     """One HTML file with an OpenStreetMap base and each (H, W, 4) uint8 layer inlined as PNG,
-    switchable in a layer control. Leaflet itself is loaded from its CDN by the browser."""
+    switchable in a layer control. Leaflet is inlined too (the copy vendored in ``viz/leaflet``),
+    and folium's CDN scripts left out: the layers show offline; only the base map needs a network."""
     import folium
 
     if not layers:
         raise ValueError("web_map needs at least one layer")
     m = folium.Map(tiles="OpenStreetMap", control_scale=True)
+    m.default_js, m.default_css = [], []  # jQuery, Bootstrap, markers from CDNs: nothing here uses them
+    inline = (
+        f"<style>{(LEAFLET / 'leaflet.css').read_text()}</style><script>{(LEAFLET / 'leaflet.js').read_text()}</script>"
+    )
+    m.get_root().header.add_child(folium.Element(inline))  # type: ignore[attr-defined]  # a Figure's header
     for name, rgba in layers.items():
         img, bounds = _to_web_mercator(rgba, grid)  # every layer is on ``grid``: the same bounds
         folium.raster_layers.ImageOverlay(
