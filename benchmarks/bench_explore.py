@@ -138,11 +138,7 @@ def main() -> None:
     ws.warming.join()  # scikit-learn and skops imported on a thread while a user would be drawing
     print(f"(the first training's imports: {time.perf_counter() - t:.1f} s more after opening, on a thread)")
     mid = all_tiles[len(all_tiles) // 2]
-    view = [(z, x, y) for z, x, y in all_tiles if abs(x - mid[1]) <= 3 and abs(y - mid[2]) <= 2]  # ≥ a 1280 × 800 view
-        (z, x, y)
-        for z, x, y in all_tiles
-        if abs(x - all_tiles[len(all_tiles) // 2][1]) < 3 and abs(y - all_tiles[len(all_tiles) // 2][2]) < 2
-    ]
+    view = [(z, x, y) for z, x, y in all_tiles if abs(x - mid[1]) <= 3 and abs(y - mid[2]) <= 2]  # ≥ 1280 × 800 px
     t = time.perf_counter()
     status, _ = fetch(f"{live.base}/api/train", {"head": "logistic"}, guard.token)
     fitted = time.perf_counter() - t

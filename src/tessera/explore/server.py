@@ -3,6 +3,7 @@ then uvicorn serving it until Ctrl-C."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +36,5 @@ def serve(app_for_port: Callable[[int], Any], sock: socket.socket, announce: Cal
     config = uvicorn.Config(app_for_port(sock.getsockname()[1]), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     announce()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn shuts down gracefully, then re-raises the signal
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn shuts down gracefully, then raises the signal again
-        pass
