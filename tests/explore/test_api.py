@@ -121,10 +121,13 @@ def test_a_failure_inside_is_500_with_one_line(explorer, monkeypatch):
 
 
 def test_label_expand_suggest_train_export_and_reopen(explorer, explorable, tmp_path):
+    from tessera.access.base import STATUSES
     from tessera.heads.persist import load_head
 
     live = explorer()
     ws, project = live.ws, live.ws.project.folder
+    coverage = [e["label"] for e in ws.layers["coverage"].legend]
+    assert "valid" in coverage and set(coverage) <= set(STATUSES)
     _two_classes(live, explorable)
     lon, lat = explorable.fields[1].centre(explorable.grid)
     status, body, _ = live.api("query", {"geometry": {"type": "Point", "coordinates": [lon, lat]}})

@@ -282,3 +282,30 @@ def test_the_xarray_view_has_the_quality_layers(replica, truth):
     assert np.array_equal(np.moveaxis(dequantized(ds).values, 0, -1), region.data, equal_nan=True)
     assert np.array_equal(ds.s2_obs_count.values, region.quality["s2_obs_count"])
     assert np.array_equal(np.moveaxis(ds.s1_asc_month_covered.values, 0, -1), region.quality["s1_asc_month_covered"])
+
+
+@pytest.mark.parametrize("where", ["seam", "beyond a block"])
+def test_statuses_over_a_grid_are_those_of_point_reads(replica, truth, where):
+    """``grid_status`` (from the scales alone) says of every pixel what a point read there says:
+    across the zone seam, and over a box reaching past the written blocks (unembedded, outside)."""
+    from pyproj import Transformer
+
+    from tessera.access.base import STATUSES
+    from tessera.access.region import target_grid
+
+    store = open_store(replica / COPY)
+    if where == "seam":
+        bbox = (5.96, 0.4845, 6.04, 0.4885)
+    else:
+        corners = truth.lonlat(0, np.array([0, 0, 60]), np.array([0, 60, 0]))
+        (w, s), (e, n) = corners.min(axis=0) - 0.002, corners.max(axis=0) + 0.002
+        bbox = (w, s, e, n)
+    grid = target_grid(bbox)
+    codes = store.grid_status(grid, 2024)
+    rows, cols = np.mgrid[0 : grid.height, 0 : grid.width]
+    t = grid.transform
+    x, y = t.c + (cols.ravel() + 0.5) * t.a, t.f + (rows.ravel() + 0.5) * t.e
+    lon, lat = Transformer.from_crs(grid.crs, 4326, always_xy=True).transform(x, y)
+    points = store.sample_points(np.column_stack([lon, lat]), 2024)
+    assert np.array([STATUSES[c] for c in codes.ravel()]).tolist() == points.status.tolist()
+    assert len(set(points.status.tolist())) >= 2

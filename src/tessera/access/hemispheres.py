@@ -166,6 +166,18 @@ class HemisphereZone:
                 out[name][at.row : at.row + at.height, at.col : at.col + at.width] = layer
         return out
 
+    def status_window(self, window: Window, year: int) -> np.ndarray:
+        """Statuses over a window (``ZoneReader.status_window``); ``outside`` where no group reaches."""
+        from tessera.access.base import STATUSES
+
+        out = np.full((window.height, window.width), STATUSES.index(OUTSIDE), np.float32)
+        for part in self.parts:
+            found = part.window(window)
+            if found is not None:
+                own, at = found
+                out[at.row : at.row + at.height, at.col : at.col + at.width] = part.reader.status_window(own, year)
+        return out
+
     def quality_points(self, rows: np.ndarray, cols: np.ndarray, year: int) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for part in self.parts:

@@ -216,6 +216,12 @@ class StoreReader(RegionReads):
         """Each quality layer on ``grid``, mosaicked as the embeddings are."""
         return QualityLayers(self, self.quality_layers).region(grid, year)
 
+    def grid_status(self, grid: Grid, year: int) -> np.ndarray:
+        """(H, W) uint8 index into ``STATUSES`` of every pixel of ``grid``, from the scales alone."""
+        from tessera.access.status_grid import grid_status
+
+        return grid_status(self, grid, year)
+
     def footprints(self) -> list[dict]:
         """Written blocks as lon/lat boxes (year, zone, bounds W,S,E,N), from a local store's fill
         records — for coverage plots."""

@@ -355,6 +355,21 @@ class ZoneReader:
             out[name] = layer
         return out
 
+    def status_window(self, window: Window, year: int) -> np.ndarray:
+        """(h, w) of ``STATUSES`` indices over a window, from the scales alone (no embedding chunk
+        is read): valid, this store's NaN meaning, no data; incomplete where the year is."""
+        from tessera.access.base import STATUSES
+
+        if not self.complete(year):
+            return np.full((window.height, window.width), STATUSES.index(INCOMPLETE), np.float32)
+        t, r0, c0, h, w = self.time_index(year), window.row, window.col, window.height, window.width
+        scales = np.full((h, w), self.scales.spec.fill, np.float32)  # an unwritten chunk holds the fill
+        for (cy, cx), block in self.scales.fetch(t, window_chunks(r0, c0, h, w, self.scales.chunk), self.pool).items():
+            sl, bl = self._slices(cy, cx, self.scales.chunk, window)
+            scales[sl] = block[0][bl]
+        codes = np.where(np.isnan(scales), STATUSES.index(self.nan_status), STATUSES.index(NODATA))
+        return np.where(np.isfinite(scales), STATUSES.index(VALID), codes).astype(np.float32)
+
     def quality_points(self, rows: np.ndarray, cols: np.ndarray, year: int) -> dict[str, np.ndarray]:
         """Each quality layer at zone pixels: (N,) or (N, months) float32, NaN off the grid or
         where the year is not complete."""
@@ -396,6 +411,8 @@ class ZoneGroup(Protocol):
     def complete(self, year: int) -> bool: ...
 
     def quality_window(self, window: Window, year: int) -> dict[str, np.ndarray]: ...
+
+    def status_window(self, window: Window, year: int) -> np.ndarray: ...
 
 
 class ZoneYear:

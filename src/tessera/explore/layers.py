@@ -132,8 +132,11 @@ def centred_similarity(
     q /= qn
     if norms is None:
         norms = centred_norms(emb, centre)
+    dots = emb.reshape(-1, emb.shape[-1]) @ q  # one matrix-vector product (not one per row)
+    dots -= float(centre.astype(np.float32) @ q)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return ((emb @ q - float(centre.astype(np.float32) @ q)) / norms).astype(np.float32)
+        dots /= norms.reshape(-1)
+    return dots.reshape(emb.shape[:2]).astype(np.float32, copy=False)
 
 
 def linear_form(model: Any) -> tuple[np.ndarray, np.ndarray] | None:

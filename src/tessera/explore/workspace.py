@@ -112,9 +112,7 @@ class Workspace:
         basis = layers.PcaBasis.fit(self.area.sample())
         pca_legend = [{"label": "principal components 1, 2, 3 as red, green, blue"}]
         self._layer("pca", self.area.chunked(basis.rgba, np.uint8, 4), lambda v, p: v, 0, pca_legend)
-        coverage = np.where(self.area.valid, 1, 2).astype(np.uint8)
-        cov_legend = [{"label": "embedded", "colour": "#009688"}, {"label": "no embedding", "colour": "#dc2828"}]
-        self._layer("coverage", coverage, _coverage_colour, 0, cov_legend)
+        self._coverage_layer()
         self._quality_layers()
         if project.folder.joinpath(HEAD).exists():
             self._restore_head()
@@ -127,6 +125,19 @@ class Workspace:
         values = AreaValues(data, self.area.grid, self.area.bounds, self.zooms)
         self.layers[name] = Layer(name, values, colour, nodata, (old.version + 1) if old else 0, legend)
         self.cache.drop(name)
+
+    def _coverage_layer(self) -> None:
+        """What the store says of each pixel (``access`` statuses, from its scales), or, for a
+        reader that cannot say, embedded or not."""
+        from tessera.access.base import NODATA, STATUSES, VALID
+
+        if hasattr(self.reader, "grid_status"):
+            codes = self.reader.grid_status(self.area.grid, self.year)
+        else:
+            codes = np.where(self.area.valid, STATUSES.index(VALID), STATUSES.index(NODATA)).astype(np.uint8)
+        present = sorted(set(np.unique(codes).tolist()))
+        legend = [{"label": STATUSES[i], "colour": "#{:02x}{:02x}{:02x}".format(*STATUS_RGBA[i][:3])} for i in present]
+        self._layer("coverage", codes + 1, _coverage_colour, 0, legend)  # 0 stays "no tile pixel"
 
     def _quality_layers(self) -> None:
         names = getattr(self.reader, "quality_layers", None) or {}
@@ -426,6 +437,19 @@ def _similar_colour(values: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     return layers.ramp_rgba(values, 0.0, 1.0, layers.RAMPS["similar"], below=_float(params, "min"))
 
 
+#: Colours of ``access.base.STATUSES`` in the coverage layer: valid faint, every gap loud.
+STATUS_RGBA = np.array(
+    [
+        [0, 150, 136, 60],  # valid
+        [245, 130, 48, 210],  # unembedded: the store's rule refused the pixel
+        [30, 100, 220, 210],  # water
+        [128, 128, 128, 210],  # nodata
+        [145, 30, 180, 210],  # incomplete: the zone-year is not published whole
+        [220, 40, 40, 210],  # outside every zone
+    ],
+    np.uint8,
+)
+
+
 def _coverage_colour(values: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-    lut = np.array([[0, 0, 0, 0], [0, 150, 136, 70], [220, 40, 40, 200]], np.uint8)  # none, embedded, missing
-    return lut[values]
+    return np.vstack([np.zeros((1, 4), np.uint8), STATUS_RGBA])[values]
