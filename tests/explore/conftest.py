@@ -46,8 +46,9 @@ class Field:
 class Explorable:
     store: Path
     grid: Grid
-    classes: np.ndarray
+    classes: np.ndarray  # 2024's
     fields: list[Field]  # two blocks of different classes
+    changed: np.ndarray  # (H, W) bool: the class differs between 2023 and 2024
 
 
 def _block(classes: np.ndarray, field_id: np.ndarray, size: int, taken: set[int]) -> Field | None:
@@ -64,15 +65,20 @@ def _block(classes: np.ndarray, field_id: np.ndarray, size: int, taken: set[int]
 @pytest.fixture(scope="session")
 def explorable(tmp_path_factory) -> Explorable:
     root = tmp_path_factory.mktemp("explore")
-    scene = simulate(SimulationConfig(height=64, width=64, seed=3, field_px=20))
-    cube = write_cube(root / "cube.zarr", scene.cube)
-    embed_cube(cube, shipped("tiny-broad"), root / "store", EmbedConfig())
+    scenes = {}
+    for year, frac in ((2023, 0.0), (2024, 0.3)):  # the same fields; 30 % change crop in 2024
+        scenes[year] = simulate(
+            SimulationConfig(height=64, width=64, seed=3, year=year, field_px=20, change_fraction=frac)
+        )
+        cube = write_cube(root / f"cube{year}.zarr", scenes[year].cube)
+        embed_cube(cube, shipped("tiny-broad"), root / "store", EmbedConfig())
+    scene = scenes[2024]
     fields: list[Field] = []
     for _ in range(2):
         found = _block(scene.classes, scene.field_id, 8, {f.cls for f in fields})
         assert found is not None, "the scene has no two 8 px blocks of different classes"
         fields.append(found)
-    return Explorable(root / "store", scene.grid, scene.classes, fields)
+    return Explorable(root / "store", scene.grid, scene.classes, fields, scene.classes != scenes[2023].classes)
 
 
 class Running:
@@ -124,3 +130,38 @@ def serve():
     yield start
     for r in running:
         r.stop()
+
+
+@pytest.fixture(scope="session")
+def saved_heads(explorable, tmp_path_factory):
+    """A logistic head fitted on this store's embeddings, and the same head claiming another model."""
+    from sklearn.linear_model import LogisticRegression
+
+    from tessera.access import open_store
+    from tessera.access.region import read_grid
+    from tessera.explore.session import written_grid
+    from tessera.heads.persist import embedding_model, save_head
+
+    root = tmp_path_factory.mktemp("heads")
+    reader = open_store(explorable.store)
+    grid = written_grid(reader, 2024)
+    emb = read_grid(reader, grid, 2024).data.reshape(-1, 128)
+    y = np.resize(explorable.classes.ravel(), len(emb)) % 3
+    model = LogisticRegression(max_iter=500).fit(emb, y)
+    meta = {"head": "logistic", "task": "classification", "year": 2024, "n_labelled": len(y), "embed_dim": 128}
+    legend = {"legend": {"0": "a", "1": "b", "2": "c"}}
+    ours = save_head(root / "ours.skops", model, {**meta, **legend, "dataset": embedding_model(reader)})
+    other = save_head(root / "other.skops", model, {**meta, **legend, "dataset": {"model": "someone-else/v9"}})
+    return model, ours, other
+
+
+@pytest.fixture
+def saved_heads_in(saved_heads):
+    """Copies of the two saved heads in a folder (a project's): (ours, other)."""
+    import shutil
+
+    def put(folder: Path) -> tuple[Path, Path]:
+        _, ours, other = saved_heads
+        return shutil.copy(ours, folder / "ours.skops"), shutil.copy(other, folder / "other.skops")
+
+    return put

@@ -243,3 +243,30 @@ def test_held_out_accuracy_never_splits_a_polygon():
     evaluation = held_out(region, "knn")
     assert evaluation.accuracy is not None and evaluation.accuracy < 0.75
     assert sum(map(sum, evaluation.confusion)) == emb.shape[0] * emb.shape[1]
+
+
+def test_change_between_years_and_heads_loaded_from_the_project(explorer, explorable, saved_heads_in):
+    """The change layer is larger on the fields that changed crop; a head file put in the project
+    folder shows, one of another model or outside the folder is refused."""
+    from tessera.explore.session import written_grid
+
+    live = explorer()
+    ws = live.ws
+    assert "unknown" not in _error(live.api("change", {"from": 2023, "to": 2023}))
+    assert "no year 2019" in _error(live.api("change", {"from": 2019, "to": 2024}))
+    assert live.api("change", {"from": 2023, "to": 2024})[0] == 200
+    dist = ws._raster("change")
+    grid = written_grid(ws.reader, 2024)
+    assert grid == ws.area.grid and dist.shape == explorable.changed.shape
+    from sklearn.metrics import roc_auc_score
+
+    ok = ~np.isnan(dist)
+    auc = roc_auc_score(explorable.changed[ok], dist[ok])
+    assert auc > 0.75, f"changed pixels rank above unchanged ones with AUC {auc:.2f} only"
+    ours, other = saved_heads_in(ws.project.folder)
+    assert "someone-else/v9" in _error(live.api("head", {"name": other.name}))
+    assert "not a file name" in _error(live.api("head", {"name": "../settings.json"}))
+    assert "no saved head" in _error(live.api("head", {"name": "absent.skops"}))
+    status, body, _ = live.api("head", {"name": ours.name})
+    assert status == 200 and json_of(body)["result"]["legend"] == {"0": "a", "1": "b", "2": "c"}
+    assert "classes" in ws.layers and ws.project.settings["head_file"] == ours.name

@@ -96,29 +96,6 @@ def test_explorer_tiles_sit_on_the_store_pixels(explorable, tmp_path):
     assert checked > 1000
 
 
-@pytest.fixture(scope="module")
-def saved_heads(explorable, tmp_path_factory):
-    """A logistic head fitted on this store's embeddings, and the same head claiming another model."""
-    from sklearn.linear_model import LogisticRegression
-
-    from tessera.access import open_store
-    from tessera.access.region import read_grid
-    from tessera.explore.session import written_grid
-    from tessera.heads.persist import embedding_model, save_head
-
-    root = tmp_path_factory.mktemp("heads")
-    reader = open_store(explorable.store)
-    grid = written_grid(reader, 2024)
-    emb = read_grid(reader, grid, 2024).data.reshape(-1, 128)
-    y = np.resize(explorable.classes.ravel(), len(emb)) % 3
-    model = LogisticRegression(max_iter=500).fit(emb, y)
-    meta = {"head": "logistic", "task": "classification", "year": 2024, "n_labelled": len(y), "embed_dim": 128}
-    legend = {"legend": {"0": "a", "1": "b", "2": "c"}}
-    ours = save_head(root / "ours.skops", model, {**meta, **legend, "dataset": embedding_model(reader)})
-    other = save_head(root / "other.skops", model, {**meta, **legend, "dataset": {"model": "someone-else/v9"}})
-    return model, ours, other
-
-
 def test_tessera_tiles_serves_a_head_qgis_can_show(explorable, serve, saved_heads):
     """The XYZ template from TileJSON, tiles fetched with QGIS's user agent: each tile pixel is the
     head's class (in its legend colour) of the store pixel under its centre."""

@@ -309,3 +309,17 @@ def test_statuses_over_a_grid_are_those_of_point_reads(replica, truth, where):
     points = store.sample_points(np.column_stack([lon, lat]), 2024)
     assert np.array([STATUSES[c] for c in codes.ravel()]).tolist() == points.status.tolist()
     assert len(set(points.status.tolist())) >= 2
+
+
+def test_the_explorer_shows_the_stores_statuses_and_observation_counts(replica, truth, tmp_path):
+    from tessera.explore.session import open_workspace
+
+    corners = truth.lonlat(0, np.array([0, 0, 60]), np.array([0, 60, 0]))
+    (w, s), (e, n) = corners.min(axis=0) - 0.001, corners.max(axis=0) + 0.001
+    ws = open_workspace(str(replica / COPY), tmp_path / "project", 2024, (w, s, e, n))
+    store_counts = open_store(replica / COPY).grid_quality(ws.area.grid, 2024)
+    for name in ("s2_obs_count", "s1_asc_obs_count", "s1_desc_obs_count"):
+        assert name in ws.layers and ws.layers[name].legend
+        assert np.array_equal(ws._raster(name), store_counts[name], equal_nan=True)
+    assert "s2_month_covered" not in ws.layers  # monthly flags are not one picture
+    assert {e["label"] for e in ws.layers["coverage"].legend} >= {"valid", "unembedded"}

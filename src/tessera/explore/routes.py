@@ -86,6 +86,7 @@ def explorer_app(ws: Workspace, guard: Guard) -> Any:
         "adopt": call(ws.adopt, ("cluster", int), ("class", int)),
         "train": call(ws.train, ("head", str)),
         "export": call(ws.export),
+        "head": call(ws.load_head, ("name", str)),
         "change": call(ws.change, ("from", int), ("to", int)),
         "settings": call(ws.settings, ("updates", dict)),
     }

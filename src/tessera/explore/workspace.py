@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tessera.errors import ExploreError, HeadFileError
+from tessera.errors import ExploreError
 from tessera.explore import labelling, layers, training
 from tessera.explore.project import HEAD, MAP, Project, check_feature
 from tessera.explore.render import AreaValues, Layer, render
@@ -114,8 +114,12 @@ class Workspace:
         self._layer("pca", self.area.chunked(basis.rgba, np.uint8, 4), lambda v, p: v, 0, pca_legend)
         self._coverage_layer()
         self._quality_layers()
-        if project.folder.joinpath(HEAD).exists():
-            self._restore_head()
+        saved = project.settings.get("head_file") or HEAD
+        if project.folder.joinpath(HEAD).exists() or saved != HEAD:
+            try:
+                self.load_head(saved)
+            except ExploreError as exc:  # the project still opens: say why its head is not shown
+                self.project.problems.append(f"the project's head was not loaded: {exc}")
         self._save_settings()
 
     # --- layers -----------------------------------------------------------------------------
@@ -293,7 +297,7 @@ class Workspace:
             fitted, evaluation = training.train(region, head)
             meta = head_metadata(fitted, self.year, self.reader.location, self.dataset)
             save_head(self.project.path(HEAD), fitted.model, meta)
-            self.project.settings["head"] = head
+            self.project.settings.update(head=head, head_file=HEAD)
             self._save_settings()
             self._apply(fitted)
             self.evaluation = evaluation
@@ -309,19 +313,32 @@ class Workspace:
         legend = layers.legend_ramp("confidence", low, 1.0)
         self._layer("confidence", conf, _ramp("confidence", low, 1.0), float("nan"), legend)
 
-    def _restore_head(self) -> None:
+    def load_head(self, name: str) -> dict:
+        """Show the classes of a head file in the project folder (``tessera heads fit`` writes
+        them): refused if it was fitted on another model's embeddings, on another depth, or is
+        not a classifier."""
         from tessera.heads.persist import check_model, load_head
 
-        try:
-            model, meta = load_head(self.project.path(HEAD))
-            check_model(meta, self.dataset, allow_other=False)
-            fitted = from_metadata(model, meta)
-            if fitted.embed_dim != self.area.data.shape[2] or not hasattr(model, "predict_proba"):
-                raise HeadFileError(f"{HEAD} was fitted on {fitted.embed_dim}-d embeddings or is not a classifier")
-        except (HeadFileError, KeyError, ValueError) as exc:
-            self.project.problems.append(f"the project's head was not loaded: {exc}")
-            return
-        self._apply(fitted)
+        with self.lock:
+            path = self.project.path(name)
+            try:
+                model, meta = load_head(path)
+                check_model(meta, self.dataset, allow_other=False)
+                fitted = from_metadata(model, meta)
+            except (KeyError, ValueError) as exc:  # HeadFileError is a ValueError
+                raise ExploreError(f"{name}: {exc}") from exc
+            dim = self.area.data.shape[2]
+            if fitted.embed_dim != dim:
+                raise ExploreError(f"{name} was fitted on {fitted.embed_dim}-d embeddings; this store's are {dim}-d")
+            if not hasattr(model, "predict_proba"):
+                raise ExploreError(f"{name} is not a classifier with class probabilities; the explorer maps classes")
+            self._apply(fitted)
+            self.evaluation = None
+            self.project.settings["head_file"] = name
+            self._save_settings()
+            state = self.head_state()
+            assert state is not None
+            return state
 
     def _colours(self) -> dict[int, str]:
         colours = {c["id"]: c["colour"] for c in self.classes}

@@ -249,6 +249,7 @@ function wire() {
     });
   };
   $("train").onclick = () => act("training", "train", { head: $("head").value });
+  $("head-load").onclick = () => act("head", "head", { name: $("head-file").value });
   $("export").onclick = async () => { const name = await act("export", "export"); if (name) say(`wrote ${name} in the project folder`); };
   $("change").onclick = () => act("change", "change", { from: +$("year-from").value, to: +$("year-to").value });
   $("show-labels").onchange = drawLabels;
