@@ -98,16 +98,12 @@ class QualityYear:
         return keep_nominal(stacked, self.piece, window)
 
 
-class QualityLayers:
-    """A store's quality layers as a ``base.Reader`` of "bands", for ``region.read_grid``."""
+class BesideEmbeddings:
+    """What a ``base.Reader`` of arrays kept beside a store's embeddings (quality layers,
+    statuses) takes from the store itself: where it is, its years, its footprints."""
 
-    def __init__(self, store: Any, layers: dict[str, tuple[int, ...]]) -> None:
-        if not layers:
-            raise AccessError(
-                f"{store.location} has no quality layers (observation counts, month coverage); the "
-                "published global TESSERA store has them"
-            )
-        self.store, self.layout = store, channels(layers)
+    def __init__(self, store: Any) -> None:
+        self.store = store
 
     @property
     def location(self) -> str:
@@ -123,14 +119,27 @@ class QualityLayers:
     def check_depth(self, depth: int | None) -> None:
         return None
 
+    def footprints(self) -> list[dict]:
+        return self.store.footprints()
+
+
+class QualityLayers(BesideEmbeddings):
+    """A store's quality layers as a ``base.Reader`` of "bands", for ``region.read_grid``."""
+
+    def __init__(self, store: Any, layers: dict[str, tuple[int, ...]]) -> None:
+        if not layers:
+            raise AccessError(
+                f"{store.location} has no quality layers (observation counts, month coverage); the "
+                "published global TESSERA store has them"
+            )
+        super().__init__(store)
+        self.layout = channels(layers)
+
     def embed_dim(self, year: int, depth: int | None = None) -> int:
         return sum(n for _, n in self.layout)
 
     def pieces(self, year: int, grid: Grid, depth: int | None = None) -> Sequence[QualityYear]:
         return [QualityYear(p, self.layout) for p in self.store.pieces(year, grid)]
-
-    def footprints(self) -> list[dict]:
-        return self.store.footprints()
 
     def sample_year(self, points: Points, year: int, depth: int | None = None) -> PointSample:
         """The layers' channels at points, as a sample's values; statuses as the embeddings'."""

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tessera.access.base import OUTSIDE, STATUSES, Points, PointSample
+from tessera.access.quality import BesideEmbeddings
 from tessera.access.zone import ZoneYear, keep_nominal
 from tessera.grid import Grid, Window
 
@@ -32,34 +33,14 @@ class StatusYear:
         return keep_nominal(codes, self.piece, window)
 
 
-class Statuses:
+class Statuses(BesideEmbeddings):
     """A store's statuses as a ``base.Reader`` of one band, for ``region.read_grid``."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    @property
-    def location(self) -> str:
-        return self.store.location
-
-    @property
-    def years(self) -> list[int]:
-        return self.store.years
-
-    def check_year(self, year: int) -> None:
-        self.store.check_year(year)
-
-    def check_depth(self, depth: int | None) -> None:
-        return None
 
     def embed_dim(self, year: int, depth: int | None = None) -> int:
         return 1
 
     def pieces(self, year: int, grid: Grid, depth: int | None = None) -> Sequence[StatusYear]:
         return [StatusYear(p) for p in self.store.pieces(year, grid)]
-
-    def footprints(self) -> list[dict]:
-        return self.store.footprints()
 
     def sample_year(self, points: Points, year: int, depth: int | None = None) -> PointSample:
         got = self.store.sample_year(points, year)
