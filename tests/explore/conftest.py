@@ -92,6 +92,7 @@ class Running:
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # Ctrl-C as from a terminal
         )
         self.lines: list[str] = []
         deadline = time.monotonic() + 120

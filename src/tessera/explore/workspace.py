@@ -120,6 +120,11 @@ class Workspace:
                 self.load_head(saved)
             except ExploreError as exc:  # the project still opens: say why its head is not shown
                 self.project.problems.append(f"the project's head was not loaded: {exc}")
+        if isinstance(project.settings.get("query"), dict):  # the similarity layer as it was left
+            try:
+                self.query(project.settings["query"])
+            except ExploreError as exc:
+                self.project.problems.append(f"the saved similarity query was not redrawn: {exc}")
         self._save_settings()
 
     # --- layers -----------------------------------------------------------------------------

@@ -8,6 +8,8 @@ const TITLES = {
 };
 const ORDER = ["pca", "change", "similar", "clusters", "classes", "confidence", "coverage"];
 const $ = (id) => document.getElementById(id);
+// Names come from the project folder, which may be someone else's: never markup.
+const esc = (text) => String(text).replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&#39;" })[c]);
 let state = null, map = null, mode = "pan", draft = [], draftLine = null, selected = null;
 let labelsLayer = null, basemap = null, saveTimer = null;
 const tiles = {}, layerSettings = {};
@@ -69,7 +71,7 @@ function saveSettings(updates) {
 
 function legendHtml(name) {
   const legend = state.layers[name].legend || [];
-  return legend.map((e) => `<span>${e.colour ? `<span class="swatch" style="background:${e.colour}"></span>` : ""}${e.label}</span>`).join("");
+  return legend.map((e) => `<span>${e.colour ? `<span class="swatch" style="background:${esc(e.colour)}"></span>` : ""}${esc(e.label)}</span>`).join("");
 }
 
 function drawLayers() {
@@ -82,7 +84,7 @@ function drawLayers() {
     if (!tiles[name]) {
       tiles[name] = L.tileLayer(url, {
         minZoom: state.zooms.min, maxZoom: state.zooms.max, bounds: L.latLngBounds([[state.bounds[1], state.bounds[0]], [state.bounds[3], state.bounds[2]]]),
-        opacity: opts.opacity, zIndex: 10 + i, className: "layer-" + name,
+        opacity: opts.opacity, zIndex: 10 + i, className: "layer-" + name.replace(/[^\w-]/g, "_"),
       });
     } else if (tiles[name]._url !== url) {
       tiles[name].setUrl(url);
@@ -92,13 +94,14 @@ function drawLayers() {
     if (!opts.visible && map.hasLayer(tiles[name])) map.removeLayer(tiles[name]);
     const div = document.createElement("div");
     div.className = "layer";
-    div.innerHTML = `<div class="row"><input type="checkbox" id="layer-${name}" ${opts.visible ? "checked" : ""}>
-      <label class="name" for="layer-${name}">${TITLES[name] || name.replaceAll("_", " ")}</label>
-      <input type="range" id="opacity-${name}" min="0" max="1" step="0.05" value="${opts.opacity}" title="opacity"></div>
+    const id = esc(name);  // a quality layer's name comes from the store's metadata
+    div.innerHTML = `<div class="row"><input type="checkbox" id="layer-${id}" ${opts.visible ? "checked" : ""}>
+      <label class="name" for="layer-${id}">${esc(TITLES[name] || name.replaceAll("_", " "))}</label>
+      <input type="range" id="opacity-${id}" min="0" max="1" step="0.05" value="${opts.opacity}" title="opacity"></div>
       <div class="legend">${legendHtml(name)}</div>`;
     box.appendChild(div);
-    div.querySelector(`#layer-${name}`).onchange = (e) => { opts.visible = e.target.checked; drawLayers(); saveSettings({ layers: layerSettings }); };
-    div.querySelector(`#opacity-${name}`).oninput = (e) => { opts.opacity = +e.target.value; tiles[name].setOpacity(opts.opacity); saveSettings({ layers: layerSettings }); };
+    div.querySelector("input[type=checkbox]").onchange = (e) => { opts.visible = e.target.checked; drawLayers(); saveSettings({ layers: layerSettings }); };
+    div.querySelector("input[type=range]").oninput = (e) => { opts.opacity = +e.target.value; tiles[name].setOpacity(opts.opacity); saveSettings({ layers: layerSettings }); };
   });
 }
 
@@ -133,7 +136,7 @@ function drawClasses() {
     const div = document.createElement("div");
     div.className = "class" + (c.id === selected ? " selected" : "");
     div.id = "class-" + c.id;
-    div.innerHTML = `<span class="swatch" style="background:${c.colour}"></span><span>${c.name}</span><span class="small">${n}</span>`;
+    div.innerHTML = `<span class="swatch" style="background:${esc(c.colour)}"></span><span>${esc(c.name)}</span><span class="small">${n}</span>`;
     div.onclick = () => { selected = c.id; drawClasses(); };
     box.appendChild(div);
   });
@@ -143,8 +146,8 @@ function drawClasses() {
 function drawEvaluation() {
   const h = state.head;
   if (!h) { $("evaluation").textContent = "no head yet"; return; }
-  const names = (h.confusion_classes || []).map((c) => h.legend[c] || c);
-  let html = `<div>${h.head} on ${h.n_labelled} labelled pixels; ${h.accuracy === null || h.accuracy === undefined ? "no held-out accuracy" : `held-out accuracy <b id="accuracy">${(100 * h.accuracy).toFixed(1)} %</b>`}</div><div>${h.note}</div>`;
+  const names = (h.confusion_classes || []).map((c) => esc(h.legend[c] || c));
+  let html = `<div>${esc(h.head)} on ${h.n_labelled} labelled pixels; ${h.accuracy === null || h.accuracy === undefined ? "no held-out accuracy" : `held-out accuracy <b id="accuracy">${(100 * h.accuracy).toFixed(1)} %</b>`}</div><div>${esc(h.note)}</div>`;
   if (h.confusion && h.confusion.length) {
     html += '<table class="cm"><tr><th>true \\ predicted</th>' + names.map((n) => `<th>${n}</th>`).join("") + "</tr>";
     h.confusion.forEach((row, i) => { html += `<tr><th>${names[i]}</th>` + row.map((v) => `<td>${v}</td>`).join("") + "</tr>"; });
@@ -176,7 +179,7 @@ function draw() {
   $("where").textContent = `${state.store} · ${state.year} · ${state.size[0]} × ${state.size[1]} px`;
   const p = $("problems");
   p.hidden = !state.problems.length;
-  p.innerHTML = state.problems.map((t) => `<div>${t.replace(/[<>&]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;" })[c])}</div>`).join("");
+  p.innerHTML = state.problems.map((t) => `<div>${esc(t)}</div>`).join("");
   drawLayers(); drawLabels(); drawClasses(); drawEvaluation(); expandCount(); drawYears();
 }
 
@@ -243,7 +246,7 @@ function wire() {
     clusters.forEach((c) => {
       const div = document.createElement("div");
       div.className = "row";
-      div.innerHTML = `<span class="swatch" style="background:${c.colour}"></span> ${c.pixels} px <select>${state.classes.map((k) => `<option value="${k.id}">${k.name}</option>`).join("")}</select><button>adopt</button>`;
+      div.innerHTML = `<span class="swatch" style="background:${c.colour}"></span> ${c.pixels} px <select>${state.classes.map((k) => `<option value="${k.id}">${esc(k.name)}</option>`).join("")}</select><button>adopt</button>`;
       div.querySelector("button").onclick = () => act("cluster labels", "adopt", { cluster: c.cluster, class: +div.querySelector("select").value });
       box.appendChild(div);
     });
