@@ -270,3 +270,15 @@ def test_change_between_years_and_heads_loaded_from_the_project(explorer, explor
     status, body, _ = live.api("head", {"name": ours.name})
     assert status == 200 and json_of(body)["result"]["legend"] == {"0": "a", "1": "b", "2": "c"}
     assert "classes" in ws.layers and ws.project.settings["head_file"] == ours.name
+
+
+def test_a_port_in_use_is_one_line():
+    from tessera.errors import ExploreError
+    from tessera.explore.server import bind
+
+    taken = bind("127.0.0.1", 0)
+    try:
+        with pytest.raises(ExploreError, match=r"cannot listen on 127\.0\.0\.1:\d+ .*another --port"):
+            bind("127.0.0.1", taken.getsockname()[1])
+    finally:
+        taken.close()

@@ -8,12 +8,20 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from tessera.errors import ExploreError
+
 
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ExploreError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port (0: any free one) or --host"
+        ) from exc
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
