@@ -166,6 +166,52 @@ def test_label_expand_suggest_train_export_and_reopen(explorer, explorable, tmp_
         assert (f.read(1) == ws.layers["classes"].values.data).all()
     labels = json.loads((project / "labels.geojson").read_text())["features"]
     assert [f["properties"]["class"] for f in labels] == ["crop", "wood", "wood"]
+    # The project's files are the CLI's inputs: the head maps the same classes, the labels fit one.
+    from tests.tessera_cli import run_tessera
+
+    bbox = ",".join(f"{v:.6f}" for v in ws.area.bounds)
+    store = ws.reader.location
+    out = tmp_path / "cli.tif"
+    run_tessera(
+        "heads",
+        "predict",
+        store,
+        "--model",
+        project / "head.skops",
+        "--year",
+        2024,
+        "--bbox",
+        bbox,
+        "-o",
+        out,
+        in_process=True,
+        check=True,
+    )
+    with rasterio.open(out) as f:  # the bbox's grid, snapped outward on the same 10 m lattice
+        t, a = f.transform, ws.area.grid.transform
+        r0, c0 = round((t.f - a.f) / 10), round((a.c - t.c) / 10)
+        h, w = ws.area.grid.shape
+        cli_map = f.read(1)[r0 : r0 + h, c0 : c0 + w]
+    assert (cli_map == ws._raster("classes")).all()
+    fitted = tmp_path / "from-labels.skops"
+    run_tessera(
+        "heads",
+        "fit",
+        store,
+        "--labels",
+        project / "labels.geojson",
+        "--column",
+        "class",
+        "--bbox",
+        bbox,
+        "--year",
+        2024,
+        "-o",
+        fitted,
+        in_process=True,
+        check=True,
+    )
+    assert load_head(fitted)[1]["legend"] == {"1": "crop", "2": "wood"}
     live.stop()
     again = explorer()
     assert [c["name"] for c in again.ws.classes] == ["crop", "wood"]
