@@ -37,6 +37,8 @@ def open_workspace(
         grid = Grid.from_attrs(saved["grid"])
     else:
         grid = written_grid(reader, year) or target_grid(store_bounds(reader, year, None))
+    if saved.get("store") not in (None, reader.location):  # labels are lon/lat: they carry over
+        project.problems.append(f"this project was made on {saved['store']}; it is open on {reader.location} now")
     project.settings["grid"] = grid.to_attrs()
     return Workspace(reader, year, grid, project)
 
