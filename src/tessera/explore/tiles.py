@@ -13,6 +13,7 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from affine import Affine
@@ -29,7 +30,10 @@ ZOOM_OUT_LEVELS = 3
 ZOOM_IN_LEVELS = 4
 
 
+@cache
 def _tms():
+    """The tile matrix set, built once: ``morecantile.tms.get`` costs about 0.5 ms a call, and
+    every tile asks for it twice."""
     import morecantile
 
     return morecantile.tms.get("WebMercatorQuad")
