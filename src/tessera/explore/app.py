@@ -16,10 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tessera.errors import NoTileError, TesseraError
+from tessera.errors import ExploreError, NoTileError, TesseraError
 
 log = logging.getLogger("tessera.explore")
 STATIC = Path(__file__).parent / "static"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 MAX_BODY = 8 << 20  # a request body above this is refused: no label is that large
 PNG_HEADERS = {"Cache-Control": "no-cache"}  # versions are in the URL: the browser revalidates cheaply
 
@@ -30,8 +31,7 @@ class Guard:
     def __init__(self, host: str, port: int, token: str | None = None, everywhere: bool = False) -> None:
         self.token = token or secrets.token_urlsafe(24)
         self.everywhere = everywhere  # the token on every request, not only state-changing ones
-        loopback = host in ("127.0.0.1", "localhost", "::1")
-        self.hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"} if loopback else None
+        self.hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"} if host in LOOPBACK else None
 
     def check(self, request: Any) -> str | None:
         """Why ``request`` is refused (None if it is not)."""
@@ -79,8 +79,6 @@ async def body(request: Any) -> dict:
     """A request's JSON object, refused in one line if it is not one."""
     import json
 
-    from tessera.errors import ExploreError
-
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise ExploreError(f"the request body is {len(raw)} bytes; at most {MAX_BODY}")
@@ -94,8 +92,6 @@ async def body(request: Any) -> dict:
 
 
 def field(obj: dict, name: str, kind: type | tuple[type, ...]) -> Any:
-    from tessera.errors import ExploreError
-
     value = obj.get(name)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
@@ -104,8 +100,6 @@ def field(obj: dict, name: str, kind: type | tuple[type, ...]) -> Any:
 
 
 def tile_coords(request: Any) -> tuple[int, int, int]:
-    from tessera.errors import ExploreError
-
     p = request.path_params
     try:
         return int(p["z"]), int(p["x"]), int(p["y"])

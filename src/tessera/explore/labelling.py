@@ -15,36 +15,34 @@ WGS84 = "EPSG:4326"
 MAX_EXPAND_PX = 500_000  # an expansion larger than this is a threshold set too low, not a label
 
 
-def burn(features: list[dict], values: list[int], grid: Grid) -> np.ndarray:
-    """(H, W) int32: each feature's value on the pixels whose centres it covers (a point: the pixel
-    holding it), later features over earlier ones, -1 elsewhere."""
-    from rasterio.features import rasterize
+def _in_crs(features: list[dict], grid: Grid) -> list[dict]:
     from rasterio.warp import transform_geom
 
-    if not features:
-        return np.full(grid.shape, -1, np.int32)
-    shapes = [(transform_geom(WGS84, grid.crs, f["geometry"]), v) for f, v in zip(features, values, strict=True)]
+    return [transform_geom(WGS84, grid.crs, f["geometry"]) for f in features]
+
+
+def _burn(geoms: list[dict], values: list[int] | range, grid: Grid) -> np.ndarray:
+    """(H, W) int32: each geometry's value on the pixels whose centres it covers (a point: the
+    pixel holding it), later geometries over earlier ones, -1 elsewhere."""
+    from rasterio.features import rasterize
+
+    shapes = list(zip(geoms, values, strict=True))
     return rasterize(shapes, out_shape=grid.shape, transform=grid.transform, fill=-1, dtype="int32")
 
 
 def burn_labels(features: list[dict], classes: list[int], grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     """(class ids, feature index) per pixel, -1 where no feature: each feature reprojected once."""
-    from rasterio.features import rasterize
-    from rasterio.warp import transform_geom
-
     if not features:
         return np.full(grid.shape, -1, np.int32), np.full(grid.shape, -1, np.int32)
-    geoms = [transform_geom(WGS84, grid.crs, f["geometry"]) for f in features]
-    kw = {"out_shape": grid.shape, "transform": grid.transform, "fill": -1, "dtype": "int32"}
-    labels = rasterize(list(zip(geoms, classes, strict=True)), **kw)
-    return labels, rasterize([(g, i) for i, g in enumerate(geoms)], **kw)
+    geoms = _in_crs(features, grid)
+    return _burn(geoms, classes, grid), _burn(geoms, range(len(geoms)), grid)
 
 
 def feature_mask(feature: dict, grid: Grid, valid: np.ndarray) -> np.ndarray:
     """(H, W) bool: the embedded pixels of the area a feature covers; none is refused (a polygon
     smaller than a pixel or outside the area labels nothing)."""
     try:
-        mask = (burn([feature], [1], grid) == 1) & valid
+        mask = (_burn(_in_crs([feature], grid), [1], grid) == 1) & valid
     except (ValueError, TypeError, KeyError) as exc:
         raise ExploreError(f"the geometry cannot be placed on the map ({exc}); draw it again") from exc
     if not mask.any():

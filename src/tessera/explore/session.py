@@ -8,11 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tessera.explore.app import LOOPBACK
 from tessera.explore.project import Project
 from tessera.explore.workspace import Workspace
 from tessera.grid import Grid, target_grid
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def open_workspace(
