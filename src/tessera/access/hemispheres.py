@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from affine import Affine
 
-from tessera.access.base import OUTSIDE
+from tessera.access.base import OUTSIDE, STATUSES
 from tessera.access.zone import ZoneReader
 from tessera.errors import StoreError
 from tessera.grid import Grid, Window
@@ -168,8 +168,6 @@ class HemisphereZone:
 
     def status_window(self, window: Window, year: int) -> np.ndarray:
         """Statuses over a window (``ZoneReader.status_window``); ``outside`` where no group reaches."""
-        from tessera.access.base import STATUSES
-
         out = np.full((window.height, window.width), STATUSES.index(OUTSIDE), np.float32)
         for part in self.parts:
             found = part.window(window)

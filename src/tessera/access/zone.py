@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from tessera.access.base import INCOMPLETE, NODATA, OUTSIDE, VALID, WATER
+from tessera.access.base import INCOMPLETE, NODATA, OUTSIDE, STATUSES, VALID, WATER
 from tessera.access.chunks import ArrayReader, io_threads, spatial_chunks, window_chunks
 from tessera.errors import AccessError, StoreDamageError, StoreError, TesseraError
 from tessera.grid import Grid, Window, nominal_zone_mask
@@ -196,6 +196,18 @@ class ZoneReader:
         same band-last layout."""
         return self._read(window, year, depth, quantized=True)
 
+    def _scales_window(self, t: int, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        """(scales (h, w) float32 as stored, the fill where a chunk is unwritten; which pixels
+        lie in a stored scale chunk) of a window at time index ``t``."""
+        r0, c0, h, w = window.row, window.col, window.height, window.width
+        scales = np.full((h, w), self.scales.spec.fill, np.float32)  # an unwritten chunk holds the fill
+        present = np.zeros((h, w), bool)
+        for (cy, cx), block in self.scales.fetch(t, window_chunks(r0, c0, h, w, self.scales.chunk), self.pool).items():
+            sl, bl = self._slices(cy, cx, self.scales.chunk, window)
+            scales[sl] = block[0][bl]
+            present[sl] = True
+        return scales, present
+
     def _read(self, window: Window, year: int, depth: int | None, quantized: bool) -> tuple[np.ndarray, np.ndarray]:
         t = self.time_index(year)
         emb, depth = self.embeddings(depth)
@@ -203,12 +215,7 @@ class ZoneReader:
         if not self.complete(year):  # never filled: its fill is not data, so nothing is read
             empty = np.zeros((h, w, depth), np.int8) if quantized else np.full((h, w, depth), np.nan, np.float32)
             return empty, np.full((h, w), np.nan, np.float32)
-        scales = np.full((h, w), self.scales.spec.fill, np.float32)  # an unwritten chunk holds the fill
-        s_present = np.zeros((h, w), bool)
-        for (cy, cx), block in self.scales.fetch(t, window_chunks(r0, c0, h, w, self.scales.chunk), self.pool).items():
-            sl, bl = self._slices(cy, cx, self.scales.chunk, window)
-            scales[sl] = block[0][bl]
-            s_present[sl] = True
+        scales, s_present = self._scales_window(t, window)
         finite = np.isfinite(scales)
         stored = [c for c in window_chunks(r0, c0, h, w, emb.chunk) if emb.locate(t, *c) is not None]
         e_present = np.zeros((h, w), bool)
@@ -358,15 +365,9 @@ class ZoneReader:
     def status_window(self, window: Window, year: int) -> np.ndarray:
         """(h, w) of ``STATUSES`` indices over a window, from the scales alone (no embedding chunk
         is read): valid, this store's NaN meaning, no data; incomplete where the year is."""
-        from tessera.access.base import STATUSES
-
         if not self.complete(year):
             return np.full((window.height, window.width), STATUSES.index(INCOMPLETE), np.float32)
-        t, r0, c0, h, w = self.time_index(year), window.row, window.col, window.height, window.width
-        scales = np.full((h, w), self.scales.spec.fill, np.float32)  # an unwritten chunk holds the fill
-        for (cy, cx), block in self.scales.fetch(t, window_chunks(r0, c0, h, w, self.scales.chunk), self.pool).items():
-            sl, bl = self._slices(cy, cx, self.scales.chunk, window)
-            scales[sl] = block[0][bl]
+        scales, _ = self._scales_window(self.time_index(year), window)
         codes = np.where(np.isnan(scales), STATUSES.index(self.nan_status), STATUSES.index(NODATA))
         return np.where(np.isfinite(scales), STATUSES.index(VALID), codes).astype(np.float32)
 
