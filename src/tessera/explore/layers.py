@@ -10,6 +10,7 @@ the PCA does) spreads them over [-1, 1].
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -110,13 +111,20 @@ class PcaBasis:
         return out.reshape(h, w, 4)
 
 
+def by_rows(fn: Callable[..., np.ndarray], *arrays: np.ndarray, dtype: Any = np.float32, planes: int = 0) -> np.ndarray:
+    """``fn`` of the same ``ROWS_PER_CHUNK`` rows of each (H, W, …) array in turn, written into one
+    (H, W) or (H, W, planes) result: the temporaries stay a chunk's size, not the area's."""
+    h, w = arrays[0].shape[:2]
+    out = np.empty((h, w, planes) if planes else (h, w), dtype)
+    for r in range(0, h, ROWS_PER_CHUNK):
+        out[r : r + ROWS_PER_CHUNK] = fn(*(a[r : r + ROWS_PER_CHUNK] for a in arrays))
+    return out
+
+
 def centred_norms(emb: np.ndarray, centre: np.ndarray) -> np.ndarray:
     """(H, W) float32 ‖x − centre‖ of (H, W, D) embeddings, in row chunks; NaN where none."""
-    out = np.empty(emb.shape[:2], np.float32)
     c = centre.astype(np.float32)
-    for r in range(0, emb.shape[0], ROWS_PER_CHUNK):
-        out[r : r + ROWS_PER_CHUNK] = np.linalg.norm(emb[r : r + ROWS_PER_CHUNK] - c, axis=2)
-    return out
+    return by_rows(lambda x: np.linalg.norm(x - c, axis=2), emb)
 
 
 def centred_similarity(
@@ -194,10 +202,7 @@ def change_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ``tessera change`` distance, in row chunks)."""
     from tessera.heads.change import cosine_distance
 
-    out = np.empty(a.shape[:2], np.float32)
-    for r in range(0, a.shape[0], ROWS_PER_CHUNK):
-        out[r : r + ROWS_PER_CHUNK] = cosine_distance(a[r : r + ROWS_PER_CHUNK], b[r : r + ROWS_PER_CHUNK])
-    return out
+    return by_rows(cosine_distance, a, b)
 
 
 def legend_ramp(name: str, lo: float, hi: float, steps: int = 5) -> list[dict]:

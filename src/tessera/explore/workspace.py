@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,16 +65,6 @@ class Area:
         pick = np.random.default_rng(seed).choice(len(rows), min(n, len(rows)), replace=False)
         return self.data[rows[pick], cols[pick]]
 
-    def chunked(
-        self, fn: Callable[[np.ndarray], np.ndarray], dtype: type, planes: int = 0, fill: float = 0
-    ) -> np.ndarray:
-        """``fn`` applied to the area's embeddings in row chunks: (H, W) or (H, W, planes)."""
-        shape = self.grid.shape + ((planes,) if planes else ())
-        out: np.ndarray = np.full(shape, fill, dtype)
-        for r in range(0, self.grid.height, layers.ROWS_PER_CHUNK):
-            out[r : r + layers.ROWS_PER_CHUNK] = fn(self.data[r : r + layers.ROWS_PER_CHUNK])
-        return out
-
 
 def _float(params: dict[str, Any], key: str) -> float | None:
     raw = params.get(key)
@@ -111,7 +100,9 @@ class Workspace:
         self.warming = training.warm_up()
         basis = layers.PcaBasis.fit(self.area.sample())
         pca_legend = [{"label": "principal components 1, 2, 3 as red, green, blue"}]
-        self._layer("pca", self.area.chunked(basis.rgba, np.uint8, 4), lambda v, p: v, 0, pca_legend)
+        self._layer(
+            "pca", layers.by_rows(basis.rgba, self.area.data, dtype=np.uint8, planes=4), lambda v, p: v, 0, pca_legend
+        )
         self._coverage_layer()
         self._quality_layers()
         saved = project.settings.get("head_file") or HEAD
