@@ -28,12 +28,6 @@ from tessera.store import convention as cv
 from tessera.store.shard_codec import ArraySpec
 from tessera.store.sources import ByteSource
 
-#: The per-pixel quality layers of the published global store, where a group has them: usable
-#: observations per sensor, and (a trailing axis of 12) the months that held any.
-QUALITY_COUNTS = ("s2_obs_count", "s1_asc_obs_count", "s1_desc_obs_count")
-QUALITY_MONTHS = ("s2_month_covered", "s1_asc_month_covered", "s1_desc_month_covered")
-QUALITY = QUALITY_COUNTS + QUALITY_MONTHS
-
 _GROUP = re.compile(r"utm(\d\d)|(\d\d)([NS])")
 _SPATIAL_NAMES = {"northing": "y", "easting": "x"}
 
@@ -106,7 +100,7 @@ class ZoneReader:
         if dims not in self.arrays:
             raise StoreError(f"zone group {name} of {source.location} has no '{cv.EMBEDDINGS}' array")
         self.scales = self._array(meta, cv.SCALES, "float32")
-        self.quality = {q: self._array(meta, q, None) for q in QUALITY if f"{name}/{q}" in meta}
+        self.quality = {q: self._array(meta, q, None) for q in cv.QUALITY if f"{name}/{q}" in meta}
         self.time_spec = self._plain(meta, "time")
         self.time_units = (meta[f"{name}/time"].get("attributes") or {}).get("units")
         complete = attrs.get("years_complete")

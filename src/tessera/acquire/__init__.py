@@ -6,6 +6,15 @@ catalog on disk or over HTTP) onto the ROI's 10 m UTM grid, written as a d-pixel
 """
 
 from tessera.acquire.catalogs import PROFILES, AcquireError, CatalogProfile
-from tessera.acquire.run import AcquireConfig, AcquireSummary, acquire, roi_bbox
+from tessera.acquire.run import AcquireConfig, AcquireSummary, acquire, region_grid, roi_bbox
 
-__all__ = ["PROFILES", "AcquireConfig", "AcquireError", "AcquireSummary", "CatalogProfile", "acquire", "roi_bbox"]
+__all__ = [
+    "PROFILES",
+    "AcquireConfig",
+    "AcquireError",
+    "AcquireSummary",
+    "CatalogProfile",
+    "acquire",
+    "region_grid",
+    "roi_bbox",
+]

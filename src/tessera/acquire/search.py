@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 from tessera.acquire.catalogs import AcquireError
 from tessera.grid import BBox
+from tessera.period import Period
 
 RETRIES = 3
 
@@ -53,21 +54,22 @@ def _overlaps(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _in_year(item, year: int) -> bool:
+def _in_period(item, period: Period) -> bool:
     when = item.datetime or datetime.fromisoformat(item.properties["start_datetime"].replace("Z", "+00:00"))
-    return when.astimezone(UTC).year == year
+    return period.contains(when.astimezone(UTC).date())
 
 
 def search(
     location: str,
     collection: str,
     bbox: BBox,
-    year: int,
+    period: Period,
     max_cloud: float | None = None,
     modifier: Callable | None = None,
 ) -> list:
-    """Items of ``collection`` meeting ``bbox`` (lon/lat) in ``year``, sorted by (time, id): the
-    order that decides which granule's pixel a per-date mosaic takes first."""
+    """Items of ``collection`` meeting ``bbox`` (lon/lat) in ``period`` (a calendar year or a
+    12-month window), sorted by (time, id): the order that decides which granule's pixel a
+    per-date mosaic takes first."""
     if is_static(location):
         import pystac
 
@@ -77,7 +79,7 @@ def search(
         items = [
             i
             for i in found
-            if i.collection_id == collection and i.bbox and _overlaps(i.bbox, bbox) and _in_year(i, year)
+            if i.collection_id == collection and i.bbox and _overlaps(i.bbox, bbox) and _in_period(i, period)
         ]
         if max_cloud is not None:
             items = [i for i in items if i.properties.get("eo:cloud_cover", 0) <= max_cloud]
@@ -88,8 +90,11 @@ def search(
             f"opening the STAC API {location}", lambda: pystac_client.Client.open(location, modifier=modifier)
         )
         query = {"eo:cloud_cover": {"lte": max_cloud}} if max_cloud is not None else None
+        last = period.stop - timedelta(days=1)
         search = client.search(
-            collections=[collection], bbox=list(bbox), datetime=f"{year}-01-01/{year}-12-31", query=query
+            collections=[collection], bbox=list(bbox), datetime=f"{period.start}/{last}", query=query
         )
-        items = with_retries(f"searching {location}", lambda: list(search.items()))
+        items = [
+            i for i in with_retries(f"searching {location}", lambda: list(search.items())) if _in_period(i, period)
+        ]
     return sorted(items, key=lambda i: (i.datetime or datetime.min.replace(tzinfo=UTC), i.id))

@@ -14,10 +14,17 @@ from tessera.errors import ConfigError
 
 @app.command("acquire")
 def acquire_command(
-    year: int = typer.Option(..., help="Year of the observations."),
+    year: int = typer.Option(None, help="Calendar year of the observations."),
+    window: str = typer.Option(
+        None, help="…or the last month of any 12-month window: 2025-06 = July 2024 to June 2025."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Cube to write (.zarr)."),
     bbox: str = typer.Option(None, help="W,S,E,N in degrees."),
     roi: Path = typer.Option(None, help="…or a ROI file: a GeoTIFF (its grid is used) or a vector file."),
+    mask: Path = typer.Option(
+        None,
+        help="Area mask (GeoJSON / GeoPackage / GeoTIFF, any CRS): only its pixels are read; the region if no bbox.",
+    ),
     stac_url: str = typer.Option(
         "planetary-computer",
         help="planetary-computer, earth-search, a STAC API URL, or a static catalog (catalog.json path or URL).",
@@ -35,15 +42,25 @@ def acquire_command(
     """Search S2 L2A + S1 RTC for the ROI and year, mosaic each date onto the ROI's 10 m UTM grid,
     mask clouds with SCL, and write the cube."""
     check_writable(out)
-    from tessera.acquire import AcquireConfig, acquire, roi_bbox
+    from tessera.acquire import AcquireConfig, acquire, region_grid, roi_bbox
+    from tessera.area_mask import load_mask, lonlat_bounds
+    from tessera.period import parse_period
 
-    if (bbox is None) == (roi is None):
-        raise ConfigError("give exactly one of --bbox W,S,E,N or --roi FILE")
-    grid = None
+    if (year is None) == (window is None):
+        raise ConfigError("give exactly one of --year YYYY or --window YYYY-MM (the window's last month)")
+    period = parse_period(year if window is None else window).check_acquirable()
+    if (bbox is not None and roi is not None) or (bbox is None and roi is None and mask is None):
+        raise ConfigError("give one of --bbox W,S,E,N or --roi FILE (or --mask FILE alone)")
+    grid, notes = None, []
     if roi is not None:
         box, grid = roi_bbox(roi)
     else:
-        box = parse_bbox(bbox)
+        box = parse_bbox(bbox) if bbox is not None else lonlat_bounds(mask)
+    aoi = None
+    if mask is not None:
+        grid = grid or region_grid(box, notes)
+        aoi = load_mask(mask, grid)
+        console.print(f"mask {mask}: {int(aoi.sum()):,} of {aoi.size:,} px wanted ({aoi.mean():.1%})")
     cfg = AcquireConfig(
         catalog=stac_url,
         s2_collection=s2_collection,
@@ -55,8 +72,8 @@ def acquire_command(
         date_chunk=date_chunk,
     )
     with progress_bar() as progress:
-        s = acquire(box, year, out, cfg, grid=grid, progress=progress)
-    table = Table(title=f"cube {out}: {s.grid.height} × {s.grid.width} px, {s.grid.crs}, {year}")
+        s = acquire(box, period, out, cfg, grid=grid, progress=progress, aoi=aoi)
+    table = Table(title=f"cube {out}: {s.grid.height} × {s.grid.width} px, {s.grid.crs}, {period.describe()}")
     for col in ("sensor", "items", "dates kept", "valid (mean)"):
         table.add_column(col)
     table.add_row(
@@ -66,5 +83,7 @@ def acquire_command(
         if orbit in s.s1_items:
             table.add_row(f"Sentinel-1 {orbit}", str(s.s1_items[orbit]), str(s.s1_dates[orbit]), "")
     console.print(table)
-    for note in s.notes:
+    if aoi is not None:
+        console.print(f"read {s.tiles_read} of {s.tiles_total} tiles of 256 px (the rest lie outside the mask)")
+    for note in [*notes, *s.notes]:
         console.print(f"[yellow]note:[/] {note}")

@@ -17,18 +17,26 @@ from tessera.grid import Grid, Window
 
 N_S2 = len(sensors.S2_BANDS)
 N_S1 = len(sensors.S1_BANDS)
-# Sentinel-1A launched in 2014; anything earlier is a typo, not a year of data.
-YEAR_MIN, YEAR_MAX = 2014, 2100
 
 
 def check_year(year: object) -> int:
-    if not isinstance(year, (int, np.integer)) or not YEAR_MIN <= int(year) <= YEAR_MAX:
-        raise ConfigError(f"year {year!r} is not a Sentinel year; give one in {YEAR_MIN}–{YEAR_MAX}")
-    return int(year)
+    """A cube's period as its store code: a calendar year (2024) or a window's (202406, see
+    ``tessera.period``); anything else is refused."""
+    from tessera.period import FIRST_YEAR, LAST_YEAR, parse_period
+
+    if not isinstance(year, (int, np.integer)) or isinstance(year, bool):
+        raise ConfigError(f"year {year!r} is not a Sentinel year; give one in {FIRST_YEAR}–{LAST_YEAR}")
+    try:
+        return parse_period(int(year)).code
+    except ConfigError:
+        raise ConfigError(
+            f"year {year!r} is not a Sentinel year (or window code YYYYMM); give one in {FIRST_YEAR}–{LAST_YEAR}"
+        ) from None
 
 
-def check_doy(doy: np.ndarray, name: str) -> np.ndarray:
-    """DOY must be a 1-D integer sequence in 1–366, sorted (non-decreasing). Returns uint16."""
+def check_doy(doy: np.ndarray, name: str, years: np.ndarray | None = None) -> np.ndarray:
+    """DOY must be a 1-D integer sequence in 1–366, sorted (non-decreasing). Returns uint16.
+    ``years`` (a window's dates, see ``tessera.period``): a day may repeat only a year apart."""
     doy = np.asarray(doy)
     if doy.ndim != 1:
         raise CubeValidationError(f"{name} must be 1-D (one day per date), got shape {doy.shape}")
@@ -44,8 +52,11 @@ def check_doy(doy: np.ndarray, name: str) -> np.ndarray:
     steps = np.diff(doy.astype(np.int64)) if doy.size > 1 else np.zeros(0, np.int64)
     if np.any(steps < 0):
         raise CubeValidationError(f"{name} is not sorted; order the dates (and their data) by day of year")
-    if np.any(steps == 0):
-        day = int(doy[1:][steps == 0][0])
+    repeats = steps == 0
+    if years is not None and len(years) == len(doy) and len(doy) > 1:
+        repeats &= np.diff(np.asarray(years, np.int64)) == 0
+    if np.any(repeats):
+        day = int(doy[1:][repeats][0])
         raise CubeValidationError(
             f"{name} repeats day {day}; one observation per day and sensor: mosaic same-day scenes into one"
         )

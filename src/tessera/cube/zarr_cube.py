@@ -11,6 +11,11 @@ Layout (the contract in ``shared/DESIGN.md``)::
       s1/ascending_doy          uint16 (T',)
       s1/descending             int16  (T'', H, W, 2)
       s1/descending_doy         uint16 (T'',)
+      aoi                       uint8  (H, W)          optional: 1 = wanted (``acquire --mask``)
+
+The cube's ``year`` is its period's code (``tessera.period``): 2024 for a calendar year, 202406
+for the 12 months ending June 2024, whose cube also has a ``period`` attribute with its bounds
+and, on each ``doy`` array, the calendar year of every date (``years``).
 
 Chunks are small in space and short in time, so a window read touches only the chunks that
 intersect it, and writers that go date by date (acquisition) touch only their own chunks.
@@ -52,9 +57,11 @@ from tessera.errors import (
     TesseraError,
 )
 from tessera.grid import Grid, Window
+from tessera.period import Period, parse_period
 
 FORMAT_KEY = "tessera_cube"
 FORMAT_VERSION = 1
+AOI = "aoi"
 _ARRAYS = {
     "s2/bands": ("uint16", ("time", "y", "x", "band")),
     "s2/mask": ("uint8", ("time", "y", "x")),
@@ -74,6 +81,10 @@ class CubeChunks:
     # and a date-chunked writer (acquisition) rewrites no other dates' chunks.
     time: int = 16
     space: int = 128
+
+
+def period_attrs(period: Period) -> dict:
+    return {"label": period.label, "start": period.start.isoformat(), "stop": period.stop.isoformat()}
 
 
 def is_cube(path: str | os.PathLike) -> bool:
@@ -106,16 +117,26 @@ class CubeWriter:
         *,
         overwrite: bool = False,
         chunks: CubeChunks = CubeChunks(),
+        years: dict[str, np.ndarray] | None = None,
+        aoi: np.ndarray | None = None,
     ) -> None:
         self.path = Path(path)
         check_output(self.path, overwrite, is_cube)
         self.grid = grid
         self.year = check_year(year)
-        self.doy = {
-            "s2": check_doy(s2_doy, "S2 DOY"),
-            "ascending": check_doy(s1_ascending_doy, "S1 ascending DOY"),
-            "descending": check_doy(s1_descending_doy, "S1 descending DOY"),
+        self.period = period = parse_period(self.year)
+        given = {"s2": s2_doy, "ascending": s1_ascending_doy, "descending": s1_descending_doy}
+        # A window's dates come from two years: each date's year is kept beside its day of year
+        # (given by the caller, who knows the dates, else derived from the window).
+        self.years = {
+            k: np.asarray((years or {}).get(k, period.calendar_years_of(np.asarray(v))), np.int64)
+            for k, v in given.items()
         }
+        names = {"s2": "S2 DOY", "ascending": "S1 ascending DOY", "descending": "S1 descending DOY"}
+        self.doy = {k: check_doy(v, names[k], self.years[k]) for k, v in given.items()}
+        if aoi is not None and np.shape(aoi) != grid.shape:
+            raise CubeValidationError(f"area mask {np.shape(aoi)} does not match the grid {grid.shape}")
+        self.aoi = None if aoi is None else np.asarray(aoi, bool)
         self.chunks = chunks
         self._ctx = atomic_dir(self.path)
         self._tmp: Path | None = None
@@ -131,6 +152,7 @@ class CubeWriter:
         self._ctx.__exit__(kind, exc, tb)
 
     def _create(self, where: Path) -> zarr.Group:
+        period = self.period
         root = zarr.open_group(str(where), mode="w")
         h, w = self.grid.shape
         c = self.chunks
@@ -150,11 +172,24 @@ class CubeWriter:
                 name, shape=doy.shape, dtype="uint16", chunks=(max(len(doy), 1),), dimension_names=("time",)
             )
             arr[:] = doy
+            if not period.calendar:
+                arr.attrs["years"] = [int(y) for y in self.years[key]]
+        if self.aoi is not None:
+            a = root.create_array(
+                AOI,
+                shape=self.aoi.shape,
+                dtype="uint8",
+                chunks=(min(c.space, h), min(c.space, w)),
+                dimension_names=("y", "x"),
+                fill_value=0,
+            )
+            a[:] = self.aoi.astype(np.uint8)
         root.attrs.update(
             {
                 FORMAT_KEY: {"version": FORMAT_VERSION},
                 **self.grid.to_attrs(),
                 "year": self.year,
+                **({} if period.calendar else {"period": period_attrs(period)}),
                 "s2_bands": list(sensors.S2_BANDS),
                 "s1_bands": list(sensors.S1_BANDS),
                 "s2_mask": "1 = valid (SCL not in 0, 1, 2, 3, 8, 9)",
@@ -221,9 +256,21 @@ class Cube:
         attrs = dict(root.attrs)
         self.grid = Grid.from_attrs(attrs)
         self.year = check_year(attrs.get("year"))
-        self.s2_doy = check_doy(root["s2/doy"][:], "S2 DOY")
-        self.s1_ascending_doy = check_doy(root["s1/ascending_doy"][:], "S1 ascending DOY")
-        self.s1_descending_doy = check_doy(root["s1/descending_doy"][:], "S1 descending DOY")
+        self.period = parse_period(self.year)
+        self.years: dict[str, np.ndarray] = {}
+        doys = {}
+        for key, name, label in (
+            ("s2", "s2/doy", "S2 DOY"),
+            ("ascending", "s1/ascending_doy", "S1 ascending DOY"),
+            ("descending", "s1/descending_doy", "S1 descending DOY"),
+        ):
+            doy = np.asarray(root[name][:])
+            stored = root[name].attrs.get("years")
+            years = self.period.calendar_years_of(doy) if stored is None else np.asarray(stored, np.int64)
+            if len(years) != len(doy):
+                raise NotACubeError(f"{path}: {name} has {len(doy)} dates but {len(years)} years")
+            doys[key], self.years[key] = check_doy(doy, label, years), years
+        self.s2_doy, self.s1_ascending_doy, self.s1_descending_doy = doys["s2"], doys["ascending"], doys["descending"]
         bands, mask = root["s2/bands"], root["s2/mask"]
         check_s2_shapes(bands.shape, mask.shape, len(self.s2_doy), self.grid.shape)
         for orbit, doy in (("ascending", self.s1_ascending_doy), ("descending", self.s1_descending_doy)):
@@ -235,6 +282,18 @@ class Cube:
     @property
     def shape(self) -> tuple[int, int]:
         return self.grid.shape
+
+    def months(self, sensor: str) -> np.ndarray:
+        """Calendar month (0 = January) of each date of ``sensor`` (s2, ascending, descending)."""
+        doy = {"s2": self.s2_doy, "ascending": self.s1_ascending_doy, "descending": self.s1_descending_doy}[sensor]
+        return self.period.months_of(doy, self.years[sensor])
+
+    def aoi(self, window: Window | None = None) -> np.ndarray | None:
+        """The cube's area mask over a window (True = wanted), or None where it has none."""
+        if AOI not in self._root:
+            return None
+        rows, cols = (window or Window(0, 0, *self.grid.shape)).slices
+        return np.asarray(self._root[AOI][rows, cols]).astype(bool)
 
     @property
     def chunk_shape(self) -> tuple[int, int]:
@@ -303,6 +362,7 @@ class Cube:
         return {
             "path": self.path,
             "year": self.year,
+            "period": self.period.describe(),
             "crs": self.grid.crs,
             "size": list(self.grid.shape),
             "resolution_m": list(self.grid.resolution),

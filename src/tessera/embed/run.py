@@ -19,6 +19,7 @@ from tessera import __version__
 from tessera.cpus import available_cores
 from tessera.cube import open_cube
 from tessera.embed.cluster import LocalShape, dask_client, local_shape
+from tessera.embed.quality import Rules
 from tessera.embed.worker import (
     BlockResult,
     BlockTask,
@@ -27,6 +28,7 @@ from tessera.embed.worker import (
     prepare_block,
     run_model,
     store_block,
+    wanted_pixels,
 )
 from tessera.errors import ConfigError
 from tessera.grid import Window
@@ -60,6 +62,9 @@ class EmbedConfig:
     scheduler_timeout_s: float = 10.0  # then an unreachable scheduler is an error, not a hang
     layout: StoreLayout = field(default_factory=StoreLayout)  # used only when creating a store
     depths: tuple[int, ...] = ()  # Matryoshka prefix arrays of a new store, e.g. (16, 32, 64)
+    rules: Rules = field(default_factory=Rules)  # optical minimum, radar-free pixels (the store records them)
+    mask: str | None = None  # area mask file: pixels outside are not embedded, blocks outside not run
+    report: bool = True  # write the validation report beside the store (``STORE.report/``)
 
     def __post_init__(self) -> None:
         if self.draws < 1:
@@ -79,6 +84,10 @@ class EmbedSummary:
     stage_seconds: dict[str, float]
     parallelism: str = ""  # how the run used the machine, for the summary
     warnings: tuple[str, ...] = ()  # inputs far from what the model was trained on
+    refused: dict[str, int] = field(default_factory=dict)  # no-data pixels by reason, this run's blocks
+    masked_blocks: int = 0  # blocks wholly outside the area mask: neither read nor run
+    mask_pixels: int | None = None  # pixels the area mask wants
+    report: object = None  # the validation verdict (``tessera.embed.report.Report``) where written
 
     @property
     def pixels_per_second(self) -> float:
@@ -136,6 +145,8 @@ def embed_cube(
         else {"seed": config.seed, "timesteps": N_TIMESTEPS, "draws": config.draws}
     )
     sampling["absent_sensor"] = "all-zero tokens (a pixel with no valid date of one sensor is embedded from the other)"
+    sampling.update(config.rules.to_attrs())
+    config.rules.check_cube(len(cube.s2_doy))
     notes = sparsity_warnings(cube)
     for note in notes:
         log.warning(note)
@@ -149,6 +160,10 @@ def embed_cube(
     )
     pixels = nodata = computed = 0
     stages: dict[str, float] = {}
+    refused: dict[str, int] = {}
+    mask = str(Path(config.mask).resolve()) if config.mask else None
+    wanted = wanted_pixels(cube, mask)  # a mask selecting nothing is refused here, before any write
+    all_blocks = len(plan(Window(0, 0, *cube.grid.shape), window, config.layout)) if wanted is not None else 0
     # The model runs in this process when there is one local worker process, with these threads.
     driver_threads = shape.torch_threads if shape is not None and shape.processes == 1 else None
     serial = driver_threads is not None and driver_threads < OVERLAP_MIN_CORES  # no cluster needed at all
@@ -160,6 +175,8 @@ def embed_cube(
             store = open_for_write(store_path, provenance, model.cfg.embed_dim, config.layout, config.depths)
             group = store.ensure(cube.year, zone, provenance, model.cfg.embed_dim)
             tasks = plan(Window(0, 0, *cube.grid.shape), window, group.layout)
+            if wanted is not None:  # blocks the mask does not touch are neither read nor recorded
+                tasks = [t for t in tasks if wanted[t.cube_window.slices].any()]
             todo = [t for t in tasks if group.manifest(t.shard).find(t.zone_window) is None]
             log.info("%d blocks, %d already recorded", len(tasks), len(tasks) - len(todo))
             spec = JobSpec(
@@ -175,6 +192,8 @@ def embed_cube(
                 draws=config.draws,
                 inference=config.inference,
                 torch_threads=shape.torch_threads if shape else None,
+                rules=config.rules,
+                mask=mask,
             )
             # Progress in pixels, moved per model batch where the model runs here: a block is ~30 s.
             area = {id(t): t.cube_window.height * t.cube_window.width for t in tasks}
@@ -201,6 +220,8 @@ def embed_cube(
             for task, res in zip(todo, results, strict=True):
                 pixels, nodata = pixels + res.pixels, nodata + res.nodata
                 computed += not res.skipped
+                for reason, n in res.refused.items():
+                    refused[reason] = refused.get(reason, 0) + n
                 for k, v in res.seconds.items():
                     stages[k] = stages.get(k, 0.0) + v
                 recorded += area[id(task)]  # exact at each block's end (no-data pixels never batch)
@@ -210,9 +231,9 @@ def embed_cube(
         if fresh:
             _remove_if_unwritten(Path(store_path))
         raise
-    return EmbedSummary(
+    summary = EmbedSummary(
         str(store.location),
-        f"{zone.name} / {cube.year}",
+        f"{zone.name} / {cube.period.label}",
         len(tasks),
         computed,
         len(tasks) - computed,
@@ -222,7 +243,15 @@ def embed_cube(
         stages,
         _describe(shape, config.scheduler, serial, config.cores),
         tuple(notes),
+        refused,
+        max(0, all_blocks - len(tasks)) if wanted is not None else 0,
+        None if wanted is None else int(wanted.sum()),
     )
+    if config.report and store.root is not None:
+        from tessera.embed.report import validate
+
+        summary = dataclasses.replace(summary, report=validate(store.root, cube, zone, model, wanted, config.rules))
+    return summary
 
 
 # Below this many valid S2 dates a year the models meet inputs far sparser than they were trained

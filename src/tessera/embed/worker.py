@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from tessera.cube import Cube, open_cube
+from tessera.embed.quality import Rules, block_layers
 from tessera.errors import ConfigError
 from tessera.grid import Window
 from tessera.model import Embedder, InferenceConfig, file_sha256, load
@@ -47,6 +48,8 @@ class JobSpec:
     draws: int = 1
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     torch_threads: int | None = None  # None: leave PyTorch's own choice (external clusters)
+    rules: Rules = field(default_factory=Rules)
+    mask: str | None = None  # an area mask file (``embed --mask``), besides the cube's own
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class BlockResult:
     nodata: int
     skipped: bool  # already recorded when the task started (another process did it)
     seconds: dict[str, float]
+    refused: dict[str, int] = field(default_factory=dict)  # no-data pixels by reason (quality rules, mask)
 
 
 _model_lock = threading.Lock()  # one block in the model at a time per process
@@ -70,6 +74,7 @@ _open_lock = threading.Lock()
 _embedders: dict[tuple, Embedder] = {}
 _cubes: dict[str, Cube] = {}
 _groups: dict[tuple, ZoneWriter] = {}
+_masks: dict[tuple, np.ndarray | None] = {}
 
 
 def embedder_for(spec: JobSpec) -> Embedder:
@@ -99,6 +104,22 @@ def _open(spec: JobSpec) -> tuple[Cube, ZoneWriter]:
         return _cubes[spec.cube], _groups[key]
 
 
+def wanted_pixels(cube: Cube, mask: str | None) -> np.ndarray | None:
+    """(H, W) bool of the pixels wanted — the cube's own area mask and the file ``mask``'s — or
+    None for every pixel; rasterised once per process."""
+    key = (cube.path, mask)
+    with _open_lock:
+        if key not in _masks:
+            wanted = cube.aoi()
+            if mask is not None:
+                from tessera.area_mask import load_mask
+
+                given = load_mask(mask, cube.grid)
+                wanted = given if wanted is None else wanted & given
+            _masks[key] = wanted
+        return _masks[key]
+
+
 def block_rng(seed: int, window: Window) -> np.random.Generator:
     """The block's own generator: same seed and place → same draws, whichever process runs it."""
     return np.random.default_rng([seed, window.row, window.col])
@@ -112,6 +133,8 @@ class Prepared:
     draws: list[PixelTokens] | list[BinnedTokens]  # only the ``ok`` pixels; a student's: one, binned
     ok: np.ndarray  # (h·w,) bool
     seconds: dict[str, float]
+    layers: dict[str, np.ndarray] = field(default_factory=dict)  # the quality layers, (h·w, …)
+    refused: dict[str, int] = field(default_factory=dict)
 
 
 def prepare_block(spec: JobSpec, task: BlockTask) -> Prepared | None:
@@ -123,23 +146,36 @@ def prepare_block(spec: JobSpec, task: BlockTask) -> Prepared | None:
     data = cube.read(task.cube_window)
     t1 = time.perf_counter()
     series = pixel_series(data)
+    layers = block_layers(series, {k: cube.months(k) for k in ("s2", "ascending", "descending")})
+    wanted = wanted_pixels(cube, spec.mask)
+    reasons = spec.rules.refused(layers, None if wanted is None else wanted[task.cube_window.slices].ravel())
+    keep = ~np.any(list(reasons.values()), axis=0) if reasons else np.ones(len(layers["s2_obs_count"]), bool)
     if spec.model_config.get("family") == STUDENT:  # every valid date, binned: no draws, no seed
+        idx = np.flatnonzero(keep)
+        sub = series.take(idx)
         binned = student_tokens(
-            series.s2_bands,
-            series.s2_mask,
-            series.s2_doy,
-            series.s1_ascending,
-            series.s1_ascending_doy,
-            series.s1_descending,
-            series.s1_descending_doy,
+            sub.s2_bands,
+            sub.s2_mask,
+            sub.s2_doy,
+            sub.s1_ascending,
+            sub.s1_ascending_doy,
+            sub.s1_descending,
+            sub.s1_descending_doy,
             spec.model_config["max_seq_len"],
         )
-        return Prepared(task, [binned], binned.ok, {"read": t1 - t0, "sample": time.perf_counter() - t1})
-    rng = block_rng(spec.seed, task.zone_window)
-    draws = [series.tokens(rng, N_TIMESTEPS) for _ in range(spec.draws)]
-    ok = draws[0].ok  # the same for every draw: it depends only on each pixel's valid dates
-    kept = [PixelTokens(t.s2[ok], t.s1[ok], t.ok[ok]) for t in draws]
-    return Prepared(task, kept, ok, {"read": t1 - t0, "sample": time.perf_counter() - t1})
+        ok = np.zeros(len(keep), bool)
+        ok[idx] = binned.ok
+        draws: list = [binned]
+    else:
+        # Tokens are drawn for every pixel, then the refused dropped: a kept pixel's draws are the
+        # ones an unmasked, unruled run gives it (the block's generator runs over all its pixels).
+        rng = block_rng(spec.seed, task.zone_window)
+        every = [series.tokens(rng, N_TIMESTEPS) for _ in range(spec.draws)]
+        ok = every[0].ok & keep  # the same for every draw: it depends only on each pixel's valid dates
+        draws = [PixelTokens(t.s2[ok], t.s1[ok], t.ok[ok]) for t in every]
+    refused = {k: int(v.sum()) for k, v in reasons.items()}
+    seconds = {"read": t1 - t0, "sample": time.perf_counter() - t1}
+    return Prepared(task, draws, ok, seconds, layers, refused)
 
 
 def run_model(embedder: Embedder, prepared: Prepared, on_batch: Callable[[float], None] | None = None) -> np.ndarray:
@@ -164,11 +200,14 @@ def store_block(spec: JobSpec, prepared: Prepared, q: np.ndarray, scales: np.nda
     task = prepared.task
     h, w = task.cube_window.height, task.cube_window.width
     t0 = time.perf_counter()
-    group.write_block(task.shard, task.zone_window, q.reshape(h, w, -1), scales.reshape(h, w), spec.cube_name)
-    n_ok = int(prepared.ok.sum())
-    return BlockResult(
-        task.shard, n_ok, h * w - n_ok, False, {**prepared.seconds, "model": model_s, "write": time.perf_counter() - t0}
+    layers = {k: v.reshape(h, w, *v.shape[1:]) for k, v in prepared.layers.items()}
+    record = group.write_block(
+        task.shard, task.zone_window, q.reshape(h, w, -1), scales.reshape(h, w), spec.cube_name, layers
     )
+    # What was written, read back (``write_block``), not what was meant: a model that gives
+    # non-finite values leaves no-data pixels, and the count says so.
+    seconds = {**prepared.seconds, "model": model_s, "write": time.perf_counter() - t0}
+    return BlockResult(task.shard, record.pixels, record.nodata, False, seconds, prepared.refused)
 
 
 def embed_block(

@@ -52,6 +52,16 @@ SOURCE_DATA = [
 ]
 PROVENANCE_KEY = "tessera:provenance"
 
+#: The published global store's per-pixel quality layers, under its names: usable observations
+#: per sensor (uint16), and which calendar months (a trailing axis of 12, January first) held any.
+QUALITY_COUNTS = ("s2_obs_count", "s1_asc_obs_count", "s1_desc_obs_count")
+QUALITY_MONTHS = ("s2_month_covered", "s1_asc_month_covered", "s1_desc_month_covered")
+QUALITY = QUALITY_COUNTS + QUALITY_MONTHS
+MONTHS = 12
+#: Root attribute of the published store: the fewest clear optical observations a pixel needs.
+OPTICAL_MIN_OBS = "optical_min_obs"
+TIME_CONVENTION = "time_convention"  # zone attribute, as the published store: calendar_year | window_end_month
+
 
 #: The Matryoshka prefix depths a store may hold beside the full embedding (the official v2 stores
 #: declare 4 and 16; a Matryoshka model is trained at 16, 32 and 64).

@@ -3,7 +3,8 @@
     STORE/zarr.json              root: geoemb: + tessera: attributes, inline consolidated metadata
     STORE/utm31/embeddings       int8 (T, 128, H, W), shards (1, 128, S, S), inner (1, 128, 32, 32)
     STORE/utm31/scales           float32 (T, H, W), +inf = no data
-    STORE/utm31/{time,band,x,y}  coordinates
+    STORE/utm31/s2_obs_count …   the published store's six quality layers (``convention.QUALITY``)
+    STORE/utm31/{time,time_bnds,band,month,x,y}  coordinates (time: period codes, ``tessera.period``)
     STORE.build/fills/utm31/2024/r{R}_c{C}.json   which blocks are written, with checksums
     STORE.build/locks/                            flock files of concurrent writers
 
@@ -32,6 +33,7 @@ from tessera import __version__
 from tessera.atomic import atomic_dir
 from tessera.errors import OutputExistsError, StoreError
 from tessera.grid import Window
+from tessera.period import check_convention, parse_period
 from tessera.store import convention as cv
 from tessera.store import manifest
 from tessera.store.layout import StoreLayout, Zone, depth_chunk
@@ -41,12 +43,17 @@ from tessera.store.manifest import BlockRecord
 _FILL_DEFAULTS = {"write_empty_chunks": True}  # a written shard holds every chunk: see ``access``
 
 
+#: The quality rules a store's pixels were embedded under (``sampling``): no optical minimum,
+#: radar-free pixels embedded — what every store written before the rules existed holds.
+RULE_DEFAULTS = {cv.OPTICAL_MIN_OBS: None, "allow_s2_only": True}
+
+
 @dataclass(frozen=True)
 class Provenance:
     """What produced a store's embeddings. A store only takes blocks of identical provenance."""
 
     model: dict  # {"preset", "checkpoint_sha256", "config"}
-    sampling: dict  # {"seed", "timesteps", "draws"}
+    sampling: dict  # {"seed", "timesteps", "draws", "optical_min_obs", "allow_s2_only"}
     software_version: str = __version__
 
     def to_attrs(self) -> dict:
@@ -64,7 +71,9 @@ class Provenance:
         theirs = (attrs.get("model") or {}).get("checkpoint_sha256")
         if theirs != self.model.get("checkpoint_sha256"):
             diffs.append(f"checkpoint {str(theirs)[:12]}… vs {self.model.get('checkpoint_sha256', '')[:12]}…")
-        if attrs.get("sampling") != self.sampling:
+        # Stores written before the quality rules existed embedded every pixel: the defaults.
+        theirs_sampling = {**RULE_DEFAULTS, **(attrs.get("sampling") or {})}
+        if theirs_sampling != {**RULE_DEFAULTS, **self.sampling}:
             diffs.append(f"sampling {attrs.get('sampling')} vs {self.sampling}")
         return diffs
 
@@ -102,6 +111,9 @@ class ZoneWriter:
         self.embeddings = group[cv.EMBEDDINGS].with_config(_FILL_DEFAULTS)
         self.scales = group[cv.SCALES].with_config(_FILL_DEFAULTS)
         self.prefixes = {d: group[cv.depth_array(d, self.embed_dim)].with_config(_FILL_DEFAULTS) for d in store.depths}
+        # Stores made before the quality layers existed have none: their blocks are written without.
+        members = {name for name, _ in group.arrays()}
+        self.quality = {q: group[q].with_config(_FILL_DEFAULTS) for q in cv.QUALITY if q in members}
         self.fills = store.build / "fills" / zone.name / str(year)
 
     @property
@@ -119,9 +131,14 @@ class ZoneWriter:
             f"{self.zone.name}/{cv.EMBEDDINGS}/c/{self.t}/0/{r}/{c}",
             f"{self.zone.name}/{cv.SCALES}/c/{self.t}/{r}/{c}",
         ]
-        return keys + [
-            f"{self.zone.name}/{cv.depth_array(d, self.embed_dim)}/c/{self.t}/0/{r}/{c}" for d in self.prefixes
-        ]
+        return (
+            keys
+            + [f"{self.zone.name}/{cv.depth_array(d, self.embed_dim)}/c/{self.t}/0/{r}/{c}" for d in self.prefixes]
+            + [
+                f"{self.zone.name}/{q}/c/{self.t}/{r}/{c}" + ("/0" if q in cv.QUALITY_MONTHS else "")
+                for q in self.quality
+            ]
+        )
 
     def manifest(self, shard: tuple[int, int]) -> manifest.ShardManifest:
         return manifest.read(self.fills, shard)
@@ -132,13 +149,20 @@ class ZoneWriter:
         return np.moveaxis(self.embeddings[self.t, :, rows, cols], 0, -1), self.scales[self.t, rows, cols]
 
     def write_block(
-        self, shard: tuple[int, int], window: Window, q: np.ndarray, scales: np.ndarray, cube: str
+        self,
+        shard: tuple[int, int],
+        window: Window,
+        q: np.ndarray,
+        scales: np.ndarray,
+        cube: str,
+        quality: dict[str, np.ndarray] | None = None,
     ) -> BlockRecord:
         """Write one block (a piece of one shard) and record it in the build directory.
 
         ``scales`` are the convention's, as ``quantize`` gives them: finite = data, +inf = no data
-        for this year, NaN = water. The checksum is taken from the values read back, so it
-        vouches for what is stored, not what was meant.
+        for this year, NaN = water. ``quality``: the block's layers, (h, w) counts and (h, w, 12)
+        months, for a store that has them. The checksum is taken from the values read back, so
+        it vouches for what is stored, not what was meant.
         """
         if q.shape != (window.height, window.width, self.embed_dim) or scales.shape != q.shape[:2]:
             raise StoreError(f"block {window} got arrays {q.shape} / {scales.shape}")
@@ -149,6 +173,9 @@ class ZoneWriter:
             self.embeddings[self.t, :, rows, cols] = planes
             for depth, array in self.prefixes.items():
                 array[self.t, :, rows, cols] = planes[:depth]
+            for name, array in self.quality.items():
+                if quality is not None:  # without: the layers stay unwritten (a library caller's own blocks)
+                    array[self.t, rows, cols] = quality[name].astype(array.dtype)
             self.scales[self.t, rows, cols] = stored_scales  # last: the data it vouches for is in place
             back_q, back_s = self.read(window)
             finite = np.isfinite(back_s)
@@ -229,6 +256,8 @@ class StoreWriter:
             )
         with self._lock():
             years, zones = self.years(), self.zones()
+            if year not in years:
+                check_convention(years, year, str(self.location))
             changed = False
             if year not in years:
                 years = [*years, year]
@@ -288,12 +317,26 @@ def _create_zone(
         compressors=_compressor("float32"),
         dimension_names=("time", "y", "x"),
     )
+    for name in cv.QUALITY:
+        months = (cv.MONTHS,) if name in cv.QUALITY_MONTHS else ()
+        dtype = "int8" if months else "uint16"
+        g.create_array(
+            name,
+            shape=(T, H, W, *months),
+            dtype=dtype,
+            chunks=(1, C, C, *months),
+            shards=(1, S, S, *months),
+            fill_value=0,
+            compressors=_compressor(dtype),
+            dimension_names=("time", "y", "x", *(("month",) if months else ())),
+        )
     t = grid.transform
     coords = {
         "x": (t.c + t.a * (np.arange(W) + 0.5), "x"),
         "y": (t.f + t.e * (np.arange(H) + 0.5), "y"),
         "time": (np.asarray(years, np.int32), "time"),
         "band": (np.arange(dims, dtype=np.int32), "band"),
+        "month": (np.arange(1, cv.MONTHS + 1, dtype=np.int32), "month"),
         **{cv.band_dim(d, dims): (np.arange(d, dtype=np.int32), cv.band_dim(d, dims)) for d in depths},
     }
     for name, (values, dim) in coords.items():
@@ -306,8 +349,26 @@ def _create_zone(
             fill_value=0,
             compressors=_compressor(str(values.dtype), crc=False),
             dimension_names=(dim,),
+            attributes={"bounds": "time_bnds"} if name == "time" else None,
         )
         a[:] = values
+    bounds = g.create_array(
+        "time_bnds",
+        shape=(T, 2),
+        dtype="int32",
+        chunks=(64, 2),
+        fill_value=0,
+        compressors=_compressor("int32", crc=False),
+        dimension_names=("time", "nv"),
+        attributes={"units": "days since 1970-01-01", "calendar": "proleptic_gregorian"},
+    )
+    bounds[:] = _time_bounds(years)
+    g.attrs[cv.TIME_CONVENTION] = parse_period(years[0]).convention if years else "calendar_year"
+
+
+def _time_bounds(years: list[int]) -> np.ndarray:
+    """(T, 2) half-open [start, stop) of each period, days since 1970-01-01."""
+    return np.array([parse_period(y).bounds_days() for y in years], np.int32).reshape(-1, 2)
 
 
 def _append_year(zone_dir: Location, years: list[int]) -> None:
@@ -318,6 +379,8 @@ def _append_year(zone_dir: Location, years: list[int]) -> None:
     time = g["time"]
     time.resize((len(years),))
     time[:] = np.asarray(years, np.int32)
+    if "time_bnds" in {n for n, _ in g.arrays()}:
+        g["time_bnds"][:] = _time_bounds(years)
 
 
 def open_for_write(
@@ -362,6 +425,8 @@ def _open_for_write(
         if not is_store(loc):  # another writer may have created it meanwhile
             attrs = cv.root_attrs(provenance.model_uri, embed_dim, f"tessera-{__version__}", tuple(sorted(depths)))
             attrs[cv.PROVENANCE_KEY] = provenance.to_attrs()
+            if provenance.sampling.get(cv.OPTICAL_MIN_OBS) is not None:  # as the published store declares it
+                attrs[cv.OPTICAL_MIN_OBS] = int(provenance.sampling[cv.OPTICAL_MIN_OBS])
             attrs["tessera:layout"] = {"shard": (layout or StoreLayout()).shard}
             if loc.remote:
                 with tempfile.TemporaryDirectory() as tmp:
