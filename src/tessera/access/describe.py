@@ -8,6 +8,18 @@ from tessera.access.store_reader import StoreReader
 from tessera.errors import AccessError
 
 
+def _period(code: int) -> str:
+    """What a time entry covers (``2025-06 (01 Jul 2024 – 30 Jun 2025)``); the code where it is
+    not a period tessera knows."""
+    from tessera.errors import ConfigError
+    from tessera.period import parse_period
+
+    try:
+        return parse_period(code).describe()
+    except ConfigError:
+        return str(code)
+
+
 def describe(reader: RegionReads) -> dict:
     """Store location, model, depths, shard size, and one row per zone × year (with block and
     pixel counts where fill records exist: local stores tessera wrote)."""
@@ -37,6 +49,7 @@ def describe(reader: RegionReads) -> dict:
                 {
                     "zone": "+".join(getattr(z, "groups", [zone.name])),
                     "year": year,
+                    "period": _period(year),
                     "complete": _completeness(z, year),
                     "grid": f"{z.grid.height}×{z.grid.width}",
                     "blocks": len(rows) if rows is not None else None,

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from tessera.cli.app import console, cube_app, progress_bar
-from tessera.cli.options import check_writable, cube_path
+from tessera.cli.options import check_writable, cube_path, period_option
 from tessera.cube import import_npy, open_cube
 
 
@@ -50,7 +50,9 @@ def info_command(
 def import_npy_command(
     directory: Path = typer.Argument(..., help="The official stacker's output directory."),
     out: Path = typer.Argument(..., help="Cube to write (.zarr)."),
-    year: int = typer.Option(..., help="Year of the observations (the .npy files do not say)."),
+    year: int = typer.Option(
+        ..., parser=period_option, help="Year of the observations, or a window 2025-06 (the .npy files do not say)."
+    ),
     roi: Path = typer.Option(
         None,
         help="ROI GeoTIFF giving CRS and transform (default: DIRECTORY/roi.tiff, as the stacker writes, or roi.tif).",

@@ -34,6 +34,14 @@ def embed_command(
         256, help="Pixels per shard side for a new store: a multiple of 32 (official stores: 4096)."
     ),
     depths: str = typer.Option("", help="Also store Matryoshka prefixes in a new store, e.g. 16,32,64."),
+    mask: Path = typer.Option(None, help="Area mask (GeoJSON / GeoPackage / GeoTIFF, any CRS): embed only its pixels."),
+    min_optical_obs: int = typer.Option(
+        None, help="Refuse pixels with fewer clear Sentinel-2 dates (the published global store: 15)."
+    ),
+    allow_s2_only: bool = typer.Option(
+        True, "--allow-s2-only/--require-s1", help="Embed pixels without any Sentinel-1 observation (as published)."
+    ),
+    report: bool = typer.Option(True, help="Write the validation report beside the store (STORE.report/)."),
 ) -> None:
     """Embed every pixel of a cube into the int8 embedding store; rerun to resume."""
     from tessera.store.sources import is_url
@@ -43,6 +51,7 @@ def embed_command(
     from tessera.cli.options import parse_depths
     from tessera.cpus import cores_for_work
     from tessera.embed import EmbedConfig, embed_cube
+    from tessera.embed.quality import Rules
     from tessera.model import InferenceConfig
     from tessera.store import StoreLayout
 
@@ -55,7 +64,14 @@ def embed_command(
         inference=InferenceConfig(precision=precision, batch_size=batch_size, device=device),
         layout=StoreLayout(shard=shard),
         depths=parse_depths(depths),
+        rules=Rules(min_optical_obs, allow_s2_only),
+        mask=str(mask) if mask else None,
+        report=report,
     )
+    if mask is not None:
+        from tessera.cli.embed_report import say_mask
+
+        say_mask(cube_path(cube), mask)
     with progress_bar() as progress:
         s = embed_cube(cube_path(cube), checkpoint, store, cfg, progress=progress)
     for note in s.warnings:
@@ -64,10 +80,18 @@ def embed_command(
     for k, v in (
         ("blocks", f"{s.blocks} ({s.computed} computed, {s.skipped} already recorded)"),
         ("pixels embedded", f"{s.pixels:,}"),
-        ("no-data pixels", f"{s.nodata:,}"),
+        ("no-data pixels", f"{s.nodata:,}" + "".join(f"; {n:,} {why}" for why, n in s.refused.items() if n)),
+        *(
+            [("area mask", f"{s.mask_pixels:,} px; {s.masked_blocks} blocks outside it skipped")]
+            if s.mask_pixels
+            else []
+        ),
         ("time", f"{s.seconds:.1f} s"),
         ("speed", f"{s.pixels_per_second:,.0f} px/s"),
         ("parallelism", s.parallelism),
     ):
         table.add_row(k, v)
     console.print(table)
+    from tessera.cli.embed_report import say_report
+
+    say_report(s)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from tessera.cli.app import app, console
-from tessera.cli.options import STORE_ARG, optional_bbox
+from tessera.cli.options import STORE_ARG, optional_bbox, period_option
 
 HOST_OPT = typer.Option("127.0.0.1", help="Address to listen on; any other than loopback needs the token everywhere.")
 PORT_OPT = typer.Option(8765, help="Port (0: any free one).", min=0, max=65535)
@@ -27,7 +27,9 @@ def _logging() -> None:
 @app.command("explore")
 def explore_command(
     store: str = STORE_ARG,
-    year: int = typer.Option(None, help="Year (default: the project's, else the store's latest)."),
+    year: int = typer.Option(
+        None, parser=period_option, help="Year or window 2025-06 (default: the project's, else the store's latest)."
+    ),
     bbox: str = typer.Option(None, help="W,S,E,N in degrees (default: the project's area, else the whole year)."),
     project: Path = typer.Option(Path("tessera-project"), help="Folder where labels, head and settings are kept."),
     host: str = HOST_OPT,
@@ -46,7 +48,7 @@ def explore_command(
 def tiles_command(
     store: str = STORE_ARG,
     layer: str = typer.Option(..., help="pca | similar:LON,LAT | head:FILE.skops | change:Y1,Y2"),
-    year: int = typer.Option(None, help="Year (default: the store's latest)."),
+    year: int = typer.Option(None, parser=period_option, help="Year or window 2025-06 (default: the store's latest)."),
     bbox: str = typer.Option(None, help="W,S,E,N in degrees to serve (default: where the year is written)."),
     host: str = HOST_OPT,
     port: int = PORT_OPT,

@@ -8,7 +8,15 @@ import numpy as np
 import typer
 
 from tessera.cli.app import app, console
-from tessera.cli.options import DEPTH_OPT, QUALITY_OPT, STORE_ARG, check_writable, parse_bbox
+from tessera.cli.options import (
+    DEPTH_OPT,
+    PERIOD_HELP,
+    QUALITY_OPT,
+    STORE_ARG,
+    check_writable,
+    parse_bbox,
+    period_option,
+)
 from tessera.errors import ConfigError
 
 
@@ -16,7 +24,7 @@ from tessera.errors import ConfigError
 def sample_command(
     store: str = STORE_ARG,
     points: Path = typer.Argument(..., help="Points: CSV with lon,lat columns, GeoJSON, or a vector file."),
-    year: int = typer.Option(..., help="Year to sample."),
+    year: int = typer.Option(..., parser=period_option, help=PERIOD_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
     depth: int = DEPTH_OPT,
     quality: bool = QUALITY_OPT,
@@ -44,7 +52,7 @@ def export_command(
     store: str = STORE_ARG,
     out: Path = typer.Argument(..., help="Output file (.tif or .npy), or a directory for --layout geotessera."),
     bbox: str = typer.Option(..., help="W,S,E,N in degrees (EPSG:4326)."),
-    year: int = typer.Option(..., help="Year to export."),
+    year: int = typer.Option(..., parser=period_option, help=PERIOD_HELP),
     fmt: str = typer.Option(None, "--format", help="tif (Cloud-Optimised GeoTIFF) or npy; default: from the suffix."),
     layout: str = typer.Option("zarr", help="zarr (one file for the bbox) or geotessera (0.1° tiles)."),
     crs: str = typer.Option(None, help="Output CRS, e.g. EPSG:4326 (default: the bbox's UTM zone)."),

@@ -15,7 +15,17 @@ STORE_ARG = typer.Argument(
     help="Embedding store: a path, file://, http(s)://, s3:// URL, a *.icechunk repository, "
     "or a geotessera-layout directory.",
 )
-YEAR_OPT = typer.Option(..., help="Year of the embeddings.")
+
+
+def period_option(text: str) -> int:
+    """A CLI year: ``2024``, or a 12-month window by its last month, ``2025-06`` → its store code."""
+    from tessera.period import period_code
+
+    return period_code(text)
+
+
+PERIOD_HELP = "Year of the embeddings, or a 12-month window by its last month (2025-06)."
+YEAR_OPT = typer.Option(..., parser=period_option, help=PERIOD_HELP)
 QUALITY_OPT = typer.Option(
     False,
     "--quality",

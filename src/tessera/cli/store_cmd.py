@@ -40,7 +40,7 @@ def info_command(
     for r in d["groups"]:
         table.add_row(
             r["zone"],
-            str(r["year"]),
+            r.get("period", str(r["year"])),
             r.get("complete", "yes"),
             r["grid"],
             *(f"{r[k]:,}" if isinstance(r[k], int) else "–" for k in ("blocks", "pixels", "nodata")),
