@@ -148,7 +148,7 @@ def measure(args: argparse.Namespace, level: int) -> None:
         # The CLI in a fresh process that reports its own peak RSS and CPU time (one process: the
         # local cluster's threads live in it).
         argv = ["tessera", "embed", str(scene), "-c", str(ckpt), "-s", str(store), "--batch-size", str(args.batch)]
-        argv += ["--draws", str(args.draws)]
+        argv += ["--draws", str(args.draws), "--no-report"]  # the model's speed, not the report's
         cmd = [sys.executable, "-c", PEAK_WRAPPER, *argv]
         arms = {"now": {}}
         if args.compare_waits:

@@ -19,7 +19,7 @@ SHARD = 32
 
 
 def embed_args(cube, ckpt, store):
-    return ["embed", cube, "-c", ckpt, "-s", store, "--shard", SHARD, "--seed", 3]
+    return ["embed", cube, "-c", ckpt, "-s", store, "--shard", SHARD, "--seed", 3, "--no-report"]
 
 
 def state(store):

@@ -45,7 +45,7 @@ def stored(store: Path, cube_path: Path):
 
 
 def test_a_july_june_window_has_its_dates_label_and_bounds_and_reads_back_by_label(setup, tmp_path):
-    root, cube_path, ckpt, data = setup
+    _root, cube_path, ckpt, data = setup
     window = as_window_cube(data, tmp_path / "window.zarr", "2025-06")
     cube = open_cube(window)
     assert cube.period == Period(2025, 6) and cube.year == 202506
@@ -82,7 +82,7 @@ def test_a_july_june_window_has_its_dates_label_and_bounds_and_reads_back_by_lab
 
 
 def test_mixing_window_conventions_in_one_store_is_refused(setup, tmp_path):
-    root, cube_path, ckpt, data = setup
+    _root, cube_path, ckpt, data = setup
     store = tmp_path / "s"
     embed_cube(cube_path, ckpt, store, QUIET)
     window = as_window_cube(data, tmp_path / "window.zarr", "2025-06")
@@ -92,7 +92,7 @@ def test_mixing_window_conventions_in_one_store_is_refused(setup, tmp_path):
 
 
 def test_counts_arrays_equal_counts_from_the_cube_and_the_minimum_refuses_exactly_those_below(setup, tmp_path):
-    root, cube_path, ckpt, data = setup
+    _root, cube_path, ckpt, data = setup
     s2 = data.s2_mask.astype(bool)
     asc = sensors.s1_valid_mask(data.s1_ascending.values)
     desc = sensors.s1_valid_mask(data.s1_descending.values)
@@ -121,7 +121,7 @@ def test_counts_arrays_equal_counts_from_the_cube_and_the_minimum_refuses_exactl
 
 
 def test_require_s1_refuses_radar_free_pixels(setup, tmp_path):
-    root, cube_path, ckpt, data = setup
+    _root, _cube_path, ckpt, data = setup
     cut = tmp_path / "cut.zarr"
     asc, desc = data.s1_ascending.values.copy(), data.s1_descending.values.copy()
     asc[:, :20], desc[:, :20] = 0, 0  # the top 20 rows never imaged by radar
@@ -136,7 +136,7 @@ def test_require_s1_refuses_radar_free_pixels(setup, tmp_path):
 
 
 def test_a_mask_skips_the_blocks_it_misses_and_kept_pixels_equal_an_unmasked_run(setup, tmp_path):
-    root, cube_path, ckpt, data = setup
+    _root, cube_path, ckpt, data = setup
     embed_cube(cube_path, ckpt, tmp_path / "all", QUIET)
     grid = data.grid
     # a polygon in lon/lat (another CRS than the cube's: reprojected) over part of one 32² block
@@ -158,7 +158,7 @@ def test_a_mask_skips_the_blocks_it_misses_and_kept_pixels_equal_an_unmasked_run
     s = embed_cube(cube_path, ckpt, tmp_path / "m", EmbedConfig(report=False, layout=StoreLayout(32), mask=str(mask)))
     from tessera.embed.run import plan
 
-    zone, at = place(grid)
+    _zone, at = place(grid)
     every = plan(Window(0, 0, *grid.shape), at, StoreLayout(32))
 
     def meets(w: Window) -> bool:
@@ -181,7 +181,7 @@ def test_a_mask_skips_the_blocks_it_misses_and_kept_pixels_equal_an_unmasked_run
 
 
 def test_the_report_passes_a_trained_model_and_fails_random_weights(setup, tmp_path):
-    root, cube_path, ckpt, data = setup
+    _root, cube_path, ckpt, _data = setup
     good = run_tessera("embed", str(cube_path), "-c", "tiny-broad", "-s", str(tmp_path / "good"))
     assert good.returncode == 0 and "validation: pass" in good.stdout, good.stdout + good.stderr
     bad = run_tessera("embed", str(cube_path), "-c", str(ckpt), "-s", str(tmp_path / "bad"))
@@ -211,7 +211,7 @@ def test_periods_refuse_what_has_not_ended_or_predates_sentinel_2():
 
 
 def test_geotessera_reads_our_quality_layers(setup, official_python, tmp_path):
-    root, cube_path, ckpt, data = setup
+    _root, cube_path, ckpt, data = setup
     embed_cube(cube_path, ckpt, tmp_path / "s", EmbedConfig(report=False))
     zone = Zone.from_name(place(data.grid)[0].name)
     script = (

@@ -28,7 +28,8 @@ def embed_command(
     seed: int = typer.Option(0, help="Sampling seed; the same seed and checkpoint give the same bytes."),
     draws: int = typer.Option(1, help="Average this many 40-date draws per pixel (1 = published product)."),
     precision: str = typer.Option("fp32", help="fp32 or bf16."),
-    batch_size: int = typer.Option(512, help="Pixels per forward pass."),
+    batch_size: int = typer.Option(512, help="Pixels per forward pass (0: sized from free GPU memory)."),
+    compile_model: bool = typer.Option(False, "--compile", help="torch.compile the forward pass (GPUs)."),
     device: str = typer.Option("cpu", help="cpu, cuda, cuda:1, …"),
     shard: int = typer.Option(
         256, help="Pixels per shard side for a new store: a multiple of 32 (official stores: 4096)."
@@ -61,7 +62,7 @@ def embed_command(
         workers=workers,
         cores=cores_for_work(),  # on a busy machine, fewer threads than cores (never other numbers)
         scheduler=scheduler,
-        inference=InferenceConfig(precision=precision, batch_size=batch_size, device=device),
+        inference=InferenceConfig(precision=precision, batch_size=batch_size, device=device, compile=compile_model),
         layout=StoreLayout(shard=shard),
         depths=parse_depths(depths),
         rules=Rules(min_optical_obs, allow_s2_only),

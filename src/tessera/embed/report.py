@@ -32,7 +32,7 @@ from tessera.quantize import dequantize
 from tessera.store import StoreWriter, Zone, place
 
 #: Centred cosine of a pixel with its own half-dates re-embedding, less that with other pixels:
-#: the shipped tiny-broad model gives 0.73 on a simulated scene, random tiny weights 0.33 (``tests/embed/test_report.py``).
+#: tiny-broad gives 0.73 on a simulated scene, random tiny weights 0.33–0.41 (``tests/embed/test_windows_rules.py``).
 AGREEMENT_MIN = 0.5
 AGREEMENT_WEAK = 0.6
 SAMPLE = 512  # pixels re-embedded for the agreement (a few seconds of the full v1 model on a CPU)

@@ -155,8 +155,11 @@ def embed_cube(
         sampling=sampling,
         software_version=__version__,
     )
+    # One GPU takes one process (the model on the driver, CPU stages on Dask threads beside it);
+    # several GPUs are several workers of a dask-cuda cluster, given as --scheduler.
+    gpu = torch.device(config.inference.device).type == "cuda"
     shape: LocalShape | None = (
-        None if config.scheduler else local_shape(config.cores or available_cores(), config.workers)
+        None if config.scheduler else local_shape(config.cores or available_cores(), 1 if gpu else config.workers)
     )
     pixels = nodata = computed = 0
     stages: dict[str, float] = {}
@@ -166,7 +169,7 @@ def embed_cube(
     all_blocks = len(plan(Window(0, 0, *cube.grid.shape), window, config.layout)) if wanted is not None else 0
     # The model runs in this process when there is one local worker process, with these threads.
     driver_threads = shape.torch_threads if shape is not None and shape.processes == 1 else None
-    serial = driver_threads is not None and driver_threads < OVERLAP_MIN_CORES  # no cluster needed at all
+    serial = driver_threads is not None and driver_threads < OVERLAP_MIN_CORES and not gpu  # no cluster at all
     # The cluster comes up before the store is touched: an unreachable scheduler leaves nothing behind.
     cluster = contextlib.nullcontext() if serial else dask_client(shape, config.scheduler, config.scheduler_timeout_s)
     fresh = not is_url(store_path) and not Path(store_path).exists()
