@@ -72,6 +72,6 @@ def test_embed_errors_are_one_line_without_traceback(scene_dir, tmp_path):
     (tmp_path / "file").write_text("x")
     r = run_tessera("embed", scene_dir, "-c", ckpt, "-s", tmp_path / "file")
     assert r.returncode == 2 and "is a file" in r.stderr and "Traceback" not in r.stderr
-    r = run_tessera("embed", scene_dir, "-c", ckpt, "-s", tmp_path / "store", "--shard", "32")
+    r = run_tessera("embed", scene_dir, "-c", ckpt, "-s", tmp_path / "store", "--shard", "32", "--no-report")
     assert r.returncode == 0, r.stderr
     assert "768" in r.stdout and "computed" in r.stdout  # 32 × 24 px

@@ -206,7 +206,7 @@ def test_embed_writes_matryoshka_prefixes_equal_to_the_reference(published, scen
 
     reference, path = published
     store = tmp_path / "v2.zarr"
-    r = run_tessera("embed", scene, "-c", path, "-s", store, "--depths", "4,16,32,64")
+    r = run_tessera("embed", scene, "-c", path, "-s", store, "--depths", "4,16,32,64", "--no-report")
     assert r.returncode == 0, r.stderr
     cube = open_cube(scene / "cube.zarr")
     zone, win = place(cube.grid)
@@ -266,7 +266,7 @@ def test_official_stacker_npy_files_embed_as_the_reference_reads_them(published,
     imported = tmp_path / "c.zarr"
     r = run_tessera("cube", "import-npy", stack, imported, "--year", "2024", "--roi", stack / "roi.tif")
     assert r.returncode == 0, r.stderr
-    r = run_tessera("embed", imported, "-c", path, "-s", tmp_path / "s.zarr")
+    r = run_tessera("embed", imported, "-c", path, "-s", tmp_path / "s.zarr", "--no-report")
     assert r.returncode == 0, r.stderr
 
     def flat(name):
