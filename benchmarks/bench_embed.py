@@ -11,6 +11,12 @@ default spin-then-sleep, one thread per usable core), in the same run:
 
     python benchmarks/bench_embed.py --preset tiny --sizes 64 --draws 4 --contended 0 1 2 4 --compare-waits
 
+On a GPU (``--device cuda``: bf16, batches sized from free memory, two batches in flight) it also
+prints the share of the model-only pass the GPU spent in forward passes (CUDA events) and, for
+the v1 preset, the model FLOP utilisation against ``--peak-tflops`` (H100/H200 SXM dense bf16: 989):
+
+    python benchmarks/bench_embed.py --preset v1 --sizes 1024 --device cuda --peak-tflops 989
+
 For each cube size: simulates a cube, runs ``tessera embed`` on it in a fresh process (the real
 CLI, a local Dask cluster sized to this machine) and prints its pixels/s, its peak resident
 memory and the store's bytes per pixel. Before and after, the model alone runs once over the same
@@ -61,6 +67,10 @@ runpy.run_module("tessera", run_name="__main__")
 """
 
 
+DEVICE = "cpu"
+PEAK_TFLOPS: float | None = None
+
+
 def model_only(cube_path: Path, ckpt: Path, batch: int, scratch: Path, draws: int = 1) -> float:
     """px/s of the model alone on exactly ``tessera embed``'s work: the same blocks, the same
     tokens (prepared by the embed worker beforehand, untimed), the same batches; one pass, as the
@@ -71,7 +81,7 @@ def model_only(cube_path: Path, ckpt: Path, batch: int, scratch: Path, draws: in
     prov = Provenance({"checkpoint_sha256": "bench"}, {"seed": 0}, "bench")
     subprocess.run(["rm", "-rf", str(scratch), f"{scratch}.build"], check=True)
     group = open_for_write(scratch, prov, model.cfg.embed_dim).ensure(cube.year, zone, prov, model.cfg.embed_dim)
-    inference = InferenceConfig(batch_size=batch)
+    inference = InferenceConfig(batch_size=batch, device=DEVICE, precision="bf16" if DEVICE != "cpu" else "fp32")
     spec = JobSpec(
         cube=str(cube_path),
         store=str(scratch),
@@ -92,7 +102,16 @@ def model_only(cube_path: Path, ckpt: Path, batch: int, scratch: Path, draws: in
     t = time.perf_counter()
     for p in prepared:
         run_model(emb, p)
-    return cube.grid.height * cube.grid.width / (time.perf_counter() - t)
+    wall = time.perf_counter() - t
+    px_s = cube.grid.height * cube.grid.width / wall
+    if DEVICE != "cpu":
+        # v1 at 40 dates: ~3.7 GFLOP per pixel for both encoders (the published figure)
+        mfu = px_s * 3.7e9 / (PEAK_TFLOPS * 1e12) if PEAK_TFLOPS and model.cfg.d_model == 512 else None
+        print(
+            f"  model-only on {DEVICE}: batch {emb.batch_size}, GPU busy {emb.busy_s / wall:.0%} of the pass"
+            + (f", MFU {mfu:.1%}" if mfu is not None else "")
+        )
+    return px_s
 
 
 def du(path: Path) -> int:
@@ -106,6 +125,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--draws", type=int, default=1, help="40-date draws per pixel (tessera embed --draws)")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda (bf16, --batch 0 sizes batches from memory)")
+    ap.add_argument("--peak-tflops", type=float, default=None, help="the GPU's dense bf16 peak, for the MFU")
     ap.add_argument(
         "--contended",
         type=int,
@@ -119,6 +140,8 @@ def main() -> None:
         help="also run the CLI with OpenMP's default spinning waits and a thread per usable core",
     )
     args = ap.parse_args()
+    global DEVICE, PEAK_TFLOPS
+    DEVICE, PEAK_TFLOPS = args.device, args.peak_tflops
     levels = [0] if args.contended is None else (args.contended or [1])
     for level in levels:
         burners = burn(level * available_cores())
@@ -148,7 +171,8 @@ def measure(args: argparse.Namespace, level: int) -> None:
         # The CLI in a fresh process that reports its own peak RSS and CPU time (one process: the
         # local cluster's threads live in it).
         argv = ["tessera", "embed", str(scene), "-c", str(ckpt), "-s", str(store), "--batch-size", str(args.batch)]
-        argv += ["--draws", str(args.draws), "--no-report"]  # the model's speed, not the report's
+        argv += ["--draws", str(args.draws), "--no-report", "--device", args.device]
+        argv += ["--precision", "bf16"] if args.device != "cpu" else []  # the model's speed, not the report's
         cmd = [sys.executable, "-c", PEAK_WRAPPER, *argv]
         arms = {"now": {}}
         if args.compare_waits:

@@ -150,3 +150,53 @@ def test_a_raster_roi_gives_its_own_grid(catalog, tmp_path):
     acquire(box, 2024, tmp_path / "c.zarr", AcquireConfig(catalog=str(catalog)), grid=grid)
     full = open_cube(tmp_path / "c.zarr").read()
     assert full.grid == sub and full.s2_doy.tolist() == [65, 162, 183]
+
+
+def test_a_july_june_window_finds_the_dates_of_its_two_years(catalog, tmp_path):
+    s = acquire(BBOX, "2024-06", tmp_path / "w.zarr", AcquireConfig(catalog=str(catalog)))
+    cube = open_cube(tmp_path / "w.zarr")
+    assert cube.year == 202406 and s.period.label == "2024-06"
+    # July 2023 – June 2024: 2023-12-31 is in, 2024-07-01 is out; days of year of each date's own year
+    assert cube.s2_doy.tolist() == [65, 162, 365] and cube.years["s2"].tolist() == [2024, 2024, 2023]
+    assert cube.months("s2").tolist() == [2, 5, 11]
+    assert cube.s1_ascending_doy.tolist() == [93] and cube.s1_descending_doy.tolist() == [99]
+    r = run_tessera("acquire", "--bbox", ",".join(map(str, BBOX)), "--window", "2099-06", "-o", tmp_path / "f.zarr")
+    assert r.returncode == 2 and "has not ended" in r.stderr
+
+
+def test_a_mask_reads_only_its_tiles_and_its_pixels_equal_an_unmasked_cube(catalog, tmp_path, monkeypatch):
+    import tessera.acquire.run as run
+    from tessera.area_mask import load_mask
+
+    full = acquire(BBOX, 2024, tmp_path / "all.zarr", AcquireConfig(catalog=str(catalog)))
+    monkeypatch.setattr(run, "MASK_TILE", 8)  # a 35 × 37 px ROI: tiles of 8 px, so the mask skips some
+    t = GRID.transform
+    ring = [t * (c, r) for c, r in ((2, 3), (14, 3), (14, 20), (2, 20), (2, 3))]
+    mask = tmp_path / "m.geojson"  # in the grid's own UTM CRS: any CRS is taken
+    mask.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": GRID.crs}},
+                "features": [
+                    {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+                ],
+            }
+        )
+    )
+    aoi = load_mask(mask, GRID)
+    s = acquire(BBOX, 2024, tmp_path / "m.zarr", AcquireConfig(catalog=str(catalog)), grid=GRID, aoi=aoi)
+    assert s.tiles_read < s.tiles_total and s.mask_pixels == int(aoi.sum()) == 12 * 17
+    a, m = open_cube(tmp_path / "all.zarr").read(), open_cube(tmp_path / "m.zarr")
+    assert np.array_equal(m.aoi(), aoi) and full.grid == GRID
+    d = m.read()
+    assert np.array_equal(d.s2_mask[:, aoi], a.s2_mask[:, aoi]) and np.array_equal(
+        d.s2_bands[:, aoi], a.s2_bands[:, aoi]
+    )
+    assert not d.s2_mask[:, ~aoi].any() and not d.s1_ascending.values[:, ~aoi].any()
+    far = tmp_path / "far.geojson"
+    far.write_text(json.dumps({"type": "Polygon", "coordinates": [[[10, 10], [10.1, 10], [10.1, 10.1], [10, 10]]]}))
+    r = run_tessera(
+        "acquire", "--mask", far, "--bbox", ",".join(map(str, BBOX)), "--year", "2024", "-o", tmp_path / "x.zarr"
+    )
+    assert r.returncode == 2 and "selects no pixel" in r.stderr
