@@ -15,7 +15,8 @@ def _period(code: int) -> str:
     from tessera.period import parse_period
 
     try:
-        return parse_period(code).describe()
+        period = parse_period(code)
+        return period.label if period.calendar else period.describe()
     except ConfigError:
         return str(code)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -19,7 +20,7 @@ def say_mask(cube: Path, mask: Path) -> None:
     console.print(f"mask {mask}: {int(wanted.sum()):,} of {wanted.size:,} px of the cube wanted ({wanted.mean():.1%})")
 
 
-def say_report(summary) -> None:
+def say_report(summary: Any) -> None:
     """The verdict and where the report lies; exit 1 only where the store is unusable."""
     r = summary.report
     if r is None:

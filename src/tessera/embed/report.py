@@ -95,7 +95,7 @@ def _centred_cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return num / np.maximum(den, 1e-12)
 
 
-def self_agreement(model, cube, embedded: np.ndarray, stored, seed: int = 0) -> float | None:
+def self_agreement(model: Any, cube: Any, embedded: np.ndarray, stored: Any, seed: int = 0) -> float | None:
     """Mean centred cosine of stored embeddings with their half-dates re-embedding, less the
     same with another pixel's; None where too few pixels were embedded to say. Pixels come from
     up to 8 windows of 32² px holding embedded ones (``stored(window)`` → (h, w, D) values)."""
@@ -138,7 +138,9 @@ COVER_COLOURS = {
 COVER = list(COVER_COLOURS)
 
 
-def validate(root: Path, cube, zone: Zone, model, wanted: np.ndarray | None, rules: Rules = Rules()) -> Report:
+def validate(
+    root: Path, cube: Any, zone: Zone, model: Any, wanted: np.ndarray | None, rules: Rules = Rules()
+) -> Report:
     """Check the zone-year of ``cube`` in the store at ``root``; write ``STORE.report/…``.
     Read window by window: memory stays a few windows whatever the cube's size."""
     _, at = place(cube.grid)
