@@ -36,13 +36,24 @@ def radar_free(status: np.ndarray, quality: dict[str, np.ndarray]) -> int:
 
 
 def screen(
-    store: Any, grid: Grid, year: int, embeddings: np.ndarray, min_s2_obs: int | None, drop_radar_free: bool = False
+    store: Any,
+    grid: Grid,
+    year: int,
+    embeddings: np.ndarray,
+    min_s2_obs: int | None,
+    drop_radar_free: bool = False,
+    min_reliability: float | None = None,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Embeddings on ``grid`` with pixels below ``min_s2_obs`` usable optical observations (and,
     with ``drop_radar_free``, pixels embedded without any radar) set to NaN, and how many of each
     there were among the pixels with vectors. ``min_s2_obs`` None: the store's own
     ``optical_min_obs`` where it declares one; a store without quality layers is not screened
-    unless asked to be (then: an error naming it)."""
+    unless asked to be (then: an error naming it). ``min_reliability`` drops pixels whose
+    ``reliability`` (``embed --reliability``) is below it."""
+    if min_reliability is not None:
+        embeddings, dropped = _reliable(store, grid, year, embeddings, min_reliability)
+        rest, counts = screen(store, grid, year, embeddings, min_s2_obs, drop_radar_free)
+        return rest, {f"below reliability {min_reliability:g}": dropped, **counts}
     attrs = getattr(store, "attrs", {}) or {}
     if min_s2_obs is None and not drop_radar_free:
         declared = attrs.get("optical_min_obs")
@@ -62,6 +73,19 @@ def screen(
     if drop_radar_free:
         out = np.where(free[..., None], np.nan, out)
     return out.astype(np.float32, copy=False), counts
+
+
+def _reliable(store: Any, grid: Grid, year: int, embeddings: np.ndarray, minimum: float) -> tuple[np.ndarray, int]:
+    from tessera.store import convention as cv
+
+    if not 0 <= minimum <= 1:
+        raise AccessError(f"--min-reliability {minimum} must lie in [0, 1]")
+    if cv.RELIABILITY not in (getattr(store, "quality_layers", None) or {}):
+        raise AccessError("--min-reliability: this store has no reliability layer; embed with --reliability")
+    rel = store.grid_quality(grid, year)[cv.RELIABILITY]
+    has = ~np.isnan(embeddings).any(axis=-1)
+    below = has & ~(np.nan_to_num(rel, nan=-1.0) >= minimum)
+    return np.where(below[..., None], np.nan, embeddings).astype(np.float32, copy=False), int(below.sum())
 
 
 def channels(layers: dict[str, tuple[int, ...]]) -> list[tuple[str, int]]:

@@ -100,7 +100,7 @@ class ZoneReader:
         if dims not in self.arrays:
             raise StoreError(f"zone group {name} of {source.location} has no '{cv.EMBEDDINGS}' array")
         self.scales = self._array(meta, cv.SCALES, "float32")
-        self.quality = {q: self._array(meta, q, None) for q in cv.QUALITY if f"{name}/{q}" in meta}
+        self.quality = {q: self._array(meta, q, None) for q in cv.LAYERS if f"{name}/{q}" in meta}
         self.time_spec = self._plain(meta, "time")
         self.time_units = (meta[f"{name}/time"].get("attributes") or {}).get("units")
         complete = attrs.get("years_complete")
@@ -353,7 +353,7 @@ class ZoneReader:
                 ).items():
                     sl, bl = self._slices(*c, array.chunk, window)
                     layer[sl] = np.moveaxis(block[0][(..., *bl)], 0, -1) if extra else block[0][bl]
-            out[name] = layer
+            out[name] = cv.decode_reliability(layer) if name == cv.RELIABILITY else layer
         return out
 
     def status_window(self, window: Window, year: int) -> np.ndarray:
@@ -385,7 +385,7 @@ class ZoneReader:
                     pixels = block[0][..., r[idx] % a, c[idx] % b]
                     got[idx] = pixels.T if extra else pixels
                 layer[inside] = got
-            out[name] = layer
+            out[name] = cv.decode_reliability(layer) if name == cv.RELIABILITY else layer
         return out
 
 

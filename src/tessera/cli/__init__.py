@@ -13,6 +13,8 @@ from tessera.cli import (  # noqa: F401  (registers the commands)
     export_cmd,
     heads_cmd,
     heads_map_cmd,
+    heads_predict_cmd,
+    heads_suggest_cmd,
     quickstart_cmd,
     similar_cmd,
     simulate_cmd,

@@ -1,4 +1,5 @@
-"""``tessera change``: where the embeddings of a region moved between two years."""
+"""``tessera change``: where the embeddings of a region moved between two years, or when (the
+year of each pixel's strongest break over many years, with a calibrated false-alarm rate)."""
 
 from __future__ import annotations
 
@@ -15,25 +16,41 @@ from tessera.errors import ConfigError
 @app.command("change")
 def change_command(
     store: str = STORE_ARG,
-    bbox: str = typer.Option(..., help="W,S,E,N in degrees."),
-    year_from: int = typer.Option(..., "--from", help="The earlier year."),
-    year_to: int = typer.Option(..., "--to", help="The later year."),
-    out: Path = typer.Option(..., "--out", "-o", help="Distance map (.tif); .png and patches .csv beside it."),
+    bbox: str = typer.Option(None, help="W,S,E,N in degrees."),
+    cube: Path = typer.Option(None, help="…or a cube: its grid is the region."),
+    out: Path = typer.Option(..., "--out", "-o", help="Map (.tif); .png and patches .csv beside it."),
+    year_from: int = typer.Option(None, "--from", help="The earlier year (two-year distance)."),
+    year_to: int = typer.Option(None, "--to", help="The later year (two-year distance)."),
+    years: str = typer.Option(
+        None, help="Date breaks over these years instead, e.g. 2017:2025 (at least 4: two either side)."
+    ),
+    false_alarm: float = typer.Option(0.01, "--false-alarm", help="With --years: share of unchanged pixels flagged."),
     threshold: float = typer.Option(None, help="Distance above which a pixel changed (default: median + k·MAD)."),
     k: float = typer.Option(4.0, help="MADs above the median for the default threshold."),
     min_pixels: int = typer.Option(4, "--min-pixels", help="Smallest patch listed, in pixels.", min=1),
     top_k: int = typer.Option(20, "--top-k", help="How many patches to list.", min=1),
 ) -> None:
-    """Per-pixel cosine distance between two years' embeddings and the largest changed patches."""
+    """Per-pixel cosine distance between two years (--from/--to), or the year, size and
+    significance of each pixel's strongest break (--years), with the changed patches."""
     check_writable(out)
     from tessera.access import open_store
-    from tessera.heads.change import change_map, write_change
 
     if out.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"--out {out} must be a .tif")
     if not out.parent.is_dir():
         raise ConfigError(f"--out {out}: the directory {out.parent} does not exist")
-    result = change_map(open_store(store), parse_bbox(bbox), year_from, year_to, threshold, k, min_pixels, top_k)
+    if (years is None) == (year_from is None or year_to is None):
+        raise ConfigError("give either --years A:B (dating) or both --from and --to (two-year distance)")
+    if (bbox is None) == (cube is None):
+        raise ConfigError("say which region: --bbox W,S,E,N or --cube CUBE")
+    reader = open_store(store)
+    region = parse_bbox(bbox) if bbox is not None else _cube_grid(cube)
+    if years is not None:
+        _dating(reader, region, years, false_alarm, out, min_pixels, top_k)
+        return
+    from tessera.heads.change import change_map, write_change
+
+    result = change_map(reader, region, year_from, year_to, threshold, k, min_pixels, top_k)
     write_change(out, result, year_from, year_to)
     table = Table(title=f"largest changes {year_from} → {year_to} (threshold {result.threshold:.4f})")
     for col in ("rank", "lon", "lat", "hectares", "mean distance"):
@@ -42,3 +59,29 @@ def change_command(
         table.add_row(str(i), f"{p.lon:.5f}", f"{p.lat:.5f}", f"{p.hectares:.2f}", f"{p.mean_distance:.3f}")
     console.print(table)
     console.print(f"wrote [bold]{out}[/] (+ .png, .csv)")
+
+
+def _dating(reader, region, years: str, false_alarm: float, out: Path, min_pixels: int, top_k: int) -> None:
+    from tessera.heads.dating import date_changes, parse_years, write_dating
+
+    with console.status("dating breaks …"):
+        result = date_changes(reader, region, parse_years(years), false_alarm)
+        patches = write_dating(out, result, min_pixels)
+    span = f"{result.years[0]}–{result.years[-1]}"
+    table = Table(title=f"changed patches {span} (false-alarm rate {false_alarm:g})")
+    for col in ("rank", "year", "lon", "lat", "hectares", "magnitude"):
+        table.add_column(col)
+    for i, p in enumerate(patches[:top_k], 1):
+        table.add_row(
+            str(i), str(p.year), f"{p.lon:.5f}", f"{p.lat:.5f}", f"{p.hectares:.2f}", f"{p.mean_magnitude:.3f}"
+        )
+    console.print(table)
+    share = float(result.changed.mean())
+    console.print(f"{share:.1%} of pixels changed; wrote [bold]{out}[/] (year, magnitude, p-value; + .png, .csv)")
+
+
+def _cube_grid(cube: Path):
+    from tessera.cli.options import cube_path
+    from tessera.cube import open_cube
+
+    return open_cube(cube_path(cube)).grid

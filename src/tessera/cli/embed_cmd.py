@@ -43,6 +43,9 @@ def embed_command(
         True, "--allow-s2-only/--require-s1", help="Embed pixels without any Sentinel-1 observation (as published)."
     ),
     report: bool = typer.Option(True, help="Write the validation report beside the store (STORE.report/)."),
+    reliability: bool = typer.Option(
+        False, help="Also store each pixel's reliability (4 more embeddings: half the dates, one sensor withheld)."
+    ),
 ) -> None:
     """Embed every pixel of a cube into the int8 embedding store; rerun to resume."""
     from tessera.store.sources import is_url
@@ -68,6 +71,7 @@ def embed_command(
         rules=Rules(min_optical_obs, allow_s2_only),
         mask=str(mask) if mask else None,
         report=report,
+        reliability=reliability,
     )
     if mask is not None:
         from tessera.cli.embed_report import say_mask

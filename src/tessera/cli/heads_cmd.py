@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from tessera.cli.app import console
-from tessera.cli.heads_common import DROP_RADAR_FREE_OPT, MIN_S2_OBS_OPT, heads_app, read_region
+from tessera.cli.heads_common import DROP_RADAR_FREE_OPT, MIN_RELIABILITY_OPT, MIN_S2_OBS_OPT, heads_app, read_region
 from tessera.cli.options import (
     BBOX_OPT,
     COLUMN_OPT,
@@ -52,11 +52,19 @@ def curve_command(
     ),
     min_s2_obs: int = MIN_S2_OBS_OPT,
     drop_radar_free: bool = DROP_RADAR_FREE_OPT,
+    min_reliability: float = MIN_RELIABILITY_OPT,
 ) -> None:
     """Accuracy and macro-F1 (or RMSE, MAE, R²) against the fraction of labels used, as CSV + PNG."""
     check_writable(out)
     from tessera.access import open_store
-    from tessera.heads.curves import comparison_lines, headline_lines, main_metric, region_curve, write_curve
+    from tessera.heads.curves import (
+        applicability_lines,
+        comparison_lines,
+        headline_lines,
+        main_metric,
+        region_curve,
+        write_curve,
+    )
     from tessera.heads.evaluate import check_split
 
     depths, fracs = parse_depths(depth, "--depth"), parse_numbers(fractions, "--fractions")
@@ -73,10 +81,12 @@ def curve_command(
         baselines=baselines,
         min_s2_obs=min_s2_obs,
         drop_radar_free=drop_radar_free,
+        min_reliability=min_reliability,
     )
     with console.status("fitting heads at every label fraction …"):
         points, n = region_curve(region, heads.split(","), fracs, check_split(split), repeats, depths)
     acc = write_curve(out, points, region.task, f"{split} hold-out, {n:,} labelled pixels")
-    for line in comparison_lines(acc) + headline_lines(acc, main_metric(region.task)):
+    lines = comparison_lines(acc) + headline_lines(acc, main_metric(region.task))
+    for line in lines + applicability_lines(points, region.task, max(fracs)):
         console.print(line)
     console.print(f"wrote [bold]{out / 'curve.csv'}[/] and [bold]{out / 'curve.png'}[/]")

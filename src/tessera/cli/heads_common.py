@@ -26,6 +26,14 @@ DROP_RADAR_FREE_OPT = typer.Option(
     False, "--drop-radar-free", help="Also drop pixels embedded without any radar observation (counted either way)."
 )
 
+MIN_RELIABILITY_OPT = typer.Option(
+    None,
+    "--min-reliability",
+    min=0.0,
+    max=1.0,
+    help="Drop pixels whose reliability (stores embedded with --reliability) is below this.",
+)
+
 heads_app = typer.Typer(help="Small heads on embeddings: learning curves, fitting, maps.", no_args_is_help=True)
 app.add_typer(heads_app, name="heads")
 
@@ -44,6 +52,7 @@ def read_region(
     baselines: Path | None = None,
     min_s2_obs: int | None = None,
     drop_radar_free: bool = False,
+    min_reliability: float | None = None,
 ) -> LabelledRegion:
     """The labelled region the heads commands work on, read behind a status line; what the
     quality screen dropped is printed."""
@@ -65,6 +74,7 @@ def read_region(
             optional_cube(baselines),
             min_s2_obs,
             drop_radar_free,
+            min_reliability,
         )
     print_screened(region.screened)
     return region
@@ -85,6 +95,7 @@ def saved_head_inputs(
     allow_other: bool,
     min_s2_obs: int | None,
     drop_radar_free: bool,
+    min_reliability: float | None = None,
 ) -> tuple[Any, Any, Any]:
     """(fitted head, grid, embeddings) for mapping with a saved head: the dataset it was fitted on
     checked, the embeddings at its depth, screened as the store's quality layers allow."""
@@ -100,6 +111,6 @@ def saved_head_inputs(
     fitted = mapping.from_metadata(saved, meta)
     grid = region_grid(None, optional_bbox(bbox), optional_cube(cube))
     emb = mapping.embeddings_for_head(reader, grid, year, fitted, depth)
-    emb, screened = screen(reader, grid, year, emb, min_s2_obs, drop_radar_free)
+    emb, screened = screen(reader, grid, year, emb, min_s2_obs, drop_radar_free, min_reliability)
     print_screened(screened)
     return fitted, grid, emb

@@ -29,6 +29,7 @@ from tessera.embed.worker import (
     run_model,
     store_block,
     wanted_pixels,
+    with_reliability,
 )
 from tessera.errors import ConfigError
 from tessera.grid import Window
@@ -65,6 +66,7 @@ class EmbedConfig:
     rules: Rules = field(default_factory=Rules)  # optical minimum, radar-free pixels (the store records them)
     mask: str | None = None  # area mask file: pixels outside are not embedded, blocks outside not run
     report: bool = True  # write the validation report beside the store (``STORE.report/``)
+    reliability: bool = False  # also store each pixel's reliability (four more embeddings per pixel)
 
     def __post_init__(self) -> None:
         if self.draws < 1:
@@ -146,6 +148,8 @@ def embed_cube(
     )
     sampling["absent_sensor"] = "all-zero tokens (a pixel with no valid date of one sensor is embedded from the other)"
     sampling.update(config.rules.to_attrs())
+    if config.reliability:  # part of a store's provenance: every block of it has the layer or none does
+        sampling["reliability"] = True
     config.rules.check_cube(len(cube.s2_doy))
     notes = sparsity_warnings(cube)
     for note in notes:
@@ -197,6 +201,7 @@ def embed_cube(
                 torch_threads=shape.torch_threads if shape else None,
                 rules=config.rules,
                 mask=mask,
+                reliability=config.reliability,
             )
             # Progress in pixels, moved per model batch where the model runs here: a block is ~30 s.
             area = {id(t): t.cube_window.height * t.cube_window.width for t in tasks}
@@ -367,7 +372,9 @@ def _pipelined(
             yield BlockResult((0, 0), 0, 0, True, {})
             continue
         t = time.perf_counter()
-        q, scales = quantize(run_model(embedder, prepared))
+        emb = run_model(embedder, prepared)
+        prepared = with_reliability(embedder, prepared, emb)
+        q, scales = quantize(emb)
         # Only the int8 block travels to the writer, not the tokens (tens of MB per block).
         light = dataclasses.replace(prepared, draws=[])
         writing.append(client.submit(store_block, spec, light, q, scales, time.perf_counter() - t, pure=False))

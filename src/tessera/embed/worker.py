@@ -11,6 +11,7 @@ the block's zone position, fixed batches) is fixed, so recomputing a block gives
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -20,13 +21,14 @@ import numpy as np
 import torch
 
 from tessera.cube import Cube, open_cube
+from tessera.embed import reliability
 from tessera.embed.quality import Rules, block_layers
 from tessera.errors import ConfigError
 from tessera.grid import Window
 from tessera.model import Embedder, InferenceConfig, file_sha256, load
 from tessera.model.binning import BinnedTokens, student_tokens
 from tessera.model.checkpoint import config_from_dict
-from tessera.model.sampling import N_TIMESTEPS, PixelTokens, pixel_series
+from tessera.model.sampling import N_TIMESTEPS, PixelSeries, PixelTokens, pixel_series
 from tessera.model.student import FAMILY as STUDENT
 from tessera.quantize import quantize
 from tessera.store import StoreWriter, Zone, ZoneWriter
@@ -50,6 +52,7 @@ class JobSpec:
     torch_threads: int | None = None  # None: leave PyTorch's own choice (external clusters)
     rules: Rules = field(default_factory=Rules)
     mask: str | None = None  # an area mask file (``embed --mask``), besides the cube's own
+    reliability: bool = False  # also embed withheld-observation variants (``embed --reliability``)
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ class Prepared:
     seconds: dict[str, float]
     layers: dict[str, np.ndarray] = field(default_factory=dict)  # the quality layers, (h·w, …)
     refused: dict[str, int] = field(default_factory=dict)
+    variants: list = field(default_factory=list)  # ``embed --reliability``: tokens of the ``ok`` pixels, per variant
 
 
 def prepare_block(spec: JobSpec, task: BlockTask) -> Prepared | None:
@@ -166,6 +170,7 @@ def prepare_block(spec: JobSpec, task: BlockTask) -> Prepared | None:
         ok = np.zeros(len(keep), bool)
         ok[idx] = binned.ok
         draws: list = [binned]
+        tokenise = _student_tokens(spec.model_config["max_seq_len"])
     else:
         # Tokens are drawn for every pixel, then the refused dropped: a kept pixel's draws are the
         # ones an unmasked, unruled run gives it (the block's generator runs over all its pixels).
@@ -173,9 +178,55 @@ def prepare_block(spec: JobSpec, task: BlockTask) -> Prepared | None:
         every = [series.tokens(rng, N_TIMESTEPS) for _ in range(spec.draws)]
         ok = every[0].ok & keep  # the same for every draw: it depends only on each pixel's valid dates
         draws = [PixelTokens(t.s2[ok], t.s1[ok], t.ok[ok]) for t in every]
+        tokenise = _draw_tokens
+    variants = []
+    if spec.reliability and ok.any():  # its own generator: the embeddings' draws stay as without
+        rng = np.random.default_rng([spec.seed, task.zone_window.row, task.zone_window.col, 28])
+        variants = [tokenise(v, rng) for v in reliability.variants(series.take(np.flatnonzero(ok)), rng)]
     refused = {k: int(v.sum()) for k, v in reasons.items()}
     seconds = {"read": t1 - t0, "sample": time.perf_counter() - t1}
-    return Prepared(task, draws, ok, seconds, layers, refused)
+    return Prepared(task, draws, ok, seconds, layers, refused, variants)
+
+
+def _draw_tokens(series: PixelSeries, rng: np.random.Generator) -> PixelTokens:
+    return series.tokens(rng, N_TIMESTEPS)
+
+
+def _student_tokens(max_seq_len: int) -> Callable[[PixelSeries, np.random.Generator], BinnedTokens]:
+    def tokenise(s: PixelSeries, rng: np.random.Generator) -> BinnedTokens:
+        return student_tokens(
+            s.s2_bands,
+            s.s2_mask,
+            s.s2_doy,
+            s.s1_ascending,
+            s.s1_ascending_doy,
+            s.s1_descending,
+            s.s1_descending_doy,
+            max_seq_len,
+        )
+
+    return tokenise
+
+
+def with_reliability(embedder: Embedder, prepared: Prepared, emb: np.ndarray) -> Prepared:
+    """``prepared`` with its reliability layer (``embed --reliability``) from the variants'
+    embeddings set against ``emb`` (``run_model``'s); as it was without variants."""
+    if not prepared.variants:
+        return prepared
+    full = emb[prepared.ok]
+    moved, oks = [], []
+    with _model_lock:
+        for tok in prepared.variants:
+            got = np.full_like(full, np.nan)
+            if tok.ok.any():
+                got[tok.ok] = (
+                    embedder.binned(tok) if isinstance(tok, BinnedTokens) else embedder(tok.s2[tok.ok], tok.s1[tok.ok])
+                )
+            moved.append(got)
+            oks.append(tok.ok & np.isfinite(got).all(axis=1))
+    codes = np.zeros(len(prepared.ok), np.uint8)
+    codes[prepared.ok] = reliability.encode(reliability.score(full, moved, oks))
+    return dataclasses.replace(prepared, layers={**prepared.layers, reliability.NAME: codes}, variants=[])
 
 
 def run_model(embedder: Embedder, prepared: Prepared, on_batch: Callable[[float], None] | None = None) -> np.ndarray:
@@ -220,5 +271,7 @@ def embed_block(
         return BlockResult(task.shard, 0, 0, True, {})
     embedder = embedder or embedder_for(spec)
     t = time.perf_counter()
-    q, scales = quantize(run_model(embedder, prepared, on_batch))
+    emb = run_model(embedder, prepared, on_batch)
+    prepared = with_reliability(embedder, prepared, emb)
+    q, scales = quantize(emb)
     return store_block(spec, prepared, q, scales, time.perf_counter() - t)

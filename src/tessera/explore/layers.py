@@ -20,7 +20,13 @@ import numpy as np
 from tessera.errors import ExploreError
 
 #: The colour ramp (a matplotlib colormap) and value range of each continuous layer.
-RAMPS = {"similar": "magma", "confidence": "viridis", "change": "inferno", "quality": "cividis"}
+RAMPS = {
+    "similar": "magma",
+    "confidence": "viridis",
+    "change": "inferno",
+    "quality": "cividis",
+    "applicability": "plasma",
+}
 #: Class colours where a head's legend brings none (matplotlib's tab10, the CLI maps' colours).
 TAB10 = [
     "#1f77b4",

@@ -292,7 +292,7 @@ class Workspace:
             region = self._labelled_region()
             fitted, evaluation = training.train(region, head)
             meta = head_metadata(fitted, self.year, self.reader.location, self.dataset)
-            save_head(self.project.path(HEAD), fitted.model, meta)
+            save_head(self.project.path(HEAD), fitted.model, meta, fitted.arrays())
             self.project.settings.update(head=head, head_file=HEAD)
             self._save_settings()
             self._apply(fitted)
@@ -308,6 +308,21 @@ class Workspace:
         low = 1.0 / max(len(fitted.legend), 2)
         legend = layers.legend_ramp("confidence", low, 1.0)
         self._layer("confidence", conf, _ramp("confidence", low, 1.0), float("nan"), legend)
+        self._applicability_layer(fitted)
+
+    def _applicability_layer(self, fitted: FittedHead) -> None:
+        """The dissimilarity index of every pixel to the head's labels: dark within the area of
+        applicability, bright beyond its threshold (where the classes are an extrapolation)."""
+        from tessera.heads.mapping import applicability_map
+
+        di = applicability_map(fitted, self.area.data)
+        if di is None or fitted.applicability is None:
+            self.layers.pop("applicability", None)
+            return
+        top = 2.0 * fitted.applicability.threshold
+        legend = layers.legend_ramp("applicability", 0.0, top)
+        legend[len(legend) // 2]["label"] += " (threshold: beyond is outside)"
+        self._layer("applicability", di, _ramp("applicability", 0.0, top), float("nan"), legend)
 
     def load_head(self, name: str) -> dict:
         """Show the classes of a head file in the project folder (``tessera heads fit`` writes

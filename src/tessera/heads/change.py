@@ -98,7 +98,7 @@ def changed_patches(
 
 def change_map(
     store: RegionReads,
-    bbox: BBox,
+    bbox: BBox | Grid,
     year_from: int,
     year_to: int,
     threshold: float | None = None,
@@ -107,13 +107,15 @@ def change_map(
     top_k: int = 20,
     depth: int | None = None,
 ) -> ChangeMap:
-    """Read ``bbox`` in both years and map where the embeddings moved."""
-    from tessera.access.region import read_region
+    """Read ``bbox`` (degrees, or a grid) in both years and map where the embeddings moved."""
+    from tessera.access.region import read_grid
+    from tessera.grid import target_grid
 
     if year_from == year_to:
         raise LabelError(f"--from and --to are both {year_from}; give two different years")
-    a = read_region(store, bbox, year_from, depth=depth)
-    b = read_region(store, bbox, year_to, depth=depth)
+    grid = bbox if isinstance(bbox, Grid) else target_grid(bbox)
+    a = read_grid(store, grid, year_from, depth)
+    b = read_grid(store, grid, year_to, depth)
     distance = cosine_distance(a.data, b.data)
     thr = robust_threshold(distance, k) if threshold is None else float(threshold)
     return ChangeMap(distance, a.grid, thr, changed_patches(distance, a.grid, thr, min_pixels, top_k))

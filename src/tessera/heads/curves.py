@@ -50,6 +50,7 @@ def region_curve(
         repeats=repeats,
         task=region.task,
         groups=groups,
+        applicability=True,
     )
     return points, len(y)
 
@@ -66,12 +67,13 @@ def write_curve(out: str | os.PathLike, points: list[CurvePoint], task: str, tit
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    metrics = METRICS[task]
+    main = main_metric(task)
+    metrics = (*METRICS[task], f"{main}_inside_aoa", f"{main}_outside_aoa", "outside_aoa")
     with atomic_file(out / "curve.csv") as tmp, open(tmp, "w", newline="") as f:
         wr = csv.writer(f)
         wr.writerow(["features", "head", "split", "fraction", "repeat", "n_train", *metrics])
         for p in points:
-            cells = (round(p.metrics[m], 5) for m in metrics)
+            cells = ("" if m not in p.metrics else round(p.metrics[m], 5) for m in metrics)
             wr.writerow([p.features, p.head, p.split, p.fraction, p.repeat, p.n_train, *cells])
     acc = summarise(points, main_metric(task))
     plot_learning_curves(acc, out / "curve.png", main_metric(task), title)
@@ -89,6 +91,30 @@ def comparison_lines(acc: Summary) -> list[str]:
                 f"{fr:>5.0%} labels: best embeddings {emb[0]:.3f} ({emb[1]}) vs best raw {raw[0]:.3f} ({raw[1]})"
                 f" → {ahead} ahead by {abs(emb[0] - raw[0]):.3f}"
             )
+    return lines
+
+
+def applicability_lines(points: list[CurvePoint], task: str, fraction: float | None = None) -> list[str]:
+    """Per fraction (or only ``fraction``) and head on the embeddings: the metric inside and
+    outside the area of applicability of the training labels, and the share of test pixels
+    outside it."""
+    import numpy as np
+
+    metric = main_metric(task)
+    rows: dict[tuple[str, str, float], list[CurvePoint]] = {}
+    for p in points:
+        if "outside_aoa" in p.metrics and fraction in (None, p.fraction):
+            rows.setdefault((p.features, p.head, p.fraction), []).append(p)
+    lines = []
+    for (feats, head, fr), ps in sorted(rows.items()):
+        inside = np.nanmean([p.metrics[f"{metric}_inside_aoa"] for p in ps])
+        outside = [p.metrics[f"{metric}_outside_aoa"] for p in ps]
+        share = float(np.mean([p.metrics["outside_aoa"] for p in ps]))
+        beyond = f"{np.nanmean(outside):.3f}" if np.isfinite(outside).any() else "— (none outside)"
+        lines.append(
+            f"{fr:>5.0%} labels, {feats} + {head}: {metric} inside the area of applicability {inside:.3f}, "
+            f"outside {beyond} ({share:.0%} of test pixels outside)"
+        )
     return lines
 
 

@@ -12,6 +12,7 @@ from typing import Literal, NamedTuple, get_args
 import numpy as np
 
 from tessera.errors import ConfigError, LabelError
+from tessera.heads.applicability import block_groups, fit_applicability
 from tessera.heads.models import make_head
 
 # Task, TASKS and check_task live in ``registry``; re-exported here for existing imports.
@@ -135,6 +136,7 @@ def learning_curve(
     task: Task = "classification",
     min_train: int = 2,
     groups: np.ndarray | None = None,
+    applicability: bool = False,
 ) -> list[CurvePoint]:
     """Fit every head on every feature set at every fraction, ``repeats`` times.
 
@@ -143,7 +145,9 @@ def learning_curve(
     per pixel, e.g. its field; < 0 = none: never drawn, never scored) and scored on the other
     half — the hold-out a reviewer trusts, since neighbouring pixels of one field are near
     copies; ``"spatial"`` draws in half of the ``block``-px squares and scores the other half;
-    ``"random"`` scores every pixel not drawn.
+    ``"random"`` scores every pixel not drawn. With ``applicability``, fits on a feature set
+    named ``embeddings…`` also score the test pixels inside and outside the training labels'
+    area of applicability (:mod:`tessera.heads.applicability`) apart.
     """
     classes = task_spec(task).classes
     check_split(split)
@@ -174,6 +178,11 @@ def learning_curve(
             if len(test) == 0:
                 continue
             for fname, x in features.items():
+                inside = None
+                if applicability and fname.startswith("embeddings"):
+                    folds = groups if groups is not None and split == "groups" else block_groups(rows, cols, block)
+                    aoa = fit_applicability(x[train], folds[train], labels[train] if classes else None, seed=r)
+                    inside = aoa.inside(aoa.index(x[test]))
                 for head in heads:
                     model = make_head(head, task, seed=r).fit(x[train], labels[train])
                     pred = model.predict(x[test])
@@ -182,7 +191,26 @@ def learning_curve(
                         if classes
                         else regression_metrics(labels[test], pred)
                     )
+                    if inside is not None:
+                        m |= split_by_applicability(labels[test], pred, inside, task)
                     out.append(CurvePoint(fname, head, split, frac, r, len(train), m))
+    return out
+
+
+def split_by_applicability(y: np.ndarray, pred: np.ndarray, inside: np.ndarray, task: Task) -> dict[str, float]:
+    """The task's metric on test pixels inside and outside the area of applicability (NaN where
+    none fall on a side), and the share outside."""
+    metric = task_spec(task).metric
+    out = {"outside_aoa": float(np.mean(~inside))}
+    for side, sel in (("inside", inside), ("outside", ~inside)):
+        if not sel.any():
+            out[f"{metric}_{side}_aoa"] = float("nan")
+        elif task_spec(task).classes:  # the classification metric is accuracy
+            out[f"{metric}_{side}_aoa"] = float(np.mean(y[sel] == pred[sel]))
+        else:
+            out[f"{metric}_{side}_aoa"] = (
+                regression_metrics(y[sel], pred[sel])[metric] if sel.sum() > 1 else float("nan")
+            )
     return out
 
 

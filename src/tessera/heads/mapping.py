@@ -13,6 +13,7 @@ import numpy as np
 
 from tessera.errors import ConfigError, LabelError
 from tessera.grid import Grid
+from tessera.heads.applicability import Applicability, block_groups, fit_applicability
 from tessera.heads.labels import NO_LABEL
 from tessera.heads.registry import Task, check_task, head_spec, task_spec
 from tessera.heads.workflow import LabelledRegion
@@ -28,6 +29,11 @@ class FittedHead:
     n_labelled: int
     legend: dict[int, str]
     embed_dim: int
+    applicability: Applicability | None = None  # where the head's labels reach (None: unknown)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What ``save_head`` stores beside the weights."""
+        return self.applicability.arrays() if self.applicability is not None else {}
 
 
 def fit_head(region: LabelledRegion, head: str) -> FittedHead:
@@ -35,7 +41,7 @@ def fit_head(region: LabelledRegion, head: str) -> FittedHead:
     from tessera.heads import make_head
 
     spec, task = head_spec(head, region.task), task_spec(region.task)
-    feats, y, _, _ = region.pixels(("embeddings",))  # raw baselines, if read, must not thin the labels
+    feats, y, rows, cols = region.pixels(("embeddings",))  # raw baselines, if read, must not thin the labels
     dim = int(region.embeddings.shape[2])
     if task.classes and len(np.unique(y)) < 2:
         raise LabelError(f"the labels hold one class only ({np.unique(y).tolist()}); a classifier needs two or more")
@@ -45,7 +51,9 @@ def fit_head(region: LabelledRegion, head: str) -> FittedHead:
         model: Any = UNetHead().fit(region.embeddings, region.labels)
     else:
         model = make_head(head, task.name).fit(feats["embeddings"], y)
-    return FittedHead(model, head, task.name, len(y), region.legend if task.classes else {}, dim)
+    folds = region.groups[rows, cols] if region.groups is not None else block_groups(rows, cols)
+    aoa = fit_applicability(feats["embeddings"], folds, y if task.classes else None)
+    return FittedHead(model, head, task.name, len(y), region.legend if task.classes else {}, dim, aoa)
 
 
 def head_metadata(fitted: FittedHead, year: int, store: str, dataset: dict[str, str]) -> dict[str, Any]:
@@ -70,7 +78,9 @@ def from_metadata(model: Any, meta: dict[str, Any]) -> FittedHead:
     """A saved head (``load_head``) as a :class:`FittedHead`."""
     legend = {int(k): v for k, v in meta["legend"].items()}
     task = check_task(meta.get("task", "classification"))
-    return FittedHead(model, meta["head"], task, int(meta["n_labelled"]), legend, int(meta["embed_dim"]))
+    arrays = meta.get("arrays") or {}
+    aoa = Applicability.from_arrays(arrays) if "aoa_train" in arrays else None
+    return FittedHead(model, meta["head"], task, int(meta["n_labelled"]), legend, int(meta["embed_dim"]), aoa)
 
 
 def predict_map(fitted: FittedHead, embeddings: np.ndarray) -> np.ndarray:
@@ -87,6 +97,42 @@ def predict_map(fitted: FittedHead, embeddings: np.ndarray) -> np.ndarray:
     if ok.any():
         pred[ok] = fitted.model.predict(flat[ok])
     return pred.reshape(h, w)
+
+
+def applicability_map(fitted: FittedHead, embeddings: np.ndarray) -> np.ndarray | None:
+    """(H, W) float32 dissimilarity index of every pixel to the head's training embeddings (NaN
+    where no embedding), or None for a head saved without its area of applicability."""
+    if fitted.applicability is None:
+        return None
+    h, w, d = embeddings.shape
+    return fitted.applicability.index(embeddings.reshape(h * w, d)).reshape(h, w)
+
+
+def write_applicability(out: str | os.PathLike, di: np.ndarray, grid: Grid, fitted: FittedHead) -> Path:
+    """``<map>.aoa.tif`` beside the map: band 1 the dissimilarity index, band 2 the area of
+    applicability (1 inside, 0 outside, NaN no data); with a ``.png`` of the mask."""
+    from tessera.geotiff import write_cog
+    from tessera.viz import save_png
+
+    assert fitted.applicability is not None
+    path = Path(out).with_suffix(".aoa.tif")
+    inside = np.where(np.isnan(di), np.nan, fitted.applicability.inside(di).astype(np.float32))
+    tags = {
+        "bands": "dissimilarity_index, inside_aoa (1 inside, 0 outside)",
+        "threshold": f"{fitted.applicability.threshold:.6f}",
+        "method": "Meyer & Pebesma 2021, threshold cross-validated over the training groups",
+    }
+    write_cog(path, np.stack([di, inside]).astype(np.float32), grid, float("nan"), tags)
+    shown = np.where(np.isnan(di), -1, inside).astype(np.int64)
+    save_png(
+        path.with_suffix(".png"),
+        shown,
+        "area of applicability",
+        cmap="RdYlGn",
+        legend={0: "outside (extrapolation)", 1: "inside"},
+        vmax=1,
+    )
+    return path
 
 
 def mapped_fraction(pred: np.ndarray, task: Task) -> float:
@@ -117,9 +163,15 @@ def write_map(out: str | os.PathLike, pred: np.ndarray, grid: Grid, fitted: Fitt
 
 
 def write_web_map(
-    path: str | os.PathLike, grid: Grid, embeddings: np.ndarray, pred: np.ndarray, fitted: FittedHead
+    path: str | os.PathLike,
+    grid: Grid,
+    embeddings: np.ndarray,
+    pred: np.ndarray,
+    fitted: FittedHead,
+    di: np.ndarray | None = None,
 ) -> Path:
-    """A self-contained web map: the embeddings' PCA false colour and the prediction as layers."""
+    """A self-contained web map: the embeddings' PCA false colour, the prediction and, given the
+    dissimilarity index ``di``, the area of applicability (outside it shaded) as layers."""
     from tessera.viz import pca_rgb
     from tessera.viz.geo import class_rgba, rgb_rgba, value_rgba, web_map
 
@@ -127,6 +179,11 @@ def write_web_map(
     top = max(legend) if legend else 1
     layer = class_rgba(pred, top) if task_spec(fitted.task).classes else value_rgba(pred)
     layers = {"embeddings (PCA)": rgb_rgba(pca_rgb(embeddings)), f"{fitted.name} prediction": layer}
+    if di is not None and fitted.applicability is not None:
+        outside = np.isfinite(di) & ~fitted.applicability.inside(di)
+        shade = np.zeros((*di.shape, 4), np.uint8)
+        shade[outside] = (200, 30, 30, 170)
+        layers["outside the area of applicability"] = shade
     return web_map(path, grid, layers, legend=legend or None, vmax=top)
 
 

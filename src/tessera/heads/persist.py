@@ -21,11 +21,21 @@ HEAD_TYPES = {
 }
 
 
-def save_head(path: str | os.PathLike, model: Any, meta: dict) -> Path:
-    """Write ``model`` with ``meta`` (head name, task, legend, year, embedding size …) atomically."""
+ARRAY_PREFIX = "arrays."  # safetensors keys of the arrays saved beside a UNet's weights
+
+
+def save_head(path: str | os.PathLike, model: Any, meta: dict, arrays: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` with ``meta`` (head name, task, legend, year, embedding size …) and numpy
+    ``arrays`` (the area of applicability's training sample) atomically; ``load_head`` returns
+    the arrays as ``meta["arrays"]``."""
     path = Path(path)
+    arrays = arrays or {}
     if hasattr(model, "state_dict_for_file"):
+        import numpy as np
+        import torch
+
         tensors, info = model.state_dict_for_file()
+        tensors |= {ARRAY_PREFIX + k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
         from safetensors.torch import save_file
 
         with atomic_file(path) as tmp:
@@ -34,7 +44,7 @@ def save_head(path: str | os.PathLike, model: Any, meta: dict) -> Path:
     import skops.io as sio
 
     with atomic_file(path) as tmp:
-        sio.dump({"model": model, "meta": meta}, tmp)
+        sio.dump({"model": model, "meta": meta, "arrays": arrays}, tmp)
     return path
 
 
@@ -65,7 +75,8 @@ def load_head(path: str | os.PathLike) -> tuple[Any, dict]:
             f"{path} holds a {type(obj['model']).__name__} where a fitted head should be; "
             "refit it with `tessera heads fit`"
         )
-    return obj["model"], obj["meta"]
+    arrays = obj.get("arrays") or {}
+    return obj["model"], {**obj["meta"], "arrays": arrays} if arrays else obj["meta"]
 
 
 def _load_unet(path: Path):
@@ -83,7 +94,8 @@ def _load_unet(path: Path):
         raise HeadFileError(f"{path} is not a readable head file ({exc})") from exc
     if not meta:
         raise HeadFileError(f"{path} is a safetensors file but not a tessera head")
-    return UNetHead.from_file(tensors, meta), meta
+    arrays = {k[len(ARRAY_PREFIX) :]: tensors.pop(k).numpy() for k in list(tensors) if k.startswith(ARRAY_PREFIX)}
+    return UNetHead.from_file(tensors, meta), {**meta, "arrays": arrays} if arrays else meta
 
 
 def _dumps(meta: dict) -> str:

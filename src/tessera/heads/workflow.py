@@ -96,12 +96,14 @@ def labelled_region(
     baselines: str | os.PathLike | None = None,
     min_s2_obs: int | None = None,
     drop_radar_free: bool = False,
+    min_reliability: float | None = None,
 ) -> LabelledRegion:
     """Embeddings and labels on one grid: the cube's (``cube``), the bbox's UTM grid, or the label
     raster's. Labels in another CRS are reprojected (rasters, nearest) or rasterised onto it.
     ``baselines``, a cube on that grid, adds its raw-band baselines (``raw``). Where the store has
     quality layers, pixels below ``min_s2_obs`` optical observations (default: the store's own
-    rule) are dropped, and radar-free ones counted (dropped with ``drop_radar_free``)."""
+    rule) are dropped, and radar-free ones counted (dropped with ``drop_radar_free``), and with
+    ``min_reliability`` the pixels less reliable (``embed --reliability``)."""
     from tessera.access.quality import screen
     from tessera.access.region import check_region_size, read_grid
 
@@ -132,7 +134,9 @@ def labelled_region(
         legend = {i: n for n, i in names.items()}
     if spec.classes:  # every class present gets a name, its own or its id
         legend = {int(i): legend.get(int(i), str(i)) for i in np.unique(lab) if i != NO_LABEL}
-    emb, screened = screen(store, grid, year, read_grid(store, grid, year, depth).data, min_s2_obs, drop_radar_free)
+    emb, screened = screen(
+        store, grid, year, read_grid(store, grid, year, depth).data, min_s2_obs, drop_radar_free, min_reliability
+    )
     raw = None
     if baselines is not None:
         from tessera.cube import open_cube

@@ -16,6 +16,8 @@ from scipy.spatial import cKDTree
 
 from tessera.simulate.classes import AGRICULTURAL, CLASSES
 
+NO_COVER = 255  # in a ``cover`` override: keep the layout's class
+
 
 def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
     """Zero-mean, unit-variance noise with spatial correlation length ≈ ``scale`` pixels."""
@@ -34,6 +36,7 @@ class Landscape:
     classes: np.ndarray  # uint8 class id
     base_classes: np.ndarray  # uint8 class id before this year's crop rotation
     field_id: np.ndarray  # int32: fields, forest stands, lakes… (one id per patch)
+    cells: np.ndarray  # int32: the Voronoi cell of every pixel, fields or not (where change events fall)
     canopy_height: np.ndarray  # float32 metres (annual maximum)
     shift: np.ndarray  # float32 days: phenology offset (sowing date, spring onset)
     vigour: np.ndarray  # float32 ≈ 1: canopy density multiplier
@@ -79,9 +82,12 @@ def make_landscape(
     change_fraction: float,
     field_px: float,
     calendar_shift_days: float = 0.0,
+    cover: np.ndarray | None = None,
 ) -> Landscape:
     """Lay out classes and traits. The layout depends on ``seed`` alone; the crop rotation
-    (``change_fraction`` of fields switching class) on ``seed`` and ``year``."""
+    (``change_fraction`` of fields switching class) on ``seed`` and ``year``. ``cover``, (H, W)
+    uint8 with 255 = keep, replaces the class where given after the rotation (a land-cover change
+    event: the pixels' traits then follow their new class)."""
     rng = np.random.default_rng([seed, 0])
     h, w = shape
     fields = _voronoi_fields(rng, shape, field_px)
@@ -112,6 +118,8 @@ def make_landscape(
         new = _agricultural_class(rot, n_fields)
         is_field = np.isin(classes, [c.id for c in AGRICULTURAL])
         classes = np.where(is_field & switch[fields], new[fields], classes).astype(np.uint8)
+    if cover is not None:
+        classes = np.where(cover != NO_COVER, cover, classes).astype(np.uint8)
 
     # Traits: per patch (shared by a field's pixels) times small per-pixel variation.
     trait = np.random.default_rng([seed, year, 2])
@@ -139,6 +147,7 @@ def make_landscape(
         classes=classes,
         base_classes=base,
         field_id=patch_ids,
+        cells=fields,
         canopy_height=height.astype(np.float32),
         shift=shift.astype(np.float32),
         vigour=vigour.astype(np.float32),

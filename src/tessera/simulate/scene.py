@@ -81,16 +81,26 @@ class SimulatedScene:
         return self.cube.grid
 
 
-def simulate(config: SimulationConfig = SimulationConfig(), progress: Progress | None = None) -> SimulatedScene:
+def simulate(
+    config: SimulationConfig = SimulationConfig(), progress: Progress | None = None, cover: np.ndarray | None = None
+) -> SimulatedScene:
     """Simulate one year of Sentinel-1/2 observations over a synthetic landscape.
 
-    ``progress(stage, done, total)`` is called after each date, for the CLI's progress bar.
+    ``progress(stage, done, total)`` is called after each date, for the CLI's progress bar;
+    ``cover`` overrides classes (:func:`tessera.simulate.landscape.make_landscape`), as the
+    multi-year histories' change events do.
     """
     report = progress or (lambda stage, done, total: None)
     shape = (config.height, config.width)
     grid = utm_grid(config.lon, config.lat, config.height, config.width)
     land = make_landscape(
-        shape, config.seed, config.year, config.change_fraction, config.field_px, config.regime.calendar_shift_days
+        shape,
+        config.seed,
+        config.year,
+        config.change_fraction,
+        config.field_px,
+        config.regime.calendar_shift_days,
+        cover,
     )
     rng = np.random.default_rng([config.seed, config.year, 3])
     moisture = weather.soil_moisture(rng, config.year)

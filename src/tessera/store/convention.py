@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from tessera.grid import Grid
 from tessera.quantize import NODATA_SCALE
 
@@ -57,6 +59,30 @@ PROVENANCE_KEY = "tessera:provenance"
 QUALITY_COUNTS = ("s2_obs_count", "s1_asc_obs_count", "s1_desc_obs_count")
 QUALITY_MONTHS = ("s2_month_covered", "s1_asc_month_covered", "s1_desc_month_covered")
 QUALITY = QUALITY_COUNTS + QUALITY_MONTHS
+#: Ours beside them: how far each pixel's embedding moves when observations are withheld
+#: (``embed --reliability``; uint8, 0 = not computed; ``tessera.embed.reliability``).
+RELIABILITY = "reliability"
+RELIABILITY_ATTR = "tessera:reliability"
+LAYERS = (*QUALITY, RELIABILITY)
+RELIABILITY_DOC = {
+    "long_name": "reliability of the embedding: 1 - min(1, mean relative move under withheld observations)",
+    "variants": ["first half of the dates", "second half", "without Sentinel-1", "without Sentinel-2"],
+    "encoding": "0 = not computed; 1..255 = 1 + round(254 * reliability)",
+}
+
+
+def encode_reliability(values: np.ndarray) -> np.ndarray:
+    """uint8 codes of reliabilities in [0, 1] (NaN → 0, not computed)."""
+    v = np.nan_to_num(np.clip(values, 0.0, 1.0), nan=-1.0)
+    return np.where(v < 0, 0, 1 + np.round(254 * np.maximum(v, 0))).astype(np.uint8)
+
+
+def decode_reliability(codes: np.ndarray) -> np.ndarray:
+    """float32 reliabilities of stored codes; NaN where not computed (0) or unknown (NaN)."""
+    c = np.asarray(codes, np.float32)
+    return np.where(c == 0, np.nan, (c - 1) / 254).astype(np.float32)
+
+
 MONTHS = 12
 #: Root attribute of the published store: the fewest clear optical observations a pixel needs.
 OPTICAL_MIN_OBS = "optical_min_obs"

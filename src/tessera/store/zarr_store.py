@@ -45,7 +45,7 @@ _FILL_DEFAULTS = {"write_empty_chunks": True}  # a written shard holds every chu
 
 #: The quality rules a store's pixels were embedded under (``sampling``): no optical minimum,
 #: radar-free pixels embedded — what every store written before the rules existed holds.
-RULE_DEFAULTS = {cv.OPTICAL_MIN_OBS: None, "allow_s2_only": True}
+RULE_DEFAULTS = {cv.OPTICAL_MIN_OBS: None, "allow_s2_only": True, "reliability": False}
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class ZoneWriter:
         self.prefixes = {d: group[cv.depth_array(d, self.embed_dim)].with_config(_FILL_DEFAULTS) for d in store.depths}
         # Stores made before the quality layers existed have none: their blocks are written without.
         members = {name for name, _ in group.arrays()}
-        self.quality = {q: group[q].with_config(_FILL_DEFAULTS) for q in cv.QUALITY if q in members}
+        self.quality = {q: group[q].with_config(_FILL_DEFAULTS) for q in cv.LAYERS if q in members}
         self.fills = store.build / "fills" / zone.name / str(year)
 
     @property
@@ -174,7 +174,7 @@ class ZoneWriter:
             for depth, array in self.prefixes.items():
                 array[self.t, :, rows, cols] = planes[:depth]
             for name, array in self.quality.items():
-                if quality is not None:  # without: the layers stay unwritten (a library caller's own blocks)
+                if quality is not None and name in quality:  # without: unwritten (a library caller's own blocks)
                     array[self.t, rows, cols] = quality[name].astype(array.dtype)
             self.scales[self.t, rows, cols] = stored_scales  # last: the data it vouches for is in place
             back_q, back_s = self.read(window)
@@ -265,7 +265,8 @@ class StoreWriter:
                     _append_year(self.location / z.name, years)
                 changed = True
             if zone not in zones:
-                _create_zone(self.location, zone, years, embed_dim, self.depths, self.layout)
+                reliability = bool(provenance.sampling.get("reliability"))
+                _create_zone(self.location, zone, years, embed_dim, self.depths, self.layout, reliability)
                 changed = True
             if changed:
                 consolidate(self.location)
@@ -288,7 +289,13 @@ def _compressor(dtype: str, crc: bool = True) -> tuple:
 
 
 def _create_zone(
-    root: Location, zone: Zone, years: list[int], dims: int, depths: tuple[int, ...], layout: StoreLayout
+    root: Location,
+    zone: Zone,
+    years: list[int],
+    dims: int,
+    depths: tuple[int, ...],
+    layout: StoreLayout,
+    reliability: bool = False,
 ) -> None:
     grid = zone.grid()
     g = zarr.open_group(root.zarr_store(), mode="r+", use_consolidated=False).create_group(
@@ -329,6 +336,18 @@ def _create_zone(
             fill_value=0,
             compressors=_compressor(dtype),
             dimension_names=("time", "y", "x", *(("month",) if months else ())),
+        )
+    if reliability:  # ``embed --reliability`` stores only (their provenance says so)
+        g.create_array(
+            cv.RELIABILITY,
+            shape=(T, H, W),
+            dtype="uint8",
+            chunks=(1, C, C),
+            shards=(1, S, S),
+            fill_value=0,
+            compressors=_compressor("uint8"),
+            dimension_names=("time", "y", "x"),
+            attributes={cv.RELIABILITY_ATTR: cv.RELIABILITY_DOC},
         )
     t = grid.transform
     coords = {

@@ -5,8 +5,9 @@ const token = new URLSearchParams(location.search).get("token") || "";
 const TITLES = {
   pca: "embeddings (PCA)", similar: "similarity", classes: "predicted classes", confidence: "confidence",
   change: "change between years", clusters: "K-means clusters", coverage: "coverage",
+  applicability: "area of applicability (dissimilarity)", suggestions: "label next", reliability: "reliability",
 };
-const ORDER = ["pca", "change", "similar", "clusters", "classes", "confidence", "coverage"];
+const ORDER = ["pca", "change", "similar", "clusters", "classes", "confidence", "applicability", "suggestions", "reliability", "coverage"];
 const $ = (id) => document.getElementById(id);
 // Names come from the project folder, which may be someone else's: never markup.
 const esc = (text) => String(text).replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&#39;" })[c]);

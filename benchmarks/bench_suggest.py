@@ -1,0 +1,124 @@
+"""Label efficiency of ``tessera heads suggest`` against random labels (issue #28).
+
+On each scene of a family (embedded with the shipped ``tiny-broad`` checkpoint), half the fields
+are held out for testing and never labelled; the other half is the pool a user labels from. Both
+strategies start from the same few random fields and add fields in batches: ``suggest`` takes
+the batch ``heads suggest`` ranks first (uncertainty × diversity), ``random`` a random batch. After
+each batch a random forest is fitted on the labelled fields (whole fields, every pixel) and
+scored on the held-out fields. Repeated over draws (pool/test split and starting fields).
+
+Label efficiency at a budget of N random fields: N divided by the fewest fields with which
+``suggest`` (mean curve over draws) reaches the random strategy's mean accuracy at N.
+
+    python benchmarks/bench_suggest.py --family test --draws 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+START, BATCH, MAX_FIELDS = 4, 4, 64
+BUDGETS = (16, 24, 32, 48, 64)  # random-label budgets the efficiency is read at
+PIXELS_PER_FIELD = 120  # training pixels kept per labelled field (speed; whole fields are labelled)
+
+
+def load(work: Path, family: str, index: int):
+    """(embeddings (H, W, D), classes (H, W), fields (H, W)) of the scene, embedded once."""
+    import sys
+
+    import rasterio
+
+    from tessera.access import open_store
+    from tessera.access.region import read_grid
+    from tessera.cube import open_cube
+    from tessera.embed import EmbedConfig, embed_cube
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from family_eval import scene
+
+    path = scene(work, family, index)
+    embed_cube(path / "cube.zarr", "tiny-broad", path / "store", EmbedConfig(report=False))
+    grid = open_cube(path / "cube.zarr").grid
+    emb = read_grid(open_store(path / "store"), grid, 2024).data
+    with rasterio.open(path / "classes.tif") as c, rasterio.open(path / "fields.tif") as f:
+        return emb, c.read(1).astype(int), f.read(1).astype(int)
+
+
+def run(emb, classes, fields, strategy: str, draw: int) -> list[tuple[int, float]]:
+    from sklearn.ensemble import RandomForestClassifier
+
+    from tessera.heads.suggest import rank_units
+
+    rng = np.random.default_rng([draw, 7])
+    _h, _w, d = emb.shape
+    x, y, fid = emb.reshape(-1, d), classes.ravel(), fields.ravel()
+    ok = ~np.isnan(x).any(axis=1) & (y != 255)
+    ids = np.unique(fid[ok])
+    test_fields = rng.permutation(ids)[: len(ids) // 2]
+    pool = np.setdiff1d(ids, test_fields)
+    test = np.flatnonzero(ok & np.isin(fid, test_fields))
+    test = rng.choice(test, min(6000, len(test)), replace=False)
+    labelled = list(rng.choice(pool, START, replace=False))
+    per = {f: np.flatnonzero(ok & (fid == f)) for f in pool}
+    per = {
+        f: (p if len(p) <= PIXELS_PER_FIELD else rng.choice(p, PIXELS_PER_FIELD, replace=False)) for f, p in per.items()
+    }
+    curve = []
+    while len(labelled) <= MAX_FIELDS:
+        train = np.concatenate([per[f] for f in labelled])
+        if len(np.unique(y[train])) > 1:
+            head = RandomForestClassifier(150, n_jobs=1, random_state=draw).fit(x[train], y[train])
+            acc = float(np.mean(head.predict(x[test]) == y[test]))
+        else:
+            acc = float(np.mean(y[test] == y[train][0]))
+        curve.append((len(labelled), acc))
+        left = [f for f in pool if f not in set(labelled)]
+        if not left:
+            break
+        if strategy == "random":
+            labelled += list(rng.choice(left, min(BATCH, len(left)), replace=False))
+        else:
+            cand = np.concatenate([per[f] for f in left])
+            found = rank_units(x[cand], fid[cand], x[train], y[train], BATCH, fid[train], seed=draw)
+            labelled += [s.unit for s in found]
+    return curve
+
+
+def efficiency(random_curve: dict[int, float], suggest_curve: dict[int, float], budget: int) -> float | None:
+    target = random_curve[budget]
+    reached = [n for n, a in sorted(suggest_curve.items()) if a >= target - 1e-9]
+    return budget / reached[0] if reached else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--family", default="test")
+    ap.add_argument("--scenes", type=int, default=4)
+    ap.add_argument("--draws", type=int, default=5)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/tessera-bench-suggest"))
+    a = ap.parse_args()
+    curves: dict[str, dict[int, list[float]]] = {"random": {}, "suggest": {}}
+    for i in range(a.scenes):
+        t = time.perf_counter()
+        emb, classes, fields = load(a.work, a.family, i)
+        for draw in range(a.draws):
+            for strategy in curves:
+                for n, acc in run(emb, classes, fields, strategy, 100 * i + draw):
+                    curves[strategy].setdefault(n, []).append(acc)
+        print(f"scene {i} done ({time.perf_counter() - t:.0f} s)", flush=True)
+    mean = {s: {n: float(np.mean(v)) for n, v in c.items()} for s, c in curves.items()}
+    print("fields  random  suggest")
+    for n in sorted(mean["random"]):
+        print(f"{n:>6}  {mean['random'][n]:.3f}   {mean['suggest'][n]:.3f}")
+    for b in BUDGETS:
+        e = efficiency(mean["random"], mean["suggest"], b)
+        shown = f"{e:.2f}×" if e else "not reached"
+        print(f"label efficiency at {b} random fields: {shown} (target ≥ 2×)")
+
+
+if __name__ == "__main__":
+    main()
