@@ -87,7 +87,7 @@ def kill_and_resume(setup, tmp_path, kills):
 
 
 def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_run(setup, tmp_path):
-    kill_and_resume(setup, tmp_path, kills=10)
+    kill_and_resume(setup, tmp_path, kills=4)  # twenty in the slow test below
 
 
 @pytest.mark.slow
