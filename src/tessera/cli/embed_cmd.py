@@ -44,7 +44,7 @@ def embed_command(
     ),
     report: bool = typer.Option(True, help="Write the validation report beside the store (STORE.report/)."),
     reliability: bool = typer.Option(
-        False, help="Also store each pixel's reliability (4 more embeddings: half the dates, one sensor withheld)."
+        False, help="Also store each pixel's reliability (3 more embeddings: each half of the dates, no radar)."
     ),
 ) -> None:
     """Embed every pixel of a cube into the int8 embedding store; rerun to resume."""

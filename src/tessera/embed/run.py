@@ -66,7 +66,7 @@ class EmbedConfig:
     rules: Rules = field(default_factory=Rules)  # optical minimum, radar-free pixels (the store records them)
     mask: str | None = None  # area mask file: pixels outside are not embedded, blocks outside not run
     report: bool = True  # write the validation report beside the store (``STORE.report/``)
-    reliability: bool = False  # also store each pixel's reliability (four more embeddings per pixel)
+    reliability: bool = False  # also store each pixel's reliability (three more embeddings per pixel)
 
     def __post_init__(self) -> None:
         if self.draws < 1:

@@ -65,8 +65,9 @@ RELIABILITY = "reliability"
 RELIABILITY_ATTR = "tessera:reliability"
 LAYERS = (*QUALITY, RELIABILITY)
 RELIABILITY_DOC = {
-    "long_name": "reliability of the embedding: 1 - min(1, mean relative move under withheld observations)",
-    "variants": ["first half of the dates", "second half", "without Sentinel-1", "without Sentinel-2"],
+    "long_name": "reliability of the embedding: 1 - min(1, 0.25 * mean relative move between two halves of "
+    "the dates + 0.75 * relative move without Sentinel-1)",
+    "variants": ["first half of the dates", "second half", "without Sentinel-1"],
     "encoding": "0 = not computed; 1..255 = 1 + round(254 * reliability)",
 }
 
