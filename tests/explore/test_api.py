@@ -149,6 +149,14 @@ def test_label_expand_suggest_train_export_and_reopen(explorer, explorable, tmp_
     result = json_of(body)["result"]
     assert status == 200 and result["head"] == "logistic"
     assert np.array(result["confusion"]).sum() == result["n_labelled"]
+    di = ws.layers["applicability"].values.data  # the area of applicability of the head's labels
+    assert np.isfinite(di[ws.area.valid]).all() and (di[ws.area.valid] >= 0).all()
+    status, body, _ = live.api("next", {"n": 4})
+    found = json_of(body)["result"]
+    assert status == 200 and [s["rank"] for s in found] == [1, 2, 3, 4]
+    ranks = ws.layers["suggestions"].values.data
+    assert set(np.unique(ranks[ranks > 0]).tolist()) == {1, 2, 3, 4}
+    assert live.api("next", {"n": 0})[0] == 400
     z = ws.zooms.native
     from tessera.explore.tiles import tiles_over
 

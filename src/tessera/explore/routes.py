@@ -84,6 +84,7 @@ def explorer_app(ws: Workspace, guard: Guard) -> Any:
         "expand": call(lambda c, t: ws.expand(c, float(t)), ("class", int), ("threshold", num)),
         "suggest": call(ws.suggest, ("k", int)),
         "adopt": call(ws.adopt, ("cluster", int), ("class", int)),
+        "next": call(ws.label_next, ("n", int)),
         "train": call(ws.train, ("head", str)),
         "export": call(ws.export),
         "head": call(ws.load_head, ("name", str)),

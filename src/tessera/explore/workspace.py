@@ -275,6 +275,51 @@ class Workspace:
             self._layer("clusters", clusters.ids, lambda v, p: layers.class_rgba(v, colours), -1, legend)
         return [{"cluster": i, "pixels": n, "colour": colours[i]} for i, n in enumerate(clusters.sizes)]
 
+    def label_next(self, n: int) -> list[dict]:
+        """The ``n`` patches (``NEXT_PATCH_PX``-px squares) to label next (``heads suggest``'s
+        ranking: the head's uncertainty × distance from what is labelled), as a layer and a list."""
+        from rasterio.warp import transform
+
+        from tessera.heads.suggest import rank_units
+
+        if not 1 <= n <= 50:
+            raise ExploreError(f"ask for 1–50 patches, not {n}")
+        with self.lock:
+            region = self._labelled_region()
+            grid, data = self.area.grid, self.area.data
+            rows, cols = np.nonzero(self.area.valid)
+            units = (rows // NEXT_PATCH_PX) * 100_003 + cols // NEXT_PATCH_PX
+            labelled = set(np.unique(units[np.isin(rows * grid.width + cols, self._labelled_flat())]).tolist())
+            free = ~np.isin(units, list(labelled))
+            if not free.any():
+                raise ExploreError("every patch holds a label already")
+            y = region.labels[0]
+            found = rank_units(data[rows[free], cols[free]], units[free], region.embeddings[0], y, n)
+            ranks = np.full(grid.shape, -1, np.int64)
+            for s in found:
+                sel = units == s.unit
+                ranks[rows[sel], cols[sel]] = s.rank
+            colours = {s.rank: layers.TAB10[(s.rank - 1) % len(layers.TAB10)] for s in found}
+            legend = [{"label": f"label next #{r}", "colour": c} for r, c in colours.items()]
+            self._layer("suggestions", ranks, lambda v, p: layers.class_rgba(v, colours), -1, legend)
+        out = []
+        for s in found:
+            r, c = (
+                (s.unit // 100_003) * NEXT_PATCH_PX + NEXT_PATCH_PX / 2,
+                (s.unit % 100_003) * NEXT_PATCH_PX + NEXT_PATCH_PX / 2,
+            )
+            x, yy = grid.transform * (c, r)
+            lon, lat = transform(grid.crs, "EPSG:4326", [x], [yy])
+            unc = None if np.isnan(s.uncertainty) else round(s.uncertainty, 4)
+            out.append({"rank": s.rank, "lon": lon[0], "lat": lat[0], "uncertainty": unc, "pixels": s.pixels})
+        return out
+
+    def _labelled_flat(self) -> np.ndarray:
+        names = {c["name"]: c["id"] for c in self.classes}
+        feats = [f for f in self.project.labels if f["properties"]["class"] in names]
+        labels, _ = labelling.burn_labels(feats, [names[f["properties"]["class"]] for f in feats], self.area.grid)
+        return np.flatnonzero(labels.ravel() >= 0)
+
     def adopt(self, cluster: int, cid: int) -> dict:
         if self.clusters is None or not 0 <= cluster < len(self.clusters.sizes):
             raise ExploreError(f"no cluster {cluster}; ask for suggestions first")
@@ -455,6 +500,9 @@ class Workspace:
                 "undo": len(self.history),
                 "project": str(self.project.folder),
             }
+
+
+NEXT_PATCH_PX = 8  # the explorer has no field layer: it suggests 80 m squares to label next
 
 
 def _ramp(kind: str, lo: float, hi: float):

@@ -252,6 +252,11 @@ function wire() {
       box.appendChild(div);
     });
   };
+  $("next").onclick = async () => {
+    const found = await act("label-next", "next", { n: +$("next-n").value });
+    if (!found) return;
+    $("next-list").innerHTML = found.map((s) => `${s.rank}. ${s.lon.toFixed(5)}, ${s.lat.toFixed(5)} (uncertainty ${s.uncertainty === null ? "–" : s.uncertainty.toFixed(2)})`).join("<br>");
+  };
   $("train").onclick = () => act("training", "train", { head: $("head").value });
   $("head-load").onclick = () => act("head", "head", { name: $("head-file").value });
   $("export").onclick = async () => { const name = await act("export", "export"); if (name) say(`wrote ${name} in the project folder`); };
