@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -170,7 +171,7 @@ def prepare_block(spec: JobSpec, task: BlockTask) -> Prepared | None:
         ok = np.zeros(len(keep), bool)
         ok[idx] = binned.ok
         draws: list = [binned]
-        tokenise = _student_tokens(spec.model_config["max_seq_len"])
+        tokenise: Callable[[PixelSeries, np.random.Generator], Any] = _student_tokens(spec.model_config["max_seq_len"])
     else:
         # Tokens are drawn for every pixel, then the refused dropped: a kept pixel's draws are the
         # ones an unmasked, unruled run gives it (the block's generator runs over all its pixels).

@@ -22,6 +22,7 @@ import numpy as np
 
 from tessera.errors import LabelError
 from tessera.grid import Grid
+from tessera.heads.workflow import LabelledRegion
 
 PIXELS_PER_UNIT = 64  # pixels of a field its uncertainty and mean are taken from
 MAX_PIXEL_UNITS = 20_000  # candidate pixels sampled where there is no field layer
@@ -37,7 +38,9 @@ class Suggestion:
     pixels: int
 
 
-def _unit_means(x: np.ndarray, units: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+def _unit_means(
+    x: np.ndarray, units: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
     """(unit ids, (U, D) mean embeddings, (U,) pixel counts, pixel rows sampled per unit)."""
     order = np.argsort(units, kind="stable")
     ids, start, counts = np.unique(units[order], return_index=True, return_counts=True)
@@ -106,7 +109,7 @@ def rank_units(
     return out
 
 
-def suggest(region, n: int, fields: np.ndarray | None = None, seed: int = 0) -> list[Suggestion]:
+def suggest(region: LabelledRegion, n: int, fields: np.ndarray | None = None, seed: int = 0) -> list[Suggestion]:
     """The ``n`` fields (``fields``: (H, W) ids, < 0 none) or pixels of a
     :class:`~tessera.heads.workflow.LabelledRegion` to label next; a field holding any label
     counts as labelled."""

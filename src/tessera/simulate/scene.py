@@ -82,12 +82,14 @@ class SimulatedScene:
 
 
 def simulate(
-    config: SimulationConfig = SimulationConfig(), progress: Progress | None = None, cover: np.ndarray | None = None
+    config: SimulationConfig = SimulationConfig(),
+    progress: Progress | None = None,
+    land_cover: np.ndarray | None = None,
 ) -> SimulatedScene:
     """Simulate one year of Sentinel-1/2 observations over a synthetic landscape.
 
     ``progress(stage, done, total)`` is called after each date, for the CLI's progress bar;
-    ``cover`` overrides classes (:func:`tessera.simulate.landscape.make_landscape`), as the
+    ``land_cover`` overrides classes (:func:`tessera.simulate.landscape.make_landscape`), as the
     multi-year histories' change events do.
     """
     report = progress or (lambda stage, done, total: None)
@@ -100,7 +102,7 @@ def simulate(
         config.change_fraction,
         config.field_px,
         config.regime.calendar_shift_days,
-        cover,
+        land_cover,
     )
     rng = np.random.default_rng([config.seed, config.year, 3])
     moisture = weather.soil_moisture(rng, config.year)
