@@ -129,3 +129,15 @@ def test_auc_ranks_errors():
     assert reliability_auc(trust, trust > 0.7) == 0.0
     with pytest.raises(LabelError, match="all right or all wrong"):
         reliability_auc(trust, np.zeros(100, bool))
+
+
+def test_a_v2_student_gets_it_too(tmp_path):
+    from tessera.model.student import STUDENT_PRESETS, PixelStudent
+
+    data = simulate(SimulationConfig(height=16, width=16, seed=2, field_px=8)).cube
+    cube = write_cube(tmp_path / "c.zarr", data)
+    torch.manual_seed(0)
+    ckpt = save(PixelStudent(STUDENT_PRESETS["nano"]), tmp_path / "nano.safetensors")
+    embed_cube(cube, ckpt, tmp_path / "s", EmbedConfig(report=False, reliability=True))
+    rel = open_store(tmp_path / "s").grid_quality(data.grid, 2024)[cv.RELIABILITY]
+    assert np.isfinite(rel).all() and np.ptp(rel) > 0

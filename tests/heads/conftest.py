@@ -44,6 +44,23 @@ def write_label_raster(path, labels, grid, crs=None, transform=None):
     return path
 
 
+def write_embeddings(store, year, emb, grid, prov, dims):
+    """Write (H, W, D) float embeddings on ``grid`` into ``store`` (``open_for_write``) as ``year``."""
+    from tessera.store import blocks, place
+
+    zone, win = place(grid)
+    writer = store.ensure(year, zone, prov, dims)
+    for shard, piece in blocks(win, writer.layout):
+        part = emb[
+            piece.row - win.row : piece.row - win.row + piece.height,
+            piece.col - win.col : piece.col - win.col + piece.width,
+        ]
+        scale = np.abs(part).max(-1) / 127
+        writer.write_block(
+            shard, piece, np.rint(part / scale[..., None]).astype(np.int8), scale.astype(np.float32), "sim"
+        )
+
+
 def sparse(classes, fraction, seed=0):
     """``classes`` with all but a random ``fraction`` of pixels unlabelled (0)."""
     keep = np.random.default_rng(seed).random(classes.shape) < fraction

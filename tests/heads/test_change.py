@@ -10,7 +10,8 @@ import rasterio
 from tessera.access import open_store
 from tessera.heads.change import change_map, cosine_distance, robust_threshold
 from tessera.simulate import SimulationConfig, simulate
-from tessera.store import Provenance, StoreLayout, blocks, open_for_write, place
+from tessera.store import Provenance, StoreLayout, open_for_write
+from tests.heads.conftest import write_embeddings
 from tests.tessera_cli import run_tessera
 
 DIMS = 32
@@ -45,17 +46,7 @@ def two_years(tmp_path_factory):
         )
         scenes[year] = scene
         emb = quarterly_features(scene.cube, proj)
-        zone, win = place(scene.cube.grid)
-        writer = store.ensure(year, zone, PROV, DIMS)
-        for shard, piece in blocks(win, writer.layout):
-            part = emb[
-                piece.row - win.row : piece.row - win.row + piece.height,
-                piece.col - win.col : piece.col - win.col + piece.width,
-            ]
-            scale = np.abs(part).max(-1) / 127
-            writer.write_block(
-                shard, piece, np.rint(part / scale[..., None]).astype(np.int8), scale.astype(np.float32), "sim"
-            )
+        write_embeddings(store, year, emb, scene.cube.grid, PROV, DIMS)
     changed = scenes[2024].classes != scenes[2023].classes
     assert np.array_equal(changed, scenes[2024].changed) and 0.05 < changed.mean() < 0.5
     return root, scenes, changed

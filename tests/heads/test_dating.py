@@ -13,7 +13,8 @@ from tessera.errors import LabelError
 from tessera.heads import dating
 from tessera.simulate import SimulationConfig
 from tessera.simulate.history import simulate_history
-from tessera.store import StoreLayout, blocks, open_for_write, place
+from tessera.store import StoreLayout, open_for_write
+from tests.heads.conftest import write_embeddings
 from tests.heads.test_change import DIMS, PROV
 from tests.tessera_cli import one_line_error, run_tessera
 
@@ -42,17 +43,7 @@ def history(tmp_path_factory):
     for year in YEARS:
         scene = hist.scenes[year]
         emb = ideal_embeddings(scene.classes, year)
-        zone, win = place(scene.cube.grid)
-        writer = store.ensure(year, zone, PROV, DIMS)
-        for shard, piece in blocks(win, writer.layout):
-            part = emb[
-                piece.row - win.row : piece.row - win.row + piece.height,
-                piece.col - win.col : piece.col - win.col + piece.width,
-            ]
-            scale = np.abs(part).max(-1) / 127
-            writer.write_block(
-                shard, piece, np.rint(part / scale[..., None]).astype(np.int8), scale.astype(np.float32), "sim"
-            )
+        write_embeddings(store, year, emb, scene.cube.grid, PROV, DIMS)
     assert len(hist.events) >= 3
     cube = write_cube(root.parent / "cube.zarr", hist.scenes[YEARS[0]].cube)
     return root, hist, cube
