@@ -10,19 +10,19 @@ scored on the held-out fields. Repeated over draws (pool/test split and starting
 Label efficiency at a budget of N random fields: N divided by the fewest fields with which
 ``suggest`` (mean curve over draws) reaches the random strategy's mean accuracy at N.
 
-    python benchmarks/bench_suggest.py --family test --draws 5
+    python benchmarks/bench_suggest.py --family test --scenes 2 --draws 5
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from pathlib import Path
 
 import numpy as np
 
 START, BATCH, MAX_FIELDS = 4, 4, 64
-BUDGETS = (16, 24, 32, 48, 64)  # random-label budgets the efficiency is read at
 PIXELS_PER_FIELD = 120  # training pixels kept per labelled field (speed; whole fields are labelled)
 
 
@@ -89,9 +89,17 @@ def run(emb, classes, fields, strategy: str, draw: int) -> list[tuple[int, float
 
 
 def efficiency(random_curve: dict[int, float], suggest_curve: dict[int, float], budget: int) -> float | None:
+    """``budget`` / the fields ``suggest`` needs for the random strategy's accuracy at ``budget``,
+    read between the measured budgets by linear interpolation; None if never reached."""
     target = random_curve[budget]
-    reached = [n for n, a in sorted(suggest_curve.items()) if a >= target - 1e-9]
-    return budget / reached[0] if reached else None
+    ns = sorted(suggest_curve)
+    for lo, hi in itertools.pairwise(ns):
+        a, b = suggest_curve[lo], suggest_curve[hi]
+        if a >= target:
+            return budget / lo
+        if b >= target:
+            return budget / (lo + (hi - lo) * (target - a) / (b - a))
+    return None
 
 
 def main() -> None:
@@ -110,11 +118,16 @@ def main() -> None:
                 for n, acc in run(emb, classes, fields, strategy, 100 * i + draw):
                     curves[strategy].setdefault(n, []).append(acc)
         print(f"scene {i} done ({time.perf_counter() - t:.0f} s)", flush=True)
-    mean = {s: {n: float(np.mean(v)) for n, v in c.items()} for s, c in curves.items()}
-    print("fields  random  suggest")
-    for n in sorted(mean["random"]):
+    # Only budgets every run reached: a small scene's pool runs out of fields before a large one's.
+    runs = a.scenes * a.draws
+    common = sorted(
+        n for n in curves["random"] if len(curves["random"][n]) == runs == len(curves["suggest"].get(n, []))
+    )
+    mean = {s: {n: float(np.mean(c[n])) for n in common} for s, c in curves.items()}
+    print("fields  random  suggest   (mean accuracy on held-out fields)")
+    for n in common:
         print(f"{n:>6}  {mean['random'][n]:.3f}   {mean['suggest'][n]:.3f}")
-    for b in BUDGETS:
+    for b in [n for n in common if n >= 2 * START]:
         e = efficiency(mean["random"], mean["suggest"], b)
         shown = f"{e:.2f}×" if e else "not reached"
         print(f"label efficiency at {b} random fields: {shown} (target ≥ 2×)")
