@@ -59,7 +59,8 @@ def test_fit_then_predict_maps_the_region(embedded, tmp_path):
     assert (pred[unseen] == embedded.classes[unseen]).mean() > 0.5  # a random-init model, still well above chance
     assert set(json.loads((tmp_path / "map.json").read_text())) <= {str(c) for c in np.unique(embedded.classes)}
     html = (tmp_path / "map.html").read_text()
-    assert html.count("data:image/png;base64,") == 2 and "embeddings (PCA)" in html
+    assert html.count("data:image/png;base64,") == 3 and "embeddings (PCA)" in html  # + the area of applicability
+    assert "outside the area of applicability" in html
     assert (tmp_path / "map.png").stat().st_size > 1000
 
 

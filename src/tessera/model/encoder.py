@@ -22,6 +22,11 @@ from tessera.model.config import TesseraConfig
 # AVX-512 machines, and the bias/ReLU are applied in the GEMM's epilogue instead of extra passes
 # over memory. Internal to PyTorch (Inductor uses it), hence the guarded fallback.
 _ONEDNN_LINEAR = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
+# Its bf16 kernels need a CPU with bf16 instructions (AVX-512 BF16, AMX); elsewhere it raises
+# "could not create a primitive descriptor", so bf16 there takes PyTorch's own matmul.
+_ONEDNN_BF16 = (
+    bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)()) if _ONEDNN_LINEAR else False
+)
 
 
 @overload
@@ -53,10 +58,11 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     Without autocast the input is cast to the weight's dtype, so a model converted to bf16
     can keep some state (the GRU's) in float32.
     """
-    if _ONEDNN_LINEAR is None or torch.is_grad_enabled() or x.device.type != "cpu":
+    dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else weight.dtype
+    native = dtype == torch.bfloat16 and not _ONEDNN_BF16
+    if _ONEDNN_LINEAR is None or torch.is_grad_enabled() or x.device.type != "cpu" or native:
         y = F.linear(x.to(weight.dtype), weight, bias)
         return (F.relu_(y) if not torch.is_grad_enabled() else F.relu(y)) if relu else y
-    dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else weight.dtype
     return _ONEDNN_LINEAR(
         x.to(dtype), _as_dtype(weight, dtype), _as_dtype(bias, dtype), "relu" if relu else "none", [], ""
     )
