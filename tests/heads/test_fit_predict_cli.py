@@ -122,6 +122,7 @@ def test_unet_head_round_trips_through_safetensors(embedded, tmp_path):
 
     _model, meta = load_head(tmp_path / "unet.safetensors")
     assert meta["head"] == "unet" and meta["embed_dim"] == 128
+    assert meta["arrays"]["aoa_train"].shape[1] == 128  # the area of applicability travels with it
     run_tessera(
         "heads",
         "predict",
@@ -139,6 +140,7 @@ def test_unet_head_round_trips_through_safetensors(embedded, tmp_path):
     )
     pred = labels_read(tmp_path / "map.tif")
     assert set(np.unique(pred)) <= set(np.unique(embedded.classes))
+    assert (tmp_path / "map.aoa.tif").is_file()
 
 
 def test_heads_read_the_geotessera_layout(embedded, tmp_path):
