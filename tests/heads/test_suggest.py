@@ -37,58 +37,29 @@ def test_one_class_ranks_by_distance_alone():
     assert all(np.isnan(s.uncertainty) for s in found) and found[0].unit >= 8
 
 
+def suggest(embedded, labels, *extra, check=True):
+    """``tessera heads suggest`` on the embedded scene's store and cube."""
+    args = ("heads", "suggest", embedded.store, "--labels", labels, "--year", 2024, "--cube", embedded.cube, *extra)
+    return run_tessera(*args, in_process=True, check=check)
+
+
 def test_cli_writes_fields_to_label_as_geojson(embedded, tmp_path):
+    import rasterio
+
     few = np.where(np.isin(embedded.classes, np.unique(embedded.classes)[:3]), embedded.classes, 0)
     few = np.where(np.random.default_rng(0).random(few.shape) < 0.2, few, 0)
     labels = write_label_raster(tmp_path / "few.tif", few, embedded.grid)
     out = tmp_path / "next.geojson"
-    r = run_tessera(
-        "heads",
-        "suggest",
-        embedded.store,
-        "--labels",
-        labels,
-        "--year",
-        2024,
-        "--cube",
-        embedded.cube,
-        "--fields",
-        embedded.fields,
-        "-n",
-        4,
-        "-o",
-        out,
-        in_process=True,
-        check=True,
-    )
+    r = suggest(embedded, labels, "--fields", embedded.fields, "-n", 4, "-o", out)
     assert "fields to label next" in r.stdout
     got = gpd.read_file(out)
     assert len(got) == 4 and got.crs.to_epsg() == 4326 and list(got["rank"]) == [1, 2, 3, 4]
     assert got.geometry.is_valid.all() and (got.geometry.area > 0).all()
-    import rasterio
-
     with rasterio.open(embedded.fields) as f:
         fid = f.read(1)
     labelled_fields = set(np.unique(fid[few > 0]).tolist())
     assert not labelled_fields & set(got["unit"].tolist())  # whole unlabelled fields only
-    # without a field layer: pixels
-    r = run_tessera(
-        "heads",
-        "suggest",
-        embedded.store,
-        "--labels",
-        labels,
-        "--year",
-        2024,
-        "--cube",
-        embedded.cube,
-        "-n",
-        3,
-        "-o",
-        tmp_path / "px.geojson",
-        in_process=True,
-        check=True,
-    )
+    suggest(embedded, labels, "-n", 3, "-o", tmp_path / "px.geojson")  # without a field layer: pixels
     pixels = json.loads((tmp_path / "px.geojson").read_text())["features"]
     assert len(pixels) == 3 and all(f["properties"]["kind"] == "pixel" for f in pixels)
 
@@ -96,38 +67,6 @@ def test_cli_writes_fields_to_label_as_geojson(embedded, tmp_path):
 def test_cli_one_class_label_file_says_so_and_still_suggests(embedded, tmp_path):
     one = np.where(embedded.classes == embedded.classes[0, 0], embedded.classes, 0)
     labels = write_label_raster(tmp_path / "one.tif", one, embedded.grid)
-    r = run_tessera(
-        "heads",
-        "suggest",
-        embedded.store,
-        "--labels",
-        labels,
-        "--year",
-        2024,
-        "--cube",
-        embedded.cube,
-        "--fields",
-        embedded.fields,
-        "-n",
-        3,
-        "-o",
-        tmp_path / "n.geojson",
-        in_process=True,
-        check=True,
-    )
+    r = suggest(embedded, labels, "--fields", embedded.fields, "-n", 3, "-o", tmp_path / "n.geojson")
     assert "one class" in r.stdout
-    bad = run_tessera(
-        "heads",
-        "suggest",
-        embedded.store,
-        "--labels",
-        labels,
-        "--year",
-        2024,
-        "--cube",
-        embedded.cube,
-        "-o",
-        tmp_path / "n.txt",
-        in_process=True,
-    )
-    one_line_error(bad, ".geojson")
+    one_line_error(suggest(embedded, labels, "-o", tmp_path / "n.txt", check=False), ".geojson")
