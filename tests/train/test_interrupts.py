@@ -84,7 +84,10 @@ def adapted(region, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+# Each signal is tried on one of the two commands by default and on both under ``-m slow``.
+@pytest.mark.parametrize(
+    "how", [signal.SIGKILL, pytest.param(signal.SIGINT, marks=pytest.mark.slow)], ids=["kill-9", "ctrl-c"]
+)
 def test_train_interrupted_then_rerun_equals_an_uninterrupted_run(region, trained, tmp_path, how):
     shards, cut = region[1], tmp_path / "cut"
     _interrupt(tessera_argv("train", "--shards", shards, "--out", cut, *TRAIN), cut, how)
@@ -92,7 +95,9 @@ def test_train_interrupted_then_rerun_equals_an_uninterrupted_run(region, traine
     assert _equal(trained / "model.safetensors", cut / "model.safetensors")
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+@pytest.mark.parametrize(
+    "how", [pytest.param(signal.SIGKILL, marks=pytest.mark.slow), signal.SIGINT], ids=["kill-9", "ctrl-c"]
+)
 def test_adaptation_interrupted_then_rerun_equals_an_uninterrupted_run(region, adapted, tmp_path, how):
     cube, _, init = region
     argv, cut = [sys.executable, "-c", ADAPT, str(cube), str(init)], tmp_path / "cut"
