@@ -9,9 +9,10 @@ of its dates, and without its Sentinel-1 — and stores
 
 (1: the embedding holds whatever is withheld; 0: it moves as far as its own length). A variant
 the pixel cannot give (nothing left once its radar is withheld) counts as a full move. The
-weights were chosen on the simulator's ``dev`` scenes, where the move without radar ranked the
-map's errors far better than the move between date halves (AUC 0.91 against 0.53), and checked on
-the frozen ``test`` family (``benchmarks/bench_reliability.py``). Stored as ``reliability``
+weights were chosen on the simulator's first ``dev`` scene, where the move without radar ranked a
+map's errors far better than the move between date halves. On the other dev scenes and on the
+frozen ``test`` family it does not rank them (``benchmarks/bench_reliability.py``; the README's
+table): it describes how stable each embedding is, not how right a map is there. Stored as ``reliability``
 (uint8 per pixel and year: 0 = not computed, 1–255 the value scaled by 254), read back by every
 ``--quality`` path as a float in [0, 1].
 """
