@@ -208,13 +208,17 @@ class Workspace:
     def _push(self) -> None:
         self.history = [*self.history[-(UNDO_DEPTH - 1) :], list(self.project.labels)]
 
-    def _labelled_region(self) -> LabelledRegion:
+    def _burnt(self) -> tuple[np.ndarray, np.ndarray]:
+        """(class id, label group) per pixel of the area (-1 = unlabelled) from the project's labels."""
         names = {c["name"]: c["id"] for c in self.classes}
         feats = [f for f in self.project.labels if f["properties"]["class"] in names]
         if not feats:
             raise ExploreError("there are no labels yet; draw points or polygons of two classes")
+        return labelling.burn_labels(feats, [names[f["properties"]["class"]] for f in feats], self.area.grid)
+
+    def _labelled_region(self) -> LabelledRegion:
         grid = self.area.grid
-        labels, groups = labelling.burn_labels(feats, [names[f["properties"]["class"]] for f in feats], grid)
+        labels, groups = self._burnt()
         legend = {c["id"]: c["name"] for c in self.classes}
         # Only the labelled pixels, as one row: pixel heads need nothing else, and every pass over
         # the region (the NaN checks of each fit and fold) then costs the labels, not the area.
@@ -280,21 +284,25 @@ class Workspace:
         ranking: the head's uncertainty × distance from what is labelled), as a layer and a list."""
         from rasterio.warp import transform
 
+        from tessera.heads.applicability import BLOCK_STRIDE, block_groups
         from tessera.heads.suggest import rank_units
 
         if not 1 <= n <= 50:
             raise ExploreError(f"ask for 1–50 patches, not {n}")
         with self.lock:
-            region = self._labelled_region()
-            grid, data = self.area.grid, self.area.data
-            rows, cols = np.nonzero(self.area.valid)
-            units = (rows // NEXT_PATCH_PX) * 100_003 + cols // NEXT_PATCH_PX
-            labelled = set(np.unique(units[np.isin(rows * grid.width + cols, self._labelled_flat())]).tolist())
-            free = ~np.isin(units, list(labelled))
+            grid, data, valid = self.area.grid, self.area.data, self.area.valid
+            labels, _ = self._burnt()
+            lab_r, lab_c = np.nonzero((labels >= 0) & valid)
+            if not len(lab_r):
+                raise ExploreError("no label covers an embedded pixel; draw labels over the map's data")
+            rows, cols = np.nonzero(valid)
+            units = block_groups(rows, cols, NEXT_PATCH_PX)
+            any_r, any_c = np.nonzero(labels >= 0)  # a label on a pixel without data still marks its patch
+            free = ~np.isin(units, block_groups(any_r, any_c, NEXT_PATCH_PX))
             if not free.any():
                 raise ExploreError("every patch holds a label already")
-            y = region.labels[0]
-            found = rank_units(data[rows[free], cols[free]], units[free], region.embeddings[0], y, n)
+            x_lab, y_lab = data[lab_r, lab_c], labels[lab_r, lab_c]
+            found = rank_units(data[rows[free], cols[free]], units[free], x_lab, y_lab, n)
             ranks = np.full(grid.shape, -1, np.int64)
             for s in found:
                 sel = units == s.unit
@@ -304,21 +312,12 @@ class Workspace:
             self._layer("suggestions", ranks, lambda v, p: layers.class_rgba(v, colours), -1, legend)
         out = []
         for s in found:
-            r, c = (
-                (s.unit // 100_003) * NEXT_PATCH_PX + NEXT_PATCH_PX / 2,
-                (s.unit % 100_003) * NEXT_PATCH_PX + NEXT_PATCH_PX / 2,
-            )
+            r, c = (np.array(divmod(s.unit, BLOCK_STRIDE)) + 0.5) * NEXT_PATCH_PX
             x, yy = grid.transform * (c, r)
             lon, lat = transform(grid.crs, "EPSG:4326", [x], [yy])
             unc = None if np.isnan(s.uncertainty) else round(s.uncertainty, 4)
             out.append({"rank": s.rank, "lon": lon[0], "lat": lat[0], "uncertainty": unc, "pixels": s.pixels})
         return out
-
-    def _labelled_flat(self) -> np.ndarray:
-        names = {c["name"]: c["id"] for c in self.classes}
-        feats = [f for f in self.project.labels if f["properties"]["class"] in names]
-        labels, _ = labelling.burn_labels(feats, [names[f["properties"]["class"]] for f in feats], self.area.grid)
-        return np.flatnonzero(labels.ravel() >= 0)
 
     def adopt(self, cluster: int, cid: int) -> dict:
         if self.clusters is None or not 0 <= cluster < len(self.clusters.sizes):

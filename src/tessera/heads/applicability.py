@@ -138,6 +138,10 @@ def _sample(n: int, labels: np.ndarray | None, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picked))
 
 
+BLOCK_STRIDE = 1_000_003  # a prime above any image width: a block's id is row block × this + column block
+
+
 def block_groups(rows: np.ndarray, cols: np.ndarray, block: int = 16) -> np.ndarray:
-    """Group ids of 16-px squares: the folds where no field layer says what belongs together."""
-    return (rows // block) * 1_000_003 + cols // block
+    """Group ids of ``block``-px squares: the folds (and spatial hold-out) where no field layer
+    says what belongs together; ``divmod(id, BLOCK_STRIDE)`` gives the square's row and column."""
+    return (rows // block) * BLOCK_STRIDE + cols // block

@@ -46,7 +46,7 @@ def check_split(split: str) -> Split:
 def block_split(rows: np.ndarray, cols: np.ndarray, block: int, seed: int = 0) -> np.ndarray:
     """True for pixels in a random half of ``block``-px squares: train there, test elsewhere,
     so no test pixel has a labelled neighbour in its own square."""
-    ids = (rows // block) * 1_000_003 + cols // block  # a prime above any image width
+    ids = block_groups(rows, cols, block)
     uniq = np.unique(ids)
     chosen = np.random.default_rng(seed).permutation(uniq)[: max(1, len(uniq) // 2)]
     return np.isin(ids, chosen)
