@@ -96,6 +96,13 @@ class Grid:
         right, bottom = self.transform @ (self.width, self.height)
         return Bounds(left, bottom, right, top)
 
+    def lonlat_bounds(self) -> tuple[float, float, float, float]:
+        """W, S, E, N in degrees of the box around the grid (edges densified: UTM edges curve)."""
+        from rasterio.warp import transform_bounds
+
+        b = self.bounds
+        return transform_bounds(self.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top, densify_pts=21)
+
     @property
     def epsg(self) -> int:
         return epsg_code(self.crs)

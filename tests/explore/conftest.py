@@ -139,8 +139,8 @@ def saved_heads(explorable, tmp_path_factory):
     from sklearn.linear_model import LogisticRegression
 
     from tessera.access import open_store
+    from tessera.access.extent import written_grid
     from tessera.access.region import read_grid
-    from tessera.explore.session import written_grid
     from tessera.heads.persist import embedding_model, save_head
 
     root = tmp_path_factory.mktemp("heads")

@@ -302,7 +302,7 @@ def test_held_out_accuracy_never_splits_a_polygon():
 def test_change_between_years_and_heads_loaded_from_the_project(explorer, explorable, saved_heads_in):
     """The change layer is larger on the fields that changed crop; a head file put in the project
     folder shows, one of another model or outside the folder is refused."""
-    from tessera.explore.session import written_grid
+    from tessera.access.extent import written_grid
 
     live = explorer()
     ws = live.ws

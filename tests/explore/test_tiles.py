@@ -68,9 +68,9 @@ def test_explorer_tiles_sit_on_the_store_pixels(explorable, tmp_path):
     from rasterio.warp import transform
 
     from tessera.access import open_store
+    from tessera.access.extent import written_grid
     from tessera.explore.project import Project
     from tessera.explore.render import render
-    from tessera.explore.session import written_grid
     from tessera.explore.tiles import tiles_over
     from tessera.explore.workspace import Workspace
 

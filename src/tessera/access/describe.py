@@ -37,8 +37,9 @@ def describe(reader: RegionReads) -> dict:
         }
     try:
         cov = reader.coverage()
+        prints = reader.footprints()
     except AccessError:
-        cov = None
+        cov, prints = None, []
     groups = []
     for zone in reader.zones():
         z = reader.zone(zone)
@@ -56,6 +57,7 @@ def describe(reader: RegionReads) -> dict:
                     "blocks": len(rows) if rows is not None else None,
                     "pixels": sum(r["pixels"] for r in rows) if rows is not None else None,
                     "nodata": sum(r["nodata"] for r in rows) if rows is not None else None,
+                    "lonlat": _union([p["bounds"] for p in prints if p["zone"] == zone.name and p["year"] == year]),
                 }
             )
     first = reader.zone(reader.zones()[0]) if reader.zones() else None
@@ -81,3 +83,11 @@ def _completeness(zone: AnyZone, year: int) -> str:
         if missing and len(missing) < len(zone.groups):
             return "no in " + ", ".join(missing)
     return "yes" if zone.complete(year) else "no"
+
+
+def _union(boxes: list) -> list[float] | None:
+    """The W, S, E, N box around lon/lat boxes (rounded to 10 m or so); None for none."""
+    if not boxes:
+        return None
+    w, s, e, n = zip(*boxes, strict=True)
+    return [round(min(w), 5), round(min(s), 5), round(max(e), 5), round(max(n), 5)]

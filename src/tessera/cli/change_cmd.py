@@ -9,14 +9,14 @@ import typer
 from rich.table import Table
 
 from tessera.cli.app import app, console
-from tessera.cli.options import STORE_ARG, check_writable, parse_bbox
+from tessera.cli.options import STORE_ARG, check_writable, optional_region
 from tessera.errors import ConfigError
 
 
 @app.command("change")
 def change_command(
     store: str = STORE_ARG,
-    bbox: str = typer.Option(None, help="W,S,E,N in degrees."),
+    bbox: str = typer.Option(None, help="W,S,E,N in degrees (default: where the last year is written)."),
     cube: Path = typer.Option(None, help="…or a cube: its grid is the region."),
     out: Path = typer.Option(..., "--out", "-o", help="Map (.tif); .png and patches .csv beside it."),
     year_from: int = typer.Option(None, "--from", help="The earlier year (two-year distance)."),
@@ -41,10 +41,17 @@ def change_command(
         raise ConfigError(f"--out {out}: the directory {out.parent} does not exist")
     if (years is None) == (year_from is None or year_to is None):
         raise ConfigError("give either --years A:B (dating) or both --from and --to (two-year distance)")
-    if (bbox is None) == (cube is None):
-        raise ConfigError("say which region: --bbox W,S,E,N or --cube CUBE")
+    region = optional_region(bbox, cube)
     reader = open_store(store)
-    region = parse_bbox(bbox) if bbox is not None else _cube_grid(cube)
+    if region is None:
+        from tessera.access.extent import working_grid
+        from tessera.heads.dating import parse_years
+
+        last = (parse_years(years) or (None,))[-1] if years is not None else year_to
+        if last is None:
+            raise ConfigError(f"--years {years}: that range holds no year; give it earliest first, e.g. 2017:2025")
+        reader.check_year(last)
+        region = working_grid(reader, last)
     if years is not None:
         _dating(reader, region, years, false_alarm, out, min_pixels, top_k)
         return
@@ -78,10 +85,3 @@ def _dating(reader, region, years: str, false_alarm: float, out: Path, min_pixel
     console.print(table)
     share = float(result.changed.mean())
     console.print(f"{share:.1%} of pixels changed; wrote [bold]{out}[/] (year, magnitude, p-value; + .png, .csv)")
-
-
-def _cube_grid(cube: Path):
-    from tessera.cli.options import cube_path
-    from tessera.cube import open_cube
-
-    return open_cube(cube_path(cube)).grid

@@ -31,6 +31,7 @@ def info_command(
         ("size (H × W)", "{} × {} px".format(*summary["size"])),
         ("resolution", "{} × {} m".format(*summary["resolution_m"])),
         ("bounds", f"{b[0]:.1f}, {b[1]:.1f}, {b[2]:.1f}, {b[3]:.1f}"),
+        ("lon/lat W,S,E,N", ",".join(f"{v:.5f}" for v in summary["lonlat_bounds"])),
     ]
     for key, label in (
         ("s2_dates", "S2 dates"),

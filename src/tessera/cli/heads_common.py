@@ -109,7 +109,7 @@ def saved_head_inputs(
     if meta.get("year") not in (None, year):
         console.print(f"[yellow]note:[/] the head was fitted on {meta['year']} embeddings, mapping {year}")
     fitted = mapping.from_metadata(saved, meta)
-    grid = region_grid(None, optional_bbox(bbox), optional_cube(cube))
+    grid = region_grid(None, optional_bbox(bbox), optional_cube(cube), reader, year)
     emb = mapping.embeddings_for_head(reader, grid, year, fitted, depth)
     emb, screened = screen(reader, grid, year, emb, min_s2_obs, drop_radar_free, min_reliability)
     print_screened(screened)

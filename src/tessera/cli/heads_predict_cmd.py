@@ -30,7 +30,7 @@ def predict_command(
     model: Path = typer.Option(None, help="A head saved by `heads fit`."),
     labels: Path = typer.Option(None, help="…or labels to fit a head on first (raster or vector file)."),
     column: str = COLUMN_OPT,
-    bbox: str = typer.Option(None, help="W,S,E,N in degrees: the region to map."),
+    bbox: str = typer.Option(None, help="W,S,E,N in degrees: the region to map (default: where the year is written)."),
     cube: Path = CUBE_OPT,
     head: str = typer.Option("rf", help="With --labels: logistic, knn, rf, mlp or unet; regression: ridge, rf, mlp."),
     task: str = TASK_OPT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -43,7 +44,9 @@ TASK_OPT = typer.Option(
 )
 LABELS_OPT = typer.Option(..., help="Label raster (GeoTIFF, 0 = unlabelled) or vector file.")
 COLUMN_OPT = typer.Option(None, help="Class column of vector labels.")
-BBOX_OPT = typer.Option(None, help="W,S,E,N in degrees: the region, for vector labels.")
+BBOX_OPT = typer.Option(
+    None, help="W,S,E,N in degrees: the region (default: a label raster's grid, else where the year is written)."
+)
 
 
 def cube_path(path: Path) -> Path:
@@ -51,6 +54,9 @@ def cube_path(path: Path) -> Path:
     from tessera.cube import cube_location
 
     return cube_location(path)
+
+
+REGION_CUBE_OPT = typer.Option(None, "--cube", help="…or a cube (or scene directory): its grid is the region.")
 
 
 def optional_cube(path: Path | None) -> Path | None:
@@ -88,6 +94,17 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 
 def optional_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return parse_bbox(text) if text else None
+
+
+def optional_region(bbox: str | None, cube: Path | None) -> Any:
+    """The region a command was given: a lon/lat bbox, a cube's grid, or None (its default)."""
+    if bbox is not None and cube is not None:
+        raise ConfigError("say which region once: --bbox W,S,E,N or --cube CUBE, not both")
+    if cube is not None:
+        from tessera.cube import open_cube
+
+        return open_cube(cube_path(cube)).grid
+    return optional_bbox(bbox)
 
 
 def check_writable(out: Path) -> None:

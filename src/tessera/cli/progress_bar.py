@@ -1,20 +1,30 @@
-"""The progress bar every long command draws: the library's ``progress(stage, done, total)``
-callback, drawn by Rich on stderr."""
+"""The progress every long command shows: the library's ``progress(stage, done, total)``
+callback, drawn by Rich on stderr when it is a terminal, else written as plain lines (a log, a
+pipe, a notebook cell, CI) so a run that takes minutes is never silent."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import TextIO
 
 from rich import progress as bars
 from rich.console import Console
 
 from tessera.progress import Progress as ProgressCallback
 
+LINE_EVERY_S = 10.0  # a running stage's plain line at most this often (a log stays readable)
+
 
 @contextlib.contextmanager
 def progress_bar() -> Iterator[ProgressCallback]:
-    """A Rich progress bar exposed as a library ``progress(stage, done, total)`` callback."""
+    """A progress display exposed as a library ``progress(stage, done, total)`` callback."""
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        yield plain_lines(sys.stderr)
+        return
     columns = (
         bars.TextColumn("{task.description:<22}"),
         bars.BarColumn(),
@@ -23,7 +33,7 @@ def progress_bar() -> Iterator[ProgressCallback]:
         bars.TextColumn("eta"),
         bars.TimeRemainingColumn(),
     )
-    with bars.Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+    with bars.Progress(*columns, console=err, transient=False) as bar:
         tasks: dict[str, bars.TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
@@ -32,3 +42,35 @@ def progress_bar() -> Iterator[ProgressCallback]:
             bar.update(tasks[stage], completed=done, total=total)
 
         yield update
+
+
+def plain_lines(out: TextIO, clock: Callable[[], float] = time.monotonic) -> ProgressCallback:
+    """``stage: done/total (pct) elapsed … eta …`` lines: every ``LINE_EVERY_S`` seconds while
+    a stage runs, and once at its end (so a quick stage is one line)."""
+    started: dict[str, float] = {}
+    shown: dict[str, float] = {}  # stage -> time of its last line
+    ended: set[str] = set()
+
+    def update(stage: str, done: int, total: int) -> None:
+        now = clock()
+        t0 = started.setdefault(stage, now)
+        finished = total > 0 and done >= total
+        if stage in ended or (not finished and now - shown.get(stage, t0) < LINE_EVERY_S):
+            return
+        shown[stage] = now
+        if finished:
+            ended.add(stage)
+        elapsed = now - t0
+        line = f"{stage}: {done:,}/{total:,}" if total > 0 else f"{stage}: {done:,}"
+        if total > 0:
+            line += f" ({done / total:.0%}) elapsed {_duration(elapsed)}"
+            if 0 < done < total:
+                line += f" eta {_duration(elapsed * (total - done) / done)}"
+        print(line, file=out, flush=True)
+
+    return update
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"

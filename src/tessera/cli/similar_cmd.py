@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from tessera.cli.app import app, console
-from tessera.cli.options import STORE_ARG, YEAR_OPT, check_writable, parse_bbox
+from tessera.cli.options import REGION_CUBE_OPT, STORE_ARG, YEAR_OPT, check_writable, optional_region
 from tessera.errors import ConfigError
 
 
@@ -27,11 +27,13 @@ def similar_command(
     year: int = YEAR_OPT,
     out: Path = typer.Option(..., "--out", "-o", help="Similarity map (.tif); .png and top-k .csv beside it."),
     bbox: str = typer.Option(None, help="W,S,E,N in degrees to search (default: a square around the point)."),
+    cube: Path = REGION_CUBE_OPT,
     size: int = typer.Option(512, help="Side of the square around the point, in 10 m pixels."),
     top_k: int = typer.Option(10, "--top-k", help="How many most similar places to list.", min=1),
     separation: int = typer.Option(10, help="Minimum distance between listed places, in pixels."),
 ) -> None:
-    """Cosine similarity of every pixel to the embedding at --point, and the top-k matches."""
+    """Cosine similarity (about the region's mean embedding) of every pixel to the embedding at
+    --point, and the top-k matches."""
     check_writable(out)
     from tessera.access import open_store
     from tessera.heads.similar import find_similar, write_similarity
@@ -39,7 +41,8 @@ def similar_command(
     if out.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"--out {out} must be a .tif")
     lon, lat = _point(point)
-    found = find_similar(open_store(store), lon, lat, year, parse_bbox(bbox) if bbox else None, size, top_k, separation)
+    region = optional_region(bbox, cube)
+    found = find_similar(open_store(store), lon, lat, year, region, size, top_k, separation)
     write_similarity(out, found)
     table = Table(title=f"places most like ({lon}, {lat}) in {year}")
     for col in ("rank", "lon", "lat", "similarity"):

@@ -46,6 +46,10 @@ def info_command(
             *(f"{r[k]:,}" if isinstance(r[k], int) else "–" for k in ("blocks", "pixels", "nodata")),
         )
     console.print(table)
+    for r in d["groups"]:
+        if r.get("lonlat"):
+            box = ",".join(f"{v:.5f}" for v in r["lonlat"])
+            console.print(f"{r['zone']} {r.get('period', r['year'])} written over W,S,E,N [bold]{box}[/] (a --bbox)")
     console.print(f"model {d['model']} · depths {d['depths']} · shard {d['shard']} px")
     if d.get("checkpoint_id") or d.get("quality_layers"):
         console.print(

@@ -367,6 +367,7 @@ class Cube:
             "size": list(self.grid.shape),
             "resolution_m": list(self.grid.resolution),
             "bounds": [b.left, b.bottom, b.right, b.top],
+            "lonlat_bounds": [round(float(v), 6) for v in self.grid.lonlat_bounds()],
             "s2_dates": dates(self.s2_doy),
             "s1_ascending_dates": dates(self.s1_ascending_doy),
             "s1_descending_dates": dates(self.s1_descending_doy),

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from tessera.access.extent import written_grid
 from tessera.explore.app import LOOPBACK
 from tessera.explore.project import Project
 from tessera.explore.workspace import Workspace
@@ -40,25 +40,6 @@ def open_workspace(
         project.problems.append(f"this project was made on {saved['store']}; it is open on {reader.location} now")
     project.settings["grid"] = grid.to_attrs()
     return Workspace(reader, year, grid, project)
-
-
-def written_grid(reader: Any, year: int) -> Grid | None:
-    """The grid of a year's written blocks on their zone's lattice (the zone most of them are
-    in), from a store's fill records; None where the store keeps none."""
-    from collections import Counter
-
-    from tessera.grid import Window
-    from tessera.store import Zone
-
-    rows = [r for r in getattr(reader, "coverage", list)() if r.get("year") == year]
-    if not rows:
-        return None
-    zone = Counter(r["zone"] for r in rows).most_common(1)[0][0]
-    wins = [Window(*r["window"]) for r in rows if r["zone"] == zone]
-    r0, c0 = min(w.row for w in wins), min(w.col for w in wins)
-    r1, c1 = max(w.row + w.height for w in wins), max(w.col + w.width for w in wins)
-    found = reader.zone(Zone.from_name(zone))
-    return None if found is None else found.grid.window(Window(r0, c0, r1 - r0, c1 - c0))
 
 
 def run_explorer(ws: Workspace, host: str, port: int, open_browser: bool, say: Callable[[str], None]) -> None:

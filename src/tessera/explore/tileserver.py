@@ -30,11 +30,12 @@ BBox4 = tuple[float, float, float, float]
 def store_bounds(reader: Any, year: int, bbox: BBox4 | None) -> BBox4:
     if bbox is not None:
         return bbox
-    boxes = [f["bounds"] for f in reader.footprints() if f.get("year") == year]
-    if not boxes:
+    from tessera.access.extent import written_bounds
+
+    found = written_bounds(reader, year)
+    if found is None:
         raise ExploreError(f"{reader.location} does not list where {year} is written; give --bbox W,S,E,N")
-    b = np.array(boxes)
-    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+    return tuple(float(v) for v in found)  # type: ignore[return-value]
 
 
 def _sample(reader: Any, bounds: BBox4, year: int, seed: int = 0) -> np.ndarray:

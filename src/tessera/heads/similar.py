@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tessera.errors import LabelError
-from tessera.grid import BBox, Grid
+from tessera.grid import BBox, Grid, target_grid
 
 if TYPE_CHECKING:
     from tessera.access.reads import RegionReads
@@ -27,15 +27,31 @@ class Match:
     similarity: float
 
 
-def cosine_map(data: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """(H, W) cosine similarity of each (H, W, D) embedding to ``query``; NaN where no data."""
-    q = np.asarray(query, np.float64)
+def cosine_map(data: np.ndarray, query: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) cosine similarity of each (H, W, D) embedding to ``query``, both less ``centre``
+    where given; NaN where no data.
+
+    Uncentred, embeddings that share one dominant direction (real stores do: every cosine near
+    0.99) rank by noise; less the region's mean, as the PCA is, cosine measures how a pixel
+    departs from the typical pixel in the same direction as the query does."""
+    c = np.zeros(data.shape[-1]) if centre is None else np.asarray(centre, np.float64)
+    q = np.asarray(query, np.float64) - c
     norm = np.linalg.norm(q)
     if not np.isfinite(norm) or norm == 0:
-        raise LabelError("the query embedding is missing or zero; pick a point that has embeddings")
-    x = data.astype(np.float64)
-    sim = (x @ (q / norm)) / np.maximum(np.linalg.norm(x, axis=2), 1e-12)
+        raise LabelError("the query embedding is missing, zero or the region's mean; pick another point")
+    x = data.astype(np.float64) - c
+    with np.errstate(invalid="ignore"):
+        sim = (x @ (q / norm)) / np.maximum(np.linalg.norm(x, axis=2), 1e-12)
     return sim.astype(np.float32)
+
+
+def region_mean(data: np.ndarray) -> np.ndarray:
+    """The mean embedding of a region's valid pixels: the centre ``cosine_map`` compares about."""
+    flat = data.reshape(-1, data.shape[-1])
+    ok = ~np.isnan(flat).any(axis=1)
+    if not ok.any():
+        raise LabelError("the region has no embedded pixel; check --bbox and --year")
+    return flat[ok].astype(np.float64).mean(axis=0)
 
 
 def top_matches(
@@ -70,8 +86,9 @@ class Similarity:
     lat: float
     year: int
     grid: Grid
-    similarity: np.ndarray  # (H, W) float32 cosine similarity, NaN where no data
+    similarity: np.ndarray  # (H, W) float32 centred cosine similarity, NaN where no data
     matches: list[Match]  # the most similar places, best first
+    query_px: tuple[int, int] | None = None  # (row, col) of the query, where it lies in the region
 
 
 def find_similar(
@@ -79,44 +96,72 @@ def find_similar(
     lon: float,
     lat: float,
     year: int,
-    bbox: BBox | None = None,
+    region: BBox | Grid | None = None,
     size_px: int = 512,
     top_k: int = 10,
     separation_px: int = 10,
 ) -> Similarity:
-    """Cosine similarity to the embedding at a point over ``bbox`` (default: a ``size_px`` square
-    around it) and the ``top_k`` most similar places, ``separation_px`` apart and away from it."""
+    """Cosine similarity, about the region's mean, to the embedding at a point over ``region``
+    (a lon/lat bbox or a grid; default: a ``size_px`` square around it) and the ``top_k`` most
+    similar places, ``separation_px`` apart and away from it."""
     from rasterio.warp import transform
 
-    from tessera.access.region import read_patch, read_region
+    from tessera.access.region import check_region_size, read_grid, read_patch
 
     sample = store.sample_points(np.array([[lon, lat]]), year)
     if sample.status[0] != "valid":
         raise LabelError(f"({lon}, {lat}) has no embedding in {year} ({sample.status[0]}); pick an embedded point")
-    region = read_region(store, bbox, year) if bbox else read_patch(store, lon, lat, year, size_px)
-    sim = cosine_map(region.data, sample.values[0])
-    g = region.grid
+    if region is None:
+        found = read_patch(store, lon, lat, year, size_px)
+    else:
+        grid = region if isinstance(region, Grid) else target_grid(region)
+        check_region_size(grid, store.embed_dim(year))
+        found = read_grid(store, grid, year)
+    sim = cosine_map(found.data, sample.values[0], region_mean(found.data))
+    g = found.grid
     x, y = transform("EPSG:4326", g.crs, [lon], [lat])
     rows, cols = g.pixel_of(x[0], y[0])  # (row, col): the affine inverse gives (col, row)
     r, c = int(rows), int(cols)
     here = (r, c) if 0 <= r < g.height and 0 <= c < g.width else None
-    return Similarity(lon, lat, year, g, sim, top_matches(sim, g, top_k, separation_px, exclude=here))
+    return Similarity(lon, lat, year, g, sim, top_matches(sim, g, top_k, separation_px, exclude=here), here)
 
 
 def write_similarity(out: str | os.PathLike, result: Similarity) -> Path:
     """The map as a float32 COG (NaN = no data), a ``.png`` and the matches as ``.csv`` beside it."""
     from tessera.atomic import atomic_file
     from tessera.geotiff import write_cog
-    from tessera.viz import save_png
 
     out = Path(out)
     tags = {"query_lon": str(result.lon), "query_lat": str(result.lat), "year": str(result.year)}
     write_cog(out, result.similarity[None], result.grid, float("nan"), tags)
-    title = f"cosine similarity to ({result.lon:.5f}, {result.lat:.5f})"
-    save_png(out.with_suffix(".png"), np.nan_to_num(result.similarity, nan=-1.0), title, cmap="magma")
+    _save_picture(out.with_suffix(".png"), result)
     with atomic_file(out.with_suffix(".csv")) as tmp, open(tmp, "w", newline="") as f:
         wr = csv.writer(f)
         wr.writerow(["rank", "lon", "lat", "similarity"])
         for i, m in enumerate(result.matches, 1):
             wr.writerow([i, f"{m.lon:.6f}", f"{m.lat:.6f}", f"{m.similarity:.4f}"])
     return out
+
+
+def _save_picture(path: Path, result: Similarity) -> None:
+    """The map with its colour bar, the query (white cross) and the matches (numbered rings)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tessera.atomic import atomic_file
+
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
+    shown = ax.imshow(np.ma.masked_invalid(result.similarity), cmap="magma", vmin=-1, vmax=1, interpolation="nearest")
+    fig.colorbar(shown, ax=ax, shrink=0.8, label="cosine similarity about the region's mean")
+    for i, m in enumerate(result.matches, 1):
+        ax.scatter([m.col], [m.row], s=60, facecolors="none", edgecolors="cyan", linewidths=1)
+        ax.annotate(str(i), (m.col, m.row), color="cyan", fontsize=7, xytext=(4, 4), textcoords="offset points")
+    if result.query_px is not None:
+        ax.scatter([result.query_px[1]], [result.query_px[0]], marker="x", s=80, c="white", linewidths=2)
+    ax.set_axis_off()
+    ax.set_title(f"like ({result.lon:.5f}, {result.lat:.5f}) in {result.year}", fontsize=10)
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+    plt.close(fig)

@@ -92,7 +92,11 @@ def rank_units(
         uncertainty, predicted = np.full(len(ids), np.nan), [-1] * len(ids)
     lab_units = labelled_units if labelled_units is not None else np.arange(len(labelled_y))
     _, known, _, _ = _unit_means(labelled_x, lab_units, rng)
-    mu, sd = labelled_x.mean(axis=0), labelled_x.std(axis=0) + 1e-6
+    # Distances in units standardised over every field, candidate and labelled alike: with the
+    # first two or three labelled fields alone, their spread is near zero in many dimensions and
+    # those dimensions would swamp the distance.
+    both = np.concatenate([means, known])
+    mu, sd = both.mean(axis=0), both.std(axis=0) + 1e-6
     z, zk = (means - mu) / sd, (known - mu) / sd
     nearest = np.sqrt(((z[:, None, :] - zk[None, :, :]) ** 2).sum(-1)).min(axis=1)
     weight = np.nan_to_num(uncertainty, nan=1.0)

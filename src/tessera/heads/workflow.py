@@ -6,12 +6,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tessera.errors import LabelError
-from tessera.grid import BBox, Grid, target_grid
+from tessera.grid import BBox, Grid
 from tessera.heads.labels import (
     NO_LABEL,
     rasterize_labels,
@@ -63,15 +63,20 @@ class LabelledRegion:
         return {k: v[keep] for k, v in flat.items()}, self.labels.ravel()[keep], rows, cols
 
 
-def region_grid(labels: Path | None = None, bbox: BBox | None = None, cube: str | os.PathLike | None = None) -> Grid:
-    """The grid to work on: the cube's, else the bbox's UTM grid at 10 m, else the label raster's.
-    The cube gives only its grid here; raw-band baselines are asked for on their own."""
-    if cube is not None:
-        from tessera.cube import open_cube
+def region_grid(
+    labels: Path | None = None,
+    bbox: BBox | None = None,
+    cube: str | os.PathLike | None = None,
+    store: Any = None,
+    year: int | None = None,
+) -> Grid:
+    """The grid to work on: the cube's, else the bbox's UTM grid at 10 m, else the label raster's,
+    else where ``store`` has ``year`` written. The cube gives only its grid here; raw-band
+    baselines are asked for on their own."""
+    from tessera.access.extent import working_grid
 
-        return open_cube(cube).grid
-    if bbox is not None:
-        return target_grid(bbox)
+    if cube is not None or bbox is not None:
+        return working_grid(store, year or 0, bbox, cube)
     if labels is not None and labels.suffix.lower() in RASTER_SUFFIXES:
         import rasterio
 
@@ -79,7 +84,9 @@ def region_grid(labels: Path | None = None, bbox: BBox | None = None, cube: str 
             if src.crs is None:
                 raise LabelError(f"{labels} has no CRS; labels must be georeferenced")
             return Grid(src.crs.to_string(), src.transform, src.height, src.width)
-    raise LabelError("say which region to map: --bbox, --cube, or a label raster")
+    if store is None or year is None:
+        raise LabelError("say which region to map: --bbox, --cube, or a label raster")
+    return working_grid(store, year)
 
 
 def labelled_region(
@@ -111,10 +118,8 @@ def labelled_region(
     if not labels.exists():
         raise LabelError(f"no label file at {labels}")
     is_raster = labels.suffix.lower() in RASTER_SUFFIXES
-    if not is_raster and cube is None and bbox is None:
-        raise LabelError("vector labels need --bbox (or --cube) to say which region to map")
-    grid = region_grid(labels, bbox, cube)
     store.check_year(year)
+    grid = region_grid(labels, bbox, cube, store, year)
     check_region_size(grid, store.embed_dim(year, depth))  # before labels are rasterised onto it
     spec = task_spec(task)
     legend: dict[int, str] = {}
