@@ -75,3 +75,24 @@ def test_embed_errors_are_one_line_without_traceback(scene_dir, tmp_path):
     r = run_tessera("embed", scene_dir, "-c", ckpt, "-s", tmp_path / "store", "--shard", "32", "--no-report")
     assert r.returncode == 0, r.stderr
     assert "768" in r.stdout and "computed" in r.stdout  # 32 × 24 px
+
+
+def test_progress_off_a_terminal_is_plain_lines_with_an_eta():
+    """A log or a pipe (``make quickstart 2>&1 | cat``) gets lines, not a silent run."""
+    import io
+
+    from tessera.cli.progress_bar import LINE_EVERY_S, plain_lines
+
+    now = [0.0]
+    out = io.StringIO()
+    update = plain_lines(out, clock=lambda: now[0])
+    update("learning curves", 0, 1)  # announced: shown at once
+    for done in range(1, 101):
+        now[0] += LINE_EVERY_S / 4
+        update("pixels", done, 100)
+    update("pixels", 100, 100)  # the end is shown once
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "learning curves: 0/1 (0%) elapsed 0:00"
+    pixels = lines[1:]
+    assert len(pixels) == 25 and pixels[-1] == "pixels: 100/100 (100%) elapsed 4:08"  # every 10 s, then the end
+    assert pixels[0] == "pixels: 5/100 (5%) elapsed 0:10 eta 3:10"

@@ -45,8 +45,8 @@ def progress_bar() -> Iterator[ProgressCallback]:
 
 
 def plain_lines(out: TextIO, clock: Callable[[], float] = time.monotonic) -> ProgressCallback:
-    """``stage: done/total (pct) elapsed … eta …`` lines: every ``LINE_EVERY_S`` seconds while
-    a stage runs, and once at its end (so a quick stage is one line)."""
+    """``stage: done/total (pct) elapsed … eta …`` lines: at a stage announced with 0 done,
+    every ``LINE_EVERY_S`` seconds while it runs, and once at its end (a quick stage: one line)."""
     started: dict[str, float] = {}
     shown: dict[str, float] = {}  # stage -> time of its last line
     ended: set[str] = set()
@@ -55,7 +55,8 @@ def plain_lines(out: TextIO, clock: Callable[[], float] = time.monotonic) -> Pro
         now = clock()
         t0 = started.setdefault(stage, now)
         finished = total > 0 and done >= total
-        if stage in ended or (not finished and now - shown.get(stage, t0) < LINE_EVERY_S):
+        starting = done == 0 and stage not in shown
+        if stage in ended or (not finished and not starting and now - shown.get(stage, t0) < LINE_EVERY_S):
             return
         shown[stage] = now
         if finished:

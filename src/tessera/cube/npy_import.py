@@ -10,6 +10,9 @@ The official pipeline writes one directory per tile::
     sar_descending.npy      int16  (T'', H, W, 2)
     sar_descending_doy.npy  (T'',)
 
+An orbit whose two files are both absent has no dates (an optical-only stack); one without the other
+is an error.
+
 The arrays carry no georeferencing, so a ROI GeoTIFF on the same grid supplies CRS and transform.
 Arrays are memory-mapped and copied in row strips, so a full 10 980² tile never sits in memory.
 """
@@ -65,6 +68,15 @@ def _load(directory: Path, key: str) -> np.ndarray:
         raise CubeValidationError(f"{path} is not a readable .npy array ({exc})") from exc
 
 
+def _load_sar(directory: Path, key: str, orbit: str, s2_shape: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """One orbit's series; both files absent is an optical-only stack (no dates of that orbit)."""
+    there = [(directory / NPY_FILES[k]).exists() for k in (key, f"{key}_doy")]
+    if not any(there):
+        h, w = s2_shape[1:3] if len(s2_shape) == 4 else (0, 0)
+        return np.zeros((0, h, w, 2), np.int16), np.zeros(0, np.uint16)
+    return _load(directory, key), _load(directory, f"{key}_doy")
+
+
 def import_npy(
     directory: str | os.PathLike,
     out: str | os.PathLike,
@@ -83,7 +95,9 @@ def import_npy(
     directory = Path(directory)
     if not directory.is_dir():
         raise InputNotFoundError(f"no stacker directory at {directory}")
-    arrays = {key: _load(directory, key) for key in NPY_FILES}
+    arrays = {key: _load(directory, key) for key in ("bands", "masks", "doys")}
+    for orbit, key in (("ascending", "asc"), ("descending", "desc")):
+        arrays[key], arrays[f"{key}_doy"] = _load_sar(directory, key, orbit, arrays["bands"].shape)
     if roi is None:
         found = [p for p in (directory / "roi.tiff", directory / "roi.tif") if p.is_file()]
         if not found:

@@ -32,7 +32,9 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
 
     out.mkdir(parents=True, exist_ok=True)
     times: dict[str, float] = {}
+    say = progress or (lambda stage, done, total: None)
     t = time.perf_counter()
+    say("simulate the region", 0, 1)
     target = write_scene(
         simulate(SimulationConfig(height=cfg.size, width=cfg.size, seed=200 + cfg.seed, lon=0.3, lat=52.3)),
         out / "region",
@@ -40,6 +42,7 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     )
     cube_path = cube_location(target)
     times["simulate"] = time.perf_counter() - t
+    say("simulate the region", 1, 1)
 
     t = time.perf_counter()
     adapted = adapt(
@@ -59,6 +62,7 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     times["embed"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    say("learning curves", 0, 1)
     year = open_cube(cube_path).year
     region = labelled_region(
         open_store(store_path),
@@ -79,9 +83,12 @@ def run(out: Path, cfg: QuickstartConfig = QuickstartConfig(), progress: Progres
     acc = summarise(points, "accuracy")
     f1 = summarise(points, "macro_f1")
     times["heads"] = time.perf_counter() - t
+    say("learning curves", 1, 1)
 
+    say("maps and report", 0, 1)
     maps = _maps(region, feats, labels, rows, cols, groups, acc)
     _figures(out, region, maps, acc)
+    say("maps and report", 1, 1)
     return write_report(out, cfg, acc, f1, maps, summary, times, len(labels), list(feats), adapted)
 
 
