@@ -21,6 +21,7 @@ from tessera.cli import (  # noqa: F401  (registers the commands)
     store_cmd,
     train_cmd,
     viz_cmd,
+    weights_cmd,
 )
 from tessera.cli.app import app, main
 

@@ -8,6 +8,9 @@ Sentinel data: for real regions the published weights are the better start. The 
 metrics that made it are in the header (``recipe``) and in ``benchmarks/RESULTS.md``.
 
     tessera adapt my-cube.zarr --init tiny-broad -o adapted/
+
+The published weights (v1.0, v1.1, the v2 students) are not shipped: ``tessera weights NAME``
+downloads one, checked, into a cache, and the name then works here too (``published``).
 """
 
 from __future__ import annotations
@@ -48,9 +51,14 @@ def file_sha256(path: Path) -> str:
 
 
 def locate(path: str | os.PathLike) -> Path:
-    """``path`` itself if it exists, else the shipped checkpoint of that name, else ``path``
+    """``path`` itself if it exists, else the shipped checkpoint of that name, else the verified
+    cached copy of the published checkpoint of that name (``tessera weights``), else ``path``
     (whose absence the loader reports)."""
+    from tessera.pretrained.published import PUBLISHED, verified
+
     p = Path(path)
     if not p.exists() and str(path) in SHIPPED:
         return shipped(str(path))
+    if not p.exists() and str(path) in PUBLISHED:
+        return verified(str(path))
     return p
