@@ -49,6 +49,13 @@ def test_band_descriptions_name_the_order(tmp_path, optical):
     assert open_cube(tmp_path / "c.zarr").read().equals(_npy_route(optical, tmp_path))
 
 
+def test_bands_tessera_does_not_read_are_skipped_by_name(tmp_path, optical):
+    every = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
+    folder = write_folder(optical, tmp_path / "dates", every, describe=True)
+    import_tif(folder, tmp_path / "c.zarr")
+    assert open_cube(tmp_path / "c.zarr").read().equals(_npy_route(optical, tmp_path))
+
+
 def test_a_wrong_order_is_refused_by_the_reflectance(tmp_path, optical):
     stack = write_stack(optical, tmp_path / "gee.tif", WAVELENGTH, describe=False)
     days = dates_of(optical)

@@ -60,11 +60,12 @@ def write_stack(cube: CubeData, path: Path, order: Sequence[str] = WAVELENGTH, d
 
 
 def write_folder(cube: CubeData, folder: Path, order: Sequence[str], describe: bool = False) -> Path:
-    """One file per date named ``S2_YYYYMMDD_L3.tif``, bands in ``order`` (described or not)."""
+    """One file per date named ``S2_YYYYMMDD_L3.tif``, bands in ``order`` (described or not);
+    bands TESSERA does not read (B01, B09) get the blue band's values."""
     folder.mkdir(parents=True, exist_ok=True)
-    data = in_order(cube.s2_bands, order)
+    data = in_order(cube.s2_bands, [b if b in S2_BANDS else "B02" for b in order])
     for t, day in enumerate(dates_of(cube)):
-        with rasterio.open(folder / f"S2_{day:%Y%m%d}_L3.tif", "w", **_profile(cube, 10)) as dst:
+        with rasterio.open(folder / f"S2_{day:%Y%m%d}_L3.tif", "w", **_profile(cube, len(order))) as dst:
             dst.write(np.moveaxis(data[t], -1, 0))
             if describe:
                 for b, name in enumerate(order, 1):

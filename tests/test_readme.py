@@ -1,0 +1,192 @@
+"""Every code block of the README runs as written, offline, in README order, in one folder that
+holds what a user would have made by then (``sandbox``): bash blocks command by command through the
+CLI, Python blocks in one namespace, as a notebook would. A block that cannot run here says why
+in a ``<!-- not run: … -->`` line right above it (the network, a GPU cluster, a server that runs
+until Ctrl-C, hours of training); everything else must exit 0."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.tessera_cli import run_tessera
+
+ROOT = Path(__file__).parents[1]
+NOT_RUN = re.compile(r"<!--\s*not run:\s*(.+?)\s*-->")
+YEAR = 2024
+
+
+@dataclass
+class Block:
+    line: int
+    lang: str
+    text: str
+    not_run: str | None
+
+
+def readme_blocks() -> list[Block]:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    out, i = [], 0
+    while i < len(lines):
+        fence = re.match(r"^```(\w*)\s*$", lines[i])
+        if not fence:
+            i += 1
+            continue
+        start, body = i, []
+        i += 1
+        while not lines[i].startswith("```"):
+            body.append(lines[i])
+            i += 1
+        above = next((lines[j] for j in range(start - 1, -1, -1) if lines[j].strip()), "")
+        found = NOT_RUN.search(above)
+        out.append(Block(start + 1, fence.group(1), "\n".join(body), found.group(1) if found else None))
+        i += 1
+    return out
+
+
+def commands(text: str) -> list[list[str]]:
+    """A bash block's commands: continuation lines joined, comments dropped."""
+    joined = text.replace("\\\n", " ")
+    return [argv for line in joined.splitlines() if (argv := shlex.split(line, comments=True))]
+
+
+def test_every_block_that_is_not_run_says_why():
+    blocks = readme_blocks()
+    assert len(blocks) >= 20
+    unknown = [b.line for b in blocks if b.lang not in ("bash", "python", "")]
+    assert not unknown, f"code blocks in another language at README lines {unknown}"
+    skipped = [b for b in blocks if b.not_run]
+    assert all(len(b.not_run) > 10 for b in skipped)
+    # Most of the README runs: what cannot is the network, clusters and servers, not convenience.
+    assert len(skipped) < len([b for b in blocks if b.lang and not b.not_run])
+
+
+def _field_polygons(scene_dir: Path, out: Path, column: str, share: float = 1.0) -> None:
+    """The simulated fields as polygons with their class name (``column``) and field id (``id``);
+    ``share`` of them (labels as users have them: some fields)."""
+    import geopandas as gpd
+    import rasterio
+    from rasterio.features import shapes
+    from shapely.geometry import shape
+
+    from tessera.simulate import CLASS_NAMES
+
+    with rasterio.open(scene_dir / "fields.tif") as f, rasterio.open(scene_dir / "classes.tif") as c:
+        fid, cls, crs, transform = f.read(1), c.read(1), f.crs, f.transform
+    rows = []
+    for geom, value in shapes(fid.astype(np.int32), transform=transform):
+        inside = fid == value
+        rows.append(
+            {"id": int(value), column: CLASS_NAMES[int(np.bincount(cls[inside]).argmax())], "geometry": shape(geom)}
+        )
+    rng = np.random.default_rng(2)
+    rows = [r for r in rows if rng.random() < share] if share < 1 else rows
+    gpd.GeoDataFrame(rows, crs=crs).to_file(out)
+
+
+def _some_fields(scene_dir: Path, out: Path, share: float = 0.4) -> None:
+    """The class raster with only some fields labelled (the rest nodata): labels as users have them."""
+    import rasterio
+
+    with rasterio.open(scene_dir / "classes.tif") as c, rasterio.open(scene_dir / "fields.tif") as f:
+        cls, fid, profile = c.read(1), f.read(1), c.profile
+    ids = np.unique(fid)
+    keep = np.random.default_rng(1).choice(ids, max(2, int(share * len(ids))), replace=False)
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(np.where(np.isin(fid, keep), cls, profile["nodata"]).astype(cls.dtype), 1)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    return build_sandbox(tmp_path_factory.mktemp("readme"))
+
+
+def build_sandbox(root: Path) -> Path:
+    """What the README's commands expect to find: the demo scene and its store, labels in the
+    forms users hold them, Sentinel-2 GeoTIFFs, points, a store of several years."""
+    from tessera.cube import open_cube
+    from tessera.embed import EmbedConfig, embed_cube
+    from tessera.pretrained import shipped
+    from tessera.simulate import SimulationConfig, write_scene
+    from tessera.simulate.history import simulate_history
+    from tests.cube.tif_stacks import WAVELENGTH, optical_only, write_folder, write_stack
+
+    run_tessera("simulate", root / "demo", "--size", 96, "--year", YEAR, "--seed", 1, check=True, in_process=True)
+    demo = root / "demo"
+    cube = open_cube(demo / "cube.zarr")
+    embed_cube(demo / "cube.zarr", shipped("tiny-broad"), root / "embeddings.zarr", EmbedConfig(draws=1))
+    shutil.copy(demo / "classes.tif", root / "crops.tif")
+    _some_fields(demo, root / "labels.tif")
+    shutil.copy(demo / "fields.tif", root / "fields.tif")
+    shutil.copy(demo / "canopy_height.tif", root / "biomass.tif")
+    shutil.copytree(demo / "cube.zarr", root / "cube.zarr")
+    _field_polygons(demo, root / "fields.gpkg", "crop")
+    _field_polygons(demo, root / "labels.gpkg", "crop", share=0.4)
+    _field_polygons(demo, root / "stands.geojson", "stand")
+    optical = optical_only(cube.read())
+    write_stack(optical, root / "forest_2024.tif", WAVELENGTH)
+    write_folder(optical, root / "dates", ("B02", "B03", "B04", "B08", "B05", "B06", "B07", "B8A", "B11", "B12"))
+    rng = np.random.default_rng(0)
+    w, s, e, n = cube.grid.lonlat_bounds()
+    lon, lat = rng.uniform(w, e, 20), rng.uniform(s, n, 20)
+    (root / "points.csv").write_text("lon,lat\n" + "".join(f"{a:.6f},{b:.6f}\n" for a, b in zip(lon, lat, strict=True)))
+    features = ",".join(
+        f'{{"type":"Feature","properties":{{}},"geometry":{{"type":"Point","coordinates":[{a:.6f},{b:.6f}]}}}}'
+        for a, b in zip(lon, lat, strict=True)
+    )
+    (root / "points.geojson").write_text(f'{{"type":"FeatureCollection","features":[{features}]}}')
+    from tessera.cube import export_npy
+
+    export_npy(cube.read(), root / "stack")
+    shutil.copy(root / "stands.geojson", root / "farms.geojson")
+    for i, name in enumerate(("scene1", "scene2", "scene3", "val_scene")):
+        run_tessera("simulate", root / name, "--size", 40, "--seed", 20 + i, check=True, in_process=True)
+    history = simulate_history(
+        SimulationConfig(height=48, width=48, seed=3, field_px=12), (2021, 2022, 2023, 2024), share=0.3
+    )
+    for year, scene in history.scenes.items():
+        written = write_scene(scene, root / f"history-{year}")
+        embed_cube(written / "cube.zarr", shipped("tiny-broad"), root / "history.zarr", EmbedConfig(draws=1))
+    (root / "region1.zarr").symlink_to(root / "scene1" / "cube.zarr")
+    (root / "region2.zarr").symlink_to(root / "scene2" / "cube.zarr")
+    return root
+
+
+def test_the_readme_runs_as_written(sandbox, monkeypatch):
+    monkeypatch.chdir(sandbox)
+    assert run_readme() >= 30
+
+
+def run_readme(after: int = 0, timings: list | None = None) -> int:
+    """Run the README's blocks from line ``after`` on in the current folder; how many commands
+    and Python blocks ran (with ``timings``, each one's seconds are appended there)."""
+    import time
+
+    namespace: dict = {}
+    ran = 0
+    for block in readme_blocks():
+        if block.not_run or not block.lang or block.line < after:
+            continue
+        if block.lang == "python":
+            code = compile(block.text, f"README.md:{block.line}", "exec")
+            t = time.perf_counter()
+            exec(code, namespace)  # the README's own code, as a reader runs it
+            if timings is not None:
+                timings.append((time.perf_counter() - t, f"python block at line {block.line}"))
+            ran += 1
+            continue
+        for argv in commands(block.text):
+            assert argv[0] == "tessera", f"README.md:{block.line}: {argv[0]} is not a tessera command; mark the block"
+            t = time.perf_counter()
+            done = run_tessera(*argv[1:], in_process=True)
+            if timings is not None:
+                timings.append((time.perf_counter() - t, shlex.join(argv)))
+            assert done.returncode == 0, f"README.md:{block.line}: {shlex.join(argv)}\n{done.stdout}\n{done.stderr}"
+            ran += 1
+    return ran
