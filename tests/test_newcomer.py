@@ -48,17 +48,44 @@ def test_from_geotiffs_to_a_map_without_a_bbox(tmp_path):
     assert (tmp_path / "pca.png").stat().st_size > 2000
     lon, lat = (w + e) / 2, (s + n) / 2
     run_tessera(
-        "similar", store, "--point", f"{lon},{lat}", "--year", 2024, "-o", tmp_path / "sim.tif",
-        "--cube", tmp_path / "a.zarr", check=True, in_process=True,
-    )  # fmt: skip
+        "similar",
+        store,
+        "--point",
+        f"{lon},{lat}",
+        "--year",
+        2024,
+        "-o",
+        tmp_path / "sim.tif",
+        "--cube",
+        tmp_path / "a.zarr",
+        check=True,
+        in_process=True,
+    )
     assert len(list(csv.DictReader((tmp_path / "sim.csv").read_text().splitlines()))) == 10
 
     labels = write_label_raster(tmp_path / "labels.tif", scene.classes + 1, scene.grid)
     curve = tmp_path / "curve"
     run_tessera(
-        "heads", "curve", store, "--labels", labels, "--year", 2024, "--out", curve, "--cube", tmp_path / "a.zarr",
-        "--heads", "logistic", "--fractions", "0.5", "--repeats", "1", check=True, in_process=True,
-    )  # fmt: skip
+        "heads",
+        "curve",
+        store,
+        "--labels",
+        labels,
+        "--year",
+        2024,
+        "--out",
+        curve,
+        "--cube",
+        tmp_path / "a.zarr",
+        "--heads",
+        "logistic",
+        "--fractions",
+        "0.5",
+        "--repeats",
+        "1",
+        check=True,
+        in_process=True,
+    )
     rows = list(csv.DictReader((curve / "curve.csv").read_text().splitlines()))
     assert rows and all(0 <= float(r["accuracy"]) <= 1 for r in rows)
 

@@ -8,6 +8,7 @@ from tessera.cli import (  # noqa: F401  (registers the commands)
     change_cmd,
     coverage_cmd,
     cube_cmd,
+    cube_tif_cmd,
     embed_cmd,
     explore_cmd,
     export_cmd,

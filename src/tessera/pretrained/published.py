@@ -48,36 +48,61 @@ PUBLISHED: dict[str, Published] = {
     p.name: p
     for p in (
         Published(
-            "v2-nano", "geotessera/TESSERA-V-2.0-2B-N", "9645033fdcd5c0686bab00720e5553ce307629cf",
-            "ckpt/student_nano.pt", "bc9929e3643dfab2744c2ce14e7c14f698703a94e9562e4e0982f9d6540b0691", 4,
+            "v2-nano",
+            "geotessera/TESSERA-V-2.0-2B-N",
+            "9645033fdcd5c0686bab00720e5553ce307629cf",
+            "ckpt/student_nano.pt",
+            "bc9929e3643dfab2744c2ce14e7c14f698703a94e9562e4e0982f9d6540b0691",
+            4,
             "v2 student, 1.07 M parameters, Matryoshka 16/32/64/128",
         ),
         Published(
-            "v2-small", "geotessera/TESSERA-V-2.0-2B-S", "21760b27ff16ca7aab01986b7b3460e3027b19c6",
-            "ckpt/student_small.pt", "92619d4ffc2936895f145fdcf710140b58c23c860e02f01873828b10c6958d95", 28,
+            "v2-small",
+            "geotessera/TESSERA-V-2.0-2B-S",
+            "21760b27ff16ca7aab01986b7b3460e3027b19c6",
+            "ckpt/student_small.pt",
+            "92619d4ffc2936895f145fdcf710140b58c23c860e02f01873828b10c6958d95",
+            28,
             "v2 student, 7.11 M parameters",
         ),
         Published(
-            "v2-medium", "geotessera/TESSERA-V-2.0-2B-M", "41db8ee5ddfcf6867f965526c2097d70c3c55c31",
-            "ckpt/student_medium.pt", "3823be7db9d9cfc93f3c2a47c7699be82821ab4e1117d4d2befdb746941ee96e", 84,
+            "v2-medium",
+            "geotessera/TESSERA-V-2.0-2B-M",
+            "41db8ee5ddfcf6867f965526c2097d70c3c55c31",
+            "ckpt/student_medium.pt",
+            "3823be7db9d9cfc93f3c2a47c7699be82821ab4e1117d4d2befdb746941ee96e",
+            84,
             "v2 student, 21.03 M parameters: the authors' recommended default",
         ),
         Published(
-            "v2-large", "geotessera/TESSERA-V-2.0-2B-L", "b45f24463acf3fcfe030f94735d3e817b24100d0",
-            "ckpt/student_large.pt", "b5f20239dbb1849c01a3e407b095aafe39b0bf764300206af78cb9b85f9ec1e1", 175,
+            "v2-large",
+            "geotessera/TESSERA-V-2.0-2B-L",
+            "b45f24463acf3fcfe030f94735d3e817b24100d0",
+            "ckpt/student_large.pt",
+            "b5f20239dbb1849c01a3e407b095aafe39b0bf764300206af78cb9b85f9ec1e1",
+            175,
             "v2 student, 43.83 M parameters",
         ),
         Published(
-            "v1.1-mpc", "geotessera/TESSERA-V-1.1", "e037fc62cd196f9e05dde4c4104e1383541b41c5",
-            "tessera_v1_1_mpc_encoder.pt", "5dab0f070d5711034f7c241e841eaeedb49fef90b9355f68c8f20b9507839ec3", 231,
+            "v1.1-mpc",
+            "geotessera/TESSERA-V-1.1",
+            "e037fc62cd196f9e05dde4c4104e1383541b41c5",
+            "tessera_v1_1_mpc_encoder.pt",
+            "5dab0f070d5711034f7c241e841eaeedb49fef90b9355f68c8f20b9507839ec3",
+            231,
             "v1.1 encoder, for inputs preprocessed as on Planetary Computer",
         ),
         Published(
-            "v1.0", "geotessera/TESSERA-V-1.0", "main", "tessera-v1.0-QAT-best.pt", None, 0,
+            "v1.0",
+            "geotessera/TESSERA-V-1.0",
+            "main",
+            "tessera-v1.0-QAT-best.pt",
+            None,
+            0,
             "v1.0 (QAT) encoder; no checksum recorded here: give --sha256 from the file's page",
         ),
     )
-}  # fmt: skip
+}
 
 
 def cache_dir() -> Path:
