@@ -80,6 +80,8 @@ def test_a_tampered_or_unreachable_download_is_refused_and_not_kept(hub, tmp_pat
     one_line_error(done, "not the published checkpoint")
     assert not any((tmp_path / "cache").rglob("*.pt")) and not any((tmp_path / "cache").rglob("*.part"))
 
+    _publish(hub, "torchgeo-v1", good)  # its name's 8 digits are all torchgeo publishes of its hash
+    one_line_error(run_tessera("weights", "torchgeo-v1", in_process=True), "not the published checkpoint")
     _publish(hub, "v2-nano", good)  # any file but the recorded one
     one_line_error(run_tessera("weights", "v2-nano", in_process=True), "not the published checkpoint")
     one_line_error(run_tessera("weights", "v2-medium", in_process=True), "answered 404")

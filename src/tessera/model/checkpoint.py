@@ -129,11 +129,18 @@ def _family(state: dict[str, torch.Tensor], path: Path) -> str:
     return "v1"
 
 
+# torchgeo's TESSERA weights (``Tessera_Weights.TESSERA``, ``model-*.pth``): the first TESSERA code's
+# model, whose pooling is PyTorch's nn.GRU, with 8 layers of width 512 per encoder.
+TORCH_GRU_KEY = "s2_backbone.attn_pool.temporal_context.weight_ih_l0"
+TORCHGEO_SHAPES = dict(d_model=512, n_layers=8, d_ffn=4096, embed_dim=128, s2_bands=10, s1_bands=2)
+
+
 def infer_config(state: dict[str, torch.Tensor], n_heads: int | None = None) -> TesseraConfig:
     """Recover the model shapes from a state dict's tensor shapes.
 
-    Head count leaves no trace in shapes; it is taken from the preset with the same shapes, or
-    must be given.
+    Head count leaves no trace in shapes; it is taken from the preset with the same shapes (or
+    torchgeo's 8 for its file's shapes), or must be given. nn.GRU parameter names mean the
+    first TESSERA code's pooling (``pooling="gru"``).
     """
     try:
         emb2 = state["s2_backbone.embedding.0.weight"]
@@ -152,6 +159,9 @@ def infer_config(state: dict[str, torch.Tensor], n_heads: int | None = None) -> 
         s2_bands=emb2.shape[1],
         s1_bands=emb1.shape[1],
     )
+    pooling = "gru" if TORCH_GRU_KEY in state else "qat"
+    if n_heads is None and pooling == "gru" and shapes == TORCHGEO_SHAPES:
+        n_heads = 8  # torchgeo's Tessera(): nhead=8 in both encoders (heads leave no trace in shapes)
     if n_heads is None:
         for p in PRESETS.values():
             if all(getattr(p, k) == v for k, v in shapes.items()):
@@ -162,7 +172,7 @@ def infer_config(state: dict[str, torch.Tensor], n_heads: int | None = None) -> 
                 f"shapes {shapes} match no preset and the head count cannot be read "
                 "from weights; pass config=TesseraConfig(...) or n_heads="
             )
-    return TesseraConfig(n_heads=n_heads, **shapes)
+    return TesseraConfig(n_heads=n_heads, pooling=pooling, **shapes)
 
 
 def check_state_dict(model: Tessera | PixelStudent, state: dict[str, torch.Tensor], source: str) -> None:

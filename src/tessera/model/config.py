@@ -13,6 +13,8 @@ from typing import Any
 from tessera import sensors
 from tessera.errors import ConfigError
 
+POOLINGS = ("qat", "gru")
+
 
 @dataclass(frozen=True)
 class TesseraConfig:
@@ -26,8 +28,14 @@ class TesseraConfig:
     embed_dim: int = 128  # output embedding; published: 128 (stored as int8)
     s2_bands: int = len(sensors.S2_BANDS)  # 10: token = bands + DOY
     s1_bands: int = len(sensors.S1_BANDS)  # 2: VV, VH
+    # Attention pooling's recurrent context: "qat", the published v1.0 cell (r inside W_hh (r ⊙ h),
+    # then a LayerNorm), or "gru", PyTorch's nn.GRU without the LayerNorm, as in the first
+    # TESSERA code and torchgeo's port of it (``Tessera_Weights``).
+    pooling: str = "qat"
 
     def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"model config pooling={self.pooling!r} must be one of {', '.join(POOLINGS)}")
         for name in ("d_model", "n_layers", "n_heads", "d_ffn", "embed_dim", "s2_bands", "s1_bands"):
             if int(getattr(self, name)) <= 0:
                 raise ConfigError(f"model config {name}={getattr(self, name)} must be positive")
@@ -39,7 +47,10 @@ class TesseraConfig:
             raise ConfigError(f"dropout {self.dropout} must be in [0, 1)")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["pooling"] == "qat":  # the published v1's: left out, so every recorded config stays as it was
+            del d["pooling"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> TesseraConfig:

@@ -292,6 +292,22 @@ class AttentionPooling(nn.Module):
         return torch.einsum("bt,btd->bd", weights.to(x.dtype), x)
 
 
+class TorchGRUPooling(nn.Module):
+    """The first TESSERA code's pooling, as torchgeo ports it: PyTorch's ``nn.GRU`` context (its
+    own gate convention), no LayerNorm, Linear(d → 1) scores → softmax over time → weighted mean
+    of x. Parameter names are nn.GRU's (``temporal_context.weight_ih_l0`` …)."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.temporal_context = nn.GRU(d, d, batch_first=True)
+        self.query = nn.Linear(d, 1)
+
+    def forward(self, x: torch.Tensor, xi: torch.Tensor | None = None) -> torch.Tensor:
+        context, _ = self.temporal_context(x)
+        weights = torch.softmax(self.query(context).squeeze(-1), dim=-1)
+        return torch.einsum("bt,btd->bd", weights.to(x.dtype), x)
+
+
 class Backbone(nn.Module):
     """One sensor's encoder: tokens (B, T, bands + 1) with raw DOY last → pooled (B, d)."""
 
@@ -303,7 +319,9 @@ class Backbone(nn.Module):
             nn.Linear(bands, cfg.d_model), nn.ReLU(), nn.Linear(cfg.d_model, cfg.d_model)
         )
         self.transformer_encoder = TransformerStack(cfg)
-        self.attn_pool = AttentionPooling(cfg.d_model)
+        self.attn_pool: AttentionPooling | TorchGRUPooling = (
+            AttentionPooling(cfg.d_model) if cfg.pooling == "qat" else TorchGRUPooling(cfg.d_model)
+        )
 
     # Pixels per inference micro-batch, as tokens: every activation of the embedding and the
     # transformer stays ≲ 16 MB (cache- and allocator-friendly), which keeps GEMMs near peak;
@@ -319,10 +337,12 @@ class Backbone(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         if self.training or torch.is_grad_enabled():
             return self.attn_pool(self.transformer_encoder(self._embed(tokens)))
+        step = max(1, self.inference_chunk_tokens // max(1, tokens.shape[1]))
+        if isinstance(self.attn_pool, TorchGRUPooling):  # nn.GRU runs its own fused recurrence
+            return torch.cat([self.attn_pool(self.transformer_encoder(self._embed(c))) for c in tokens.split(step)])
         # Inference: per-pixel work in micro-batches; the GRU recurrence over the whole batch
         # (its per-step matmuls want many rows).
         gru = self.attn_pool.temporal_context.gru_cell
-        step = max(1, self.inference_chunk_tokens // max(1, tokens.shape[1]))
         outs, projections = [], []
         for chunk in tokens.split(step):
             x = self.transformer_encoder(self._embed(chunk))

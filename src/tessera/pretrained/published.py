@@ -37,6 +37,9 @@ class Published:
     sha256: str | None  # of the whole file; None: not recorded here, the user gives it
     size_mb: float
     about: str
+    # torchvision's convention (torchgeo's weights): the file name carries the first 8 hex digits
+    # of its SHA-256, which is all that is published of it; checked where no whole digest is.
+    sha256_prefix: str | None = None
 
     @property
     def url(self) -> str:
@@ -101,6 +104,16 @@ PUBLISHED: dict[str, Published] = {
             0,
             "v1.0 (QAT) encoder; no checksum recorded here: give --sha256 from the file's page",
         ),
+        Published(
+            "torchgeo-v1",
+            "isaaccorley/tessera",
+            "acec3c1eb62d97a78b2cf65eb8cbf42587c57e93",
+            "model-b00edea0.pth",
+            None,
+            0,
+            "torchgeo's Tessera_Weights.TESSERA: the first TESSERA code's model (nn.GRU pooling, 8 layers)",
+            sha256_prefix="b00edea0",
+        ),
     )
 }
 
@@ -138,6 +151,8 @@ def fetch(name: str, sha256: str | None = None, progress: Progress | None = None
     want = p.sha256 or (check_sha256(sha256) if sha256 else None)
     if p.sha256 and sha256 and check_sha256(sha256) != p.sha256:
         raise ConfigError(f"{name} has a recorded SHA-256 ({p.sha256[:12]}…); --sha256 is only for names without one")
+    if want is None and p.sha256_prefix:
+        want = p.sha256_prefix
     if want is None:
         raise ConfigError(
             f"no SHA-256 is recorded for {name}; copy it from {HUB}/{p.repo}/blob/{p.revision}/{p.file} "
@@ -145,20 +160,20 @@ def fetch(name: str, sha256: str | None = None, progress: Progress | None = None
         )
     path = cached(name)
     if path.is_file():
-        if _sha256(path) == want:
+        if _sha256(path).startswith(want):
             return path
         path.unlink()  # a damaged or older copy: fetched again below
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         digest = _download(p.url, tmp, progress, timeout)
-        if digest != want:
+        if not digest.startswith(want):  # a whole digest, or the published prefix
             raise CheckpointError(
                 f"{p.url} gave a file whose SHA-256 is {digest[:12]}…, not {want[:12]}…: not the published "
                 "checkpoint (tampered, truncated or another revision); nothing was kept"
             )
         os.replace(tmp, path)
-        _digest_file(path).write_text(want + "\n")  # what later uses check a checksum-less entry against
+        _digest_file(path).write_text(digest + "\n")  # what later uses check a checksum-less entry against
     finally:
         tmp.unlink(missing_ok=True)
     return path
