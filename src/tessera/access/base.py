@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import numpy as np
 from affine import Affine
@@ -73,6 +73,48 @@ class PointSample:
     status: np.ndarray
     quality: dict[str, np.ndarray] | None = None
 
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in status_counts(self.status.ravel()).items() if n)
+        return f"PointSample({self.values.shape[-2]:,} points × {self.values.shape[-1]} dims: {counts})"
+
+    def to_dataframe(self, points: Any = None) -> Any:
+        """A table of the sample: ``status``, ``e0`` … ``e{D-1}`` and any quality layers, beside the
+        columns of ``points`` (the GeoDataFrame, DataFrame with lon/lat, or file the sample was read
+        at, in the same order; a GeoDataFrame stays one, geometry kept)."""
+        import pandas as pd
+
+        from tessera.access.point_table import read_point_table, sample_table
+
+        if self.values.ndim != 2:
+            raise AccessError("a sample of several years: take one (values[i], status[i]) at a time")
+        n = len(self.status)
+        if points is None:
+            out = sample_table(pd.DataFrame(index=range(n)), *_no_coords(n), self.status, self.values, self.quality)
+            return out.drop(columns=["lon", "lat"])
+        if isinstance(points, (str, os.PathLike)):
+            lon, lat, table = read_point_table(points)
+        elif isinstance(points, pd.DataFrame):
+            from tessera.access.points import as_lonlat
+
+            table = points
+            lon, lat = as_lonlat(points) if hasattr(points, "crs") else _no_coords(n)
+        else:
+            raise AccessError("points must be the file, DataFrame or GeoDataFrame the sample was read at")
+        if len(table) != n:
+            raise AccessError(f"{len(table)} rows given for a sample of {n} points; pass the points it was read at")
+        geometry = getattr(table, "geometry", None) if hasattr(table, "crs") else None
+        plain = table.drop(columns=table.geometry.name) if geometry is not None else table
+        out = sample_table(plain, lon, lat, self.status, self.values, self.quality)
+        if geometry is None:
+            return out
+        import geopandas as gpd
+
+        return gpd.GeoDataFrame(out, geometry=geometry.reset_index(drop=True), crs=table.crs)
+
+
+def _no_coords(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.full(n, np.nan), np.full(n, np.nan)
+
 
 def status_counts(status: np.ndarray) -> dict[str, int]:
     """How many points have each status, every status named (zeros included), in ``STATUSES``
@@ -93,6 +135,13 @@ class Region:
     years: tuple[int, ...] | None = None
     #: When asked for: each quality layer on ``grid``, (H, W) or (H, W, months) float32.
     quality: dict[str, np.ndarray] | None = None
+
+    def __repr__(self) -> str:
+        *lead, h, w, d = self.data.shape
+        flat = self.data.reshape(-1, d)
+        valid = float((~np.isnan(flat).any(axis=1)).mean()) if len(flat) else 0.0
+        years = f", years {list(self.years)}" if self.years else ""
+        return f"Region({h} × {w} px × {d} dims on {self.grid.crs}{years}, {valid:.0%} with data)"
 
     @property
     def transform(self) -> Affine:

@@ -60,10 +60,14 @@ def _geojson_points(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise AccessError(f"{path} is not a readable GeoJSON point file ({exc})") from exc
     if kinds - {"Point"}:
-        raise AccessError(
-            f"{path} holds {sorted(kinds)} geometries; only Point features are sampled "
-            "(install geopandas to sample representative points of other geometries)"
-        )
+        try:  # polygons (fields, plots): a representative point inside each, as for other vector files
+            import geopandas as gpd
+        except ImportError:
+            raise AccessError(
+                f"{path} holds {sorted(kinds)} geometries; only Point features are sampled "
+                "(install geopandas to sample representative points of other geometries)"
+            ) from None
+        return as_lonlat(gpd.read_file(path))
     arr = np.asarray(coords, np.float64).reshape(-1, 2)
     return arr[:, 0], arr[:, 1]
 

@@ -86,6 +86,11 @@ class StoreReader(RegionReads):
             else:
                 self._zones[zone] = HemisphereZone(sorted(readers, key=lambda r: r.hemisphere != "N"))
 
+    def __repr__(self) -> str:
+        zones = ", ".join(z.name for z in self.zones())
+        model = self.attrs.get("geoemb:model") or "unknown model"
+        return f"StoreReader({self.location}: years {self.years}, zones {zones}, depths {self.available_depths}, {model})"
+
     @property
     def location(self) -> str:
         return self.source.location
