@@ -397,6 +397,15 @@ def test_class_zero_and_the_scene_legend_are_honoured(embedded, tmp_path):
     legend = json.loads((tmp_path / "map.json").read_text())
     names = {c["id"]: c["name"] for c in json.loads((scene_dir / "legend.json").read_text())}
     assert legend["0"] == names[0] == "winter_cereal" and all(legend[k] == names[int(k)] for k in legend)
+    # QGIS opens map.tif with map.qml: a paletted style naming every class, in the PNG's colours
+    import xml.etree.ElementTree as ET
+
+    from tessera.viz.qgis import class_colours
+
+    entries = ET.parse(tmp_path / "map.qml").getroot().findall("./pipe/rasterrenderer/colorPalette/paletteEntry")
+    assert {e.get("value"): e.get("label") for e in entries} == legend
+    top = max(int(k) for k in legend)
+    assert all(e.get("color") == class_colours([int(e.get("value"))], top)[int(e.get("value"))] for e in entries)
     with rasterio.open(tmp_path / "map.tif") as src:
         pred = src.read(1)
         assert src.nodata == -1

@@ -89,7 +89,8 @@ def test_pca_picture_in_three_formats(embedded, tmp_path):
         rgba = src.read()
         assert src.count == 4 and src.crs.to_string() == embedded.grid.crs
     assert rgba[3].mean() > 200 and rgba[:3].std() > 10  # mostly opaque, not one flat colour
-    assert "data:image/png;base64," in (tmp_path / "pca.html").read_text()
+    html = (tmp_path / "pca.html").read_text()
+    assert "data:image/png;base64," in html and "imperial: false" in html  # a scale bar in metres only
     one_line_error(
         run_tessera(
             "pca", embedded.store, "--bbox", bbox, "--year", 2024, "--out", tmp_path / "pca.jpg", in_process=True

@@ -137,7 +137,7 @@ class Region:
     quality: dict[str, np.ndarray] | None = None
 
     def __repr__(self) -> str:
-        *lead, h, w, d = self.data.shape
+        h, w, d = self.data.shape[-3:]
         flat = self.data.reshape(-1, d)
         valid = float((~np.isnan(flat).any(axis=1)).mean()) if len(flat) else 0.0
         years = f", years {list(self.years)}" if self.years else ""

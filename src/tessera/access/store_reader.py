@@ -89,7 +89,9 @@ class StoreReader(RegionReads):
     def __repr__(self) -> str:
         zones = ", ".join(z.name for z in self.zones())
         model = self.attrs.get("geoemb:model") or "unknown model"
-        return f"StoreReader({self.location}: years {self.years}, zones {zones}, depths {self.available_depths}, {model})"
+        return (
+            f"StoreReader({self.location}: years {self.years}, zones {zones}, depths {self.available_depths}, {model})"
+        )
 
     @property
     def location(self) -> str:

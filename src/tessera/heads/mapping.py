@@ -141,10 +141,12 @@ def mapped_fraction(pred: np.ndarray, task: Task) -> float:
 
 def write_map(out: str | os.PathLike, pred: np.ndarray, grid: Grid, fitted: FittedHead, year: int) -> Path:
     """The map as a GeoTIFF (COG) with a ``.png`` beside it; a class map also gets its ``.json``
-    legend. Classes are int32 with -1 = no data, values float32 with NaN."""
+    legend and a QGIS style (``.qml``: class names, the PNG's colours). Classes are int32 with
+    -1 = no data, values float32 with NaN."""
     from tessera.atomic import atomic_file
     from tessera.geotiff import write_cog
     from tessera.viz import save_png
+    from tessera.viz.qgis import write_class_style
 
     out = Path(out)
     tags = {"head": fitted.name, "task": fitted.task, "year": str(year), "n_labelled": str(fitted.n_labelled)}
@@ -159,6 +161,7 @@ def write_map(out: str | os.PathLike, pred: np.ndarray, grid: Grid, fitted: Fitt
         tmp.write_text(json.dumps({str(k): v for k, v in legend.items()}, indent=1))
     top = max(legend) if legend else 1
     save_png(out.with_suffix(".png"), pred, title, cmap="tab10", legend=legend, vmax=top)
+    write_class_style(out.with_suffix(".qml"), legend, top)  # QGIS opens the map with these colours
     return out
 
 

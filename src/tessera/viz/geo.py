@@ -97,6 +97,20 @@ def _png_uri(rgba: np.ndarray) -> str:
 LEAFLET = Path(__file__).parent / "leaflet"
 
 
+def _metric_scale():
+    """A Leaflet scale bar in metres and kilometres only."""
+    from branca.element import MacroElement
+    from jinja2 import Template
+
+    scale = MacroElement()
+    scale._template = Template(
+        "{% macro script(this, kwargs) %}"
+        "L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
+    return scale
+
+
 def web_map(
     path: str | os.PathLike,
     grid: Grid,
@@ -111,7 +125,8 @@ def web_map(
 
     if not layers:
         raise ValueError("web_map needs at least one layer")
-    m = folium.Map(tiles="OpenStreetMap", control_scale=True)
+    m = folium.Map(tiles="OpenStreetMap", control_scale=False)  # folium's scale bar shows feet and miles too
+    _metric_scale().add_to(m)
     m.default_js, m.default_css = [], []  # jQuery, Bootstrap, markers from CDNs: nothing here uses them
     inline = (
         f"<style>{(LEAFLET / 'leaflet.css').read_text()}</style><script>{(LEAFLET / 'leaflet.js').read_text()}</script>"
