@@ -9,7 +9,7 @@ from tessera import sensors
 from tessera.acquire import AcquireConfig, AcquireError, acquire
 from tessera.cube import open_cube
 from tests.acquire.catalog import BBOX, GRID, build, centres_in, clouds, footprint, value
-from tests.tessera_cli import run_tessera
+from tests.tessera_cli import one_line_error, run_tessera
 
 MARGIN = 25.0  # m: within this of a footprint or cloud edge, resampling may go either way
 DATES = {65: ("A", "B"), 162: ("A",), 183: ("A", "B")}  # kept S2 dates → granules, in mosaic order
@@ -200,3 +200,19 @@ def test_a_mask_reads_only_its_tiles_and_its_pixels_equal_an_unmasked_cube(catal
         "acquire", "--mask", far, "--bbox", ",".join(map(str, BBOX)), "--year", "2024", "-o", tmp_path / "x.zarr"
     )
     assert r.returncode == 2 and "selects no pixel" in r.stderr
+
+
+def test_a_dry_run_lists_what_would_be_read_and_writes_nothing(catalog, tmp_path):
+    out = tmp_path / "never.zarr"
+    args = ["--bbox", ",".join(map(str, BBOX)), "--year", 2024, "-o", out, "--stac-url", catalog, "--dry-run"]
+    r = run_tessera("acquire", *args, in_process=True, check=True)
+    assert "4 Sentinel-2 dates" in r.stdout and "nothing was read or written" in r.stdout
+    assert "2024-03-05" in r.stdout and not out.exists()
+
+
+def test_a_missing_local_catalog_is_named_not_blamed_on_the_network(tmp_path):
+    missing = tmp_path / "nope" / "catalog.json"
+    args = ["--bbox", ",".join(map(str, BBOX)), "--year", 2024, "-o", tmp_path / "c.zarr", "--stac-url", missing]
+    done = run_tessera("acquire", *args, in_process=True)
+    one_line_error(done, f"no static STAC catalog at {missing}")
+    assert "connection" not in done.stdout + done.stderr and "attempts" not in done.stdout + done.stderr

@@ -70,7 +70,7 @@ def profile_for(config: AcquireConfig) -> CatalogProfile:
     )
 
 
-def _signer(profile: CatalogProfile, config: AcquireConfig):
+def signer(profile: CatalogProfile, config: AcquireConfig):
     if config.sign is not None or not profile.sign:
         return config.sign, None
     try:
@@ -133,7 +133,7 @@ def date_chunk_for(grid: Grid) -> int:
     return max(1, min(CubeChunks().time, MEMORY // per_date))
 
 
-def _by_day(items, lon: float, period: Period) -> dict:
+def by_day(items, lon: float, period: Period) -> dict:
     """Items grouped by local solar day inside the period, in the cube's date order: by day of
     year (the model's position), a window's two years interleaved (ties: the earlier date)."""
     groups = defaultdict(list)
@@ -188,7 +188,7 @@ def acquire(
     wanted = np.ones(grid.shape, bool) if aoi is None else aoi
     profile = profile_for(config)
     location = config.catalog if config.catalog not in PROFILES else profile.url
-    sign, modifier = _signer(profile, config)
+    sign, modifier = signer(profile, config)
     lon = (bbox[0] + bbox[2]) / 2
     query = f"{profile.s2_collection} ∩ bbox {tuple(round(v, 5) for v in bbox)} in {period.describe()} at {location}"
     s2_items = search(location, profile.s2_collection, bbox, period, config.max_cloud, modifier)
@@ -198,7 +198,7 @@ def acquire(
             + (f" with eo:cloud_cover ≤ {config.max_cloud}" if config.max_cloud is not None else "")
         )
     summary.s2_items = len(s2_items)
-    days = _by_day(s2_items, lon, period)
+    days = by_day(s2_items, lon, period)
     summary.s2_dates_found = len(days)
 
     # Pass 1: SCL only, to keep the dates with enough valid coverage (and know the cube's dates).
@@ -226,7 +226,7 @@ def acquire(
         for orbit in s1_days:
             mine = [i for i in s1_items if i.properties.get("sat:orbit_state") == orbit]
             summary.s1_items[orbit] = len(mine)
-            s1_days[orbit] = _by_day(mine, lon, period)
+            s1_days[orbit] = by_day(mine, lon, period)
             summary.s1_dates[orbit] = len(s1_days[orbit])
         if not s1_items:
             notes.append(f"no Sentinel-1 items in {profile.s1_collection}; the cube holds S2 only")

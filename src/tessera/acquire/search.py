@@ -74,6 +74,8 @@ def search(
         import pystac
 
         href = location[7:] if location.startswith("file://") else location
+        if "://" not in href and not Path(href).is_file():  # a path: nothing to retry, no network to blame
+            raise AcquireError(f"no static STAC catalog at {href}; give the path of its catalog.json")
         catalog = with_retries(f"reading the static catalog {location}", lambda: pystac.Catalog.from_file(href))
         found = with_retries(f"walking {location}", lambda: list(catalog.get_items(recursive=True)))
         items = [

@@ -38,6 +38,7 @@ def acquire_command(
         None, help="S2 dates of bands held in memory at once (default: 16, fewer where that would pass 2 GiB)."
     ),
     overwrite: bool = typer.Option(False, help="Replace an existing cube at OUT."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the items and dates it would read; read nothing."),
 ) -> None:
     """Search S2 L2A + S1 RTC for the ROI and year, mosaic each date onto the ROI's 10 m UTM grid,
     mask clouds with SCL, and write the cube."""
@@ -71,6 +72,11 @@ def acquire_command(
         overwrite=overwrite,
         date_chunk=date_chunk,
     )
+    if dry_run:
+        from tessera.cli.acquire_plan import print_plan
+
+        print_plan(box, period, cfg)
+        return
     with progress_bar() as progress:
         s = acquire(box, period, out, cfg, grid=grid, progress=progress, aoi=aoi)
     table = Table(title=f"cube {out}: {s.grid.height} × {s.grid.width} px, {s.grid.crs}, {period.describe()}")
