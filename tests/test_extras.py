@@ -48,7 +48,18 @@ def test_all_and_dev_are_written_out_unions_not_self_references():
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert not [r for reqs in declared.values() for r in reqs if r.startswith("tessera")]
     union = lambda names: {r for n in names for r in declared[n]}  # noqa: E731
-    users = ("model", "heads", "viz", "simulate", "dask", "acquire", "planetary-computer", "geotessera", "pcodec", "explore")
+    users = (
+        "model",
+        "heads",
+        "viz",
+        "simulate",
+        "dask",
+        "acquire",
+        "planetary-computer",
+        "geotessera",
+        "pcodec",
+        "explore",
+    )
     assert set(declared["all"]) == union(users)
     assert union((*users, "s3", "icechunk")) <= set(declared["dev"])
 

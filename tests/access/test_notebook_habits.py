@@ -78,3 +78,23 @@ def test_reprs_say_what_is_there(store):
     assert repr(region).startswith("Region(8 × 8 px × 128 dims on EPSG:")
     pts = reader.sample_points(np.array([[0.0, 0.0]]), 2024)
     assert repr(pts) == "PointSample(1 points × 128 dims: 1 nodata)"  # in the zone, never written
+
+
+def test_the_xarray_front_door_writes_a_copy_zarr_accepts(store, tmp_path):
+    import xarray as xr
+
+    import tessera.access as ta
+
+    path, grid = store
+    w, s, e, n = grid.lonlat_bounds()
+    inner = (w + 0.2 * (e - w), s + 0.2 * (n - s), e - 0.2 * (e - w), n - 0.2 * (n - s))
+    ds = ta.dataset(path, inner, chunk_px=7)  # chunk edges on the zone's 7 px lattice: a partial first chunk
+    assert ds.tessera.crs == grid.crs and ds.chunks["y"][0] != 7
+    with pytest.raises(ValueError, match="uniform chunk sizes"):
+        ds.to_zarr(tmp_path / "plain.zarr")  # what a user met
+    ds.tessera.to_zarr(tmp_path / "copy.zarr")
+    back = xr.open_zarr(tmp_path / "copy.zarr")
+    assert np.array_equal(back.embeddings.values, ds.embeddings.values)
+    values = ds.tessera.embeddings()
+    assert values.dtype == np.float32 and np.isfinite(values.values).any()
+    assert ta.dataset(path).sizes["band"] == 128  # the store's only zone

@@ -16,6 +16,8 @@ year or several); the readers ``store_reader`` and ``tiles``; ``dispatch`` (``op
 above them exports, views and the server.
 """
 
+from typing import Any
+
 from tessera.access.base import NODATA, OUTSIDE, STATUSES, VALID, WATER, PointSample, Reader, Region, status_counts
 from tessera.access.dispatch import open_store
 from tessera.access.points import sample_points
@@ -24,6 +26,21 @@ from tessera.access.region import iter_region, read_grid, read_patch, read_regio
 from tessera.access.store_reader import StoreReader
 from tessera.access.zone import ZoneReader
 from tessera.errors import AccessError
+
+
+def dataset(
+    store: StoreReader | str,
+    bbox: tuple[float, float, float, float] | None = None,
+    zone: int | str | None = None,
+    depth: int | None = None,
+    chunk_px: int | None = None,
+) -> Any:
+    """A store (or its window under ``bbox``) as a lazy ``xarray.Dataset`` with a ``.tessera``
+    accessor (``tessera.access.xarray_view.dataset``; imported on first use: xarray is slow to import)."""
+    from tessera.access.xarray_view import dataset as view
+
+    return view(store, bbox, zone, depth, chunk_px)
+
 
 __all__ = [
     "NODATA",
@@ -38,6 +55,7 @@ __all__ = [
     "RegionReads",
     "StoreReader",
     "ZoneReader",
+    "dataset",
     "iter_region",
     "open_store",
     "read_grid",

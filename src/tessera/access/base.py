@@ -94,7 +94,7 @@ class PointSample:
         if isinstance(points, (str, os.PathLike)):
             lon, lat, table = read_point_table(points)
         elif isinstance(points, pd.DataFrame):
-            from tessera.access.points import as_lonlat
+            from tessera.access.lonlat import as_lonlat
 
             table = points
             lon, lat = as_lonlat(points) if hasattr(points, "crs") else _no_coords(n)

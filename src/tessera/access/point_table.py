@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tessera.access.points import as_lonlat
+from tessera.access.lonlat import as_lonlat
 from tessera.errors import AccessError
 
 if TYPE_CHECKING:

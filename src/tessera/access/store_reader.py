@@ -17,7 +17,7 @@ import numpy as np
 from tessera.access.base import INCOMPLETE, OUTSIDE, UNEMBEDDED, WATER, Points, PointSample
 from tessera.access.coverage import coverage_rows
 from tessera.access.hemispheres import AnyZone, HemisphereZone
-from tessera.access.points import as_lonlat
+from tessera.access.lonlat import as_lonlat
 from tessera.access.quality import QualityLayers
 from tessera.access.reads import RegionReads
 from tessera.access.zone import ZoneReader, ZoneYear, group_zone

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from tessera.access.base import NODATA, OUTSIDE, VALID, Points, PointSample
-from tessera.access.points import as_lonlat
+from tessera.access.lonlat import as_lonlat
 from tessera.access.reads import RegionReads
 from tessera.access.tile_layout import (
     EMBEDDINGS_DIR,

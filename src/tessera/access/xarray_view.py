@@ -18,6 +18,8 @@ this view adds the damage checks, Matryoshka depths and remote sources.
 from __future__ import annotations
 
 import itertools
+import os
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -198,3 +200,57 @@ def dequantized(ds: xr.Dataset) -> xr.DataArray:
     return xr.DataArray(
         values.data, coords=ds.embeddings.coords, dims=ds.embeddings.dims, attrs=ds.embeddings.attrs, name="embeddings"
     )
+
+
+def dataset(
+    store: StoreReader | str,
+    bbox: BBox | None = None,
+    zone: int | str | Zone | None = None,
+    depth: int | None = None,
+    chunk_px: int | None = None,
+) -> xr.Dataset:
+    """The xarray front door: ``region_dataset`` under ``bbox``, else the ``zone_dataset`` of
+    ``zone`` (or of the store's only zone). ``ds.tessera`` then dequantizes, names the CRS and
+    writes a copy (``TesseraAccessor``)."""
+    reader = store if isinstance(store, StoreReader) else open_store(store)
+    if not isinstance(reader, StoreReader):
+        raise AccessError(f"{reader.location} is not a Zarr embedding store: read it with read_region instead")
+    if bbox is not None:
+        return region_dataset(reader, bbox, depth, chunk_px)
+    if zone is None:
+        zones = reader.zones()
+        if len(zones) != 1:
+            raise AccessError(
+                f"{reader.location} has zones {', '.join(z.name for z in zones)}: give bbox=(W, S, E, N) or zone="
+            )
+        zone = zones[0]
+    return zone_dataset(reader, zone, depth, None, chunk_px)
+
+
+@xr.register_dataset_accessor("tessera")
+class TesseraAccessor:
+    """``ds.tessera`` on a ``zone_dataset`` / ``region_dataset``: ``.embeddings()`` float32 values,
+    ``.crs``, ``.to_zarr(path)`` (a copy with the uniform chunks Zarr needs: the views' chunk edges
+    follow the store's shards, so a window's first chunk is often a partial one)."""
+
+    def __init__(self, ds: xr.Dataset) -> None:
+        self._ds = ds
+
+    @property
+    def crs(self) -> str:
+        epsg = self._ds.attrs.get("epsg")
+        if epsg is None:
+            raise AccessError("this dataset is not a tessera zone or region view (no epsg attribute)")
+        return f"EPSG:{epsg}"
+
+    def embeddings(self) -> xr.DataArray:
+        return dequantized(self._ds)
+
+    def to_zarr(self, path: str | os.PathLike, **kwargs: Any) -> Any:
+        ds = self._ds
+        if ds.chunks:
+            side = max(max(ds.chunks.get("y", (1,))), max(ds.chunks.get("x", (1,))))
+            ds = ds.chunk({d: (side if d in ("y", "x") else -1) for d in ds.dims})
+        for var in ds.variables.values():
+            var.encoding.pop("chunks", None)
+        return ds.to_zarr(path, **kwargs)

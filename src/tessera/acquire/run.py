@@ -70,7 +70,7 @@ def profile_for(config: AcquireConfig) -> CatalogProfile:
     )
 
 
-def signer(profile: CatalogProfile, config: AcquireConfig):
+def signer(profile: CatalogProfile, config: AcquireConfig) -> tuple[Callable | None, Callable | None]:
     if config.sign is not None or not profile.sign:
         return config.sign, None
     try:
@@ -133,7 +133,7 @@ def date_chunk_for(grid: Grid) -> int:
     return max(1, min(CubeChunks().time, MEMORY // per_date))
 
 
-def by_day(items, lon: float, period: Period) -> dict:
+def by_day(items: list, lon: float, period: Period) -> dict:
     """Items grouped by local solar day inside the period, in the cube's date order: by day of
     year (the model's position), a window's two years interleaved (ties: the earlier date)."""
     groups = defaultdict(list)

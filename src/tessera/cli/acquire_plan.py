@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from tessera.acquire.run import AcquireConfig
 from tessera.cli.app import console
+from tessera.period import Period
 
 
-def print_plan(box, period, cfg) -> None:
+def print_plan(box: tuple[float, float, float, float], period: Period, cfg: AcquireConfig) -> None:
     from tessera.acquire.plan import plan_acquire
 
     with console.status(f"searching {cfg.catalog} …"):
