@@ -101,6 +101,7 @@ def test_reflectance_scales_are_found_or_refused(tmp_path, optical):
     with pytest.raises(CubeValidationError, match="percent or 8-bit"):
         import_tif(percent, tmp_path / "p.zarr")
     import_tif(percent, tmp_path / "p.zarr", scale=100)
+    import_tif(percent, tmp_path / "dark.zarr", scale=1)  # the user's word stands (a dark scene)
 
 
 def test_the_command_line(tmp_path, optical):

@@ -276,21 +276,21 @@ def valid_of(values: np.ndarray, nodata: float | None) -> np.ndarray:
 
 
 def _scale(sample: np.ndarray, nodata: float | None, dtypes: set[str], given: float | None, notes: list[str]) -> float:
+    """The factor to L2A DN: ``given``, else 10 000 for float reflectance 0–1, else 1; implausible
+    medians (percent, 8-bit, or above any DN) refused without ``given``."""
     ok = valid_of(sample, nodata)
     if not ok.any():
         raise CubeValidationError("the files hold no valid pixel (all nodata, NaN or ≤ 0)")
-    med = float(np.median(sample[ok]))
-    if given is not None:
+    if given is not None:  # the user's word: a dark scene (water, shadow) may have a low median
         if not np.isfinite(given) or given <= 0:
             raise CubeValidationError(f"--scale {given} must be a positive number")
-        med *= given
-        scale = given
-    elif any(np.dtype(d).kind == "f" for d in dtypes) and np.percentile(sample[ok], 99) <= 1.5:
+        return given
+    med = float(np.median(sample[ok]))
+    scale = 1.0
+    if any(np.dtype(d).kind == "f" for d in dtypes) and np.percentile(sample[ok], 99) <= 1.5:
         scale = S2_REFLECTANCE_SCALE
         notes.append("values are reflectance 0–1: multiplied by 10 000 (L2A DN)")
         med *= scale
-    else:
-        scale = 1.0
     if med < 100:
         raise CubeValidationError(
             f"the median value is {med:.3g}: that looks like reflectance in percent or 8-bit, not L2A DN "
