@@ -117,7 +117,7 @@ def build_sandbox(root: Path) -> Path:
     from tessera.simulate.history import simulate_history
     from tests.cube.tif_stacks import WAVELENGTH, optical_only, write_folder, write_stack
 
-    run_tessera("simulate", root / "demo", "--size", 96, "--year", YEAR, "--seed", 1, check=True, in_process=True)
+    run_tessera("simulate", root / "demo", "--size", 64, "--year", YEAR, "--seed", 1, check=True, in_process=True)
     demo = root / "demo"
     cube = open_cube(demo / "cube.zarr")
     embed_cube(demo / "cube.zarr", shipped("tiny-broad"), root / "embeddings.zarr", EmbedConfig(draws=1))
