@@ -14,6 +14,7 @@ from tessera.heads import (
     rasterize_labels,
     read_label_raster,
 )
+from tessera.heads.labels import NO_LABEL
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,30 @@ def test_vector_labels_in_wgs84_land_on_the_utm_grid(small_scene, tmp_path):
     (tmp_path / "far.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": far}))
     with pytest.raises(LabelError, match="inside the region"):
         rasterize_labels(tmp_path / "far.geojson", grid, "crop")
+
+
+def test_a_feature_without_a_class_is_unlabelled_not_a_class(small_scene, tmp_path):
+    from rasterio.warp import transform_bounds
+
+    grid = small_scene.cube.grid
+    b = grid.bounds
+    w, s, e, n = transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top)
+    thirds = np.linspace(w, e, 4)
+    feats = [
+        {
+            "type": "Feature",
+            "properties": {"crop": name},
+            "geometry": {"type": "Polygon", "coordinates": [[[x0, s], [x1, s], [x1, n], [x0, n], [x0, s]]]},
+        }
+        for name, x0, x1 in (("wheat", thirds[0], thirds[1]), (None, thirds[1], thirds[2]), ("", thirds[2], thirds[3]))
+    ]
+    (tmp_path / "l.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    labels, legend = rasterize_labels(tmp_path / "l.geojson", grid, "crop")
+    assert legend == {"wheat": 1} and set(np.unique(labels)) == {NO_LABEL, 1}
+    blank = [f for f in feats if f["properties"]["crop"] in (None, "")]
+    (tmp_path / "blank.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": blank}))
+    with pytest.raises(LabelError, match="every one is unlabelled"):
+        rasterize_labels(tmp_path / "blank.geojson", grid, "crop")
 
 
 def test_label_raster_in_another_crs_is_reprojected(small_scene, tmp_path):

@@ -178,3 +178,23 @@ def test_embed_with_a_truncated_checkpoint_is_one_line(model, tmp_path, small_cu
     cube = write_cube(tmp_path / "c.zarr", small_cube)
     one_line_error(run_tessera("embed", cube, "-c", tmp_path / "cut.safetensors", "-s", tmp_path / "s"), "safetensors")
     assert not (tmp_path / "s").exists()
+
+
+def test_a_checkpoint_with_a_nan_weight_is_refused(model, tmp_path):
+    """One NaN weight made a store of nothing but no data, reported as embedded (issue #30)."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    key = "s2_backbone.embedding.0.weight"
+    state[key][0, 0] = float("nan")
+    torch.save(state, tmp_path / "nan.pt")
+    with pytest.raises(CheckpointError, match=re.escape(key)):
+        tm.load(tmp_path / "nan.pt")
+    tm.save(model, tmp_path / "ok.safetensors")
+    from safetensors.torch import load_file, save_file
+
+    from tessera.model.checkpoint import read_metadata
+
+    tensors = load_file(str(tmp_path / "ok.safetensors"))
+    tensors[key][1, 1] = float("inf")
+    save_file(tensors, str(tmp_path / "inf.safetensors"), metadata=read_metadata(tmp_path / "ok.safetensors"))
+    with pytest.raises(CheckpointError, match="NaN or infinite"):
+        tm.load(tmp_path / "inf.safetensors")

@@ -114,10 +114,16 @@ def _read_vector(path, column: str):
 
 def rasterize_labels(path: str | os.PathLike, grid: Grid, column: str) -> tuple[np.ndarray, dict[str, int]]:
     """Vector labels (GeoJSON, GeoPackage, Shapefile) → (H, W) class ids on ``grid`` and the
-    legend. Ids are 1… in sorted order of the class names, so they are stable across runs."""
+    legend. Ids are 1… in sorted order of the class names, so they are stable across runs;
+    features with no class are left unlabelled."""
     from rasterio.features import rasterize
 
     gdf = _read_vector(path, column).to_crs(grid.crs)
+    # A feature with no class (null, NaN, empty) is unlabelled, never a class named "nan" or "".
+    given = gdf[column].notna() & (gdf[column].astype(str).str.strip() != "")
+    gdf = gdf[given]
+    if gdf.empty:
+        raise LabelError(f"no feature of {path} has a value in {column!r}; every one is unlabelled")
     names = sorted(map(str, gdf[column].unique()))
     legend = {n: i + 1 for i, n in enumerate(names)}
     shapes = [(geom, legend[str(v)]) for geom, v in zip(gdf.geometry, gdf[column], strict=True) if geom is not None]

@@ -260,6 +260,9 @@ def load(
         else:
             cfg = config or infer_config(state, n_heads)
             source = str(path)
+    bad = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:  # one NaN weight turns every embedding into no data
+        raise CheckpointError(f"{path}: tensor {bad} holds NaN or infinite values; the file is damaged or diverged")
     model = build(cfg)
     check_state_dict(model, state, source)
     model.load_state_dict(state, strict=True)
