@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tessera.errors import DiskFullError, OutputExistsError
+from tessera.errors import DiskFullError, IncompleteWriteError, OutputExistsError
 
 # Free bytes below which a failed write is taken for a full disk even when the writer did not
 # say ENOSPC (numpy says "N requested and M written", GDAL "Write error at scanline").
@@ -79,19 +79,71 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     _replace(tmp, path)
 
 
+class Outputs:
+    """Files that appear together or not at all (a data file and its scales, a map and its
+    sidecar): each is written under a temporary name, settled and checked, and only when every
+    one is whole are they renamed into place."""
+
+    def __init__(self) -> None:
+        self._files: list[tuple[Path, Path, Callable[[Path], None] | None]] = []
+
+    def file(self, path: str | os.PathLike, check: Callable[[Path], None] | None = None) -> Path:
+        """A temporary path to write ``path``'s content to; ``check(tmp)`` raises (anything) if
+        what was written is not whole (a writer that only warns of a failed write)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _tmp_sibling(path)
+        self._files.append((path, tmp, check))
+        return tmp
+
+    def _settle(self) -> None:
+        for path, tmp, check in self._files:
+            if not tmp.is_file():
+                raise IncompleteWriteError(f"{path} was not written; nothing was put in its place")
+            # Delayed write errors (NFS, a full disk behind a cache) surface at fsync, not write.
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if check is None:
+                continue
+            try:
+                check(tmp)
+            except Exception as exc:
+                raise IncompleteWriteError(f"{path.name} read back short after writing ({exc})") from exc
+
+    def _discard(self) -> None:
+        for _, tmp, _ in self._files:
+            _remove(tmp)
+
+    def _commit(self) -> None:
+        for path, tmp, _ in self._files:
+            os.replace(tmp, path)
+
+
 @contextlib.contextmanager
-def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary file path that becomes ``path`` when the block exits cleanly."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(path)
+def atomic_outputs() -> Iterator[Outputs]:
+    """Yield an :class:`Outputs`; its files are renamed into place when the block exits cleanly
+    and every one of them reads back whole, and all are removed otherwise."""
+    outputs = Outputs()
     try:
-        yield tmp
+        yield outputs
+        outputs._settle()
     except BaseException as exc:
-        _remove(tmp)
-        _raise_if_full(exc, path)
+        outputs._discard()
+        for path, _, _ in outputs._files:
+            _raise_if_full(exc, path)
         raise
-    os.replace(tmp, path)
+    outputs._commit()
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, check: Callable[[Path], None] | None = None) -> Iterator[Path]:
+    """Yield a temporary file path that becomes ``path`` when the block exits cleanly (and
+    ``check``, if given, finds it whole)."""
+    with atomic_outputs() as outputs:
+        yield outputs.file(path, check)
 
 
 def disk_is_full(exc: BaseException, path: Path) -> bool:

@@ -31,6 +31,11 @@ class DiskFullError(TesseraError, OSError):
     """An output could not be written for want of space; nothing half-written is left."""
 
 
+class IncompleteWriteError(TesseraError, OSError):
+    """A file read back short or unreadable after it was written (a writer that only warned of a
+    failed write); it is removed, never renamed into place."""
+
+
 class GeoreferenceError(TesseraError, ValueError):
     """CRS or transform missing or unusable."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tessera.atomic import atomic_file
+from tessera.atomic import Outputs, atomic_outputs
 from tessera.grid import Grid
 
 
@@ -23,9 +23,11 @@ def write_cog(
     tags: dict[str, str] | None = None,
     descriptions: Sequence[str] | None = None,
     colorinterp: Sequence[Any] | None = None,
+    outputs: Outputs | None = None,
 ) -> Path:
-    """(C, H, W) ``data`` on ``grid`` as a Cloud-Optimised GeoTIFF, atomically."""
-    return write_geotiff(path, data, grid, nodata, tags, descriptions, colorinterp, cog=True)
+    """(C, H, W) ``data`` on ``grid`` as a Cloud-Optimised GeoTIFF, atomically (with ``outputs``:
+    as one of the files that appear together)."""
+    return write_geotiff(path, data, grid, nodata, tags, descriptions, colorinterp, cog=True, outputs=outputs)
 
 
 def write_geotiff(
@@ -37,6 +39,7 @@ def write_geotiff(
     descriptions: Sequence[str] | None = None,
     colorinterp: Sequence[Any] | None = None,
     cog: bool = False,
+    outputs: Outputs | None = None,
 ) -> Path:
     """(C, H, W) or (H, W) ``data`` on ``grid`` as a deflate-compressed GeoTIFF, atomically; a
     plain striped GTiff unless ``cog`` (small rasters other tools read whole: landmasks, labels)."""
@@ -57,7 +60,10 @@ def write_geotiff(
     if cog:
         profile |= {"blocksize": 256, "BIGTIFF": "IF_SAFER"}
     path = Path(path)
-    with atomic_file(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+    if outputs is None:
+        with atomic_outputs() as own:
+            return write_geotiff(path, data, grid, nodata, tags, descriptions, colorinterp, cog, own)
+    with rasterio.open(outputs.file(path, check=_reads_back), "w", **profile) as dst:
         dst.write(data)
         if descriptions:
             dst.descriptions = tuple(descriptions)
@@ -66,3 +72,13 @@ def write_geotiff(
         if tags:
             dst.update_tags(**tags)
     return path
+
+
+def _reads_back(path: Path) -> None:
+    """Raise unless every block of the GeoTIFF at ``path`` decodes: GDAL only warns when a write
+    fails (a full disk mid-file), and closes the short file as if it were whole."""
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        for _, window in ds.block_windows(1):
+            ds.read(window=window)

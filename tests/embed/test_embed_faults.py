@@ -1,15 +1,14 @@
 """What a user running `tessera embed` against an existing store can do to it: embed the same cube
 from two shells at once, add a year, try another checkpoint, fill the disk."""
 
-import shutil
 import subprocess
-from pathlib import Path
 
 import torch
 
 from tessera.cube import write_cube
 from tessera.model import Tessera, preset, save
 from tessera.simulate import SimulationConfig, simulate
+from tests.disks import fill
 from tests.embed.test_embed_crash import embed_args, store_bytes
 from tests.tessera_cli import one_line_error, run_tessera, tessera_argv
 
@@ -62,18 +61,10 @@ def test_another_checkpoint_into_an_existing_store_is_refused_and_changes_nothin
 # -- a full disk ------------------------------------------------------------------------------
 
 
-def _fill(disk: Path, leave: int) -> Path:
-    """Take all but ``leave`` bytes of the disk."""
-    free = shutil.disk_usage(disk).free
-    filler = disk / "filler"
-    filler.write_bytes(b"\0" * max(0, free - leave))
-    return filler
-
-
 def test_embed_on_a_full_disk_says_so_and_a_rerun_after_freeing_completes(setup, tmp_path, small_disk):
     _, cube, ckpt, _ = setup
     run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True)
-    filler = _fill(small_disk, leave=300_000)  # room for some shards, not all
+    filler = fill(small_disk, leave=300_000)  # room for some shards, not all
     store = small_disk / "store.zarr"
     one_line_error(run_tessera(*embed_args(cube, ckpt, store)), "disk is full")
     if store.exists():  # what was written is whole: the store verifies, nothing torn in it
@@ -98,7 +89,7 @@ def test_export_and_heads_fit_on_a_full_disk_leave_nothing(setup, tmp_path, smal
     bbox = ",".join(f"{v:.6f}" for v in transform_bounds(grid.crs, "EPSG:4326", b.left, b.bottom, b.right, b.top))
     classes = (np.arange(grid.height * grid.width).reshape(grid.shape) % 3 + 1).astype(np.uint8)
     labels = write_label_raster(tmp_path / "labels.tif", classes, grid)
-    filler = _fill(small_disk, leave=4096)
+    filler = fill(small_disk, leave=4096)
     export = ["export", store, small_disk / "x.tif", "--bbox", bbox, "--year", 2024]
     fit = [
         "heads",

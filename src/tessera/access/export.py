@@ -11,7 +11,7 @@ import numpy as np
 from tessera import __version__
 from tessera.access.base import Region
 from tessera.access.reads import RegionReads
-from tessera.atomic import atomic_file
+from tessera.atomic import Outputs, atomic_outputs
 from tessera.errors import AccessError
 from tessera.geotiff import write_cog
 from tessera.quantize import quantize
@@ -45,14 +45,18 @@ def export_geotiff(
     tags: dict[str, str] | None = None,
     bands: list[int] | None = None,
     int8: bool = False,
+    outputs: Outputs | None = None,
 ) -> Path:
     """Write a region as a Cloud-Optimised GeoTIFF, atomically.
 
     float32 with NaN for no data (default), or ``int8=True``: the published int8 values (4×
     smaller) with the per-pixel float32 scale in a companion ``<name>_scales.tif`` (NaN = no data)
     — GeoTIFF bands share one data type, so the scale cannot be a band of the int8 file.
-    Band descriptions name the embedding dimensions.
+    Band descriptions name the embedding dimensions. The files appear together, or none does.
     """
+    if outputs is None:
+        with atomic_outputs() as own:
+            return export_geotiff(region, path, tags, bands, int8, own)
     data, idx = _bands(region, bands)
     names = [f"embedding_{b}" for b in idx]
     path = Path(path)
@@ -65,6 +69,7 @@ def export_geotiff(
             None,
             {**(tags or {}), "tessera_encoding": "int8 × per-pixel scale"},
             names,
+            outputs=outputs,
         )
         write_cog(
             path.with_name(path.stem + "_scales.tif"),
@@ -73,6 +78,7 @@ def export_geotiff(
             region.grid,
             float("nan"),
             {**(tags or {}), "tessera_encoding": "per-pixel scale of " + path.name},
+            outputs=outputs,
         )
     else:
         write_cog(
@@ -82,22 +88,38 @@ def export_geotiff(
             float("nan"),
             {**(tags or {}), "tessera_encoding": "float32"},
             names,
+            outputs=outputs,
         )
     return path
 
 
 def export_npy(
-    region: Region, path: str | os.PathLike, tags: dict[str, str] | None = None, bands: list[int] | None = None
+    region: Region,
+    path: str | os.PathLike,
+    tags: dict[str, str] | None = None,
+    bands: list[int] | None = None,
+    outputs: Outputs | None = None,
 ) -> Path:
-    """(H, W, D) float32 ``.npy`` plus a ``.json`` sidecar with CRS, transform and provenance."""
+    """(H, W, D) float32 ``.npy`` plus a ``.json`` sidecar with CRS, transform and provenance;
+    both appear, or neither."""
+    if outputs is None:
+        with atomic_outputs() as own:
+            return export_npy(region, path, tags, bands, own)
     data, idx = _bands(region, bands)
     path = Path(path)
-    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+    with open(outputs.file(path, check=_npy_reads_back), "wb") as f:
         np.save(f, np.ascontiguousarray(data, np.float32))
     meta = {**region.grid.to_attrs(), "bands": idx, "nodata": "NaN", **(tags or {})}
-    with atomic_file(path.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(meta, indent=1))
+    outputs.file(path.with_suffix(".json"), check=lambda p: json.loads(p.read_text())).write_text(
+        json.dumps(meta, indent=1)
+    )
     return path
+
+
+def _npy_reads_back(path: Path) -> None:
+    """Raise unless the file holds as many bytes as its header promises."""
+    arr = np.load(path, mmap_mode="r")
+    del arr
 
 
 def quality_bands(quality: dict[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
@@ -114,21 +136,36 @@ def quality_bands(quality: dict[str, np.ndarray]) -> tuple[np.ndarray, list[str]
     return np.stack(planes, axis=-1).astype(np.float32), names
 
 
-def export_quality(region: Region, path: str | os.PathLike, fmt: str, tags: dict[str, str] | None = None) -> Path:
+def export_quality(
+    region: Region,
+    path: str | os.PathLike,
+    fmt: str,
+    tags: dict[str, str] | None = None,
+    outputs: Outputs | None = None,
+) -> Path:
     """The region's quality layers beside its export: ``<name>_quality.tif`` (one float32 band per
     channel, described) or ``<name>_quality.npz`` (one array per layer). NaN: not known."""
     if region.quality is None:
         raise AccessError("this region was read without its quality layers")
+    if outputs is None:
+        with atomic_outputs() as own:
+            return export_quality(region, path, fmt, tags, own)
     path = Path(path)
     if fmt == "tif":
         data, names = quality_bands(region.quality)
         out = path.with_name(path.stem + "_quality.tif")
-        write_cog(out, data.transpose(2, 0, 1), region.grid, float("nan"), tags or {}, names)
+        write_cog(out, data.transpose(2, 0, 1), region.grid, float("nan"), tags or {}, names, outputs=outputs)
         return out
     out = path.with_name(path.stem + "_quality.npz")
-    with atomic_file(out) as tmp, open(tmp, "wb") as f:
+    with open(outputs.file(out, check=_npz_reads_back), "wb") as f:
         np.savez(f, **region.quality)  # type: ignore[arg-type]  # numpy's stub types **kwds like allow_pickle
     return out
+
+
+def _npz_reads_back(path: Path) -> None:
+    with np.load(path) as z:
+        for name in z.files:
+            z[name]
 
 
 def export_format(out: str | os.PathLike, fmt: str | None) -> str:

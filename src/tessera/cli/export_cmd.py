@@ -71,6 +71,7 @@ def export_command(
         export_quality,
         provenance_tags,
     )
+    from tessera.atomic import atomic_outputs
 
     if layout == "geotessera":
         from tessera.access.geotessera import export_tiles
@@ -92,12 +93,14 @@ def export_command(
     s = open_store(store)
     region = s.read_region(parse_bbox(bbox), year, crs=crs, resolution=resolution, depth=depth, quality=quality)
     tags = provenance_tags(s, year)
-    if fmt == "tif":
-        export_geotiff(region, out, tags, int8=int8)
-    else:
-        export_npy(region, out, tags)
-    if quality:
-        console.print(f"wrote [bold]{export_quality(region, out, fmt, tags)}[/]: the quality layers")
+    with atomic_outputs() as outputs:  # the data, its scales and its quality layers: together or not at all
+        if fmt == "tif":
+            export_geotiff(region, out, tags, int8=int8, outputs=outputs)
+        else:
+            export_npy(region, out, tags, outputs=outputs)
+        extra = export_quality(region, out, fmt, tags, outputs) if quality else None
+    if extra is not None:
+        console.print(f"wrote [bold]{extra}[/]: the quality layers")
     valid = float((~np.isnan(region.data).any(-1)).mean())
     console.print(
         f"wrote [bold]{out}[/]: {region.grid.height} × {region.grid.width} px in {region.crs}, {valid:.1%} with data"
