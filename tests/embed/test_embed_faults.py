@@ -26,6 +26,50 @@ def test_two_embeds_of_one_cube_at_once_equal_one_serial_run(setup, tmp_path):
     assert run_tessera("verify", both).returncode == 0
 
 
+def test_ctrl_c_on_one_of_two_runs_creating_a_store_leaves_it_to_the_other(setup, tmp_path, monkeypatch):
+    import time
+
+    from tessera.cli.app import INTERRUPTED
+    from tessera.store import StoreWriter
+
+    _, cube, ckpt, _ = setup
+    run_tessera(*embed_args(cube, ckpt, tmp_path / "serial"), check=True)
+    store = tmp_path / "store"
+    other: list[subprocess.Popen] = []
+
+    def ctrl_c_once_the_other_is_at_work(*_):
+        # This run has created the store; the other opens it and starts on its zone. Now, before
+        # either has recorded a block, this one is interrupted.
+        other.append(subprocess.Popen(tessera_argv(*embed_args(cube, ckpt, store)), stderr=subprocess.PIPE))
+        deadline = time.monotonic() + 120
+        while not (store / "utm31" / "zarr.json").exists():
+            assert other[0].poll() is None and time.monotonic() < deadline
+            time.sleep(0.005)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(StoreWriter, "ensure", ctrl_c_once_the_other_is_at_work)
+    assert run_tessera(*embed_args(cube, ckpt, store), in_process=True).returncode == INTERRUPTED
+    _, err = other[0].communicate(timeout=300)
+    assert other[0].returncode == 0, err.decode()[-2000:]
+    assert store_bytes(store) == store_bytes(tmp_path / "serial")  # nothing deleted under the other
+    monkeypatch.undo()
+    assert run_tessera("verify", store).returncode == 0
+
+
+def test_ctrl_c_on_the_only_run_creating_a_store_leaves_nothing(setup, tmp_path, monkeypatch):
+    from tessera.cli.app import INTERRUPTED
+    from tessera.store import StoreWriter
+
+    _, cube, ckpt, _ = setup
+
+    def ctrl_c(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(StoreWriter, "ensure", ctrl_c)
+    assert run_tessera(*embed_args(cube, ckpt, tmp_path / "store"), in_process=True).returncode == INTERRUPTED
+    assert list(tmp_path.iterdir()) == []  # no empty store, no bookkeeping folder beside it
+
+
 def test_a_second_year_leaves_the_first_years_bytes(setup, tmp_path):
     root, cube, ckpt, _ = setup
     store = tmp_path / "store"

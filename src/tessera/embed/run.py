@@ -38,7 +38,8 @@ from tessera.model.sampling import N_TIMESTEPS
 from tessera.model.student import PixelStudent
 from tessera.progress import Progress
 from tessera.quantize import quantize
-from tessera.store import Provenance, StoreError, StoreLayout, blocks, open_for_write, place
+from tessera.store import Provenance, StoreError, StoreLayout, blocks, build_dir, open_for_write, place
+from tessera.store.location import Location
 from tessera.store.sources import is_url
 
 if TYPE_CHECKING:
@@ -176,69 +177,64 @@ def embed_cube(
     serial = driver_threads is not None and driver_threads < OVERLAP_MIN_CORES and not gpu  # no cluster at all
     # The cluster comes up before the store is touched: an unreachable scheduler leaves nothing behind.
     cluster = contextlib.nullcontext() if serial else dask_client(shape, config.scheduler, config.scheduler_timeout_s)
-    fresh = not is_url(store_path) and not Path(store_path).exists()
-    try:
-        with cluster as client:
-            store = open_for_write(store_path, provenance, model.cfg.embed_dim, config.layout, config.depths)
-            group = store.ensure(cube.year, zone, provenance, model.cfg.embed_dim)
-            tasks = plan(Window(0, 0, *cube.grid.shape), window, group.layout)
-            if wanted is not None:  # blocks the mask does not touch are neither read nor recorded
-                tasks = [t for t in tasks if wanted[t.cube_window.slices].any()]
-            todo = [t for t in tasks if group.manifest(t.shard).find(t.zone_window) is None]
-            log.info("%d blocks, %d already recorded", len(tasks), len(tasks) - len(todo))
-            spec = JobSpec(
-                cube=str(Path(cube.path).resolve()),
-                store=str(store.root.resolve()) if store.root else store.location.url,
-                year=cube.year,
-                zone=zone.name,
-                checkpoint=str(checkpoint.resolve()),
-                checkpoint_sha256=sha,
-                model_config=model.cfg.to_dict(),
-                cube_name=cube_name(cube.path),
-                seed=config.seed,
-                draws=config.draws,
-                inference=config.inference,
-                torch_threads=shape.torch_threads if shape else None,
-                rules=config.rules,
-                mask=mask,
-                reliability=config.reliability,
-            )
-            # Progress in pixels, moved per model batch where the model runs here: a block is ~30 s.
-            area = {id(t): t.cube_window.height * t.cube_window.width for t in tasks}
-            total_px = sum(area.values())
-            recorded = total_px - sum(area[id(t)] for t in todo)
-            meter = [float(recorded)]
+    with cluster as client, _undone_on_failure(store_path) as creation:
+        store = open_for_write(store_path, provenance, model.cfg.embed_dim, config.layout, config.depths)
+        creation.created = store.created
+        group = store.ensure(cube.year, zone, provenance, model.cfg.embed_dim)
+        tasks = plan(Window(0, 0, *cube.grid.shape), window, group.layout)
+        if wanted is not None:  # blocks the mask does not touch are neither read nor recorded
+            tasks = [t for t in tasks if wanted[t.cube_window.slices].any()]
+        todo = [t for t in tasks if group.manifest(t.shard).find(t.zone_window) is None]
+        log.info("%d blocks, %d already recorded", len(tasks), len(tasks) - len(todo))
+        spec = JobSpec(
+            cube=str(Path(cube.path).resolve()),
+            store=str(store.root.resolve()) if store.root else store.location.url,
+            year=cube.year,
+            zone=zone.name,
+            checkpoint=str(checkpoint.resolve()),
+            checkpoint_sha256=sha,
+            model_config=model.cfg.to_dict(),
+            cube_name=cube_name(cube.path),
+            seed=config.seed,
+            draws=config.draws,
+            inference=config.inference,
+            torch_threads=shape.torch_threads if shape else None,
+            rules=config.rules,
+            mask=mask,
+            reliability=config.reliability,
+        )
+        # Progress in pixels, moved per model batch where the model runs here: a block is ~30 s.
+        area = {id(t): t.cube_window.height * t.cube_window.width for t in tasks}
+        total_px = sum(area.values())
+        recorded = total_px - sum(area[id(t)] for t in todo)
+        meter = [float(recorded)]
 
-            def tick(n: float) -> None:
-                meter[0] += n
-                if progress:
-                    progress("pixels", min(int(meter[0]), total_px), total_px)
+        def tick(n: float) -> None:
+            meter[0] += n
+            if progress:
+                progress("pixels", min(int(meter[0]), total_px), total_px)
 
+        tick(0)
+        results: Iterator[BlockResult]
+        if serial and driver_threads is not None:
+            torch.set_num_threads(driver_threads)
+            embedder = Embedder(model, config.inference)  # stages in turn, the model reporting each batch
+            results = (embed_block(spec, t, embedder, tick) for t in todo)
+        elif driver_threads is not None:
+            torch.set_num_threads(driver_threads)
+            results = _pipelined(client, spec, todo, Embedder(model, config.inference))
+        else:
+            results = _as_tasks(client, spec, todo)
+        for task, res in zip(todo, results, strict=True):
+            pixels, nodata = pixels + res.pixels, nodata + res.nodata
+            computed += not res.skipped
+            for reason, n in res.refused.items():
+                refused[reason] = refused.get(reason, 0) + n
+            for k, v in res.seconds.items():
+                stages[k] = stages.get(k, 0.0) + v
+            recorded += area[id(task)]  # exact at each block's end (no-data pixels never batch)
+            meter[0] = recorded
             tick(0)
-            results: Iterator[BlockResult]
-            if serial and driver_threads is not None:
-                torch.set_num_threads(driver_threads)
-                embedder = Embedder(model, config.inference)  # stages in turn, the model reporting each batch
-                results = (embed_block(spec, t, embedder, tick) for t in todo)
-            elif driver_threads is not None:
-                torch.set_num_threads(driver_threads)
-                results = _pipelined(client, spec, todo, Embedder(model, config.inference))
-            else:
-                results = _as_tasks(client, spec, todo)
-            for task, res in zip(todo, results, strict=True):
-                pixels, nodata = pixels + res.pixels, nodata + res.nodata
-                computed += not res.skipped
-                for reason, n in res.refused.items():
-                    refused[reason] = refused.get(reason, 0) + n
-                for k, v in res.seconds.items():
-                    stages[k] = stages.get(k, 0.0) + v
-                recorded += area[id(task)]  # exact at each block's end (no-data pixels never batch)
-                meter[0] = recorded
-                tick(0)
-    except BaseException:
-        if fresh:
-            _remove_if_unwritten(Path(store_path))
-        raise
     summary = EmbedSummary(
         str(store.location),
         f"{zone.name} / {cube.period.label}",
@@ -330,17 +326,39 @@ def _describe(shape: LocalShape | None, scheduler: str | None, serial: bool, giv
     return f"{head} {shape.processes} processes × PyTorch {shape.torch_threads} threads"
 
 
-def _remove_if_unwritten(path: Path) -> None:
+class _Creation:
+    created = False
+
+
+@contextlib.contextmanager
+def _undone_on_failure(store_path: str | os.PathLike) -> Iterator[_Creation]:
+    """A store this run creates (it sets ``created``) is removed again if the run fails before
+    any block is recorded and no other writer is at work in it: two runs may race to create the
+    same store, and one's Ctrl-C must not delete it under the other. Each run holds the store's
+    presence lock throughout, so the failed one can tell whether it is alone."""
+    creation = _Creation()
+    local = None if is_url(store_path) else Path(store_path)
+    had_build = local is not None and build_dir(local).exists()
+    with Location(store_path).sibling(".build").presence("writers.lock") as presence:
+        try:
+            yield creation
+        except BaseException:
+            if local is not None and (creation.created or not had_build) and presence.alone():
+                # Not created here: only the lock file this run added beside the path goes.
+                _remove_if_unwritten(local, store_too=creation.created)
+            raise
+
+
+def _remove_if_unwritten(path: Path, store_too: bool) -> None:
     """A store this run created is removed again if the run failed before any block was recorded
     (by it or a concurrent writer): an error never leaves an empty store to puzzle over."""
     import shutil
 
-    from tessera.store import build_dir
-
     build = build_dir(path)
     if any((build / "fills").rglob("*.json")):
         return
-    shutil.rmtree(path, ignore_errors=True)
+    if store_too:
+        shutil.rmtree(path, ignore_errors=True)
     shutil.rmtree(build, ignore_errors=True)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from tessera.atomic import atomic_file
 from tessera.errors import StoreError
-from tessera.store.locks import file_lock
+from tessera.store.locks import Presence, file_lock, presence
 from tessera.store.sources import is_url
 
 
@@ -124,13 +124,18 @@ class Location:
                 return []
         return sorted(p.name for p in self.local.iterdir()) if self.local.is_dir() else []
 
+    def _locks(self) -> Path:
+        if self.remote:
+            key = hashlib.sha256(self.url.encode()).hexdigest()[:16]
+            return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tessera" / "locks" / key
+        return self.local / "locks"
+
     @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[None]:
         """An exclusive lock named ``name`` among this machine's writers of this store."""
-        if self.remote:
-            key = hashlib.sha256(self.url.encode()).hexdigest()[:16]
-            folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tessera" / "locks" / key
-        else:
-            folder = self.local / "locks"
-        with file_lock(folder / name):
+        with file_lock(self._locks() / name):
             yield
+
+    def presence(self, name: str) -> contextlib.AbstractContextManager[Presence]:
+        """A shared lock named ``name``, held by each of this machine's writers while it runs."""
+        return presence(self._locks() / name)

@@ -27,3 +27,44 @@ def file_lock(path: str | os.PathLike) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+class Presence:
+    """A writer's shared hold on a store for its whole run. While any writer holds one, no other
+    can take the lock exclusively, so a writer that failed can tell whether it is alone before it
+    removes a store it created: it never deletes a store under a writer that is still running."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def alone(self) -> bool:
+        """Whether no other writer holds the store; if so, this one now holds it exclusively (until
+        the presence ends), so none can start until the caller has cleaned up."""
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def presence(path: str | os.PathLike) -> Iterator[Presence]:
+    """Hold a shared lock on ``path`` (created if needed) for the block's duration."""
+    path = Path(path)
+    while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        # A writer that was alone may have removed the store, lock file and all, while this one
+        # waited: a lock on a file no longer at ``path`` keeps nobody out. Take the new file's.
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield Presence(fd)
+    finally:
+        os.close(fd)

@@ -202,6 +202,8 @@ class StoreWriter:
     def __init__(self, root: str | os.PathLike | Location) -> None:
         self.location = Location.of(root)
         self.root = self.location.path
+        #: Whether ``open_for_write`` made this store just now (not another writer, not earlier).
+        self.created = False
         self.build = self.location.sibling(".build")
         doc = _root_doc(self.location)
         if doc is None or "geoemb:type" not in doc.get("attributes", {}):
@@ -441,21 +443,24 @@ def _open_for_write(
             raise StoreError(f"depth {d} must be between 1 and {embed_dim - 1} (the full depth is always stored)")
     build = loc.sibling(".build")
     with build.lock("root.lock"):
-        if not is_store(loc):  # another writer may have created it meanwhile
-            attrs = cv.root_attrs(provenance.model_uri, embed_dim, f"tessera-{__version__}", tuple(sorted(depths)))
-            attrs[cv.PROVENANCE_KEY] = provenance.to_attrs()
-            if provenance.sampling.get(cv.OPTICAL_MIN_OBS) is not None:  # as the published store declares it
-                attrs[cv.OPTICAL_MIN_OBS] = int(provenance.sampling[cv.OPTICAL_MIN_OBS])
-            attrs["tessera:layout"] = {"shard": (layout or StoreLayout()).shard}
-            if loc.remote:
-                with tempfile.TemporaryDirectory() as tmp:
-                    zarr.create_group(tmp, attributes=attrs, zarr_format=3)
-                    consolidate(Path(tmp))
-                    (loc / "zarr.json").write_bytes((Path(tmp) / "zarr.json").read_bytes())
-            else:
-                if loc.local.exists():
-                    loc.local.rmdir()
-                with atomic_dir(loc.local) as tmp:
-                    zarr.create_group(str(tmp), attributes=attrs, zarr_format=3)
-                    consolidate(tmp)
-    return StoreWriter(loc)
+        if is_store(loc):  # another writer created it meanwhile
+            return StoreWriter(loc)
+        attrs = cv.root_attrs(provenance.model_uri, embed_dim, f"tessera-{__version__}", tuple(sorted(depths)))
+        attrs[cv.PROVENANCE_KEY] = provenance.to_attrs()
+        if provenance.sampling.get(cv.OPTICAL_MIN_OBS) is not None:  # as the published store declares it
+            attrs[cv.OPTICAL_MIN_OBS] = int(provenance.sampling[cv.OPTICAL_MIN_OBS])
+        attrs["tessera:layout"] = {"shard": (layout or StoreLayout()).shard}
+        if loc.remote:
+            with tempfile.TemporaryDirectory() as tmp:
+                zarr.create_group(tmp, attributes=attrs, zarr_format=3)
+                consolidate(Path(tmp))
+                (loc / "zarr.json").write_bytes((Path(tmp) / "zarr.json").read_bytes())
+        else:
+            if loc.local.exists():
+                loc.local.rmdir()
+            with atomic_dir(loc.local) as tmp:
+                zarr.create_group(str(tmp), attributes=attrs, zarr_format=3)
+                consolidate(tmp)
+    writer = StoreWriter(loc)
+    writer.created = True
+    return writer
