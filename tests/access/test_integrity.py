@@ -48,6 +48,11 @@ DAMAGE = {
     ),
     "embeddings deleted": lambda root: (lambda k, _: ((root / k).unlink(), k)[1])(*_victim(root)),
     "scales deleted": lambda root: (lambda k, _: ((root / k).unlink(), k)[1])(*_victim(root, "scales")),
+    # Both halves of the pair gone: it looks like an unwritten block, but the fill records say not.
+    "both deleted": lambda root: (
+        (root / _victim(root)[0]).unlink(),
+        (lambda k, _: ((root / k).unlink(), k)[1])(*_victim(root, "scales")),
+    )[1],
 }
 
 

@@ -60,6 +60,19 @@ def test_a_flipped_byte_in_a_served_shard_is_named(served):
         open_store(url).read_region(BBOX, 2024)
 
 
+def test_both_shards_of_a_written_block_deleted_are_named_over_http(served):
+    """The server publishes the written blocks (from the fill records it does not serve), so an
+    HTTP reader tells a deleted pair from an unwritten block."""
+    path, url = served
+    r, c = zone_pixels(Z31, np.array([0.005]), np.array([52.005]))
+    (path / f"utm31/embeddings/c/0/0/{r[0] // 64}/{c[0] // 64}").unlink()
+    (path / f"utm31/scales/c/0/{r[0] // 64}/{c[0] // 64}").unlink()
+    remote = open_store(url)
+    for read in (lambda: remote.read_region(BBOX, 2024), lambda: remote.sample_points([(0.005, 52.005)], 2024)):
+        with pytest.raises(StoreDamageError, match=f"utm31/scales/c/0/{r[0] // 64}/{c[0] // 64} is missing"):
+            read()
+
+
 def test_server_refuses_bad_paths_and_links_out(served):
     import urllib.error
     import urllib.request

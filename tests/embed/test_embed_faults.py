@@ -155,3 +155,45 @@ def test_export_and_heads_fit_on_a_full_disk_leave_nothing(setup, tmp_path, smal
     for argv in (export, fit):
         run_tessera(*argv, check=True)
     assert (small_disk / "x.tif").stat().st_size > 0 and (small_disk / "h.skops").stat().st_size > 0
+
+
+# -- damage, named and repaired --------------------------------------------------------------
+
+
+def test_verify_repair_then_a_rerun_rewrites_damaged_shards_and_verify_goes_past_a_bad_record(setup, tmp_path):
+    from tessera.store import build_dir
+
+    _, cube, ckpt, _ = setup
+    run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True)
+    reference = store_bytes(tmp_path / "reference")
+    store = tmp_path / "store"
+    run_tessera(*embed_args(cube, ckpt, store), in_process=True, check=True)
+    shards = sorted(
+        p.relative_to(store / "utm31/embeddings/c/0/0").as_posix() for p in store.glob("utm31/embeddings/c/0/0/*/*")
+    )
+    lost, flipped = shards[0], store / "utm31/embeddings/c/0/0" / shards[-1]
+    (store / "utm31/embeddings/c/0/0" / lost).unlink()  # both shards of written blocks: "no data" to a reader
+    (store / "utm31/scales/c/0" / lost).unlink()
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    flipped.write_bytes(bytes(data))
+    records = sorted((build_dir(store) / "fills/utm31/2024").glob("*.json"))
+    bad = records[len(records) // 2]
+    bad.write_text("{not json")  # and one fill record corrupt
+    said = run_tessera("verify", store, in_process=True)
+    assert said.returncode == 1
+    said.stdout = " ".join(said.stdout.split())  # as Rich wrapped it
+    for name in (
+        f"utm31/scales/c/0/{lost}",
+        f"embeddings/c/0/0/{shards[-1]}",
+        f"{bad.name}: the fill record is",
+    ):
+        assert name in said.stdout, said.stdout
+    rerun = run_tessera(*embed_args(cube, ckpt, store), in_process=True)  # recorded, so skipped: not repaired
+    assert rerun.returncode != 0 or store_bytes(store) != reference
+    repaired = run_tessera("verify", store, "--repair", in_process=True, check=True)
+    repaired.stdout = " ".join(repaired.stdout.split())
+    assert "removed 3 damaged shard(s)" in repaired.stdout and "rerun `tessera embed` on cube" in repaired.stdout
+    run_tessera(*embed_args(cube, ckpt, store), in_process=True, check=True)
+    assert store_bytes(store) == reference
+    assert run_tessera("verify", store, in_process=True).returncode == 0

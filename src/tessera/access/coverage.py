@@ -39,3 +39,29 @@ def coverage_rows(source: ByteSource, zones: Sequence[Zone], years: Sequence[int
         for m in mf.read_all(fills / zone.name / str(year)).values()
         for b in m.blocks
     ]
+
+
+class RecordedShards:
+    """Per zone × year, the shards whose fill records list a block with data (any pixel not "no
+    data"), read once per store opened and only when a read finds a shard absent. None where the
+    store keeps no records (stores not written by tessera)."""
+
+    def __init__(self, source: ByteSource) -> None:
+        self.source = source
+        self._known: dict[tuple[str, int], set[tuple[int, int]] | None] = {}
+
+    def of(self, zone: Zone, year: int, shard: tuple[int, int]) -> set[tuple[int, int]] | None:
+        """Shard indices (row, col) of ``shard``-pixel shards of ``zone`` in ``year``."""
+        key = (zone.name, year)
+        if key not in self._known:
+            try:
+                rows = coverage_rows(self.source, [zone], [year])
+            except AccessError:
+                self._known[key] = None
+            else:
+                self._known[key] = {
+                    (r["window"][0] // shard[0], r["window"][1] // shard[1])
+                    for r in rows
+                    if r["zone"] == zone.name and int(r["year"]) == year and int(r["pixels"]) > int(r["nodata"])
+                }
+        return self._known[key]

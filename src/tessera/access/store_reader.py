@@ -10,12 +10,13 @@ global store's copy) is listed instead, where its source can list.
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
 
 from tessera.access.base import INCOMPLETE, OUTSIDE, UNEMBEDDED, WATER, Points, PointSample
-from tessera.access.coverage import coverage_rows
+from tessera.access.coverage import RecordedShards, coverage_rows
 from tessera.access.hemispheres import AnyZone, HemisphereZone
 from tessera.access.lonlat import as_lonlat
 from tessera.access.quality import QualityLayers
@@ -67,8 +68,11 @@ class StoreReader(RegionReads):
         #: no-data scale, as the global store does) a pixel left unembedded.
         self.nan_status = UNEMBEDDED if nodata == "nan" else WATER
         groups: dict[Zone, list[ZoneReader]] = {}
+        recorded = RecordedShards(source)
         for n in names:
             reader = ZoneReader(source, n, consolidated, self.dims, self.depths, self.nan_status)
+            if reader.hemisphere is None:  # the convention's groups, which tessera's writer records
+                reader.recorded = functools.partial(recorded.of, reader.zone, shard=reader.scales.shard)
             groups.setdefault(reader.zone, []).append(reader)
         #: Zone grids overlap by up to a shard (the global store): a mosaic takes each pixel from its
         #: nominal 6° zone, as points always are.

@@ -12,6 +12,7 @@ it reads as ``incomplete``, never as the fill its unwritten chunks hold.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Protocol
@@ -105,6 +106,10 @@ class ZoneReader:
         self.time_units = (meta[f"{name}/time"].get("attributes") or {}).get("units")
         complete = attrs.get("years_complete")
         self.years_complete: set[int] | None = None if complete is None else {int(y) for y in complete}
+        #: (year → scales shards the fill records say were written with data), None where the
+        #: store keeps no records (set by the store reader): a recorded shard found absent is
+        #: damage, never "no data".
+        self.recorded: Callable[[int], set[tuple[int, int]] | None] = lambda year: None
 
     def _plain(self, meta: dict, array: str) -> ArraySpec:
         key = f"{self.name}/{array}"
@@ -200,7 +205,28 @@ class ZoneReader:
             sl, bl = self._slices(cy, cx, self.scales.chunk, window)
             scales[sl] = block[0][bl]
             present[sl] = True
+        sh, sw = self.scales.shard
+        shards = {
+            (sy, sx) for sy in range(r0 // sh, (r0 + h - 1) // sh + 1) for sx in range(c0 // sw, (c0 + w - 1) // sw + 1)
+        }
+        self._check_recorded(t, shards)
         return scales, present
+
+    def _check_recorded(self, t: int, shards: set[tuple[int, int]]) -> None:
+        """Refuse to read as "no data" a scales shard that is absent although the fill records
+        say it was written with data: both shards of a block deleted look like an unwritten
+        block, and only the records tell them apart."""
+        absent = {s for s in shards if self.scales.index(t, *s)[1] is None}
+        if not absent:
+            return
+        recorded = self.recorded(self.years[t])
+        lost = sorted(absent & recorded) if recorded else []
+        if lost:
+            raise StoreDamageError(
+                f"shard {self.scales.shard_key(t, *lost[0])} is missing but the fill records say it was "
+                f"written with data ({len(lost)} such shard(s) here): the store is damaged; "
+                "`tessera verify --repair` removes them so that `tessera embed` reruns rewrite them"
+            )
 
     def _read(self, window: Window, year: int, depth: int | None, quantized: bool) -> tuple[np.ndarray, np.ndarray]:
         t = self.time_index(year)
@@ -277,7 +303,7 @@ class ZoneReader:
             key = emb.shard_key(t, r // emb.shard[0], c // emb.shard[1])
             raise StoreDamageError(
                 f"shard {key} is missing (or lacks chunks) while its scales hold data: the "
-                "store is damaged; restore the shard or re-embed (`tessera verify` lists all)"
+                "store is damaged; restore it, or `tessera verify --repair` and rerun `tessera embed`"
             )
         lonely = e_present & ~s_present
         if lonely.any():
@@ -285,7 +311,7 @@ class ZoneReader:
             key = self.scales.shard_key(t, r // self.scales.shard[0], c // self.scales.shard[1])
             raise StoreDamageError(
                 f"shard {key} is missing (or lacks chunks) while embeddings are stored there: "
-                "the store is damaged; restore the shard or re-embed"
+                "the store is damaged; restore it, or `tessera verify --repair` and rerun `tessera embed`"
             )
 
     # -- points -------------------------------------------------------------------------------
@@ -317,6 +343,8 @@ class ZoneReader:
             s_present[idx] = True
 
         self.scales.fetch(t, groups, self.pool, sink=put_scales)
+        per = (self.scales.shard[0] // sa, self.scales.shard[1] // sb)
+        self._check_recorded(t, {(cy // per[0], cx // per[1]) for cy, cx in groups})
         finite = np.isfinite(scales)
         e_groups = spatial_chunks(r, c, emb.chunk)
         e_present = np.zeros(len(r), bool)

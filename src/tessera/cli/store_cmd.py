@@ -61,17 +61,27 @@ def info_command(
 @app.command("verify")
 def verify_command(
     store: str = typer.Argument(..., help="A local embedding store directory."),
+    repair: bool = typer.Option(
+        False, help="Remove damaged shards and their fill records, so an `embed` rerun rewrites them."
+    ),
 ) -> None:
     """Check every shard against its fill record and every chunk's crc32c; name what is damaged."""
     from tessera.store.verify import verify_store
 
-    report = verify_store(store)
+    report = verify_store(store, repair=repair)
     for line in report.problems:
         console.print(f"[red]damaged[/] {line}")
     console.print(
         f"{report.shards} shards, {report.chunks} chunks checked: "
         + ("[green]no damage[/]" if report.ok else f"[red]{len(report.problems)} problems[/]")
     )
+    if repair and not report.ok:
+        cubes = ", ".join(sorted(report.rerun)) or "the cubes that covered them"
+        console.print(
+            f"removed {len(report.damaged)} damaged shard(s) ({len(report.removed)} files); "
+            f"rerun `tessera embed` on {cubes} into this store to rewrite them"
+        )
+        return
     if not report.ok:
         raise typer.Exit(1)
 

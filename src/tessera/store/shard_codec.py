@@ -189,7 +189,7 @@ class ArraySpec:
         if len(raw) != self.index_nbytes:
             raise StoreDamageError(
                 f"shard {key} is truncated ({file_size} bytes, smaller than its "
-                f"{self.index_nbytes}-byte index); re-create it (`tessera embed` reruns)"
+                f"{self.index_nbytes}-byte index); restore it, or `tessera verify --repair` and rerun `tessera embed`"
             )
         body = _strip_crc(raw, self.index_codecs, key, "index")
         index = np.frombuffer(body, "<u8").reshape(-1, 2)
@@ -228,7 +228,7 @@ def _strip_crc(data: bytes | memoryview, codecs, key: str, what: str) -> bytes |
     if crc32c(body) != int.from_bytes(stored, "little"):
         raise StoreDamageError(
             f"{what} of {key} fails its crc32c checksum: the file is damaged; "
-            "restore it or re-create it (`tessera verify` lists every damaged shard)"
+            "restore it, or `tessera verify --repair` and rerun `tessera embed`"
         )
     return body
 

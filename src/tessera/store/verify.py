@@ -3,20 +3,29 @@
 Three independent checks: each shard's bytes against the SHA-256 and size its fill record
 holds (what was written is what is there), each shard index's and inner chunk's crc32c and
 decompression (the bytes decode), and the pairing of arrays (a shard present in one array of a
-zone × year and absent from another that must hold the same pixels).
+zone × year and absent from another that must hold the same pixels). A fill record that cannot
+be read is itself named, and the check goes on.
+
+``repair=True`` then removes each damaged shard — its files in every array and its fill record,
+under the shard's lock — so that rerunning ``tessera embed`` on the cubes named recomputes it:
+a rerun skips what is recorded, so damage that stays recorded is never rewritten.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tessera.errors import StoreDamageError, StoreError
+from tessera.errors import ManifestError, StoreDamageError, StoreError
 from tessera.store import manifest as mf
 from tessera.store.shard_codec import EMPTY, ArraySpec
 from tessera.store.zarr_store import StoreWriter, build_dir
+
+#: A shard of a zone × year: (zone name, time index, row and column of the scales' shard grid).
+Shard = tuple[str, int, int, int]
 
 
 @dataclass
@@ -24,10 +33,55 @@ class VerifyReport:
     shards: int = 0
     chunks: int = 0
     problems: list[str] = field(default_factory=list)
+    damaged: set[Shard] = field(default_factory=set)
+    #: After a repair: the shards removed, and the cubes whose rerun rewrites them.
+    removed: list[str] = field(default_factory=list)
+    rerun: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+class _Zone:
+    """The sharded arrays of one zone group, and how each one's shard keys map to the scales'."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.name = name
+        self.specs: dict[str, ArraySpec] = {}
+        for meta_path in sorted((root / name).glob("*/zarr.json")):
+            meta = json.loads(meta_path.read_text())
+            if meta.get("node_type") == "array" and meta["codecs"][0]["name"] == "sharding_indexed":
+                self.specs[meta_path.parent.name] = ArraySpec.from_metadata(f"{name}/{meta_path.parent.name}", meta)
+        scales = self.specs.get("scales")
+        self.shard = (scales.outer[scales.spatial[0]], scales.outer[scales.spatial[1]]) if scales else (1, 1)
+
+    def shard_of(self, key: str) -> Shard | None:
+        """The scales-grid shard a store key of one of these arrays lies in."""
+        array = key.split("/")[1] if key.count("/") > 1 else ""
+        spec = self.specs.get(array)
+        if spec is None or "/c/" not in key:
+            return None
+        parts = key.split("/c/")[1].split("/")
+        y, x = spec.spatial
+        rows, cols = spec.outer[y], spec.outer[x]
+        return self.name, int(parts[0]), int(parts[y]) * rows // self.shard[0], int(parts[x]) * cols // self.shard[1]
+
+    def keys(self, shard: Shard) -> list[str]:
+        """Every array's shard keys covering a scales-grid shard."""
+        _, t, row, col = shard
+        out = []
+        for spec in self.specs.values():
+            y, x = spec.spatial
+            r0, c0 = row * self.shard[0] // spec.outer[y], col * self.shard[1] // spec.outer[x]
+            r1 = max(r0 + 1, (row + 1) * self.shard[0] // spec.outer[y])
+            c1 = max(c0 + 1, (col + 1) * self.shard[1] // spec.outer[x])
+            for r in range(r0, r1):
+                for c in range(c0, c1):
+                    coords = [0] * len(spec.shape)
+                    coords[0], coords[y], coords[x] = t, r, c
+                    out.append(spec.key(tuple(coords)))
+        return out
 
 
 def _shard_files(root: Path, spec: ArraySpec) -> dict[str, Path]:
@@ -43,8 +97,10 @@ def _shard_files(root: Path, spec: ArraySpec) -> dict[str, Path]:
     return out
 
 
-def _check_shard(spec: ArraySpec, key: str, path: Path, report: VerifyReport) -> None:
+def _check_shard(spec: ArraySpec, key: str, path: Path) -> tuple[int, str | None]:
+    """(chunks that decode, the damage found or None)."""
     data = path.read_bytes()
+    chunks = 0
     try:
         index = spec.decode_index(
             data[-spec.index_nbytes :] if len(data) >= spec.index_nbytes else data, key, len(data)
@@ -52,13 +108,15 @@ def _check_shard(spec: ArraySpec, key: str, path: Path, report: VerifyReport) ->
         for n, (offset, nbytes) in enumerate(index):
             if offset != EMPTY:
                 spec.decode_chunk(data[int(offset) : int(offset + nbytes)], f"chunk {n} of {key}")
-                report.chunks += 1
+                chunks += 1
     except StoreDamageError as exc:
-        report.problems.append(f"{key}: {exc}")
+        return chunks, str(exc)
+    return chunks, None
 
 
-def verify_store(location: str | os.PathLike) -> VerifyReport:
-    """Check every shard of a local store; the report lists one line per damaged shard."""
+def verify_store(location: str | os.PathLike, repair: bool = False) -> VerifyReport:
+    """Check every shard of a local store; the report lists one line per damaged shard.
+    ``repair``: remove what is damaged so that an ``embed`` rerun rewrites it."""
     root = Path(location)
     if str(location).rstrip("/").endswith(".icechunk"):
         raise StoreError(
@@ -67,46 +125,82 @@ def verify_store(location: str | os.PathLike) -> VerifyReport:
         )
     store = StoreWriter(root)  # refuses what is not a store
     report = VerifyReport()
-    recorded: dict[str, dict] = {}
     fills = build_dir(root) / "fills"
-    for zone in store.zones():
-        for year in store.years():
-            for m in mf.read_all(fills / zone.name / str(year)).values():
+    years = store.years()
+    zones = {zone.name: _Zone(root, zone.name) for zone in store.zones()}
+
+    def damage(key: str, line: str) -> None:
+        report.problems.append(line)
+        for z in zones.values():
+            if (where := z.shard_of(key)) is not None:
+                report.damaged.add(where)
+
+    recorded: dict[str, dict] = {}
+    for zone in zones.values():
+        for t, year in enumerate(years):
+            folder = fills / zone.name / str(year)
+            for name in sorted(p.name for p in folder.glob("r*.json")):
+                try:
+                    m = mf.parse((folder / name).read_text(), str(folder / name))
+                except (ManifestError, UnicodeDecodeError) as exc:
+                    why = exc.__cause__ or exc
+                    report.problems.append(f"{zone.name}/{year}/{name}: the fill record is unreadable ({why})")
+                    with contextlib.suppress(ValueError, IndexError):
+                        row, col = (int(v[1:]) for v in name[: -len(".json")].split("_"))
+                        report.damaged.add((zone.name, t, row, col))
+                    continue
                 recorded.update(m.files or {})
-        present: dict[str, set[tuple[str, ...]]] = {}
-        for meta_path in sorted((root / zone.name).glob("*/zarr.json")):
-            meta = json.loads(meta_path.read_text())
-            if meta.get("node_type") != "array" or meta["codecs"][0]["name"] != "sharding_indexed":
-                continue
-            spec = ArraySpec.from_metadata(f"{zone.name}/{meta_path.parent.name}", meta)
+        present: dict[str, set[Shard]] = {}
+        for array, spec in zone.specs.items():
             files = _shard_files(root, spec)
-            if meta_path.parent.name.startswith(("embeddings", "scales")):
+            if array.startswith(("embeddings", "scales")):
                 # Embeddings and scales hold the same pixels; quality layers need not (a tile
                 # imaged and wholly refused has observation counts and no embeddings).
-                present[spec.path] = {_spatial(k, spec) for k in files}
+                present[spec.path] = {s for k in files if (s := zone.shard_of(k)) is not None}
             for key, path in sorted(files.items()):
                 report.shards += 1
-                _check_shard(spec, key, path, report)
+                chunks, problem = _check_shard(spec, key, path)
+                report.chunks += chunks
+                if problem is not None:
+                    damage(key, f"{key}: {problem}")
         scales = present.get(f"{zone.name}/scales", set())
-        for array, coords in present.items():
-            for missing in sorted(coords ^ scales):
+        for array, shards in present.items():
+            for missing in sorted(shards ^ scales):
                 where = f"{array}" if missing in scales else f"{zone.name}/scales"
-                report.problems.append(f"{where}: shard (time, row, col) {missing} is missing while its pair exists")
+                report.problems.append(
+                    f"{where}: shard (time, row, col) {missing[1:]} is missing while its pair exists"
+                )
+                report.damaged.add(missing)
     for key, meta in sorted(recorded.items()):
         path = root / mf.check_key(key)
         if not path.exists():
-            report.problems.append(f"{key}: recorded as written, but the file is missing")
+            damage(key, f"{key}: recorded as written, but the file is missing")
         elif mf.file_checksum(path) != meta:
-            report.problems.append(f"{key}: its bytes differ from the SHA-256 recorded when it was written")
+            damage(key, f"{key}: its bytes differ from the SHA-256 recorded when it was written")
     report.problems = list(dict.fromkeys(report.problems))
+    if repair:
+        for shard in sorted(report.damaged):
+            _remove_shard(store, zones[shard[0]], years[shard[1]], shard, report)
     return report
 
 
-def _spatial(key: str, spec: ArraySpec) -> tuple[str, ...]:
-    """(time, shard row, shard col) of a shard key, whatever array it belongs to."""
-    parts = key.split("/c/")[1].split("/")
-    y, x = spec.spatial
-    return (parts[0], parts[y], parts[x])
+def _remove_shard(store: StoreWriter, zone: _Zone, year: int, shard: Shard, report: VerifyReport) -> None:
+    """Delete a damaged shard's files in every array and its fill record, under its lock (the
+    lock the writers take), and note the cubes whose blocks it held."""
+    assert store.root is not None  # verify checks local stores only
+    root = Path(store.root)
+    _, _, row, col = shard
+    record = build_dir(root) / "fills" / zone.name / str(year) / mf.manifest_name((row, col))
+    with store.build.lock(f"{zone.name}-{year}-r{row}_c{col}.lock"):
+        with contextlib.suppress(ManifestError, UnicodeDecodeError, OSError):
+            report.rerun.update(b.cube for b in mf.parse(record.read_text(), str(record)).blocks)
+        for key in zone.keys(shard):
+            with contextlib.suppress(FileNotFoundError):
+                (root / key).unlink()
+                report.removed.append(key)
+        with contextlib.suppress(FileNotFoundError):
+            record.unlink()
+            report.removed.append(str(record.relative_to(root.parent)))
 
 
 __all__ = ["VerifyReport", "verify_store"]
