@@ -86,3 +86,52 @@ def test_every_read_path_names_the_damaged_shard(store_path, tmp_path, kind):
 def test_verify_passes_a_sound_store(store_path):
     report = verify_store(store_path)
     assert report.ok and report.shards > 0 and report.chunks > report.shards
+
+
+def _edit_consolidated(root, key, edit):
+    doc = json.loads((root / "zarr.json").read_text())
+    edit(doc["consolidated_metadata"]["metadata"][key])
+    (root / "zarr.json").write_text(json.dumps(doc))
+
+
+def _shift_transform(meta):
+    meta["attributes"]["spatial:transform"][2] += 5.0  # 5 m east: other pixels, read as these
+
+
+def _flip_endian(meta):
+    """The values' byte order where they have one (float32 scales), else the shard index's."""
+    sharding = meta["codecs"][0]["configuration"]
+    codec = sharding["codecs"][0] if "configuration" in sharding["codecs"][0] else sharding["index_codecs"][0]
+    codec["configuration"]["endian"] = "big"
+
+
+@pytest.mark.parametrize(
+    ("key", "edit"), [("utm31", _shift_transform), ("utm31/scales", _flip_endian)], ids=["transform", "endian"]
+)
+def test_edited_zone_metadata_is_damage_to_readers_and_to_verify(store_path, tmp_path, key, edit):
+    root = tmp_path / "store"
+    shutil.copytree(store_path, root)
+    shutil.copytree(store_path.with_name("store.build"), tmp_path / "store.build")
+    _edit_consolidated(root, key, edit)
+    with pytest.raises(StoreDamageError, match=r"metadata of zone utm31 .* differs from what its writer recorded"):
+        open_store(root)
+    r = run_tessera("info", root, in_process=True)
+    assert r.returncode == 2 and "differs from what its writer recorded" in r.stderr, r.stderr
+    problems = verify_store(root).problems
+    assert any(p.startswith("utm31: its metadata in zarr.json differs") for p in problems), problems
+    assert any(p.startswith(f"{key}/zarr.json differs from the store's consolidated") for p in problems), problems
+
+
+def test_a_node_edited_behind_the_consolidated_metadata_and_a_truncated_one_are_named(store_path, tmp_path):
+    root = tmp_path / "store"
+    shutil.copytree(store_path, root)
+    shutil.copytree(store_path.with_name("store.build"), tmp_path / "store.build")
+    node = root / "utm31/embeddings/zarr.json"
+    meta = json.loads(node.read_text())
+    _flip_endian(meta)
+    node.write_text(json.dumps(meta))  # what zarr-python (not reading the consolidated copy) would use
+    assert verify_store(root).problems == ["utm31/embeddings/zarr.json differs from the store's consolidated metadata"]
+    (root / "utm31/time/zarr.json").write_text((root / "utm31/time/zarr.json").read_text()[:40])
+    r = run_tessera("verify", root, in_process=True)
+    assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr
+    assert "utm31/time/zarr.json is unreadable" in r.stdout, r.stdout

@@ -79,8 +79,15 @@ def test_server_refuses_bad_paths_and_links_out(served):
 
     path, url = served
     (path / "leak").symlink_to("/etc/hostname")
+    (path / ".secret").write_text("not for readers")
+    (path / "looks-fine").symlink_to(path / ".secret")  # inside the store, to a hidden file
+    (path / "utm31" / "w.lock").write_text("")
     for bad, code in (
         ("leak", 404),
+        ("looks-fine", 404),
+        ("utm31/w.lock", 404),
+        ("x" * 300 + "/zarr.json", 404),
+        ("y" * 300, 404),
         ("%00zarr.json", 400),
         ("../etc/passwd", 400),
         ("utm31/nothing", 404),
@@ -92,6 +99,58 @@ def test_server_refuses_bad_paths_and_links_out(served):
     req = urllib.request.Request(url + "zarr.json", headers={"Range": "bytes=-10"})
     with urllib.request.urlopen(req, timeout=5) as r:
         assert r.status == 206 and r.read() == (path / "zarr.json").read_bytes()[-10:]
+
+
+def test_idle_connections_are_closed_and_capped(store_path, monkeypatch):
+    import socket
+    import time
+
+    from tessera.access import serve
+
+    monkeypatch.setattr(serve._Handler, "timeout", 0.5)
+    server = make_server(store_path, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    before = threading.active_count()
+    idle = [socket.create_connection(server.server_address) for _ in range(serve.MAX_CONNECTIONS + 40)]
+    time.sleep(0.2)
+    assert threading.active_count() - before <= serve.MAX_CONNECTIONS  # half-open ones do not each get a thread
+    time.sleep(1.0)  # past the idle timeout: every one of them closed by the server
+    assert all(s.recv(1) == b"" for s in idle)
+    for s in idle:
+        s.close()
+    assert open_store(f"http://127.0.0.1:{server.server_address[1]}/").years == [2024]  # and it still serves
+    server.shutdown()
+    server.server_close()
+
+
+def test_serving_beyond_loopback_says_so(store_path):
+    import signal
+    import subprocess
+    import time
+
+    from tests.tessera_cli import tessera_argv
+
+    proc = subprocess.Popen(
+        tessera_argv("serve", store_path, "--host", "0.0.0.0", "--port", 0),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert "anyone who can reach this machine can read the store" in " ".join(err.split()), err
+
+
+def test_edited_metadata_of_a_served_store_is_refused(served):
+    import json
+
+    path, url = served
+    doc = json.loads((path / "zarr.json").read_text())
+    doc["consolidated_metadata"]["metadata"]["utm31"]["attributes"]["spatial:transform"][2] += 5.0
+    (path / "zarr.json").write_text(json.dumps(doc))
+    with pytest.raises(StoreDamageError, match=r"metadata of zone utm31 .* differs from what its writer recorded"):
+        open_store(url)
 
 
 def test_unreachable_server_is_a_clear_error():

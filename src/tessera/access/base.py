@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COVERAGE_KEY",
+    "DIGESTS_KEY",
     "INCOMPLETE",
     "NODATA",
     "OUTSIDE",
@@ -58,6 +59,8 @@ STATUSES = (VALID, UNEMBEDDED, WATER, NODATA, INCOMPLETE, OUTSIDE)
 
 #: The key under which ``tessera serve`` answers with a store's written blocks.
 COVERAGE_KEY = "_tessera/coverage.json"
+#: Under which it answers with each zone's recorded metadata digest (``{DIGESTS_KEY}/utm31.json``).
+DIGESTS_KEY = "_tessera/metadata"
 
 # What point reads take: an (N, 2) lon/lat array or list of pairs, a GeoJSON file, a GeoDataFrame.
 Points = Union[np.ndarray, Sequence[Sequence[float]], str, os.PathLike, "gpd.GeoDataFrame"]

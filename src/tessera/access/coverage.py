@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from tessera.access.base import COVERAGE_KEY
-from tessera.errors import AccessError
+from tessera.access.base import COVERAGE_KEY, DIGESTS_KEY
+from tessera.errors import AccessError, StoreDamageError
 from tessera.store import Zone, build_dir
 from tessera.store import manifest as mf
 from tessera.store.sources import ByteSource, HttpSource, LocalSource
@@ -65,3 +65,29 @@ class RecordedShards:
                     if r["zone"] == zone.name and int(r["year"]) == year and int(r["pixels"]) > int(r["nodata"])
                 }
         return self._known[key]
+
+
+def recorded_digest(source: ByteSource, zone: str) -> str | None:
+    """The digest of a zone's metadata its writer recorded beside the store (``tessera serve``
+    publishes it under ``base.DIGESTS_KEY``); None where no record is reachable."""
+    if isinstance(source, HttpSource):
+        raw = source.get(f"{DIGESTS_KEY}/{zone}.json")
+        try:
+            return None if raw is None else str(json.loads(raw)["sha256"])
+        except (ValueError, KeyError, TypeError):
+            return None
+    if isinstance(source, LocalSource) and build_dir(source.root).is_dir():
+        return mf.read_digest(build_dir(source.root), zone)
+    return None
+
+
+def check_digests(source: ByteSource, consolidated: dict[str, dict], zones: list[str]) -> None:
+    """Refuse a store whose zone metadata differs from what its writer recorded."""
+    for zone in zones:
+        recorded = recorded_digest(source, zone)
+        if recorded is not None and recorded != mf.metadata_digest(consolidated, zone):
+            raise StoreDamageError(
+                f"the metadata of zone {zone} in {source.location} differs from what its writer recorded: "
+                "it was edited or damaged after writing (a shifted transform reads other pixels, a changed "
+                "codec decodes garbage); restore its zarr.json — `tessera verify` names the node"
+            )

@@ -7,9 +7,11 @@ chunks only.
 Loopback only unless told otherwise: the server has no authentication. Only regular files whose
 real path lies inside the store are served (no symlinks out of it, no hidden or lock files);
 ``_tessera/coverage.json`` lists the written blocks (from the fill records beside the store, which
-are themselves not served), so ``tessera info URL`` can count them; malformed paths (NUL, ``..``)
+are themselves not served), so ``tessera info URL`` can count them, and ``_tessera/metadata/utm31.json``
+each zone's recorded metadata digest, so readers notice edited metadata; malformed paths (NUL, ``..``)
 get 400; missing and hidden files 404, since Zarr clients probe for Zarr v2's ``.zgroup``. No
-directory listings: readers use the consolidated metadata.
+directory listings: readers use the consolidated metadata. A connection idle for 30 s is closed,
+and at most 64 are open at once.
 """
 
 from __future__ import annotations
@@ -17,24 +19,32 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import urllib.parse
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tessera.access.base import COVERAGE_KEY
+from tessera.access.base import COVERAGE_KEY, DIGESTS_KEY
 from tessera.access.dispatch import open_store
 from tessera.access.store_reader import StoreReader
 from tessera.errors import AccessError, StoreError
+from tessera.store import build_dir
 from tessera.store.sources import LocalSource
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_DIGEST = re.compile(r"/" + re.escape(DIGESTS_KEY) + r"/(utm\d\d)\.json")
+IDLE_TIMEOUT_S = 30.0
+MAX_CONNECTIONS = 64  # open at once; more are closed at once rather than given a thread each
 
 
 class _Handler(BaseHTTPRequestHandler):
     root: Path  # set on the subclass made per server
     coverage: dict  # the written blocks, served as _tessera/coverage.json
+    records: bool  # whether the store has its records (fill records, metadata digests) beside it
     protocol_version = "HTTP/1.1"
+    # A connection that sends nothing for this long is closed: half-open ones must not pin threads.
+    timeout = IDLE_TIMEOUT_S
 
     def log_message(self, format: str, *args) -> None:
         pass  # the CLI prints one line on start; per-request logs would drown it
@@ -46,10 +56,16 @@ class _Handler(BaseHTTPRequestHandler):
         if "\0" in key or "\\" in key or ".." in parts:
             self.send_error(HTTPStatus.BAD_REQUEST, "bad path")
             return None
-        path = (self.root / key).resolve()
-        # Hidden names are "not found", not malformed: zarr clients probe for v2's ``.zgroup``.
-        hidden = any(p.startswith(".") for p in parts)
-        if hidden or not path.is_relative_to(self.root) or not path.is_file():
+        try:
+            path = (self.root / key).resolve()
+            inside = path.is_relative_to(self.root) and path.is_file()
+        except OSError:  # a name too long for the file system, a loop of links: not a store file
+            inside = False
+        # Hidden names are "not found", not malformed: zarr clients probe for v2's ``.zgroup``. The
+        # names are checked after links are followed too: a link inside the store may point at one.
+        real = path.relative_to(self.root).parts if inside else ()
+        hidden = any(p.startswith(".") or p.endswith(".lock") for p in (*parts, *real))
+        if hidden or not inside:
             self.send_error(HTTPStatus.NOT_FOUND)
             return None
         return path
@@ -61,8 +77,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(body=True)
 
     def _serve(self, body: bool) -> None:
-        if urllib.parse.urlsplit(self.path).path == "/" + COVERAGE_KEY:
+        asked = urllib.parse.urlsplit(self.path).path
+        if asked == "/" + COVERAGE_KEY:
             self._send_bytes(json.dumps(self.coverage).encode(), body)
+            return
+        digest = _DIGEST.fullmatch(asked)
+        if digest is not None:  # read now: a writer adding a year records a new one
+            raw = (build_dir(self.root) / "metadata" / f"{digest.group(1)}.json").read_bytes() if self.records else None
+            if raw is None:
+                self.send_error(HTTPStatus.NOT_FOUND)
+            else:
+                self._send_bytes(raw, body)
             return
         path = self._resolve()
         if path is None:
@@ -116,7 +141,29 @@ def make_server(store: str | os.PathLike, host: str = "127.0.0.1", port: int = 8
         coverage = reader.coverage()  # from the fill records beside the store, which are not served
     except AccessError:
         coverage = None
-    handler = type("StoreHandler", (_Handler,), {"root": reader.source.root.resolve(), "coverage": coverage})
-    server = ThreadingHTTPServer((host, port), handler)
+    root = reader.source.root.resolve()
+    records = build_dir(root).is_dir()
+    handler = type("StoreHandler", (_Handler,), {"root": root, "coverage": coverage, "records": records})
+    server = _Server((host, port), handler)
     server.daemon_threads = True
     return server
+
+
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, but at most ``MAX_CONNECTIONS`` of them."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()

@@ -16,7 +16,7 @@ import json
 import numpy as np
 
 from tessera.access.base import INCOMPLETE, OUTSIDE, UNEMBEDDED, WATER, Points, PointSample
-from tessera.access.coverage import RecordedShards, coverage_rows
+from tessera.access.coverage import RecordedShards, check_digests, coverage_rows
 from tessera.access.hemispheres import AnyZone, HemisphereZone
 from tessera.access.lonlat import as_lonlat
 from tessera.access.quality import QualityLayers
@@ -67,6 +67,7 @@ class StoreReader(RegionReads):
         #: What a NaN scale means here: the convention's water, or (where the store declares NaN its
         #: no-data scale, as the global store does) a pixel left unembedded.
         self.nan_status = UNEMBEDDED if nodata == "nan" else WATER
+        check_digests(source, consolidated, [n for n in names if n.startswith("utm")])
         groups: dict[Zone, list[ZoneReader]] = {}
         recorded = RecordedShards(source)
         for n in names:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from tessera.cli.app import app, console
+from tessera.cli.app import app, console, err_console
 from tessera.cli.options import check_writable
 
 
@@ -96,6 +97,11 @@ def serve_command(
     from tessera.access.serve import make_server
 
     server = make_server(store, host, port)
+    if not ipaddress.ip_address(str(server.server_address[0])).is_loopback:
+        err_console.print(
+            f"[bold yellow]warning:[/] bound to {host}: anyone who can reach this machine can read the store "
+            "(no authentication); use the default 127.0.0.1 unless that is meant"
+        )
     console.print(f"serving [bold]{store}[/] at http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)")
     try:
         server.serve_forever()

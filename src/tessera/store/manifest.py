@@ -149,3 +149,46 @@ def read_all(folder: Location | Path) -> dict[tuple[int, int], ShardManifest]:
             m = parse(data.decode(), f"{folder}/{name}")
             out[m.shard] = m
     return out
+
+
+# -- zone metadata digests -------------------------------------------------------------------
+# Beside the fill records (``STORE.build/metadata/utm31.json``): the SHA-256 of each zone's
+# metadata as the writer last left it, so a transform or codec edited afterwards (a shifted
+# ``spatial:transform`` reads other pixels; a flipped ``endian`` decodes garbage that passes every
+# crc) is damage to readers and to ``verify``, never data.
+
+
+def zone_metadata(consolidated: dict[str, dict], zone: str) -> dict[str, dict]:
+    """The zone group's and its arrays' documents, as readers take them (``consolidated_metadata``
+    dropped: a node's own file may carry an empty one)."""
+    return {
+        k: {f: v for f, v in doc.items() if f != "consolidated_metadata"}
+        for k, doc in sorted(consolidated.items())
+        if k == zone or k.startswith(zone + "/")
+    }
+
+
+def metadata_digest(consolidated: dict[str, dict], zone: str) -> str:
+    text = json.dumps(zone_metadata(consolidated, zone), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record_digests(build: Location, consolidated: dict[str, dict], zones: list[str]) -> None:
+    """Record each zone's metadata digest (call under the store lock, after consolidating)."""
+    for zone in zones:
+        doc = {"zone": zone, "sha256": metadata_digest(consolidated, zone)}
+        (build / "metadata" / f"{zone}.json").write_bytes(json.dumps(doc, indent=1).encode())
+
+
+def read_digest(build: Location | Path, zone: str) -> str | None:
+    """The recorded digest of a zone's metadata; None where none was recorded (stores written
+    before digests were)."""
+    raw = (Location.of(build) / "metadata" / f"{zone}.json").read_bytes()
+    if raw is None:
+        return None
+    try:
+        return str(json.loads(raw)["sha256"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ManifestError(
+            f"the metadata digest of {zone} beside the store is unreadable ({exc}); the store's records are damaged"
+        ) from exc

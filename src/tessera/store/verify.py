@@ -49,8 +49,13 @@ class _Zone:
     def __init__(self, root: Path, name: str) -> None:
         self.name = name
         self.specs: dict[str, ArraySpec] = {}
+        self.unreadable: list[str] = []
         for meta_path in sorted((root / name).glob("*/zarr.json")):
-            meta = json.loads(meta_path.read_text())
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, ValueError) as exc:
+                self.unreadable.append(f"{name}/{meta_path.parent.name}/zarr.json is unreadable ({exc})")
+                continue
             if meta.get("node_type") == "array" and meta["codecs"][0]["name"] == "sharding_indexed":
                 self.specs[meta_path.parent.name] = ArraySpec.from_metadata(f"{name}/{meta_path.parent.name}", meta)
         scales = self.specs.get("scales")
@@ -126,7 +131,11 @@ def verify_store(location: str | os.PathLike, repair: bool = False) -> VerifyRep
     store = StoreWriter(root)  # refuses what is not a store
     report = VerifyReport()
     fills = build_dir(root) / "fills"
-    years = store.years()
+    try:
+        years = store.years()
+    except StoreDamageError as exc:  # the time axis unreadable: shards are still checked, records not
+        report.problems.append(str(exc))
+        years = []
     zones = {zone.name: _Zone(root, zone.name) for zone in store.zones()}
 
     def damage(key: str, line: str) -> None:
@@ -137,6 +146,7 @@ def verify_store(location: str | os.PathLike, repair: bool = False) -> VerifyRep
 
     recorded: dict[str, dict] = {}
     for zone in zones.values():
+        report.problems += zone.unreadable
         for t, year in enumerate(years):
             folder = fills / zone.name / str(year)
             for name in sorted(p.name for p in folder.glob("r*.json")):
@@ -177,11 +187,33 @@ def verify_store(location: str | os.PathLike, repair: bool = False) -> VerifyRep
             damage(key, f"{key}: recorded as written, but the file is missing")
         elif mf.file_checksum(path) != meta:
             damage(key, f"{key}: its bytes differ from the SHA-256 recorded when it was written")
+    _check_metadata(root, list(zones), report)
     report.problems = list(dict.fromkeys(report.problems))
     if repair:
         for shard in sorted(report.damaged):
             _remove_shard(store, zones[shard[0]], years[shard[1]], shard, report)
     return report
+
+
+def _check_metadata(root: Path, zones: list[str], report: VerifyReport) -> None:
+    """Each zone's consolidated metadata (what readers use) against the digest its writer
+    recorded, and each node's own zarr.json (what other Zarr readers use) against it."""
+    doc = json.loads((root / "zarr.json").read_text())
+    consolidated = (doc.get("consolidated_metadata") or {}).get("metadata") or {}
+    for zone in zones:
+        recorded = mf.read_digest(build_dir(root), zone) if build_dir(root).is_dir() else None
+        if recorded is not None and recorded != mf.metadata_digest(consolidated, zone):
+            report.problems.append(
+                f"{zone}: its metadata in zarr.json differs from what its writer recorded (edited or damaged)"
+            )
+        for key, meta in mf.zone_metadata(consolidated, zone).items():
+            try:
+                own = json.loads((root / key / "zarr.json").read_text())
+            except (OSError, ValueError) as exc:
+                report.problems.append(f"{key}/zarr.json is unreadable ({exc})")
+                continue
+            if mf.zone_metadata({key: own}, zone)[key] != meta:
+                report.problems.append(f"{key}/zarr.json differs from the store's consolidated metadata")
 
 
 def _remove_shard(store: StoreWriter, zone: _Zone, year: int, shard: Shard, report: VerifyReport) -> None:

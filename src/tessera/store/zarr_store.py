@@ -31,7 +31,7 @@ from zarr.codecs import BloscCodec, Crc32cCodec
 
 from tessera import __version__
 from tessera.atomic import atomic_dir
-from tessera.errors import OutputExistsError, StoreError
+from tessera.errors import OutputExistsError, StoreDamageError, StoreError
 from tessera.grid import Window
 from tessera.period import check_convention, parse_period
 from tessera.store import convention as cv
@@ -232,10 +232,14 @@ class StoreWriter:
         zones = self.zones()
         if not zones:
             return []
-        return [
-            int(v)
-            for v in np.asarray(zarr.open_array((self.location / zones[0].name / "time").zarr_store(), mode="r")[:])
-        ]
+        try:
+            values = np.asarray(zarr.open_array((self.location / zones[0].name / "time").zarr_store(), mode="r")[:])
+        except (ValueError, KeyError, TypeError) as exc:  # a truncated or edited zarr.json
+            raise StoreDamageError(
+                f"{self.location}/{zones[0].name}/time cannot be read ({type(exc).__name__}: {exc}): the store's "
+                "metadata is damaged; restore that zarr.json from a copy"
+            ) from exc
+        return [int(v) for v in values]
 
     def writer(self, year: int, zone: Zone) -> ZoneWriter:
         return ZoneWriter(self, zone, year)
@@ -272,6 +276,12 @@ class StoreWriter:
                 changed = True
             if changed:
                 consolidate(self.location)
+            names = [z.name for z in {*zones, zone}]
+            # Stores written before digests were get theirs now, from the metadata as found.
+            if changed or any(manifest.read_digest(self.build, n) is None for n in names):
+                doc = _root_doc(self.location) or {}
+                consolidated = (doc.get("consolidated_metadata") or {}).get("metadata") or {}
+                manifest.record_digests(self.build, consolidated, sorted(names))
         return self.writer(year, zone)
 
 
