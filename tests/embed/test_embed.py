@@ -224,3 +224,23 @@ def test_s2_only_cubes_embed_with_s1_absent_and_say_so(tmp_path):
         assert np.isfinite(emb[clear]).all() and np.isnan(emb[~clear]).all()
         prov = json.loads((store / "zarr.json").read_text())["attributes"]["tessera:provenance"]
         assert "all-zero tokens" in json.dumps(prov)
+
+
+def test_a_model_that_gives_nan_is_counted_as_no_data_with_its_reason(setup, tmp_path, monkeypatch):
+    import tessera.embed.run as run
+    from tessera.embed.worker import MODEL_NOT_FINITE
+    from tessera.model import load
+
+    _, cube, ckpt = setup
+
+    def broken(path):
+        model = load(path)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.fill_(float("nan"))
+        return model
+
+    monkeypatch.setattr(run, "load", broken)
+    s = embed_cube(cube, ckpt, tmp_path / "store", CFG)
+    # every pixel no data; all but those with no observation at all for the model's reason
+    assert s.pixels == 0 and s.nodata == 40 * 36 and 0.9 * s.nodata < s.refused[MODEL_NOT_FINITE] <= s.nodata

@@ -197,3 +197,28 @@ def test_verify_repair_then_a_rerun_rewrites_damaged_shards_and_verify_goes_past
     run_tessera(*embed_args(cube, ckpt, store), in_process=True, check=True)
     assert store_bytes(store) == reference
     assert run_tessera("verify", store, in_process=True).returncode == 0
+
+
+def test_precision_is_part_of_a_years_provenance(setup, tmp_path):
+    from tessera.store import StoreWriter, Zone
+    from tessera.store import manifest as mf
+
+    _, cube, ckpt, _ = setup
+    store = tmp_path / "store"
+    run_tessera(*embed_args(cube, ckpt, store), in_process=True, check=True)
+    before = store_bytes(store)
+    one_line_error(
+        run_tessera(*embed_args(cube, ckpt, store), "--precision", "bf16", in_process=True),
+        "precision fp32, not bf16: give --precision fp32 to add to it",
+    )
+    assert store_bytes(store) == before  # nothing of bf16 mixed into the fp32 year
+    # A library caller (or a tessera before this check) that wrote a bf16 block into it: named.
+    group = StoreWriter(store).writer(2024, Zone(31))
+    shard, m = next(iter(mf.read_all(group.fills).items()))
+    block = m.blocks[0]
+    q, scales = group.read(block.zone_window)
+    group.write_block(shard, block.zone_window, q, scales, block.cube, precision="bf16")
+    said = run_tessera("verify", store, in_process=True)
+    text = " ".join(said.stdout.split())
+    assert said.returncode == 1 and f"block {list(block.window)} was computed at bf16" in text, text
+    assert "the store's provenance says fp32" in text

@@ -42,8 +42,8 @@ def coverage_rows(source: ByteSource, zones: Sequence[Zone], years: Sequence[int
 
 
 class RecordedShards:
-    """Per zone × year, the shards whose fill records list a block with data (any pixel not "no
-    data"), read once per store opened and only when a read finds a shard absent. None where the
+    """Per zone × year, the shards whose fill records list a block with data (``pixels``, the
+    valid ones, above zero), read once per store opened and only when a read finds a shard absent. None where the
     store keeps no records (stores not written by tessera)."""
 
     def __init__(self, source: ByteSource) -> None:
@@ -62,7 +62,7 @@ class RecordedShards:
                 self._known[key] = {
                     (r["window"][0] // shard[0], r["window"][1] // shard[1])
                     for r in rows
-                    if r["zone"] == zone.name and int(r["year"]) == year and int(r["pixels"]) > int(r["nodata"])
+                    if r["zone"] == zone.name and int(r["year"]) == year and int(r["pixels"]) > 0
                 }
         return self._known[key]
 

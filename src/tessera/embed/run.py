@@ -151,6 +151,8 @@ def embed_cube(
     sampling.update(config.rules.to_attrs())
     if config.reliability:  # part of a store's provenance: every block of it has the layer or none does
         sampling["reliability"] = True
+    if config.inference.precision != "fp32":  # bf16 moves a quarter of the int8 values: never mixed in a store
+        sampling["precision"] = config.inference.precision
     config.rules.check_cube(len(cube.s2_doy))
     notes = sparsity_warnings(cube)
     for note in notes:

@@ -246,6 +246,9 @@ def run_model(embedder: Embedder, prepared: Prepared, on_batch: Callable[[float]
     return emb
 
 
+MODEL_NOT_FINITE = "the model gave NaN or infinite values (a broken checkpoint, or bf16 overflow)"
+
+
 def store_block(spec: JobSpec, prepared: Prepared, q: np.ndarray, scales: np.ndarray, model_s: float) -> BlockResult:
     """Write a quantised block (``quantize`` of ``run_model``'s output), then record it."""
     _, group = _open(spec)
@@ -254,12 +257,22 @@ def store_block(spec: JobSpec, prepared: Prepared, q: np.ndarray, scales: np.nda
     t0 = time.perf_counter()
     layers = {k: v.reshape(h, w, *v.shape[1:]) for k, v in prepared.layers.items()}
     record = group.write_block(
-        task.shard, task.zone_window, q.reshape(h, w, -1), scales.reshape(h, w), spec.cube_name, layers
+        task.shard,
+        task.zone_window,
+        q.reshape(h, w, -1),
+        scales.reshape(h, w),
+        spec.cube_name,
+        layers,
+        spec.inference.precision,
     )
     # What was written, read back (``write_block``), not what was meant: a model that gives
-    # non-finite values leaves no-data pixels, and the count says so.
+    # non-finite values leaves no-data pixels, and the count says so, with that reason.
+    refused = dict(prepared.refused)
+    broken = int((prepared.ok & ~np.isfinite(scales.ravel())).sum())
+    if broken:
+        refused[MODEL_NOT_FINITE] = broken
     seconds = {**prepared.seconds, "model": model_s, "write": time.perf_counter() - t0}
-    return BlockResult(task.shard, record.pixels, record.nodata, False, seconds, prepared.refused)
+    return BlockResult(task.shard, record.pixels, record.nodata, False, seconds, refused)
 
 
 def embed_block(

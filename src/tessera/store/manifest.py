@@ -35,6 +35,7 @@ class BlockRecord:
     pixels: int
     nodata: int
     sha256: str  # of the block's int8 embeddings then float32 scales, C order
+    precision: str = "fp32"  # the arithmetic it was computed in (written only when not fp32)
 
     @property
     def zone_window(self) -> Window:
@@ -92,7 +93,8 @@ def _window(values: list) -> tuple[int, int, int, int]:
 
 def _block_json(b: BlockRecord) -> dict:
     # Keys in the order fill records have always been written in, so their bytes do not change.
-    return {"window": list(b.window), CUBE_KEY: b.cube, "pixels": b.pixels, "nodata": b.nodata, "sha256": b.sha256}
+    doc = {"window": list(b.window), CUBE_KEY: b.cube, "pixels": b.pixels, "nodata": b.nodata, "sha256": b.sha256}
+    return doc if b.precision == "fp32" else {**doc, "precision": b.precision}
 
 
 def parse(text: str, where: str) -> ShardManifest:
@@ -105,6 +107,7 @@ def parse(text: str, where: str) -> ShardManifest:
                 int(b["pixels"]),
                 int(b["nodata"]),
                 str(b["sha256"]),
+                str(b.get("precision", "fp32")),
             )
             for b in raw["blocks"]
         )

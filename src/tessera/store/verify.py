@@ -3,8 +3,9 @@
 Three independent checks: each shard's bytes against the SHA-256 and size its fill record
 holds (what was written is what is there), each shard index's and inner chunk's crc32c and
 decompression (the bytes decode), and the pairing of arrays (a shard present in one array of a
-zone × year and absent from another that must hold the same pixels). A fill record that cannot
-be read is itself named, and the check goes on.
+zone × year and absent from another that must hold the same pixels). Besides: each zone's
+metadata against the digest its writer recorded, each block's recorded precision against the
+store's. A fill record that cannot be read is itself named, and the check goes on.
 
 ``repair=True`` then removes each damaged shard — its files in every array and its fill record,
 under the shard's lock — so that rerunning ``tessera embed`` on the cubes named recomputes it:
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from tessera.errors import ManifestError, StoreDamageError, StoreError
 from tessera.store import manifest as mf
+from tessera.store.convention import PROVENANCE_KEY
 from tessera.store.shard_codec import EMPTY, ArraySpec
 from tessera.store.zarr_store import StoreWriter, build_dir
 
@@ -137,6 +139,8 @@ def verify_store(location: str | os.PathLike, repair: bool = False) -> VerifyRep
         report.problems.append(str(exc))
         years = []
     zones = {zone.name: _Zone(root, zone.name) for zone in store.zones()}
+    sampling = (store.attrs.get(PROVENANCE_KEY) or {}).get("sampling") or {}
+    precision = str(sampling.get("precision", "fp32"))
 
     def damage(key: str, line: str) -> None:
         report.problems.append(line)
@@ -160,6 +164,13 @@ def verify_store(location: str | os.PathLike, repair: bool = False) -> VerifyRep
                         report.damaged.add((zone.name, t, row, col))
                     continue
                 recorded.update(m.files or {})
+                for b in m.blocks:
+                    if b.precision != precision:
+                        report.problems.append(
+                            f"{zone.name}/{year}/{name}: block {list(b.window)} was computed at {b.precision}, "
+                            f"but the store's provenance says {precision}: one year mixes two precisions"
+                        )
+                        report.damaged.add((zone.name, t, *m.shard))
         present: dict[str, set[Shard]] = {}
         for array, spec in zone.specs.items():
             files = _shard_files(root, spec)

@@ -45,7 +45,7 @@ _FILL_DEFAULTS = {"write_empty_chunks": True}  # a written shard holds every chu
 
 #: The quality rules a store's pixels were embedded under (``sampling``): no optical minimum,
 #: radar-free pixels embedded — what every store written before the rules existed holds.
-RULE_DEFAULTS = {cv.OPTICAL_MIN_OBS: None, "allow_s2_only": True, "reliability": False}
+RULE_DEFAULTS = {cv.OPTICAL_MIN_OBS: None, "allow_s2_only": True, "reliability": False, "precision": "fp32"}
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,17 @@ class Provenance:
             diffs.append(f"checkpoint {str(theirs)[:12]}… vs {self.model.get('checkpoint_sha256', '')[:12]}…")
         # Stores written before the quality rules existed embedded every pixel: the defaults.
         theirs_sampling = {**RULE_DEFAULTS, **(attrs.get("sampling") or {})}
-        if theirs_sampling != {**RULE_DEFAULTS, **self.sampling}:
+        ours_sampling = {**RULE_DEFAULTS, **self.sampling}
+        theirs_p, ours_p = theirs_sampling.pop("precision"), ours_sampling.pop("precision")
+        if theirs_p != ours_p:
+            diffs.append(f"precision {theirs_p}, not {ours_p}: give --precision {theirs_p} to add to it")
+        if theirs_sampling != ours_sampling:
             diffs.append(f"sampling {attrs.get('sampling')} vs {self.sampling}")
         return diffs
+
+    @property
+    def precision(self) -> str:
+        return str(self.sampling.get("precision", RULE_DEFAULTS["precision"]))
 
 
 def build_dir(root: Path) -> Path:
@@ -156,13 +164,15 @@ class ZoneWriter:
         scales: np.ndarray,
         cube: str,
         quality: dict[str, np.ndarray] | None = None,
+        precision: str = "fp32",
     ) -> BlockRecord:
         """Write one block (a piece of one shard) and record it in the build directory.
 
         ``scales`` are the convention's, as ``quantize`` gives them: finite = data, +inf = no data
         for this year, NaN = water. ``quality``: the block's layers, (h, w) counts and (h, w, 12)
-        months, for a store that has them. The checksum is taken from the values read back, so
-        it vouches for what is stored, not what was meant.
+        months, for a store that has them. ``precision``: the arithmetic the block was computed in,
+        recorded with it (``verify`` names blocks whose precision is not their year's). The checksum
+        is taken from the values read back, so it vouches for what is stored, not what was meant.
         """
         if q.shape != (window.height, window.width, self.embed_dim) or scales.shape != q.shape[:2]:
             raise StoreError(f"block {window} got arrays {q.shape} / {scales.shape}")
@@ -185,6 +195,7 @@ class ZoneWriter:
                 pixels=int(finite.sum()),
                 nodata=int((~finite).sum()),
                 sha256=manifest.block_checksum(back_q, back_s),
+                precision=precision,
             )
             files = {
                 k: manifest.checksum(data)
