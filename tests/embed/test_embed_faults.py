@@ -1,6 +1,7 @@
 """What a user running `tessera embed` against an existing store can do to it: embed the same cube
 from two shells at once, add a year, try another checkpoint, fill the disk."""
 
+import shutil
 import subprocess
 
 import torch
@@ -116,6 +117,22 @@ def test_embed_on_a_full_disk_says_so_and_a_rerun_after_freeing_completes(setup,
     filler.unlink()
     run_tessera(*embed_args(cube, ckpt, store), check=True)
     assert store_bytes(store) == store_bytes(tmp_path / "reference")
+
+
+def test_a_full_disk_while_the_store_is_created_never_blocks_the_rerun(setup, tmp_path, small_disk):
+    """With ~100 KiB free the zone group is half made when the disk fills; Zarr's last writes
+    land after the error. Whatever is left, a rerun with room creates the store and completes."""
+    _, cube, ckpt, _ = setup
+    run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True)
+    store = small_disk / "store"
+    for leave in range(122_000, 140_000, 2_000):
+        filler = fill(small_disk, leave)
+        one_line_error(run_tessera(*embed_args(cube, ckpt, store), in_process=True), "disk is full")
+        filler.unlink()
+        run_tessera(*embed_args(cube, ckpt, store), in_process=True, check=True)
+        assert store_bytes(store) == store_bytes(tmp_path / "reference")
+        shutil.rmtree(store)
+        shutil.rmtree(small_disk / "store.build")
 
 
 def test_export_and_heads_fit_on_a_full_disk_leave_nothing(setup, tmp_path, small_disk):

@@ -359,9 +359,15 @@ def _remove_if_unwritten(path: Path, store_too: bool) -> None:
     build = build_dir(path)
     if any((build / "fills").rglob("*.json")):
         return
-    if store_too:
-        shutil.rmtree(path, ignore_errors=True)
-    shutil.rmtree(build, ignore_errors=True)
+    # Zarr's writes run on its own event loop: when one fails (a full disk), the others of that
+    # call still land for a moment after the error reaches here, re-creating folders just removed.
+    for _ in range(40):
+        if store_too:
+            shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(build, ignore_errors=True)
+        if not (store_too and path.exists()) and not build.exists():
+            break
+        time.sleep(0.05)
 
 
 def _as_tasks(client, spec: JobSpec, todo: list[BlockTask]) -> Iterator[BlockResult]:

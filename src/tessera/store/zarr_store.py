@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -425,6 +427,20 @@ def _append_year(zone_dir: Location, years: list[int]) -> None:
         g["time_bnds"][:] = _time_bounds(years)
 
 
+def _debris(loc: Location) -> bool:
+    """A local folder holding only what a failed store creation leaves: zone group folders (or
+    hidden temporaries), no root ``zarr.json``, and no fill record beside it."""
+    if loc.remote or not loc.local.is_dir() or (loc.local / "zarr.json").exists():
+        return False
+    names = loc.names()
+    fills = build_dir(loc.local) / "fills"
+    return (
+        bool(names)
+        and all(re.fullmatch(r"utm\d\d", n) or n.startswith(".") for n in names)
+        and not any(fills.rglob("*.json"))
+    )
+
+
 def open_for_write(
     path: str | os.PathLike,
     provenance: Provenance,
@@ -457,6 +473,10 @@ def _open_for_write(
         raise StoreError(f"store path {path} is a file; give a directory (new or an existing store)")
     if is_store(loc):
         return StoreWriter(loc)
+    if _debris(loc):
+        # A store whose creation failed (a full disk) and whose cleanup lost a race with Zarr's
+        # last writes: zone folders and nothing else, not one block recorded. Not a user's data.
+        shutil.rmtree(loc.local)
     if loc.names():
         raise OutputExistsError(f"{path} holds other data, not an embedding store; choose a new or empty directory")
     for d in depths:
