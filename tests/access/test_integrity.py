@@ -135,3 +135,24 @@ def test_a_node_edited_behind_the_consolidated_metadata_and_a_truncated_one_are_
     r = run_tessera("verify", root, in_process=True)
     assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr
     assert "utm31/time/zarr.json is unreadable" in r.stdout, r.stdout
+
+
+def test_a_reader_open_while_a_shard_is_rewritten_reads_the_new_bytes_not_damage(store_path, tmp_path):
+    """A neighbouring cube embedded into the store replaces shard files under a long-lived reader
+    (the explorer, a server): its cached shard indexes no longer fit, which is no damage."""
+    from tessera.store import StoreWriter
+    from tessera.store import manifest as mf
+    from tests.access.coord_store import BBOX
+
+    root = tmp_path / "store"
+    shutil.copytree(store_path, root)
+    shutil.copytree(store_path.with_name("store.build"), tmp_path / "store.build")
+    reader = open_store(root)
+    reader.read_region(BBOX, 2024)  # every shard index there now cached
+    group = StoreWriter(root).writer(2024, Z31)
+    for shard, m in mf.read_all(group.fills).items():
+        block = m.blocks[0]
+        q, scales = group.read(block.zone_window)
+        group.write_block(shard, block.zone_window, np.ascontiguousarray(q[::-1, ::-1]), scales[::-1, ::-1], "other")
+    again = reader.read_region(BBOX, 2024)
+    np.testing.assert_array_equal(again.data, open_store(root).read_region(BBOX, 2024).data)

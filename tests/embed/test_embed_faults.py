@@ -239,3 +239,19 @@ def test_precision_is_part_of_a_years_provenance(setup, tmp_path):
     text = " ".join(said.stdout.split())
     assert said.returncode == 1 and f"block {list(block.window)} was computed at bf16" in text, text
     assert "the store's provenance says fp32" in text
+
+
+def test_overlapping_cubes_are_warned_of_and_cubes_that_only_touch_are_not(setup, tmp_path):
+    from tessera.grid import Window
+
+    root, _, ckpt, data = setup
+    left = write_cube(tmp_path / "left.zarr", data.window(Window(0, 0, 64, 40)))
+    right = write_cube(tmp_path / "right.zarr", data.window(Window(0, 40, 64, 24)))
+    wider = write_cube(tmp_path / "wider.zarr", data.window(Window(0, 30, 64, 34)))
+    store = tmp_path / "store"
+    for cube in (left, right):
+        said = run_tessera(*embed_args(cube, ckpt, store), in_process=True, check=True)
+        assert "overlaps" not in said.stdout + said.stderr
+    said = run_tessera(*embed_args(wider, ckpt, store), in_process=True, check=True)
+    text = " ".join((said.stdout + said.stderr).split())
+    assert "this cube overlaps left.zarr" in text and "the cube embedded last wins" in text, text

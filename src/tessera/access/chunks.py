@@ -39,6 +39,11 @@ class ArrayReader:
     _indexes: dict[str, np.ndarray | None] = field(default_factory=dict)
     _by_shard: dict[tuple[int, int, int], tuple[str, np.ndarray | None]] = field(default_factory=dict)
 
+    def forget(self) -> None:
+        """Drop the shard indexes read so far: a writer may have replaced the shards since."""
+        self._indexes.clear()
+        self._by_shard.clear()
+
     # Geometry is asked for per chunk, thousands of times per read: computed once.
     @cached_property
     def _axes(self) -> tuple[int, int]:

@@ -11,11 +11,13 @@ it reads as ``incomplete``, never as the fill its unwritten chunks hold.
 
 from __future__ import annotations
 
+import functools
 import re
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -29,6 +31,7 @@ from tessera.store import convention as cv
 from tessera.store.shard_codec import ArraySpec
 from tessera.store.sources import ByteSource
 
+_T = TypeVar("_T")
 _GROUP = re.compile(r"utm(\d\d)|(\d\d)([NS])")
 _SPATIAL_NAMES = {"northing": "y", "easting": "x"}
 
@@ -54,6 +57,31 @@ def calendar_years(values: np.ndarray, units: str | None, where: str) -> list[in
     origin = np.datetime64(m.group(2) + ("T" + m.group(3) if m.group(3) else ""), "ns")
     instants = origin + values.astype(np.int64).astype(f"timedelta64[{steps[m.group(1)]}]")
     return [int(y) + 1970 for y in instants.astype("datetime64[Y]").astype(np.int64)]
+
+
+#: Damage is confirmed this many times, a moment apart, before it is reported: a writer embedding a
+#: neighbouring cube replaces shard files (each whole, by rename) and writes the embeddings shard
+#: of a pair before its scales, so a read between the two, or through an index read before the
+#: rename, looks damaged and is not.
+DAMAGE_RECHECKS = 3
+RECHECK_WAIT_S = 0.1
+
+
+def _confirmed(read: Callable[..., _T]) -> Callable[..., _T]:
+    @functools.wraps(read)
+    def reread(self: ZoneReader, *args, **kwargs) -> _T:
+        for attempt in range(DAMAGE_RECHECKS):
+            try:
+                return read(self, *args, **kwargs)
+            except StoreDamageError:
+                if attempt == DAMAGE_RECHECKS - 1:
+                    raise
+                for array in (*self.arrays.values(), self.scales, *self.quality.values()):
+                    array.forget()
+                time.sleep(RECHECK_WAIT_S)
+        raise AssertionError("unreachable")
+
+    return reread
 
 
 def _overlap(start: int, size: int, lo: int, hi: int) -> tuple[int, int] | None:
@@ -228,6 +256,7 @@ class ZoneReader:
                 "`tessera verify --repair` removes them so that `tessera embed` reruns rewrite them"
             )
 
+    @_confirmed
     def _read(self, window: Window, year: int, depth: int | None, quantized: bool) -> tuple[np.ndarray, np.ndarray]:
         t = self.time_index(year)
         emb, depth = self.embeddings(depth)
@@ -315,6 +344,7 @@ class ZoneReader:
             )
 
     # -- points -------------------------------------------------------------------------------
+    @_confirmed
     def points(
         self, rows: np.ndarray, cols: np.ndarray, year: int, depth: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -366,6 +396,7 @@ class ZoneReader:
         return values, status.astype(str)
 
     # -- quality layers ---------------------------------------------------------------------
+    @_confirmed
     def quality_window(self, window: Window, year: int) -> dict[str, np.ndarray]:
         """Each quality layer the group has over a window: (h, w) or (h, w, months) float32, NaN
         where the year is not complete."""
@@ -384,6 +415,7 @@ class ZoneReader:
             out[name] = cv.decode_reliability(layer) if name == cv.RELIABILITY else layer
         return out
 
+    @_confirmed
     def status_window(self, window: Window, year: int) -> np.ndarray:
         """(h, w) of ``STATUSES`` indices over a window, from the scales alone (no embedding chunk
         is read): valid, this store's NaN meaning, no data; incomplete where the year is."""
@@ -393,6 +425,7 @@ class ZoneReader:
         codes = np.where(np.isnan(scales), STATUSES.index(self.nan_status), STATUSES.index(NODATA))
         return np.where(np.isfinite(scales), STATUSES.index(VALID), codes).astype(np.float32)
 
+    @_confirmed
     def quality_points(self, rows: np.ndarray, cols: np.ndarray, year: int) -> dict[str, np.ndarray]:
         """Each quality layer at zone pixels: (N,) or (N, months) float32, NaN off the grid or
         where the year is not complete."""
@@ -433,8 +466,10 @@ class ZoneGroup(Protocol):
 
     def complete(self, year: int) -> bool: ...
 
+    @_confirmed
     def quality_window(self, window: Window, year: int) -> dict[str, np.ndarray]: ...
 
+    @_confirmed
     def status_window(self, window: Window, year: int) -> np.ndarray: ...
 
 

@@ -187,6 +187,10 @@ def embed_cube(
         if wanted is not None:  # blocks the mask does not touch are neither read nor recorded
             tasks = [t for t in tasks if wanted[t.cube_window.slices].any()]
         todo = [t for t in tasks if group.manifest(t.shard).find(t.zone_window) is None]
+        overlap = _overlap_note(group, todo, cube_name(cube.path))
+        if overlap:
+            log.warning(overlap)
+            notes.append(overlap)
         log.info("%d blocks, %d already recorded", len(tasks), len(tasks) - len(todo))
         spec = JobSpec(
             cube=str(Path(cube.path).resolve()),
@@ -326,6 +330,24 @@ def _describe(shape: LocalShape | None, scheduler: str | None, serial: bool, giv
     if shape.processes == 1:
         return f"{head} PyTorch {shape.torch_threads} threads + {shape.threads_per_process} Dask threads"
     return f"{head} {shape.processes} processes × PyTorch {shape.torch_threads} threads"
+
+
+def _overlap_note(group, todo: list[BlockTask], ours: str) -> str | None:
+    """A warning when blocks about to be written cover pixels other cubes' recorded blocks hold:
+    overlapping cubes each write their own values, so the one embedded last wins there."""
+    pixels, others = 0, set()
+    for task in todo:
+        for block in group.manifest(task.shard).blocks:
+            common = block.zone_window.intersection(task.zone_window)
+            if common is not None and block.cube != ours:
+                pixels += common.height * common.width
+                others.add(block.cube)
+    if not pixels:
+        return None
+    return (
+        f"this cube overlaps {', '.join(sorted(others))} in the store over {pixels:,} px: its values replace "
+        "theirs there (the cube embedded last wins); crop the cubes so they only touch to keep both"
+    )
 
 
 class _Creation:
