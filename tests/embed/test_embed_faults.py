@@ -244,7 +244,7 @@ def test_precision_is_part_of_a_years_provenance(setup, tmp_path):
 def test_overlapping_cubes_are_warned_of_and_cubes_that_only_touch_are_not(setup, tmp_path):
     from tessera.grid import Window
 
-    root, _, ckpt, data = setup
+    _, _, ckpt, data = setup
     left = write_cube(tmp_path / "left.zarr", data.window(Window(0, 0, 64, 40)))
     right = write_cube(tmp_path / "right.zarr", data.window(Window(0, 40, 64, 24)))
     wider = write_cube(tmp_path / "wider.zarr", data.window(Window(0, 30, 64, 34)))
