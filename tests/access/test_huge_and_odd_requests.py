@@ -61,6 +61,54 @@ def test_whole_zone_commands_are_refused_up_front(store_path, labels, tmp_path, 
     assert not list(tmp_path.iterdir())
 
 
+MIDDLING = "0,51.5,1,52.5"  # 11 357 × 7 247 px: 3 GiB of 10-band floats, under the array limit
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "{store}", "{tmp}/x.tif", "--bbox", MIDDLING, "--year", "2024"],
+        ["export", "{store}", "{tmp}/x.tif", "--bbox", MIDDLING, "--year", "2024", "--int8"],
+        ["pca", "{store}", "--bbox", MIDDLING, "--year", "2024", "-o", "{tmp}/p.png"],
+        ["similar", "{store}", "--point", "0.005,52.005", "--bbox", MIDDLING, "--year", "2024", "-o", "{tmp}/s.tif"],
+        ["change", "{store}", "--bbox", MIDDLING, "--from", "2024", "--to", "2023", "-o", "{tmp}/c.tif"],
+        [
+            "heads",
+            "predict",
+            "{store}",
+            "--labels",
+            "{labels}",
+            "--bbox",
+            MIDDLING,
+            "--year",
+            "2024",
+            "-o",
+            "{tmp}/m.tif",
+        ],
+    ],
+    ids=["export", "export-int8", "pca", "similar", "change", "heads-predict"],
+)
+def test_a_region_larger_than_the_memory_left_is_refused_with_both_figures(store_path, labels, tmp_path, command):
+    """Under a 3 GB address-space limit (``prlimit``), a region that fits the array limit but
+    not this process: refused before reading, with what it needs and what is usable."""
+    import shutil
+    import sys
+
+    if shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    argv = [a.format(store=store_path, tmp=tmp_path, labels=labels) for a in command]
+    import subprocess
+
+    done = subprocess.run(
+        ["prlimit", "--as=3000000000", sys.executable, "-m", "tessera", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    one_line_error(done, "at its peak")
+    assert "GiB is usable here" in done.stderr and not list(tmp_path.iterdir())
+
+
 def test_points_on_the_edges_of_the_globe_are_outside_not_errors(store_path):
     edges = [[180, 0], [-180, 0], [0, 90], [0, -90], [179.99999, 52.0], [-180, -90]]
     sample = open_store(store_path).sample_points(edges, 2024)

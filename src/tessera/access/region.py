@@ -98,10 +98,15 @@ def _warp(piece: Piece, grid: Grid) -> np.ndarray | None:
     return dst.transpose(1, 2, 0)
 
 
-def check_region_size(grid: Grid, dim: int) -> None:
-    """Refuse, before anything is read, a region whose array alone would pass ``MAX_REGION_BYTES``."""
-    need = grid.height * grid.width * dim * 4
-    if need > MAX_REGION_BYTES:
+def check_region_size(grid: Grid, dim: int, command: str = "read", years: int = 1) -> None:
+    """Refuse, before anything is read, a region whose array alone would pass ``MAX_REGION_BYTES``,
+    or whose ``command`` (a key of ``budget.PEAK``) would need more memory than is usable."""
+    from tessera.access.budget import check_peak
+
+    need = grid.height * grid.width * dim * 4 * years
+    if need <= MAX_REGION_BYTES:
+        check_peak(grid, dim, command, years)
+    else:
         raise AccessError(
             f"a {grid.height} × {grid.width} px region of {dim} bands needs {need / 2**30:.1f} GiB "
             f"(the limit is {MAX_REGION_BYTES / 2**30:.0f} GiB); read a smaller bbox, or read it in "

@@ -71,7 +71,9 @@ def export_command(
         export_quality,
         provenance_tags,
     )
+    from tessera.access.region import check_region_size
     from tessera.atomic import atomic_outputs
+    from tessera.grid import target_grid
 
     if layout == "geotessera":
         from tessera.access.geotessera import export_tiles
@@ -91,6 +93,10 @@ def export_command(
     check_output_grid(crs, resolution)
     check_writable(out)
     s = open_store(store)
+    s.check_year(year)
+    check_region_size(
+        target_grid(parse_bbox(bbox), crs, resolution), s.embed_dim(year, depth), "export-int8" if int8 else "export"
+    )
     region = s.read_region(parse_bbox(bbox), year, crs=crs, resolution=resolution, depth=depth, quality=quality)
     tags = provenance_tags(s, year)
     with atomic_outputs() as outputs:  # the data, its scales and its quality layers: together or not at all

@@ -29,7 +29,7 @@ def pca_command(
     reader = open_store(store)
     reader.check_year(year)
     grid = working_grid(reader, year, optional_bbox(bbox), optional_cube(cube), what="picture")
-    check_region_size(grid, reader.embed_dim(year))
+    check_region_size(grid, reader.embed_dim(year), "pca")
     region = read_grid(reader, grid, year)
     save_pca(out, region.data, region.grid, f"embeddings {year}")
     console.print(f"wrote [bold]{out}[/]: {region.grid.height} × {region.grid.width} px")

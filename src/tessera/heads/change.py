@@ -108,12 +108,13 @@ def change_map(
     depth: int | None = None,
 ) -> ChangeMap:
     """Read ``bbox`` (degrees, or a grid) in both years and map where the embeddings moved."""
-    from tessera.access.region import read_grid
+    from tessera.access.region import check_region_size, read_grid
     from tessera.grid import target_grid
 
     if year_from == year_to:
         raise LabelError(f"--from and --to are both {year_from}; give two different years")
     grid = bbox if isinstance(bbox, Grid) else target_grid(bbox)
+    check_region_size(grid, store.embed_dim(year_from, depth), "change", years=2)
     a = read_grid(store, grid, year_from, depth)
     b = read_grid(store, grid, year_to, depth)
     distance = cosine_distance(a.data, b.data)

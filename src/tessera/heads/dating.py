@@ -215,7 +215,7 @@ def date_changes(
 
     years = check_years(years, store.years)
     grid = region if isinstance(region, Grid) else target_grid(region)
-    check_region_size(grid, store.embed_dim(years[0], depth) * len(years))
+    check_region_size(grid, store.embed_dim(years[0], depth), "change", years=len(years))
     stack = np.stack([read_grid(store, grid, y, depth).data for y in years])
     k, mag, f, p = date_series(stack, false_alarm, seed)
     year = np.where(k > 0, np.asarray(years)[np.clip(k, 0, len(years) - 1)], 0).astype(np.int16)

@@ -115,7 +115,7 @@ def find_similar(
         found = read_patch(store, lon, lat, year, size_px)
     else:
         grid = region if isinstance(region, Grid) else target_grid(region)
-        check_region_size(grid, store.embed_dim(year))
+        check_region_size(grid, store.embed_dim(year), "similar")
         found = read_grid(store, grid, year)
     sim = cosine_map(found.data, sample.values[0], region_mean(found.data))
     g = found.grid

@@ -120,7 +120,7 @@ def labelled_region(
     is_raster = labels.suffix.lower() in RASTER_SUFFIXES
     store.check_year(year)
     grid = region_grid(labels, bbox, cube, store, year)
-    check_region_size(grid, store.embed_dim(year, depth))  # before labels are rasterised onto it
+    check_region_size(grid, store.embed_dim(year, depth), "predict")  # before labels are rasterised onto it
     spec = task_spec(task)
     legend: dict[int, str] = {}
     if not spec.classes:
