@@ -184,6 +184,11 @@ def check_bbox(bbox: BBox) -> tuple[float, float, float, float]:
         raise AccessError(f"bbox {bbox!r} has min lat > max lat; give min lon, min lat, max lon, max lat")
     if w == e or s == n:
         raise AccessError(f"bbox {bbox!r} is empty (zero width or height)")
+    if s >= 84.0 or n <= -80.0:
+        raise AccessError(
+            f"bbox {bbox!r} lies wholly beyond UTM coverage (80° S … 84° N), where no store holds embeddings; "
+            "give a box between those latitudes"
+        )
     return w, s, e, n
 
 

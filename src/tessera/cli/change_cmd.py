@@ -3,6 +3,7 @@ year of each pixel's strongest break over many years, with a calibrated false-al
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -34,6 +35,12 @@ def change_command(
     significance of each pixel's strongest break (--years), with the changed patches."""
     check_writable(out)
     from tessera.access import open_store
+
+    for name, value, lowest in (("--k", k, 0.0), ("--threshold", threshold, 0.0), ("--false-alarm", false_alarm, 0.0)):
+        if value is not None and not (math.isfinite(value) and value > lowest):
+            raise ConfigError(f"{name} {value} must be a positive number")
+    if not false_alarm < 1:
+        raise ConfigError(f"--false-alarm {false_alarm} must be below 1 (a share of unchanged pixels, e.g. 0.01)")
 
     if out.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"--out {out} must be a .tif")

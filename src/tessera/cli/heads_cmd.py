@@ -42,7 +42,7 @@ def curve_command(
         None, help="Group (field) ids for --split groups: a raster, or a vector file with --group-column."
     ),
     group_column: str = typer.Option(None, help="Group id column of a vector --groups file."),
-    repeats: int = typer.Option(3, help="Label draws per fraction."),
+    repeats: int = typer.Option(3, help="Label draws per fraction.", min=1),
     task: str = TASK_OPT,
     depth: str = typer.Option(
         "",

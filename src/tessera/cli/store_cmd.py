@@ -11,6 +11,7 @@ from rich.table import Table
 
 from tessera.cli.app import app, console, err_console
 from tessera.cli.options import check_writable
+from tessera.errors import ConfigError
 
 
 @app.command("info")
@@ -21,6 +22,8 @@ def info_command(
 ) -> None:
     """Describe an embedding store: years, UTM zones, depths, model, and written blocks."""
     if coverage is not None:
+        if coverage.suffix.lower() != ".png":
+            raise ConfigError(f"--coverage {coverage} must name a .png (the plot is a PNG picture)")
         check_writable(coverage)
     from tessera.access import open_store
     from tessera.access.describe import describe

@@ -79,7 +79,7 @@ def train_command(
         preset=preset,
         steps=steps,
         batch_size=batch_size,
-        lr=lr or (2e-4 if init else 1e-3),
+        lr=lr if lr is not None else (2e-4 if init else 1e-3),
         warmup_steps=warmup_steps,
         checkpoint_every=checkpoint_every,
         eval_every=eval_every,

@@ -24,6 +24,11 @@ def _onto_grid(path: str | os.PathLike, grid: Grid, dtype, fill) -> np.ndarray:
     with rasterio.open(path) as src:
         if src.crs is None:
             raise LabelError(f"{path} has no CRS; labels must be georeferenced")
+        if src.count != 1:
+            raise LabelError(
+                f"{path} has {src.count} bands; labels are one band — take the one you mean "
+                "(gdal_translate -b N in.tif labels.tif)"
+            )
         out = np.full(grid.shape, fill, dtype or src.dtypes[0])
         reproject(
             rasterio.band(src, 1),
@@ -104,7 +109,12 @@ def _read_vector(path, column: str):
         import geopandas as gpd
     except ImportError as exc:
         raise LabelError("vector labels need geopandas (`pip install geopandas`)") from exc
-    gdf = gpd.read_file(path)
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio's DataSourceError, shapely's GEOSException (an unclosed ring), …
+        raise LabelError(
+            f"{path} is not a readable vector file ({str(exc).splitlines()[0]}); check it opens in QGIS"
+        ) from exc
     if column not in gdf.columns:
         raise LabelError(f"{path} has no column {column!r}; it has {sorted(c for c in gdf.columns if c != 'geometry')}")
     if gdf.crs is None:

@@ -45,6 +45,12 @@ class InferenceConfig:
             raise ConfigError(f"precision {self.precision!r} is not one of {PRECISIONS}")
         if self.batch_size < 0:
             raise ConfigError(f"batch_size must be positive (or 0: sized from free GPU memory), got {self.batch_size}")
+        try:
+            torch.device(self.device)
+        except RuntimeError as exc:
+            raise ConfigError(
+                f"--device {self.device!r} is not a device PyTorch knows: give cpu, cuda or cuda:N"
+            ) from exc
 
 
 class Embedder:

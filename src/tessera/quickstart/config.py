@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from tessera.errors import ConfigError
 
 FRACTIONS = (0.01, 0.05, 0.10, 0.20, 0.50, 1.00)
 HEADS = ("logistic", "rf")
@@ -18,3 +21,9 @@ class QuickstartConfig:
     repeats: int = 5  # label draws per fraction
     draws: int = 8  # 40-date draws averaged per pixel: less sampling noise in each embedding
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.minutes is not None and not (math.isfinite(self.minutes) and self.minutes > 0):
+            raise ConfigError(f"--minutes {self.minutes} must be a positive number of minutes")
+        if min(self.size, self.adapt_steps, self.repeats, self.draws) <= 0:
+            raise ConfigError("size, adapt_steps, repeats and draws must be positive")

@@ -66,7 +66,9 @@ class AdaptConfig:
     keep_evaluated: bool = False  # keep every evaluated step's encoder (to compare criteria afterwards)
 
     def __post_init__(self) -> None:
-        from tessera.train.loop import CRITERIA
+        from tessera.train.loop import CRITERIA, check_schedule
+
+        check_schedule(self.steps, self.lr, self.warmup_steps, self.minutes)
 
         label_free = [c for c in CRITERIA if c != "probe_acc"]  # adaptation never sees labels
         if self.criterion not in label_free:

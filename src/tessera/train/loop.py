@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -36,6 +37,19 @@ log = logging.getLogger(__name__)
 METRICS = "metrics.jsonl"
 # Selection criteria for best.safetensors, and whether higher is better. ``last``: the schedule's end.
 CRITERIA = {"probe_acc": True, "rankme": True, "view_loss": False, "view_corr": True, "last": True}
+
+
+def check_schedule(steps: int, lr: float, warmup_steps: int, minutes: float | None = None) -> None:
+    """One line for optimiser settings no run can use (AdamW itself raises a bare ValueError,
+    after the shards are written)."""
+    if not steps > 0:
+        raise ConfigError(f"--steps {steps} must be a positive number of optimiser steps")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ConfigError(f"--lr {lr} must be a positive learning rate (pretraining uses 1e-3)")
+    if warmup_steps < 0:
+        raise ConfigError(f"--warmup-steps {warmup_steps} must be 0 or more")
+    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
+        raise ConfigError(f"a time limit of {minutes} minutes must be a positive number")
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,11 @@ class TrainConfig:
     precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU
 
     def __post_init__(self) -> None:
+        check_schedule(
+            self.steps, self.lr, self.warmup_steps, None if self.time_limit_s is None else self.time_limit_s / 60
+        )
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ConfigError(f"weight_decay {self.weight_decay} must be 0 or more")
         if min(self.steps, self.batch_size, self.checkpoint_every, self.log_every, self.eval_every) <= 0:
             raise ConfigError("steps, batch_size and the *_every intervals must be positive")
         if self.batch_size < 2:
