@@ -15,6 +15,12 @@ from pathlib import Path
 
 from tessera.errors import DiskFullError, IncompleteWriteError, OutputExistsError
 
+# What a plain ``open(path, "w")`` would give: some writers (safetensors) create their files
+# 0600, and a model or map only its owner can read surprises the colleague it was written for.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
+
 # Free bytes below which a failed write is taken for a full disk even when the writer did not
 # say ENOSPC (numpy says "N requested and M written", GDAL "Write error at scanline").
 _NEARLY_FULL = 4 << 20
@@ -106,6 +112,7 @@ class Outputs:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            os.chmod(tmp, FILE_MODE)
             if check is None:
                 continue
             try:
@@ -144,6 +151,24 @@ def atomic_file(path: str | os.PathLike, check: Callable[[Path], None] | None = 
     ``check``, if given, finds it whole)."""
     with atomic_outputs() as outputs:
         yield outputs.file(path, check)
+
+
+@contextlib.contextmanager
+def no_empty_folders_on_failure(root: str | os.PathLike) -> Iterator[None]:
+    """If the block fails, remove the folders it made under ``root`` that hold nothing (a
+    tile's folder made for files whose write then failed): a reader must not take them for data."""
+    root = Path(root)
+    before = {p for p in root.rglob("*") if p.is_dir()} if root.is_dir() else set()
+    existed = root.exists()
+    try:
+        yield
+    except BaseException:
+        if root.is_dir():
+            made = sorted((p for p in root.rglob("*") if p.is_dir() and p not in before), key=lambda p: -len(p.parts))
+            for folder in [*made, *([] if existed else [root])]:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only when empty
+        raise
 
 
 def disk_is_full(exc: BaseException, path: Path) -> bool:

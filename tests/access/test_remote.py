@@ -99,6 +99,14 @@ def test_server_refuses_bad_paths_and_links_out(served):
     req = urllib.request.Request(url + "zarr.json", headers={"Range": "bytes=-10"})
     with urllib.request.urlopen(req, timeout=5) as r:
         assert r.status == 206 and r.read() == (path / "zarr.json").read_bytes()[-10:]
+    whole = (path / "zarr.json").read_bytes()
+    for ignored in ("bytes=5-3", "bytes=0-1,3-4", "items=0-1", "bytes=x-"):  # not one byte range: the whole file
+        with urllib.request.urlopen(urllib.request.Request(url + "zarr.json", headers={"Range": ignored})) as r:
+            assert r.status == 200 and r.read() == whole, ignored
+    for past_the_end in ("bytes=-0", f"bytes={len(whole)}-"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(urllib.request.Request(url + "zarr.json", headers={"Range": past_the_end}))
+        assert err.value.code == 416, past_the_end
 
 
 def test_idle_connections_are_closed_and_capped(store_path, monkeypatch):
@@ -140,6 +148,18 @@ def test_serving_beyond_loopback_says_so(store_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert "anyone who can reach this machine can read the store" in " ".join(err.split()), err
+
+
+def test_a_busy_port_is_named_as_such(store_path):
+    import socket
+
+    from tests.tessera_cli import one_line_error, run_tessera
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        done = run_tessera("serve", store_path, "--port", held.getsockname()[1], in_process=True)
+    one_line_error(done, "another program holds that port; give another --port")
 
 
 def test_edited_metadata_of_a_served_store_is_refused(served):

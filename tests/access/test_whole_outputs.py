@@ -86,3 +86,37 @@ def test_export_cli_short_of_room_says_so_in_one_line(tmp_path, small_disk, stor
         one_line_error(run_tessera(argv[0], argv[1], small_disk / "x.tif", *argv[2:]), "is full")
         assert _written(small_disk) == []
         filler.unlink()
+
+
+def test_geotessera_tiles_on_a_full_disk_leave_no_empty_tile_folder(small_disk, store_path):
+    fill(small_disk, leave=20_000)
+    out = small_disk / "tiles"
+    done = run_tessera(
+        "export",
+        store_path,
+        out,
+        "--layout",
+        "geotessera",
+        "--bbox",
+        "0.001,52.0,0.015,52.015",
+        "--year",
+        2024,
+        in_process=True,
+    )
+    one_line_error(done, "is full")
+    assert not out.exists() or not [p for p in out.rglob("*") if p.is_dir() and not any(p.iterdir())]
+
+
+def test_models_and_maps_are_readable_by_others_as_a_plain_file_is(tmp_path):
+    import os
+
+    import torch
+
+    from tessera.atomic import FILE_MODE
+    from tessera.model import Tessera, preset, save
+
+    torch.manual_seed(0)
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    model = save(Tessera(preset("tiny")), tmp_path / "m.safetensors")
+    assert os.stat(model).st_mode & 0o777 == os.stat(plain).st_mode & 0o777 == FILE_MODE

@@ -37,7 +37,7 @@ from tessera.access.tile_layout import (
     tile_name,
     tile_scales,
 )
-from tessera.atomic import atomic_file
+from tessera.atomic import atomic_file, no_empty_folders_on_failure
 from tessera.errors import AccessError
 from tessera.geotiff import write_geotiff
 from tessera.grid import BBox, Grid
@@ -76,6 +76,11 @@ def export_tiles(store: Reader, bbox: BBox, year: int, out: str | os.PathLike) -
     """Write every tile of ``bbox`` holding data, then both registries (replacing earlier rows of
     the same tiles). Tiles without any embedded pixel are skipped."""
     out = Path(out)
+    with no_empty_folders_on_failure(out):
+        return _export_tiles(store, bbox, year, out)
+
+
+def _export_tiles(store: Reader, bbox: BBox, year: int, out: Path) -> list[TileRecord]:
     records = []
     for lon, lat in tile_centres(bbox):
         grid = tile_grid(lon, lat)

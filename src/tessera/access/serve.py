@@ -83,7 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         digest = _DIGEST.fullmatch(asked)
         if digest is not None:  # read now: a writer adding a year records a new one
-            raw = (build_dir(self.root) / "metadata" / f"{digest.group(1)}.json").read_bytes() if self.records else None
+            record = build_dir(self.root) / "metadata" / f"{digest.group(1)}.json"
+            raw = record.read_bytes() if self.records and record.is_file() else None
             if raw is None:
                 self.send_error(HTTPStatus.NOT_FOUND)
             else:
@@ -95,11 +96,11 @@ class _Handler(BaseHTTPRequestHandler):
         size = path.stat().st_size
         start, end, status = 0, size, HTTPStatus.OK
         header = self.headers.get("Range")
-        if header:
-            m = _RANGE.match(header.strip())
-            if not m or (not m.group(1) and not m.group(2)):
-                self.send_error(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
-                return
+        m = _RANGE.match(header.strip()) if header else None
+        # A range set that is not one well-formed byte range (several ranges, "bytes=5-3", another
+        # unit) is ignored, as RFC 9110 asks: the whole file, 200. Only a well-formed range that
+        # lies past the end is unsatisfiable (416).
+        if m and (m.group(1) or m.group(2)) and not (m.group(1) and m.group(2) and int(m.group(2)) < int(m.group(1))):
             if m.group(1):
                 start = int(m.group(1))
                 end = min(size, int(m.group(2)) + 1) if m.group(2) else size

@@ -103,8 +103,12 @@ def main() -> None:
         if os.environ.get("TESSERA_DEBUG"):
             raise
         where = f" ({exc.filename})" if exc.filename else ""
-        if exc.errno == errno.ENOSPC:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             _say(f"the disk is full{where}: free space and rerun (embed and train resume where they stopped)")
+        if exc.errno == errno.EADDRINUSE:
+            _say(f"{exc.strerror}: another program holds that port; give another --port (0 picks a free one)")
+        if exc.errno == errno.EADDRNOTAVAIL:
+            _say(f"{exc.strerror}: this machine has no such address; give --host 127.0.0.1 or one of its own")
         _say(f"{exc.strerror or exc}{where}; check the path and its permissions (TESSERA_DEBUG=1 shows the traceback)")
 
 

@@ -56,6 +56,10 @@ def predict_command(
 
     if out.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"--out {out} must be a .tif")
+    if html is not None:  # checked before the fit, not after it
+        if html.suffix.lower() not in (".html", ".htm"):
+            raise ConfigError(f"--html {html} must name an .html file")
+        check_writable(html)
     if (model is None) == (labels is None):
         raise ConfigError("give exactly one of --model (a saved head) or --labels (fit one now)")
     reader = open_store(store)
