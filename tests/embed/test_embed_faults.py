@@ -255,3 +255,24 @@ def test_overlapping_cubes_are_warned_of_and_cubes_that_only_touch_are_not(setup
     said = run_tessera(*embed_args(wider, ckpt, store), in_process=True, check=True)
     text = " ".join((said.stdout + said.stderr).split())
     assert "this cube overlaps left.zarr" in text and "the cube embedded last wins" in text, text
+
+
+def test_an_object_store_that_does_not_answer_is_one_line_in_bounded_time(setup):
+    """Its endpoint gone (as when it dies mid-run): bounded retries, then one line, no chain of
+    botocore tracebacks and no hang."""
+    import os
+    import socket
+
+    _, cube, ckpt, _ = setup
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]  # closed again: connections to it are refused
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{dead}",
+    }
+    done = run_tessera(*embed_args(cube, ckpt, "s3://emb/gone.zarr"), env=env, timeout=120)
+    one_line_error(done, "the network or object store did not answer")

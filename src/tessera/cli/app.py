@@ -99,17 +99,46 @@ def main() -> None:
         _say(extra)
     except MemoryError as exc:  # an array larger than the machine: say so, not a traceback
         _say(f"not enough memory ({exc}); work on a smaller region, or in strips where the command offers them")
-    except OSError as exc:  # the file system said no (a missing folder, no permission, disk full)
-        if os.environ.get("TESSERA_DEBUG"):
+    except Exception as exc:
+        if not os.environ.get("TESSERA_DEBUG") and _unreachable(exc):
+            _say(
+                f"the network or object store did not answer ({type(exc).__name__}: {str(exc)[:200]}); "
+                "check the endpoint and your connection, then rerun (embed resumes where it stopped)"
+            )
+        if not isinstance(exc, OSError):
             raise
-        where = f" ({exc.filename})" if exc.filename else ""
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            _say(f"the disk is full{where}: free space and rerun (embed and train resume where they stopped)")
-        if exc.errno == errno.EADDRINUSE:
-            _say(f"{exc.strerror}: another program holds that port; give another --port (0 picks a free one)")
-        if exc.errno == errno.EADDRNOTAVAIL:
-            _say(f"{exc.strerror}: this machine has no such address; give --host 127.0.0.1 or one of its own")
-        _say(f"{exc.strerror or exc}{where}; check the path and its permissions (TESSERA_DEBUG=1 shows the traceback)")
+        _os_error(exc)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether an error, or one it was raised from, is a connection that failed or timed out
+    (the built-in errors, or botocore's, aiohttp's and urllib3's, which are not OSErrors)."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        module = type(seen).__module__.split(".")[0]
+        name = type(seen).__name__
+        if isinstance(seen, ConnectionError | TimeoutError) or (
+            module in ("botocore", "aiobotocore", "aiohttp", "urllib3") and ("Connect" in name or "Timeout" in name)
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _os_error(exc: OSError) -> None:
+    """The file system said no (a missing folder, no permission, disk full, a busy port)."""
+    if os.environ.get("TESSERA_DEBUG"):
+        raise exc
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        _say(f"the disk is full{where}: free space and rerun (embed and train resume where they stopped)")
+    if exc.errno == errno.EADDRINUSE:
+        _say(f"{exc.strerror}: another program holds that port; give another --port (0 picks a free one)")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        _say(f"{exc.strerror}: this machine has no such address; give --host 127.0.0.1 or one of its own")
+    _say(f"{exc.strerror or exc}{where}; check the path and its permissions (TESSERA_DEBUG=1 shows the traceback)")
 
 
 def _say(error: object) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from tessera.atomic import atomic_file
 from tessera.errors import StoreError
 from tessera.store.locks import Presence, file_lock, presence
-from tessera.store.sources import is_url
+from tessera.store.sources import is_url, url_fs
 
 
 class Location:
@@ -33,9 +33,7 @@ class Location:
         if self.remote:
             if fs is None:
                 try:
-                    import fsspec
-
-                    fs, _ = fsspec.core.url_to_fs(text)
+                    fs, _ = url_fs(text)
                 except (ImportError, ValueError) as exc:
                     raise StoreError(
                         f"cannot write to {text}: {exc}; install the fsspec filesystem for this "

@@ -141,15 +141,33 @@ def _aws_credentials() -> bool:
         return False
 
 
+#: Bounds on an object store that stops answering: botocore's own retries (2 attempts) inside
+#: s3fs's (2), a connect and a read timeout each: at most about a minute and a half, then an
+#: error, never a hang.
+S3_RETRIES = 2
+S3_CONFIG = {"connect_timeout": 5, "read_timeout": 20, "retries": {"max_attempts": 2, "mode": "standard"}}
+
+
+def url_fs(url: str, **options: Any) -> tuple[Any, str]:
+    """``fsspec.core.url_to_fs`` with the bounds above on ``s3://`` (ImportError, ValueError as
+    fsspec raises them)."""
+    import fsspec
+
+    if url.startswith("s3://"):
+        options = {"config_kwargs": S3_CONFIG, **options}
+    fs, root = fsspec.core.url_to_fs(url, **options)
+    if url.startswith("s3://"):
+        fs.retries = S3_RETRIES
+    return fs, root
+
+
 class FsspecSource:
     """Any fsspec URL (``s3://``, ``gs://``, ``memory://``) whose filesystem package is installed."""
 
     def __init__(self, url: str) -> None:
         try:
-            import fsspec
-
             options = {"anon": not _aws_credentials()} if url.startswith("s3://") else {}
-            self.fs, root = fsspec.core.url_to_fs(url, **options)
+            self.fs, root = url_fs(url, **options)
         except (ImportError, ValueError) as exc:
             raise StoreError(
                 f"cannot open {url}: {exc}; install the fsspec filesystem for this protocol "
