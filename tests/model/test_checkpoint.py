@@ -198,3 +198,18 @@ def test_a_checkpoint_with_a_nan_weight_is_refused(model, tmp_path):
     save_file(tensors, str(tmp_path / "inf.safetensors"), metadata=read_metadata(tmp_path / "ok.safetensors"))
     with pytest.raises(CheckpointError, match="NaN or infinite"):
         tm.load(tmp_path / "inf.safetensors")
+
+
+def test_the_same_weights_saved_twice_are_the_same_bytes(tmp_path):
+    """The safetensors writer orders metadata by a hash map's whim: a resumed run's model hashed
+    differently from an uninterrupted one's, and stores took them for two models."""
+    import torch
+
+    from tessera.model import Tessera, file_sha256, preset, save
+
+    torch.manual_seed(0)
+    model = Tessera(preset("tiny"))
+    hashes = {
+        file_sha256(save(model, tmp_path / f"m{i}.safetensors", step=6, extra={"rankme": "1.5"})) for i in range(6)
+    }
+    assert len(hashes) == 1

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file, safe_open
 
 from tessera import __version__
-from tessera.atomic import atomic_file
 from tessera.errors import CheckpointError, ConfigError, InputNotFoundError
+from tessera.model.canonical import write_safetensors
 from tessera.model.config import PRESETS, TesseraConfig, preset, preset_name
 from tessera.model.student import FAMILY as STUDENT
 from tessera.model.student import PixelStudent, StudentConfig
@@ -63,9 +63,7 @@ def save(
         **(extra or {}),
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_file(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
-    return path
+    return write_safetensors(tensors, path, meta)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:

@@ -23,7 +23,7 @@ class QuickstartConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.minutes is not None and not (math.isfinite(self.minutes) and self.minutes > 0):
-            raise ConfigError(f"--minutes {self.minutes} must be a positive number of minutes")
+        if self.minutes is not None and not (math.isfinite(self.minutes) and self.minutes >= 0):
+            raise ConfigError(f"--minutes {self.minutes} must be 0 or more minutes")
         if min(self.size, self.adapt_steps, self.repeats, self.draws) <= 0:
             raise ConfigError("size, adapt_steps, repeats and draws must be positive")

@@ -48,8 +48,8 @@ def check_schedule(steps: int, lr: float, warmup_steps: int, minutes: float | No
         raise ConfigError(f"--lr {lr} must be a positive learning rate (pretraining uses 1e-3)")
     if warmup_steps < 0:
         raise ConfigError(f"--warmup-steps {warmup_steps} must be 0 or more")
-    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
-        raise ConfigError(f"a time limit of {minutes} minutes must be a positive number")
+    if minutes is not None and not (math.isfinite(minutes) and minutes >= 0):
+        raise ConfigError(f"a time limit of {minutes} minutes must be 0 or more")
 
 
 @dataclass(frozen=True)

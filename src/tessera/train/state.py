@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file, safe_open
 
 from tessera import __version__
-from tessera.atomic import atomic_file
+from tessera.model.canonical import write_safetensors
 
 CKPT_DIR = "checkpoints"
 _NAME = re.compile(r"^step_(\d{8})\.safetensors$")
@@ -48,8 +48,7 @@ def save_training_state(
     folder = out / CKPT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"step_{step:08d}.safetensors"
-    with atomic_file(path) as tmp:
-        save_file(tensors, str(tmp), metadata=header)
+    write_safetensors(tensors, path, header)
     for old in sorted(list_checkpoints(out))[:-keep]:
         old[1].unlink(missing_ok=True)
     return path
