@@ -18,6 +18,10 @@ def test_a_whole_zone_region_is_refused_with_the_memory_it_needs(store_path):
         open_store(store_path).read_region(tuple(map(float, ZONE_31.split(","))), 2024)
 
 
+def _predict(box: str) -> list[str]:
+    return ["heads", "predict", "{store}", "--labels", "{labels}", "--bbox", box, "--year", "2024", "-o", "{tmp}/m.tif"]
+
+
 @pytest.fixture(scope="module")
 def labels(store_path, tmp_path_factory):
     import rasterio
@@ -37,19 +41,7 @@ def labels(store_path, tmp_path_factory):
         ["export", "{store}", "{tmp}/x.npy", "--bbox", ZONE_31, "--year", "2024"],
         ["pca", "{store}", "--bbox", ZONE_31, "--year", "2024", "-o", "{tmp}/p.png"],
         ["change", "{store}", "--bbox", ZONE_31, "--from", "2024", "--to", "2023", "-o", "{tmp}/c.tif"],
-        [
-            "heads",
-            "predict",
-            "{store}",
-            "--labels",
-            "{labels}",
-            "--bbox",
-            ZONE_31,
-            "--year",
-            "2024",
-            "-o",
-            "{tmp}/m.tif",
-        ],
+        _predict(ZONE_31),
         ["heads", "fit", "{store}", "--labels", "{labels}", "--bbox", ZONE_31, "--year", "2024", "-o", "{tmp}/h.skops"],
     ],
     ids=["export-tif", "export-npy", "pca", "change", "heads-predict", "heads-fit"],
@@ -72,19 +64,7 @@ MIDDLING = "0,51.5,1,52.5"  # 11 357 × 7 247 px: 3 GiB of 10-band floats, under
         ["pca", "{store}", "--bbox", MIDDLING, "--year", "2024", "-o", "{tmp}/p.png"],
         ["similar", "{store}", "--point", "0.005,52.005", "--bbox", MIDDLING, "--year", "2024", "-o", "{tmp}/s.tif"],
         ["change", "{store}", "--bbox", MIDDLING, "--from", "2024", "--to", "2023", "-o", "{tmp}/c.tif"],
-        [
-            "heads",
-            "predict",
-            "{store}",
-            "--labels",
-            "{labels}",
-            "--bbox",
-            MIDDLING,
-            "--year",
-            "2024",
-            "-o",
-            "{tmp}/m.tif",
-        ],
+        _predict(MIDDLING),
     ],
     ids=["export", "export-int8", "pca", "similar", "change", "heads-predict"],
 )
