@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 
@@ -14,6 +13,7 @@ from tessera import __version__
 from tessera.cli.progress_bar import progress_bar
 from tessera.errors import TesseraError
 from tessera.extras import missing_extra
+from tessera.faults import explain
 
 app = typer.Typer(
     name="tessera",
@@ -99,46 +99,11 @@ def main() -> None:
         _say(extra)
     except MemoryError as exc:  # an array larger than the machine: say so, not a traceback
         _say(f"not enough memory ({exc}); work on a smaller region, or in strips where the command offers them")
-    except Exception as exc:
-        if not os.environ.get("TESSERA_DEBUG") and _unreachable(exc):
-            _say(
-                f"the network or object store did not answer ({type(exc).__name__}: {str(exc)[:200]}); "
-                "check the endpoint and your connection, then rerun (embed resumes where it stopped)"
-            )
-        if not isinstance(exc, OSError):
+    except Exception as exc:  # a connection that failed, or the file system said no
+        said = None if os.environ.get("TESSERA_DEBUG") else explain(exc)
+        if said is None:
             raise
-        _os_error(exc)
-
-
-def _unreachable(exc: BaseException) -> bool:
-    """Whether an error, or one it was raised from, is a connection that failed or timed out
-    (the built-in errors, or botocore's, aiohttp's and urllib3's, which are not OSErrors)."""
-    seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None:
-            return False
-        module = type(seen).__module__.split(".")[0]
-        name = type(seen).__name__
-        if isinstance(seen, ConnectionError | TimeoutError) or (
-            module in ("botocore", "aiobotocore", "aiohttp", "urllib3") and ("Connect" in name or "Timeout" in name)
-        ):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _os_error(exc: OSError) -> None:
-    """The file system said no (a missing folder, no permission, disk full, a busy port)."""
-    if os.environ.get("TESSERA_DEBUG"):
-        raise exc
-    where = f" ({exc.filename})" if exc.filename else ""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        _say(f"the disk is full{where}: free space and rerun (embed and train resume where they stopped)")
-    if exc.errno == errno.EADDRINUSE:
-        _say(f"{exc.strerror}: another program holds that port; give another --port (0 picks a free one)")
-    if exc.errno == errno.EADDRNOTAVAIL:
-        _say(f"{exc.strerror}: this machine has no such address; give --host 127.0.0.1 or one of its own")
-    _say(f"{exc.strerror or exc}{where}; check the path and its permissions (TESSERA_DEBUG=1 shows the traceback)")
+        _say(said)
 
 
 def _say(error: object) -> None:
