@@ -94,6 +94,15 @@ def test_float_reflectance_is_refused_with_the_scaling_hint(tmp_path, small_cube
     assert np.array_equal(open_cube(out).read().s2_bands, small_cube.s2_bands)
 
 
+@pytest.mark.parametrize(("scale", "dtype"), [(100, np.uint16), (40, np.uint8)], ids=["percent", "8-bit"])
+def test_integer_reflectance_at_another_scale_is_refused(tmp_path, small_cube, scale, dtype):
+    stack = export_npy(small_cube, tmp_path / "stack")
+    np.save(stack / "bands.npy", (small_cube.s2_bands // scale).astype(dtype))
+    with pytest.raises(CubeValidationError, match="looks like reflectance in percent or 8-bit"):
+        import_npy(stack, tmp_path / "c.zarr", roi=stack / "roi.tif", year=2024)
+    assert not (tmp_path / "c.zarr").exists()
+
+
 def test_the_stackers_roi_tiff_is_found_without_naming_it(tmp_path, small_cube):
     stack = export_npy(small_cube, tmp_path / "stack")
     (stack / "roi.tif").rename(stack / "roi.tiff")  # the official stacker's name

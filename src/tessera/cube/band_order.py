@@ -103,3 +103,21 @@ def suggest(medians: np.ndarray) -> str:
     """The common order the statistics fit best, for a message asking for ``--bands``."""
     name, order = max(COMMON_ORDERS.items(), key=lambda kv: fit(medians, kv[1]))
     return f"their statistics fit the {name} order: --bands {','.join(order)}"
+
+
+#: Median L2A DN (reflectance × 10 000) of real scenes lie in the hundreds to thousands.
+DN_MEDIAN_RANGE = (100.0, 20_000.0)
+
+
+def implausible_dn(median: float, fix: str) -> str | None:
+    """Why a median of valid band values is not L2A DN (percent or 8-bit reflectance below, no
+    known scale above), ending in ``fix``; None when it is plausible."""
+    lo, hi = DN_MEDIAN_RANGE
+    if median < lo:
+        return (
+            f"the median value is {median:.3g}: that looks like reflectance in percent or 8-bit, not L2A DN "
+            f"(reflectance × 10 000, medians in the hundreds to thousands); {fix}"
+        )
+    if median > hi:
+        return f"the median value is {median:.3g}, above any L2A DN (reflectance × 10 000); {fix}"
+    return None

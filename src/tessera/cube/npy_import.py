@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tessera.cube.band_order import implausible_dn
 from tessera.cube.data import CubeData, check_s1_shape, check_s2_shapes
 from tessera.cube.zarr_cube import CubeChunks, CubeWriter
 from tessera.errors import CubeValidationError, GeoreferenceError, InputNotFoundError
@@ -77,6 +78,21 @@ def _load_sar(directory: Path, key: str, orbit: str, s2_shape: tuple) -> tuple[n
     return _load(directory, key), _load(directory, f"{key}_doy")
 
 
+def _check_dn(bands: np.ndarray, masks: np.ndarray) -> None:
+    """Refuse integer reflectance at another scale (percent, 8-bit): the model would embed it
+    without complaint, as a dark and flat world. A strided sample of the valid pixels is enough.
+    (Float reflectance 0–1 has its own refusal, with its own hint, where the cube is written.)"""
+    if not np.issubdtype(bands.dtype, np.integer):
+        return
+    step = max(1, bands.shape[1] // 64), max(1, bands.shape[2] // 64)
+    sample = np.asarray(bands[:, :: step[0], :: step[1]])
+    valid = (np.asarray(masks[:, :: step[0], :: step[1]]) != 0)[..., None] & (sample > 0)
+    if valid.any():
+        wrong = implausible_dn(float(np.median(sample[valid])), "rescale bands.npy to reflectance × 10 000 (uint16)")
+        if wrong:
+            raise CubeValidationError(f"bands.npy: {wrong}")
+
+
 def import_npy(
     directory: str | os.PathLike,
     out: str | os.PathLike,
@@ -117,6 +133,7 @@ def import_npy(
     check_s2_shapes(arrays["bands"].shape, arrays["masks"].shape, n_doy("doys"), grid.shape)
     check_s1_shape(arrays["asc"].shape, n_doy("asc_doy"), grid.shape, "ascending")
     check_s1_shape(arrays["desc"].shape, n_doy("desc_doy"), grid.shape, "descending")
+    _check_dn(arrays["bands"], arrays["masks"])
     strip = chunks.space
     with CubeWriter(
         out, grid, year, arrays["doys"], arrays["asc_doy"], arrays["desc_doy"], overwrite=overwrite, chunks=chunks

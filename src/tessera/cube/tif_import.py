@@ -291,15 +291,9 @@ def _scale(sample: np.ndarray, nodata: float | None, dtypes: set[str], given: fl
         scale = S2_REFLECTANCE_SCALE
         notes.append("values are reflectance 0–1: multiplied by 10 000 (L2A DN)")
         med *= scale
-    if med < 100:
-        raise CubeValidationError(
-            f"the median value is {med:.3g}: that looks like reflectance in percent or 8-bit, not L2A DN "
-            "(reflectance × 10 000, medians in the hundreds to thousands); give --scale (100 for percent)"
-        )
-    if med > 20_000:
-        raise CubeValidationError(
-            f"the median value is {med:.3g}, above any L2A DN (reflectance × 10 000); give --scale to convert"
-        )
+    wrong = band_order.implausible_dn(med, "give --scale (100 for percent) to convert")
+    if wrong:
+        raise CubeValidationError(wrong)
     return scale
 
 
