@@ -125,7 +125,7 @@ def test_a_full_disk_while_the_store_is_created_never_blocks_the_rerun(setup, tm
     _, cube, ckpt, _ = setup
     run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True)
     store = small_disk / "store"
-    for leave in range(122_000, 140_000, 2_000):
+    for leave in range(126_000, 136_000, 2_000):
         filler = fill(small_disk, leave)
         one_line_error(run_tessera(*embed_args(cube, ckpt, store), in_process=True), "disk is full")
         filler.unlink()
