@@ -212,7 +212,7 @@ def _check_metadata(root: Path, zones: list[str], report: VerifyReport) -> None:
     doc = json.loads((root / "zarr.json").read_text())
     consolidated = (doc.get("consolidated_metadata") or {}).get("metadata") or {}
     for zone in zones:
-        recorded = mf.read_digest(build_dir(root), zone) if build_dir(root).is_dir() else None
+        recorded = mf.read_digest(build_dir(root), zone)
         if recorded is not None and recorded != mf.metadata_digest(consolidated, zone):
             report.problems.append(
                 f"{zone}: its metadata in zarr.json differs from what its writer recorded (edited or damaged)"
