@@ -115,7 +115,8 @@ def cores_for_work() -> int:
 
 def set_torch_threads(threads: int | None = None) -> str:
     """Set PyTorch's intra-op threads (default: ``cores_for_work``) and say what was chosen, in one
-    line for a log. The count never changes the numbers: see ``tests/test_cpus.py``."""
+    line for a log. The count never changes an embedding (``tests/test_cpus.py``); it changes training's
+    gradient sums in their last bits, so a resumed training run keeps the count it began with."""
     import torch
 
     cores = available_cores()

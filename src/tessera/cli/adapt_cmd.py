@@ -8,6 +8,7 @@ import typer
 
 from tessera.cli.app import app, console, progress_bar
 from tessera.cli.options import check_writable, cube_path
+from tessera.cli.progress_bar import show_log
 
 
 @app.command("adapt")
@@ -36,6 +37,7 @@ def adapt_command(
     from tessera.train.adapt import AdaptConfig, adapt
 
     console.print(set_torch_threads(threads))
+    show_log("tessera.train")
     cfg = AdaptConfig(steps=steps, minutes=minutes, seed=seed, criterion=criterion)
     with progress_bar() as progress:
         r = adapt([cube_path(c) for c in cubes], init, out, cfg, progress=progress)

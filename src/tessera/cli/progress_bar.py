@@ -75,3 +75,16 @@ def plain_lines(out: TextIO, clock: Callable[[], float] = time.monotonic) -> Pro
 def _duration(seconds: float) -> str:
     s = round(seconds)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def show_log(name: str) -> None:
+    """A library logger's INFO lines (resuming, the limit reached) on stderr, once per process."""
+    import logging
+
+    log = logging.getLogger(name)
+    if not any(getattr(h, "_tessera_cli", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._tessera_cli = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)

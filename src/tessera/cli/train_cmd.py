@@ -9,6 +9,7 @@ import typer
 
 from tessera.cli.app import app, console, progress_bar
 from tessera.cli.options import check_writable, cube_path, optional_cube
+from tessera.cli.progress_bar import show_log
 
 
 @app.command("shards")
@@ -66,7 +67,7 @@ def train_command(
         None,
         min=1,
         help="PyTorch threads (default: the usable cores less those other work keeps busy now). "
-        "The count never changes the weights.",
+        "A resumed run keeps the count it began with (another changes the weights' last bits).",
     ),
 ) -> None:
     """Pretrain with Barlow Twins + mix regulariser; resumes automatically; DDP under torchrun."""
@@ -91,6 +92,7 @@ def train_command(
     fields |= continue_from(init) if init is not None else {}
     cfg = TrainConfig.from_toml(config, fields) if config is not None else TrainConfig.from_dict(fields)
     console.print(set_torch_threads(threads))
+    show_log("tessera.train")
     with progress_bar() as progress:
         last = train(cfg, shards, out, progress=progress)
     if last:

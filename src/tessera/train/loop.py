@@ -3,7 +3,8 @@
 Everything a step does is a function of the step number — its batch (``ShardSet.batch``), its
 learning rate (``schedule``), its mix coefficient and permutation, its dropout seed — so a run
 resumed from the checkpoint of step N repeats, bit for bit on the same machine, what the
-uninterrupted run did from step N on.
+uninterrupted run did from step N on. It runs with the thread count the run began with (recorded in each
+checkpoint): gradients are sums split over threads, so another count would change their last bits.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from tessera.train.data import ShardSet
 from tessera.train.losses import LAMBDA, barlow_twins_loss, gather_batch, mix_loss
 from tessera.train.projector import PROJECTORS, Projector, ProjectorConfig
 from tessera.train.schedule import learning_rate
-from tessera.train.state import latest_loadable, load_training_state, save_training_state
+from tessera.train.state import latest_loadable, load_training_state, recorded_threads, save_training_state
 
 log = logging.getLogger(__name__)
 METRICS = "metrics.jsonl"
@@ -183,6 +184,10 @@ def train(
     if resume is not None:
         start = load_training_state(resume, model, projector, opt)
         log.info("resuming from %s at step %d", resume, start)
+        threads = recorded_threads(resume)
+        if threads and threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+            log.info("PyTorch %d threads, as the run was started with: another count changes the weights", threads)
     elif rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2, default=str))

@@ -43,6 +43,9 @@ def save_training_state(
         "step": str(step),
         "param_groups": json.dumps(opt["param_groups"]),
         "software_version": __version__,
+        # Part of the state: the weights' gradients are sums split over threads, so another
+        # count changes their last bits, and a resumed run would no longer repeat the original.
+        "torch_threads": str(torch.get_num_threads()),
         **{k: str(v) for k, v in meta.items()},
     }
     folder = out / CKPT_DIR
@@ -87,6 +90,13 @@ def load_training_state(
             state.setdefault(int(i), {})[name] = v
     optimizer.load_state_dict({"state": state, "param_groups": json.loads(header["param_groups"])})
     return int(header["step"])
+
+
+def recorded_threads(path: Path) -> int | None:
+    """The PyTorch thread count the run that wrote ``path`` trained with (None: an older file)."""
+    with safe_open(str(path), framework="pt") as f:
+        value = (f.metadata() or {}).get("torch_threads")
+    return int(value) if value and value.isdigit() else None
 
 
 def latest_loadable(out: Path) -> Path | None:
