@@ -1,14 +1,18 @@
 """Every code block of the README runs as written, offline, in README order, in one folder that
 holds what a user would have made by then (``sandbox``): bash blocks command by command through the
 CLI, Python blocks in one namespace, as a notebook would. A block that cannot run here says why
-in a ``<!-- not run: … -->`` line right above it (the network, a GPU cluster, a server that runs
-until Ctrl-C, hours of training); everything else must exit 0."""
+in a ``<!-- not run: … -->`` line right above it (the network, a GPU cluster, hours of
+training); everything else must exit 0. A block of servers (``<!-- serves until Ctrl-C … -->``)
+runs each command until the address it prints answers, then stops it with Ctrl-C, as a user
+does: it must answer 200 and stop without a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +23,7 @@ from tests.tessera_cli import run_tessera
 
 ROOT = Path(__file__).parents[1]
 NOT_RUN = re.compile(r"<!--\s*not run:\s*(.+?)\s*-->")
+SERVES = re.compile(r"<!--\s*serves until Ctrl-C")
 YEAR = 2024
 
 
@@ -28,6 +33,7 @@ class Block:
     lang: str
     text: str
     not_run: str | None
+    serves: bool = False
 
 
 def readme_blocks() -> list[Block]:
@@ -45,7 +51,9 @@ def readme_blocks() -> list[Block]:
             i += 1
         above = next((lines[j] for j in range(start - 1, -1, -1) if lines[j].strip()), "")
         found = NOT_RUN.search(above)
-        out.append(Block(start + 1, fence.group(1), "\n".join(body), found.group(1) if found else None))
+        block = Block(start + 1, fence.group(1), "\n".join(body), found.group(1) if found else None)
+        block.serves = bool(SERVES.search(above))
+        out.append(block)
         i += 1
     return out
 
@@ -155,6 +163,9 @@ def build_sandbox(root: Path) -> Path:
         embed_cube(written / "cube.zarr", shipped("tiny-broad"), root / "history.zarr", EmbedConfig(draws=1))
     (root / "region1.zarr").symlink_to(root / "scene1" / "cube.zarr")
     (root / "region2.zarr").symlink_to(root / "scene2" / "cube.zarr")
+    # A head in the explorer's project folder, as `tessera tiles --layer head:…` is shown using.
+    fit = ("heads", "fit", root / "embeddings.zarr", "--labels", root / "labels.tif", "--year", YEAR)
+    run_tessera(*fit, "--head", "logistic", "-o", root / "my-map" / "head.skops", check=True, in_process=True)
     return root
 
 
@@ -166,8 +177,6 @@ def test_the_readme_runs_as_written(sandbox, monkeypatch):
 def run_readme(after: int = 0, timings: list | None = None) -> int:
     """Run the README's blocks from line ``after`` on in the current folder; how many commands
     and Python blocks ran (with ``timings``, each one's seconds are appended there)."""
-    import time
-
     namespace: dict = {}
     ran = 0
     for block in readme_blocks():
@@ -184,9 +193,44 @@ def run_readme(after: int = 0, timings: list | None = None) -> int:
         for argv in commands(block.text):
             assert argv[0] == "tessera", f"README.md:{block.line}: {argv[0]} is not a tessera command; mark the block"
             t = time.perf_counter()
+            if block.serves:
+                serve_then_stop(argv, block.line)
+                ran += 1
+                continue
             done = run_tessera(*argv[1:], in_process=True)
             if timings is not None:
                 timings.append((time.perf_counter() - t, shlex.join(argv)))
             assert done.returncode == 0, f"README.md:{block.line}: {shlex.join(argv)}\n{done.stdout}\n{done.stderr}"
             ran += 1
     return ran
+
+
+def serve_then_stop(argv: list[str], line: int, wait_s: float = 180) -> None:
+    """Start a serving command, open the first address it prints as a browser does, then Ctrl-C it."""
+    import os
+    import queue
+    import signal
+    import subprocess
+    import threading
+    import urllib.request
+
+    from tests.tessera_cli import tessera_argv
+
+    env = {**os.environ, "BROWSER": "true"}  # `explore` opens the page: here the browser is a no-op
+    proc = subprocess.Popen(tessera_argv(*argv[1:]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    url, said = None, []
+    deadline = time.monotonic() + wait_s
+    try:
+        while url is None and time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(queue.Empty):
+                said.append(lines.get(timeout=0.5))
+                url = next(iter(re.findall(r"https?://[^\s{}]+(?=\s|$)", said[-1])), None)
+        assert url, f"README.md:{line}: {shlex.join(argv)} printed no address:\n{''.join(said)}"
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "text/html"}), timeout=60) as r:
+            assert r.status == 200, f"README.md:{line}: {url} answered {r.status}"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in err, f"README.md:{line}: {shlex.join(argv)} on Ctrl-C:\n{err}"

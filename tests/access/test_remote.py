@@ -3,6 +3,8 @@ bounded retries, and only the bytes a read needs."""
 
 import shutil
 import threading
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
@@ -221,3 +223,13 @@ def test_info_over_http_counts_the_blocks_a_local_read_counts(served):
     local, remote = describe(open_store(path)), describe(open_store(url))
     assert remote["groups"] == local["groups"] and all(g["blocks"] > 0 and g["pixels"] > 0 for g in remote["groups"])
     assert open_store(url).footprints() == open_store(path).footprints()
+
+
+def test_a_browser_at_the_printed_address_is_told_how_to_read_the_store(served):
+    _, url = served
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "text/html,*/*"}), timeout=5) as r:
+        page = r.read().decode()
+    assert r.status == 200 and f"tessera info {url}" in page and f'open_store("{url}")' in page
+    with pytest.raises(urllib.error.HTTPError) as err:  # a reader's request for the root key: none
+        urllib.request.urlopen(url, timeout=5)
+    assert err.value.code == 404

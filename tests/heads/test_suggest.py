@@ -29,7 +29,7 @@ def test_an_unseen_kind_of_field_is_suggested_first_and_none_twice():
         rank_units(x, units, lab_x, lab_y, 0)
 
 
-def test_one_class_ranks_by_distance_alone():
+def test_one_class_ranks_by_what_the_labels_do_not_cover():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(100, 8)).astype(np.float32)
     x[80:] += 6  # the far fields
@@ -70,3 +70,17 @@ def test_cli_one_class_label_file_says_so_and_still_suggests(embedded, tmp_path)
     r = suggest(embedded, labels, "--fields", embedded.fields, "-n", 3, "-o", tmp_path / "n.geojson")
     assert "one class" in r.stdout
     one_line_error(suggest(embedded, labels, "-o", tmp_path / "n.txt", check=False), ".geojson")
+
+
+def test_a_large_unlabelled_cover_comes_before_a_lone_odd_field():
+    """Facility location: one field unlike anything stands for little of the map; the first pick
+    is a field of the largest cover the labels never saw, though the odd field is the farthest."""
+    rng = np.random.default_rng(3)
+    centres = np.array([[0.0] * 6, [4.0] * 6, [-4.0, 4.0] * 3, [12.0] * 6])
+    kind = np.array([0] * 8 + [1] * 6 + [2] * 12 + [3])  # twelve fields of cover 2, one odd field
+    units = np.repeat(np.arange(len(kind)), 15)
+    x = (centres[kind[units]] + 0.4 * rng.normal(size=(len(units), 6))).astype(np.float32)
+    lab = np.isin(units, [0, 1])  # two fields of cover 0: one class, so no uncertainty to weigh
+    found = rank_units(x[~lab], units[~lab], x[lab], kind[units[lab]], 3, units[lab])
+    assert [kind[s.unit] for s in found[:2]] == [2, 1]
+    assert found[0].novelty < max(s.novelty for s in rank_units(x[~lab], units[~lab], x[lab], kind[units[lab]], 25))

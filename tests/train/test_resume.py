@@ -69,3 +69,20 @@ def test_listing_checkpoints_never_touches_a_file_being_written(tmp_path):
     writing.write_bytes(b"half")
     assert list_checkpoints(tmp_path) == [] and writing.exists()
     assert latest_loadable(tmp_path) is None and not writing.exists()
+
+
+def test_the_plot_is_drawn_at_the_end_and_the_thread_count_recorded(shards, tmp_path, monkeypatch):
+    import torch
+
+    import tessera.train.loop as loop
+    from tessera.train.state import recorded_threads
+
+    drawn: list[int] = []
+    real = loop._plot
+    monkeypatch.setattr(loop, "_plot", lambda out: (drawn.append(len(list_checkpoints(out))), real(out)))
+    monkeypatch.setattr(loop, "PLOT_EVERY_S", 1e9)  # however slow the machine, no redraw between
+    out = tmp_path / "run"
+    train(TrainConfig(steps=15, batch_size=32, checkpoint_every=5, warmup_steps=2, eval_every=1000), shards, out)
+    # three checkpoints, two drawings: at the first and at the last
+    assert drawn == [1, 3] and (out / "training.png").stat().st_size > 0
+    assert recorded_threads(latest_loadable(out)) == torch.get_num_threads()

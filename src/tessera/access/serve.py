@@ -10,12 +10,14 @@ real path lies inside the store are served (no symlinks out of it, no hidden or 
 are themselves not served), so ``tessera info URL`` can count them, and ``_tessera/metadata/utm31.json``
 each zone's recorded metadata digest, so readers notice edited metadata; malformed paths (NUL, ``..``)
 get 400; missing and hidden files 404, since Zarr clients probe for Zarr v2's ``.zgroup``. No
-directory listings: readers use the consolidated metadata. A connection idle for 30 s is closed,
+directory listings: readers use the consolidated metadata; a browser opening the printed address
+gets a page saying how to read the store. A connection idle for 30 s is closed,
 and at most 64 are open at once.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -78,6 +80,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, body: bool) -> None:
         asked = urllib.parse.urlsplit(self.path).path
+        if asked == "/" and "text/html" in self.headers.get("Accept", ""):  # a person, in a browser
+            self._send_bytes(self._index_page(), body, "text/html; charset=utf-8")
+            return
         if asked == "/" + COVERAGE_KEY:
             self._send_bytes(json.dumps(self.coverage).encode(), body)
             return
@@ -124,9 +129,20 @@ class _Handler(BaseHTTPRequestHandler):
             with open(path, "rb") as f:
                 self.wfile.write(os.pread(f.fileno(), end - start, start))
 
-    def _send_bytes(self, data: bytes, body: bool) -> None:
+    def _index_page(self) -> bytes:
+        """What the printed address shows a browser: how to read the store (readers never ask
+        for ``/``; without ``Accept: text/html`` it stays 404, as a store's root key is)."""
+        url = f"http://{html.escape(self.headers.get('Host', 'HOST:PORT'))}/"
+        return (
+            f"<!doctype html><title>tessera store</title><h1>{html.escape(self.root.name)}</h1>"
+            "<p>An embedding store, served read-only. Read it with</p>"
+            f"<pre>tessera info {url}\ntessera sample {url} points.csv --year YEAR -o points.csv</pre>"
+            f'<p>or, in Python, <code>tessera.access.open_store("{url}")</code>.</p>'
+        ).encode()
+
+    def _send_bytes(self, data: bytes, body: bool, kind: str = "application/json") -> None:
         self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if body:

@@ -43,7 +43,10 @@ def suggest_command(
     write_suggestions(out, found, region.grid, region.groups, region.legend)
     kind = "field" if region.groups is not None else "pixel"
     if found and found[0].uncertainty != found[0].uncertainty:  # NaN: one class labelled
-        console.print("[yellow]note:[/] the labels hold one class; ranked by distance from the labels alone")
+        console.print(
+            "[yellow]note:[/] the labels hold one class: no uncertainty to measure; ranked by how much "
+            "of the map, away from the labels, each stands for"
+        )
     table = Table(title=f"{len(found)} {kind}s to label next")
     for col in ("rank", kind, "pixels", "uncertainty", "novelty", "head's guess"):
         table.add_column(col)

@@ -35,14 +35,32 @@ def url_of(sock: socket.socket, host: str) -> str:
 
 def serve(app_for_port: Callable[[int], Any], sock: socket.socket, announce: Callable[[], None]) -> None:
     """Serve the app made for the socket's port until Ctrl-C (or SIGTERM), the way such a server
-    is stopped: not an interruption. ``announce`` runs once it is bound."""
+    is stopped: not an interruption. ``announce`` runs once the app has started, so the URL it
+    prints answers."""
+    import asyncio
+    import logging
+
     import uvicorn
 
     from tessera.explore.tiles import quiet_warp_warnings
 
+    class Announcing(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                announce()
+
+    def not_a_cancelled_lifespan(record: logging.LogRecord) -> bool:
+        # Ctrl-C soon after the start cancels the app's lifespan task, and uvicorn logs
+        # Starlette's report of that as an error with a traceback, though stopping then is as
+        # ordinary as stopping later.
+        if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+            return False
+        text = str(record.msg)
+        return not (text.startswith("Traceback") and text.rstrip().endswith("CancelledError"))
+
     quiet_warp_warnings()
+    logging.getLogger("uvicorn.error").addFilter(not_a_cancelled_lifespan)
     config = uvicorn.Config(app_for_port(sock.getsockname()[1]), log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    announce()
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn shuts down gracefully, then re-raises the signal
-        server.run(sockets=[sock])
+        Announcing(config).run(sockets=[sock])

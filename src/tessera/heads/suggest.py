@@ -1,13 +1,19 @@
 """Which labels next: unlabelled fields (or pixels) ranked by how much labelling them should
-teach a head — uncertain where the head is unsure, diverse where the labels have not been.
+teach a head — uncertain where the head is unsure, representative of much of the map, and unlike
+what is labelled already.
 
 A head (a random forest) is fitted on the labels so far. Each unlabelled unit — a field of the
 field layer, or a pixel without one — gets an uncertainty, 1 minus the mean margin between its
 pixels' two most probable classes, and a representative embedding, its pixels' mean. Units are
-then taken greedily: each next one maximises uncertainty × distance (in standardised embedding
-space) to the nearest unit already labelled or already suggested, so that a batch does not spend
-its labels on twenty copies of one confusing field and reaches land covers the labels never saw.
-With labels of one class there is no uncertainty to measure; units are ranked by distance alone.
+then taken greedily by facility location: each next one is the unit whose labelling most reduces
+the distance (in standardised embedding space) from every unlabelled unit to its nearest labelled
+or suggested one, each unit counted by its pixels × its uncertainty. A unit far from the labels
+gains little if nothing resembles it, and much if it stands for many uncertain pixels; once one
+is taken, its look-alikes gain nothing more, so a batch does not spend its labels on twenty
+copies of one confusing field, and it reaches the large land covers the labels never saw first.
+(Chosen on the simulator's ``dev`` scenes over taking the most uncertain × most distant unit,
+which reaches odd, rare fields first: ``benchmarks/bench_suggest.py``.) With labels of one class
+there is no uncertainty to measure; units count by their pixels alone.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from tessera.heads.workflow import LabelledRegion
 
 PIXELS_PER_UNIT = 64  # pixels of a field its uncertainty and mean are taken from
 MAX_PIXEL_UNITS = 20_000  # candidate pixels sampled where there is no field layer
+# Facility location compares every unit with every candidate: beyond these, random subsets of
+# the units (whose distances are summed) and of the candidates (which may be picked) stand in.
+MAX_CLIENTS, MAX_CANDIDATES = 4000, 2000
 
 
 @dataclass(frozen=True)
@@ -97,20 +106,34 @@ def rank_units(
     # those dimensions would swamp the distance.
     both = np.concatenate([means, known])
     mu, sd = both.mean(axis=0), both.std(axis=0) + 1e-6
-    z, zk = (means - mu) / sd, (known - mu) / sd
-    nearest = np.sqrt(((z[:, None, :] - zk[None, :, :]) ** 2).sum(-1)).min(axis=1)
-    weight = np.nan_to_num(uncertainty, nan=1.0)
+    z, zk = ((means - mu) / sd).astype(np.float32), ((known - mu) / sd).astype(np.float32)
+    # A floor: where the head is sure everywhere, units still count by what they stand for.
+    weight = counts * np.maximum(np.nan_to_num(uncertainty, nan=1.0), 0.01)
+    clients = np.arange(len(ids)) if len(ids) <= MAX_CLIENTS else np.sort(rng.choice(len(ids), MAX_CLIENTS, False))
+    pool = np.arange(len(ids)) if len(ids) <= MAX_CANDIDATES else np.sort(rng.choice(len(ids), MAX_CANDIDATES, False))
+    apart = _distances(z[clients], z[pool])  # (clients, candidates)
+    nearest = _distances(z[clients], zk).min(axis=1)  # each client's distance to the labels
+    novelty = _distances(z[pool], zk).min(axis=1)
     out: list[Suggestion] = []
-    taken = np.zeros(len(ids), bool)
-    for rank in range(1, min(n, len(ids)) + 1):
-        score = np.where(taken, -np.inf, weight * nearest)
-        i = int(np.argmax(score))
-        taken[i] = True
+    taken = np.zeros(len(pool), bool)
+    for rank in range(1, min(n, len(pool)) + 1):
+        gain = (weight[clients, None] * np.maximum(0.0, nearest[:, None] - apart)).sum(axis=0)
+        gain[taken] = -np.inf
+        j = int(np.argmax(gain))
+        taken[j] = True
+        i = int(pool[j])
         out.append(
-            Suggestion(rank, int(ids[i]), float(uncertainty[i]), float(nearest[i]), predicted[i], int(counts[i]))
+            Suggestion(rank, int(ids[i]), float(uncertainty[i]), float(novelty[j]), predicted[i], int(counts[i]))
         )
-        nearest = np.minimum(nearest, np.sqrt(((z - z[i]) ** 2).sum(-1)))
+        nearest = np.minimum(nearest, apart[:, j])
+        novelty = np.minimum(novelty, _distances(z[pool], z[i : i + 1])[:, 0])
     return out
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) Euclidean distances, without the (a, b, D) array of differences."""
+    sq = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)
+    return np.sqrt(np.maximum(sq, 0.0))
 
 
 def suggest(region: LabelledRegion, n: int, fields: np.ndarray | None = None, seed: int = 0) -> list[Suggestion]:

@@ -36,6 +36,9 @@ from tessera.train.state import latest_loadable, load_training_state, recorded_t
 
 log = logging.getLogger(__name__)
 METRICS = "metrics.jsonl"
+# training.png is redrawn at a checkpoint at most this often, and at the end: a drawing takes
+# about 0.6 s, more than a few dozen steps of a small model.
+PLOT_EVERY_S = 30.0
 # Selection criteria for best.safetensors, and whether higher is better. ``last``: the schedule's end.
 CRITERIA = {"probe_acc": True, "rankme": True, "view_loss": False, "view_corr": True, "last": True}
 
@@ -209,7 +212,7 @@ def train(
     if val is not None and resume is None:  # the starting weights compete too
         best, _ = _evaluate(model, val, config, out, start, best=None)
     meta = {"train_config": json.dumps(asdict(config), default=str)}
-    t0, seen, last = time.time(), 0, {}
+    t0, seen, last, plotted = time.time(), 0, {}, -math.inf
     step = start
     while step < config.steps:
         lr = learning_rate(step, config.steps, config.lr, config.warmup_steps, config.plateau_steps, config.final_lr)
@@ -258,7 +261,9 @@ def train(
         if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps or timed_out):
             save_training_state(out, step, model, projector, opt, meta)
             save_model(model, out / "model.safetensors", step=step)
-            _plot(out)
+            if step == config.steps or timed_out or time.monotonic() - plotted >= PLOT_EVERY_S:
+                _plot(out)
+                plotted = time.monotonic()
         if timed_out:
             log.info("time limit reached at step %d", step)
             break
