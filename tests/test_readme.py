@@ -164,6 +164,7 @@ def build_sandbox(root: Path) -> Path:
     (root / "region1.zarr").symlink_to(root / "scene1" / "cube.zarr")
     (root / "region2.zarr").symlink_to(root / "scene2" / "cube.zarr")
     # A head in the explorer's project folder, as `tessera tiles --layer head:…` is shown using.
+    (root / "my-map").mkdir()
     fit = ("heads", "fit", root / "embeddings.zarr", "--labels", root / "labels.tif", "--year", YEAR)
     run_tessera(*fit, "--head", "logistic", "-o", root / "my-map" / "head.skops", check=True, in_process=True)
     return root
@@ -217,7 +218,11 @@ def serve_then_stop(argv: list[str], line: int, wait_s: float = 180) -> None:
     from tests.tessera_cli import tessera_argv
 
     env = {**os.environ, "BROWSER": "true"}  # `explore` opens the page: here the browser is a no-op
-    proc = subprocess.Popen(tessera_argv(*argv[1:]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # As from a terminal: a shell without job control starts background children with SIGINT
+    # ignored, and Python then never turns Ctrl-C into KeyboardInterrupt.
+    sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    out = subprocess.PIPE
+    proc = subprocess.Popen(tessera_argv(*argv[1:]), stdout=out, stderr=out, text=True, env=env, preexec_fn=sigint)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
     url, said = None, []
