@@ -144,14 +144,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs"))
     ap.add_argument("--change-work", type=Path, default=Path("/tmp/tessera-bench-change"))
     ap.add_argument("--work", type=Path, default=Path("/tmp/tessera-bench-reliability"))
+    ap.add_argument("--only", nargs="+", choices=FIGURES, default=list(FIGURES), help="draw only these figures")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    dating(a.change_work, a.out)
-    reliability(a.work, a.out)
-    applicability(a.work, a.out)
-    suggestions(a.work, a.out)
-    names = ("change-dating.png", "reliability.png", "applicability.png", "suggest.png")
-    print("wrote " + ", ".join(str(a.out / n) for n in names))
+    for name in a.only:
+        FIGURES[name](a.change_work if name == "change-dating" else a.work, a.out)
+    print("wrote " + ", ".join(str(a.out / f"{n}.png") for n in a.only))
+
+
+FIGURES = {"change-dating": dating, "reliability": reliability, "applicability": applicability, "suggest": suggestions}
 
 
 if __name__ == "__main__":
