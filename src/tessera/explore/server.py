@@ -4,6 +4,7 @@ then uvicorn serving it until Ctrl-C."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -33,13 +34,22 @@ def url_of(sock: socket.socket, host: str) -> str:
     return f"http://{shown}:{port}"
 
 
+def not_a_cancelled_lifespan(record: logging.LogRecord) -> bool:
+    """A filter for ``uvicorn.error``: Ctrl-C soon after the start cancels the app's lifespan
+    task, and uvicorn logs Starlette's report of that (the traceback as text) as an error, though
+    stopping then is as ordinary as stopping later."""
+    import asyncio
+
+    if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+        return False
+    text = str(record.msg)
+    return not (text.startswith("Traceback") and text.rstrip().endswith("CancelledError"))
+
+
 def serve(app_for_port: Callable[[int], Any], sock: socket.socket, announce: Callable[[], None]) -> None:
     """Serve the app made for the socket's port until Ctrl-C (or SIGTERM), the way such a server
     is stopped: not an interruption. ``announce`` runs once the app has started, so the URL it
     prints answers."""
-    import asyncio
-    import logging
-
     import uvicorn
 
     from tessera.explore.tiles import quiet_warp_warnings
@@ -49,15 +59,6 @@ def serve(app_for_port: Callable[[int], Any], sock: socket.socket, announce: Cal
             await super().startup(sockets=sockets)
             if self.started:
                 announce()
-
-    def not_a_cancelled_lifespan(record: logging.LogRecord) -> bool:
-        # Ctrl-C soon after the start cancels the app's lifespan task, and uvicorn logs
-        # Starlette's report of that as an error with a traceback, though stopping then is as
-        # ordinary as stopping later.
-        if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
-            return False
-        text = str(record.msg)
-        return not (text.startswith("Traceback") and text.rstrip().endswith("CancelledError"))
 
     quiet_warp_warnings()
     logging.getLogger("uvicorn.error").addFilter(not_a_cancelled_lifespan)
