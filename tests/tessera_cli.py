@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
+import urllib.parse
 from collections.abc import Mapping
 from os import PathLike
 
@@ -68,3 +73,51 @@ def _in_process(argv: list[str]) -> subprocess.CompletedProcess:
     finally:
         sys.argv = saved
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that Ctrl-C must reach, as from a terminal: a shell without job
+    control (CI scripts, ``cmd &``) starts its background children with SIGINT ignored, and Python
+    then never turns Ctrl-C into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Serving:
+    """A ``tessera`` command that serves until Ctrl-C, run until it prints an address: ``url``
+    (the first whole address printed), ``base`` (its scheme, host and port), ``token`` (its
+    ``?token=``, if any). Output (stdout and stderr together) is kept in ``lines``."""
+
+    def __init__(self, args: list[str], env: Mapping[str, str] | None = None, wait_s: float = 120) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "300", **(env or {})}
+        out = subprocess.PIPE
+        self.proc = subprocess.Popen(
+            tessera_argv(*args), stdout=out, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=default_sigint
+        )
+        self.lines: list[str] = []
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline() if self.proc.stdout else ""
+            if not line:
+                break
+            self.lines.append(line)
+            m = re.search(r"https?://[^\s{}]+(?=\s|$)", line)  # an XYZ template ({z}/{x}/{y}) is no address
+            if m:
+                self.url = m.group(0)
+                parts = urllib.parse.urlsplit(self.url)
+                self.base = f"{parts.scheme}://{parts.netloc}"
+                self.token = urllib.parse.parse_qs(parts.query).get("token", [None])[0]
+                return
+        self.stop()
+        raise AssertionError(f"tessera {' '.join(args)} printed no address:\n" + "".join(self.lines))
+
+    def stop(self, wait_s: float = 20) -> str:
+        """Ctrl-C (killed if it has not stopped ``wait_s`` later); everything it printed."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(wait_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rest = self.proc.stdout.read() if self.proc.stdout else ""
+        return "".join(self.lines) + (rest or "")

@@ -8,7 +8,6 @@ does: it must answer 200 and stop without a traceback."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 import shlex
 import shutil
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.tessera_cli import run_tessera
+from tests.tessera_cli import Serving, run_tessera
 
 ROOT = Path(__file__).parents[1]
 NOT_RUN = re.compile(r"<!--\s*not run:\s*(.+?)\s*-->")
@@ -33,7 +32,7 @@ class Block:
     lang: str
     text: str
     not_run: str | None
-    serves: bool = False
+    serves: bool
 
 
 def readme_blocks() -> list[Block]:
@@ -51,9 +50,8 @@ def readme_blocks() -> list[Block]:
             i += 1
         above = next((lines[j] for j in range(start - 1, -1, -1) if lines[j].strip()), "")
         found = NOT_RUN.search(above)
-        block = Block(start + 1, fence.group(1), "\n".join(body), found.group(1) if found else None)
-        block.serves = bool(SERVES.search(above))
-        out.append(block)
+        not_run = found.group(1) if found else None
+        out.append(Block(start + 1, fence.group(1), "\n".join(body), not_run, bool(SERVES.search(above))))
         i += 1
     return out
 
@@ -196,46 +194,25 @@ def run_readme(after: int = 0, timings: list | None = None) -> int:
             t = time.perf_counter()
             if block.serves:
                 serve_then_stop(argv, block.line)
-                ran += 1
-                continue
-            done = run_tessera(*argv[1:], in_process=True)
+            else:
+                done = run_tessera(*argv[1:], in_process=True)
+                assert done.returncode == 0, f"README.md:{block.line}: {shlex.join(argv)}\n{done.stdout}\n{done.stderr}"
             if timings is not None:
                 timings.append((time.perf_counter() - t, shlex.join(argv)))
-            assert done.returncode == 0, f"README.md:{block.line}: {shlex.join(argv)}\n{done.stdout}\n{done.stderr}"
             ran += 1
     return ran
 
 
-def serve_then_stop(argv: list[str], line: int, wait_s: float = 180) -> None:
+def serve_then_stop(argv: list[str], line: int) -> None:
     """Start a serving command, open the first address it prints as a browser does, then Ctrl-C it."""
-    import os
-    import queue
-    import signal
-    import subprocess
-    import threading
     import urllib.request
 
-    from tests.tessera_cli import tessera_argv
-
-    env = {**os.environ, "BROWSER": "true"}  # `explore` opens the page: here the browser is a no-op
-    # As from a terminal: a shell without job control starts background children with SIGINT
-    # ignored, and Python then never turns Ctrl-C into KeyboardInterrupt.
-    sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
-    out = subprocess.PIPE
-    proc = subprocess.Popen(tessera_argv(*argv[1:]), stdout=out, stderr=out, text=True, env=env, preexec_fn=sigint)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
-    url, said = None, []
-    deadline = time.monotonic() + wait_s
+    server = Serving(argv[1:], env={"BROWSER": "true"}, wait_s=180)  # `explore` opens the page: a no-op here
+    page = urllib.request.Request(server.url, headers={"Accept": "text/html"})
     try:
-        while url is None and time.monotonic() < deadline and proc.poll() is None:
-            with contextlib.suppress(queue.Empty):
-                said.append(lines.get(timeout=0.5))
-                url = next(iter(re.findall(r"https?://[^\s{}]+(?=\s|$)", said[-1])), None)
-        assert url, f"README.md:{line}: {shlex.join(argv)} printed no address:\n{''.join(said)}"
-        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "text/html"}), timeout=60) as r:
-            assert r.status == 200, f"README.md:{line}: {url} answered {r.status}"
+        with urllib.request.urlopen(page, timeout=60) as r:
+            assert r.status == 200, f"README.md:{line}: {server.url} answered {r.status}"
     finally:
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0 and "Traceback" not in err, f"README.md:{line}: {shlex.join(argv)} on Ctrl-C:\n{err}"
+        said = server.stop(wait_s=60)
+    ok = server.proc.returncode == 0 and "Traceback" not in said
+    assert ok, f"README.md:{line}: {shlex.join(argv)} on Ctrl-C:\n{said}"

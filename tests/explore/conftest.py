@@ -3,12 +3,6 @@ a way to run ``tessera explore`` / ``tessera tiles`` as a user does: a process o
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +14,7 @@ from tessera.embed import EmbedConfig, embed_cube
 from tessera.grid import Grid
 from tessera.pretrained import shipped
 from tessera.simulate import SimulationConfig, simulate
+from tests.tessera_cli import Serving
 
 
 @dataclass
@@ -81,51 +76,12 @@ def explorable(tmp_path_factory) -> Explorable:
     return Explorable(root / "store", scene.grid, scene.classes, fields, scene.classes != scenes[2023].classes)
 
 
-class Running:
-    """A ``tessera`` server process and the URL it printed."""
-
-    def __init__(self, args: list[str]) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "300"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tessera", *args, "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # Ctrl-C as from a terminal
-        )
-        self.lines: list[str] = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.lines.append(line)
-            m = re.search(r"(http://127\.0\.0\.1:\d+)(/\?token=(\S+))?", line)
-            if m:
-                self.base, self.token = m.group(1), m.group(3)
-                self.url = m.group(0)
-                return
-        self.stop()
-        raise AssertionError("the server printed no URL:\n" + "".join(self.lines))
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        rest = self.proc.stdout.read() if self.proc.stdout else ""
-        return "".join(self.lines) + (rest or "")
-
-
 @pytest.fixture
 def serve():
-    running: list[Running] = []
+    running: list[Serving] = []
 
-    def start(*args: str) -> Running:
-        running.append(Running(list(args)))
+    def start(*args: str) -> Serving:
+        running.append(Serving([*args, "--port", "0"]))
         return running[-1]
 
     yield start

@@ -15,7 +15,7 @@ from tessera.cube import write_cube
 from tessera.simulate import SimulationConfig, simulate
 from tessera.train import ShardConfig, write_shards
 from tessera.train.state import list_checkpoints
-from tests.tessera_cli import run_tessera, tessera_argv
+from tests.tessera_cli import default_sigint, run_tessera, tessera_argv
 
 TRAIN = ["--preset", "tiny", "--steps", 40, "--batch-size", 32, "--checkpoint-every", 5, "--warmup-steps", 5]
 TRAIN += ["--eval-every", 1000]
@@ -40,15 +40,11 @@ def region(tmp_path_factory):
     return cube, shards, init
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _interrupt(argv: list[str], run_dir, how: signal.Signals, cli: bool = True) -> int:
     """Start ``argv``, send ``how`` once a checkpoint past step 10 exists; the last checkpoint step."""
     # As from a terminal: a shell without job control (CI scripts, `cmd &`) starts its background
     # children with SIGINT ignored, and Python then never turns Ctrl-C into KeyboardInterrupt.
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_default_sigint)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=default_sigint)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None and not [s for s, _ in list_checkpoints(run_dir) if s >= 10]:
         time.sleep(0.02)

@@ -9,19 +9,14 @@ import typer
 
 from tessera.cli.app import app, console
 from tessera.cli.options import STORE_ARG, optional_bbox, period_option
+from tessera.cli.progress_bar import show_log
 
 HOST_OPT = typer.Option("127.0.0.1", help="Address to listen on; any other than loopback needs the token everywhere.")
 PORT_OPT = typer.Option(8765, help="Port (0: any free one).", min=0, max=65535)
 
 
 def _logging() -> None:
-    import logging
-
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    log = logging.getLogger("tessera.explore")
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    show_log("tessera.explore", "%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
 
 
 @app.command("explore")

@@ -77,14 +77,15 @@ def _duration(seconds: float) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
-def show_log(name: str) -> None:
-    """A library logger's INFO lines (resuming, the limit reached) on stderr, once per process."""
+def show_log(name: str, fmt: str = "%(message)s", datefmt: str | None = None) -> None:
+    """A library logger's INFO lines (resuming, the limit reached, a server's requests) on stderr,
+    once per process however often a command asks."""
     import logging
 
     log = logging.getLogger(name)
     if not any(getattr(h, "_tessera_cli", False) for h in log.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(logging.Formatter(fmt, datefmt))
         handler._tessera_cli = True  # type: ignore[attr-defined]
         log.addHandler(handler)
         log.setLevel(logging.INFO)
