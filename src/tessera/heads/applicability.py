@@ -40,7 +40,7 @@ class Applicability:
         out = np.full(len(x), np.nan, np.float32)
         ok = np.isfinite(x).all(axis=1)
         z = (x[ok] - self.mean) / self.scale
-        out[ok] = _nearest(z, self.train) / self.mean_distance
+        out[ok] = nearest_distance(z, self.train) / self.mean_distance
         return out
 
     def inside(self, di: np.ndarray) -> np.ndarray:
@@ -75,7 +75,13 @@ def _sq_norms(a: np.ndarray) -> np.ndarray:
     return np.einsum("nd,nd->n", a, a)
 
 
-def _nearest(z: np.ndarray, train: np.ndarray) -> np.ndarray:
+def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) Euclidean distances between rows, without the (a, b, D) array of
+    differences (``heads suggest`` measures its fields' distances the same way)."""
+    return np.sqrt(np.maximum(_sq_norms(a)[:, None] + _sq_norms(b)[None, :] - 2.0 * (a @ b.T), 0.0))
+
+
+def nearest_distance(z: np.ndarray, train: np.ndarray) -> np.ndarray:
     """Distance from each row of ``z`` to its nearest row of ``train``, in blocks."""
     out = np.empty(len(z), np.float32)
     tn = _sq_norms(train)
@@ -111,8 +117,7 @@ def fit_applicability(
     scale = x.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
     z = ((x - mean) / scale).astype(np.float32)
-    n = _sq_norms(z)
-    d = np.sqrt(np.maximum(n[:, None] + n[None, :] - 2.0 * (z @ z.T), 0.0))
+    d = distances(z, z)
     off = ~np.eye(len(z), dtype=bool)
     mean_distance = float(d[off].mean())
     if not mean_distance > 0:

@@ -28,6 +28,7 @@ import numpy as np
 
 from tessera.errors import LabelError
 from tessera.grid import Grid
+from tessera.heads.applicability import distances, nearest_distance
 from tessera.heads.workflow import LabelledRegion
 
 PIXELS_PER_UNIT = 64  # pixels of a field its uncertainty and mean are taken from
@@ -111,9 +112,9 @@ def rank_units(
     weight = counts * np.maximum(np.nan_to_num(uncertainty, nan=1.0), 0.01)
     clients = np.arange(len(ids)) if len(ids) <= MAX_CLIENTS else np.sort(rng.choice(len(ids), MAX_CLIENTS, False))
     pool = np.arange(len(ids)) if len(ids) <= MAX_CANDIDATES else np.sort(rng.choice(len(ids), MAX_CANDIDATES, False))
-    apart = _distances(z[clients], z[pool])  # (clients, candidates)
-    nearest = _distances(z[clients], zk).min(axis=1)  # each client's distance to the labels
-    novelty = _distances(z[pool], zk).min(axis=1)
+    apart = distances(z[clients], z[pool])  # (clients, candidates)
+    nearest = nearest_distance(z[clients], zk)  # each client's distance to the labels
+    novelty = nearest_distance(z[pool], zk)
     out: list[Suggestion] = []
     taken = np.zeros(len(pool), bool)
     for rank in range(1, min(n, len(pool)) + 1):
@@ -126,14 +127,8 @@ def rank_units(
             Suggestion(rank, int(ids[i]), float(uncertainty[i]), float(novelty[j]), predicted[i], int(counts[i]))
         )
         nearest = np.minimum(nearest, apart[:, j])
-        novelty = np.minimum(novelty, _distances(z[pool], z[i : i + 1])[:, 0])
+        novelty = np.minimum(novelty, distances(z[pool], z[i : i + 1])[:, 0])
     return out
-
-
-def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) Euclidean distances, without the (a, b, D) array of differences."""
-    sq = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)
-    return np.sqrt(np.maximum(sq, 0.0))
 
 
 def suggest(region: LabelledRegion, n: int, fields: np.ndarray | None = None, seed: int = 0) -> list[Suggestion]:
