@@ -74,9 +74,8 @@ def scores(draws, variants, test, reference) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
-    from sklearn.ensemble import RandomForestClassifier
+    from bench_reliability import scene_errors
 
-    from tessera.heads.evaluate import group_split
     from tessera.heads.trust import reliability_auc
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -88,14 +87,11 @@ def main() -> None:
     for i in range(a.scenes):
         draws, variants, ok, classes, fields = embeddings(a.work, a.family, i)
         good = np.flatnonzero(ok & (classes != 255))
+        embedded = np.where(ok[:, None], draws[0], np.nan)  # the head sees the pixels a store would hold
         aucs: dict[str, list[float]] = {}
         for split in range(a.splits):
-            half = group_split(fields[good], seed=split)
-            train, test = good[half], good[~half]
-            head = RandomForestClassifier(200, n_jobs=-1, random_state=split).fit(draws[0, train], classes[train])
-            proba = head.predict_proba(draws[0, test])
-            wrong = head.classes_[proba.argmax(axis=1)] != classes[test]
-            found = {**scores(draws, variants, test, good), "head confidence": proba.max(axis=1)}
+            test, wrong, confidence = scene_errors(embedded, classes, fields, seed=split)
+            found = {**scores(draws, variants, test, good), "head confidence": confidence}
             for name, trust in found.items():
                 aucs.setdefault(name, []).append(reliability_auc(trust, wrong))
         line = "; ".join(f"{k} {' '.join(f'{v:.2f}' for v in vs)}" for k, vs in aucs.items())
