@@ -144,14 +144,16 @@ def test_access_and_store_never_import_torch():
 def test_cli_info_sample_export(store_path, tmp_path):
     import rasterio
 
-    r = run_tessera("info", store_path, "--json")
+    r = run_tessera("info", store_path, "--json", in_process=True)
     assert r.returncode == 0, r.stderr
     groups = json.loads(r.stdout)["groups"]
     assert [(g["year"], g["zone"]) for g in groups] == [(2024, "utm30"), (2024, "utm31")]
     assert all(g["blocks"] > 0 and g["pixels"] > 0 for g in groups)
 
     (tmp_path / "pts.csv").write_text("id,lon,lat\nA7,0.005,52.005\nB2,-0.005,52.005\nC9,10.0,52.0\n")
-    r = run_tessera("sample", store_path, tmp_path / "pts.csv", "--year", "2024", "-o", tmp_path / "out.csv")
+    r = run_tessera(
+        "sample", store_path, tmp_path / "pts.csv", "--year", "2024", "-o", tmp_path / "out.csv", in_process=True
+    )
     assert r.returncode == 0, r.stderr
     lines = (tmp_path / "out.csv").read_text().splitlines()
     assert lines[0].startswith("id,lon,lat,status,e0") and len(lines) == 4 and lines[3].split(",")[3] == OUTSIDE
@@ -159,7 +161,9 @@ def test_cli_info_sample_export(store_path, tmp_path):
     direct = open_store(store_path).sample_points([[0.005, 52.005]], 2024).values[0]
     assert np.array_equal([np.float32(v) for v in lines[1].split(",")[4:]], direct)  # full precision
 
-    r = run_tessera("export", store_path, tmp_path / "r.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2024")
+    r = run_tessera(
+        "export", store_path, tmp_path / "r.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2024", in_process=True
+    )
     assert r.returncode == 0, r.stderr
     region = open_store(store_path).read_region(BBOX, 2024)
     with rasterio.open(tmp_path / "r.tif") as src:
@@ -167,16 +171,26 @@ def test_cli_info_sample_export(store_path, tmp_path):
         assert np.array_equal(src.read().transpose(1, 2, 0), region.data, equal_nan=True)
         assert src.tags()["checkpoint_sha256"] == "0" * 64
     r = run_tessera(
-        "export", store_path, tmp_path / "q.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2024", "--int8"
+        "export",
+        store_path,
+        tmp_path / "q.tif",
+        "--bbox",
+        ",".join(map(str, BBOX)),
+        "--year",
+        "2024",
+        "--int8",
+        in_process=True,
     )
     assert r.returncode == 0, r.stderr
     with rasterio.open(tmp_path / "q.tif") as q, rasterio.open(tmp_path / "q_scales.tif") as s:
         back = q.read().transpose(1, 2, 0).astype(np.float32) * s.read(1)[..., None]
     assert np.allclose(back, region.data, equal_nan=True)
 
-    r = run_tessera("export", store_path, tmp_path / "x.tif", "--bbox", "1,2,3", "--year", "2024")
+    r = run_tessera("export", store_path, tmp_path / "x.tif", "--bbox", "1,2,3", "--year", "2024", in_process=True)
     assert r.returncode == 2 and "four comma-separated" in r.stderr and "Traceback" not in r.stderr
-    r = run_tessera("export", store_path, tmp_path / "x.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2019")
+    r = run_tessera(
+        "export", store_path, tmp_path / "x.tif", "--bbox", ",".join(map(str, BBOX)), "--year", "2019", in_process=True
+    )
     assert r.returncode == 2 and "no embeddings for 2019" in r.stderr
 
 
@@ -263,7 +277,9 @@ def test_sample_counts_every_status_water_included(tmp_path):
     counts = status_counts(got)
     assert sum(counts.values()) == 3 and counts[WATER] >= 1 and counts[OUTSIDE] == 1
     (tmp_path / "p.csv").write_text("lon,lat\n" + "".join(f"{x},{y}\n" for x, y in pts))
-    r = run_tessera("sample", tmp_path / "wet", tmp_path / "p.csv", "--year", 2024, "-o", tmp_path / "o.csv")
+    r = run_tessera(
+        "sample", tmp_path / "wet", tmp_path / "p.csv", "--year", 2024, "-o", tmp_path / "o.csv", in_process=True
+    )
     assert r.returncode == 0, r.stderr
     said = " ".join(r.stdout.split())
     assert all(f"{n} {s}" in said for s, n in counts.items()), said  # valid, water, nodata, outside

@@ -105,7 +105,12 @@ def test_impossible_points_are_one_line(store_path, tmp_path, points, says):
     with pytest.raises(AccessError, match=says.replace("(", r"\(").replace(")", r"\)")):
         open_store(store_path).sample_points(points, 2024)
     (tmp_path / "p.csv").write_text("lon,lat\n" + "\n".join(f"{x},{y}" for x, y in points) + "\n")
-    one_line_error(run_tessera("sample", store_path, tmp_path / "p.csv", "--year", 2024, "-o", tmp_path / "o.csv"), "")
+    one_line_error(
+        run_tessera(
+            "sample", store_path, tmp_path / "p.csv", "--year", 2024, "-o", tmp_path / "o.csv", in_process=True
+        ),
+        "",
+    )
     assert not (tmp_path / "o.csv").exists()
 
 
@@ -114,4 +119,6 @@ def test_impossible_points_are_one_line(store_path, tmp_path, points, says):
     [("170,0,-170,1", "crosses the antimeridian"), ("3,52,2,53", "min lon > max lon"), ("0,52,1,52", "empty")],
 )
 def test_bad_boxes_are_one_line_on_the_command_line(store_path, tmp_path, bbox, says):
-    one_line_error(run_tessera("export", store_path, tmp_path / "x.tif", "--bbox", bbox, "--year", 2024), says)
+    one_line_error(
+        run_tessera("export", store_path, tmp_path / "x.tif", "--bbox", bbox, "--year", 2024, in_process=True), says
+    )

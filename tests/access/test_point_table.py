@@ -58,7 +58,7 @@ def test_sample_cli_errors_are_one_line_and_write_nothing(store_path, tmp_path):
         (tmp_path / "ok.csv", tmp_path / "no" / "o.csv", "does not exist"),
         (tmp_path / "none.csv", tmp_path / "o.csv", "no points file"),
     ):
-        r = run_tessera("sample", store_path, points, "--year", "2024", "-o", out)
+        r = run_tessera("sample", store_path, points, "--year", "2024", "-o", out, in_process=True)
         assert r.returncode == 2 and match in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.csv").exists()
@@ -78,7 +78,15 @@ def test_sample_cli_errors_are_one_line_and_write_nothing(store_path, tmp_path):
 def test_export_refuses_mismatched_formats_and_bad_grids(store_path, tmp_path, args, match):
     out, *rest = args
     r = run_tessera(
-        "export", store_path, tmp_path / out, "--bbox", "0.001,52.001,0.005,52.004", "--year", "2024", *rest
+        "export",
+        store_path,
+        tmp_path / out,
+        "--bbox",
+        "0.001,52.001,0.005,52.004",
+        "--year",
+        "2024",
+        *rest,
+        in_process=True,
     )
     assert r.returncode == 2 and match in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not list(tmp_path.glob("x.*"))
@@ -87,6 +95,15 @@ def test_export_refuses_mismatched_formats_and_bad_grids(store_path, tmp_path, a
 def test_export_takes_the_format_from_the_suffix(store_path, tmp_path):
     import numpy as np
 
-    r = run_tessera("export", store_path, tmp_path / "x.npy", "--bbox", "0.001,52.001,0.005,52.004", "--year", "2024")
+    r = run_tessera(
+        "export",
+        store_path,
+        tmp_path / "x.npy",
+        "--bbox",
+        "0.001,52.001,0.005,52.004",
+        "--year",
+        "2024",
+        in_process=True,
+    )
     assert r.returncode == 0, r.stderr
     assert np.load(tmp_path / "x.npy").ndim == 3

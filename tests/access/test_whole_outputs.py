@@ -79,11 +79,11 @@ def test_export_cli_short_of_room_says_so_in_one_line(tmp_path, small_disk, stor
     bbox = "0.001,52.0,0.015,52.015"
     year = open_store(store_path).years[0]
     argv = ["export", store_path, "--bbox", bbox, "--year", year, "--int8"]
-    run_tessera(argv[0], argv[1], tmp_path / "ref.tif", *argv[2:], check=True)
+    run_tessera(argv[0], argv[1], tmp_path / "ref.tif", *argv[2:], check=True, in_process=True)
     size = sum(p.stat().st_size for p in tmp_path.glob("ref*.tif"))
     for short in (8_000, 2_000):
         filler = fill(small_disk, leave=size - short)
-        one_line_error(run_tessera(argv[0], argv[1], small_disk / "x.tif", *argv[2:]), "is full")
+        one_line_error(run_tessera(argv[0], argv[1], small_disk / "x.tif", *argv[2:], in_process=True), "is full")
         assert _written(small_disk) == []
         filler.unlink()
 

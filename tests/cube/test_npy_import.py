@@ -128,6 +128,6 @@ def test_bad_stacks_are_one_line_on_the_command_line(tmp_path, small_cube, file,
 
     stack = export_npy(small_cube, tmp_path / "stack")
     np.save(stack / file, change(np.load(stack / file)))
-    done = run_tessera("cube", "import-npy", stack, tmp_path / "c.zarr", "--year", 2024)
+    done = run_tessera("cube", "import-npy", stack, tmp_path / "c.zarr", "--year", 2024, in_process=True)
     one_line_error(done, says)
     assert not (tmp_path / "c.zarr").exists()

@@ -72,12 +72,19 @@ def test_a_july_june_window_has_its_dates_label_and_bounds_and_reads_back_by_lab
     )
     (tmp_path / "pts.csv").write_text(f"lon,lat\n{lon},{lat}\n")
     r = run_tessera(
-        "sample", str(tmp_path / "w"), str(tmp_path / "pts.csv"), "--year", "2025-06", "-o", str(tmp_path / "o.csv")
+        "sample",
+        str(tmp_path / "w"),
+        str(tmp_path / "pts.csv"),
+        "--year",
+        "2025-06",
+        "-o",
+        str(tmp_path / "o.csv"),
+        in_process=True,
     )
     assert r.returncode == 0, r.stderr
     assert "valid" in (tmp_path / "o.csv").read_text()
     assert np.isfinite(open_store(tmp_path / "w").sample_points([[lon, lat]], 202506).values).all()
-    info = json.loads(run_tessera("info", str(tmp_path / "w"), "--json").stdout)
+    info = json.loads(run_tessera("info", str(tmp_path / "w"), "--json", in_process=True).stdout)
     assert info["groups"][0]["period"] == "2025-06 (01 Jul 2024 – 30 Jun 2025)"
 
 
@@ -86,7 +93,7 @@ def test_mixing_window_conventions_in_one_store_is_refused(setup, tmp_path):
     store = tmp_path / "s"
     embed_cube(cube_path, ckpt, store, QUIET)
     window = as_window_cube(data, tmp_path / "window.zarr", "2025-06")
-    r = run_tessera("embed", str(window), "-c", str(ckpt), "-s", str(store), "--no-report")
+    r = run_tessera("embed", str(window), "-c", str(ckpt), "-s", str(store), "--no-report", in_process=True)
     assert r.returncode == 2 and "holds calendar years (2024)" in r.stderr and "Traceback" not in r.stderr
     assert open_store(store).years == [2024]
 
@@ -116,7 +123,9 @@ def test_counts_arrays_equal_counts_from_the_cube_and_the_minimum_refuses_exactl
     # the rules are provenance: another minimum does not resume into this store
     with pytest.raises(Exception, match="other provenance"):
         embed_cube(cube_path, ckpt, tmp_path / "s", EmbedConfig(report=False, rules=Rules(n + 1)))
-    r = run_tessera("embed", str(cube_path), "-c", str(ckpt), "-s", str(tmp_path / "x"), "--min-optical-obs", "999")
+    r = run_tessera(
+        "embed", str(cube_path), "-c", str(ckpt), "-s", str(tmp_path / "x"), "--min-optical-obs", "999", in_process=True
+    )
     assert r.returncode == 2 and f"exceeds the {len(data.s2_doy)} Sentinel-2 dates" in r.stderr
 
 
@@ -176,15 +185,17 @@ def test_a_mask_skips_the_blocks_it_misses_and_kept_pixels_equal_an_unmasked_run
     # one line each: a mask with no overlap, a missing one
     far = tmp_path / "far.geojson"
     far.write_text(mask.read_text().replace('"coordinates": [[[', '"coordinates": [[[1').replace("], [", "], [1"))
-    r = run_tessera("embed", str(cube_path), "-c", str(ckpt), "-s", str(tmp_path / "x"), "--mask", str(far))
+    r = run_tessera(
+        "embed", str(cube_path), "-c", str(ckpt), "-s", str(tmp_path / "x"), "--mask", str(far), in_process=True
+    )
     assert r.returncode == 2 and "selects no pixel" in r.stderr and not (tmp_path / "x").exists()
 
 
 def test_the_report_passes_a_trained_model_and_fails_random_weights(setup, tmp_path):
     _root, cube_path, ckpt, _data = setup
-    good = run_tessera("embed", str(cube_path), "-c", "tiny-broad", "-s", str(tmp_path / "good"))
+    good = run_tessera("embed", str(cube_path), "-c", "tiny-broad", "-s", str(tmp_path / "good"), in_process=True)
     assert good.returncode == 0 and "validation: pass" in good.stdout, good.stdout + good.stderr
-    bad = run_tessera("embed", str(cube_path), "-c", str(ckpt), "-s", str(tmp_path / "bad"))
+    bad = run_tessera("embed", str(cube_path), "-c", str(ckpt), "-s", str(tmp_path / "bad"), in_process=True)
     assert bad.returncode == 1 and "unusable" in bad.stdout and "disagrees with itself" in bad.stdout
     folder = next((tmp_path / "bad.report").iterdir())
     doc = json.loads((folder / "report.json").read_text())

@@ -102,7 +102,7 @@ def test_cli_writes_the_map_png_and_patches(two_years, tmp_path):
     root, scenes, _ = two_years
     bbox = ",".join(f"{v:.6f}" for v in _bbox(scenes[2024]))
     out = tmp_path / "change.tif"
-    r = run_tessera("change", root, "--bbox", bbox, "--from", "2023", "--to", "2024", "-o", out)
+    r = run_tessera("change", root, "--bbox", bbox, "--from", "2023", "--to", "2024", "-o", out, in_process=True)
     assert r.returncode == 0, r.stderr
     with rasterio.open(out) as src:
         assert src.count == 1 and src.tags()["from"] == "2023" and src.crs.to_epsg() == 32631
@@ -113,7 +113,7 @@ def test_cli_writes_the_map_png_and_patches(two_years, tmp_path):
         (["--from", "2024", "--to", "2024"], "two different years"),
         (["--from", "2019", "--to", "2024"], "no embeddings for 2019"),
     ):
-        r = run_tessera("change", root, "--bbox", bbox, *args, "-o", tmp_path / "x.tif")
+        r = run_tessera("change", root, "--bbox", bbox, *args, "-o", tmp_path / "x.tif", in_process=True)
         assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "x.tif").exists()
 

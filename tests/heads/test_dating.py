@@ -113,10 +113,19 @@ def test_one_year_is_refused_in_one_line(embedded, tmp_path):
         "0,52,0.01,52.01",
         "-o",
         tmp_path / "d.tif",
+        in_process=True,
     )
     one_line_error(r, "at least 4 years")
     r = run_tessera(
-        "change", embedded.store, "--years", "2019:2024", "--bbox", "0,52,0.01,52.01", "-o", tmp_path / "d.tif"
+        "change",
+        embedded.store,
+        "--years",
+        "2019:2024",
+        "--bbox",
+        "0,52,0.01,52.01",
+        "-o",
+        tmp_path / "d.tif",
+        in_process=True,
     )
     one_line_error(r, "no embeddings for 2019")
     with pytest.raises(LabelError, match="at least 4"):

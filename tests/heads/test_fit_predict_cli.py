@@ -101,7 +101,13 @@ def test_predict_fits_on_labels_in_another_crs(embedded, tmp_path):
         assert src.shape == g.shape and src.crs.to_string() == g.crs  # mapped on the cube's UTM grid
 
 
-def test_unet_head_round_trips_through_safetensors(embedded, tmp_path):
+def test_unet_head_round_trips_through_safetensors(embedded, tmp_path, monkeypatch):
+    from functools import partialmethod
+
+    from tessera.heads.unet import UNetHead
+
+    # What is tested is the file, not the learning (test_unet_learns_fields_from_sparse_labels).
+    monkeypatch.setattr(UNetHead, "__init__", partialmethod(UNetHead.__init__, steps=20))
     labels = write_label_raster(tmp_path / "few.tif", sparse(embedded.classes, 0.1), embedded.grid)
     run_tessera(
         "heads",
@@ -244,7 +250,18 @@ def test_bad_labels_are_one_line_errors(embedded, tmp_path):
         "exactly one of --model",
     )
     # and the console shows it as one line, no traceback
-    r = run_tessera("heads", "fit", embedded.store, "--labels", one, "--year", "2024", "--out", tmp_path / "m.skops")
+    r = run_tessera(
+        "heads",
+        "fit",
+        embedded.store,
+        "--labels",
+        one,
+        "--year",
+        "2024",
+        "--out",
+        tmp_path / "m.skops",
+        in_process=True,
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr and "one class" in r.stderr
     assert not (tmp_path / "m.skops").exists()
 
@@ -472,10 +489,10 @@ def test_a_head_refuses_embeddings_of_another_model(embedded, tmp_path):
     doc["attributes"]["geoemb:model"] = "urn:tessera:model:small:sha256:" + "9" * 64
     (other / "zarr.json").write_text(json.dumps(doc))
     args = ["heads", "predict", other, "--model", tmp_path / "h.skops", "--year", 2024, "--cube", embedded.cube]
-    r = run_tessera(*args, "-o", tmp_path / "m.tif")
+    r = run_tessera(*args, "-o", tmp_path / "m.tif", in_process=True)
     one_line_error(r, "fitted on embeddings of")
     assert not (tmp_path / "m.tif").exists()
-    run_tessera(*args, "-o", tmp_path / "m.tif", "--allow-other-model", check=True)
+    run_tessera(*args, "-o", tmp_path / "m.tif", "--allow-other-model", check=True, in_process=True)
 
 
 def test_a_skops_file_holding_no_model_is_refused(tmp_path):

@@ -206,7 +206,7 @@ def test_embed_writes_matryoshka_prefixes_equal_to_the_reference(published, scen
 
     reference, path = published
     store = tmp_path / "v2.zarr"
-    r = run_tessera("embed", scene, "-c", path, "-s", store, "--depths", "4,16,32,64", "--no-report")
+    r = run_tessera("embed", scene, "-c", path, "-s", store, "--depths", "4,16,32,64", "--no-report", in_process=True)
     assert r.returncode == 0, r.stderr
     cube = open_cube(scene / "cube.zarr")
     zone, win = place(cube.grid)
@@ -237,17 +237,17 @@ def test_embed_writes_matryoshka_prefixes_equal_to_the_reference(published, scen
 
 def test_depths_are_checked_against_the_model(published, scene, tmp_path):
     _, path = published
-    r = run_tessera("embed", scene, "-c", path, "-s", tmp_path / "a.zarr", "--depths", "24")
+    r = run_tessera("embed", scene, "-c", path, "-s", tmp_path / "a.zarr", "--depths", "24", in_process=True)
     assert r.returncode == 2 and "prefixes a store holds are 4,16,32,64" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "a.zarr").exists()
-    r = run_tessera("embed", scene, "-c", path, "-s", tmp_path / "b.zarr", "--draws", "3")
+    r = run_tessera("embed", scene, "-c", path, "-s", tmp_path / "b.zarr", "--draws", "3", in_process=True)
     assert r.returncode == 2 and "deterministically" in r.stderr
 
 
 def test_v1_models_refuse_depths(scene, tmp_path):
     torch.manual_seed(0)
     ck = tm.save(tm.Tessera(tm.preset("tiny")), tmp_path / "v1.safetensors")
-    r = run_tessera("embed", scene, "-c", ck, "-s", tmp_path / "c.zarr", "--depths", "16")
+    r = run_tessera("embed", scene, "-c", ck, "-s", tmp_path / "c.zarr", "--depths", "16", in_process=True)
     assert r.returncode == 2 and "arbitrary slice" in r.stderr
     with pytest.raises(ConfigError):
         tm.student.student_preset("huge")
@@ -264,9 +264,11 @@ def test_official_stacker_npy_files_embed_as_the_reference_reads_them(published,
     stack = export_npy(cube, tmp_path / "stack")
     np.save(stack / "masks.npy", np.load(stack / "masks.npy") * 255)  # the stacker writes 0/255
     imported = tmp_path / "c.zarr"
-    r = run_tessera("cube", "import-npy", stack, imported, "--year", "2024", "--roi", stack / "roi.tif")
+    r = run_tessera(
+        "cube", "import-npy", stack, imported, "--year", "2024", "--roi", stack / "roi.tif", in_process=True
+    )
     assert r.returncode == 0, r.stderr
-    r = run_tessera("embed", imported, "-c", path, "-s", tmp_path / "s.zarr", "--no-report")
+    r = run_tessera("embed", imported, "-c", path, "-s", tmp_path / "s.zarr", "--no-report", in_process=True)
     assert r.returncode == 0, r.stderr
 
     def flat(name):

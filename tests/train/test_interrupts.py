@@ -17,15 +17,16 @@ from tessera.train import ShardConfig, write_shards
 from tessera.train.state import list_checkpoints
 from tests.tessera_cli import default_sigint, run_tessera, tessera_argv
 
-TRAIN = ["--preset", "tiny", "--steps", 40, "--batch-size", 32, "--checkpoint-every", 5, "--warmup-steps", 5]
+STEPS = 24  # a checkpoint every 5: the interrupt lands after step 10, before the last
+TRAIN = ["--preset", "tiny", "--steps", STEPS, "--batch-size", 32, "--checkpoint-every", 5, "--warmup-steps", 5]
 TRAIN += ["--eval-every", 1000]
 
 # Adaptation from Python in a child process (the CLI's sizes are for real regions): the same
 # library call `tessera adapt` makes, small enough to interrupt mid-run.
-ADAPT = """
+ADAPT = f"""
 import sys
 from tessera.train.adapt import AdaptConfig, adapt
-cfg = AdaptConfig(steps=40, batch_size=32, eval_every=5, warmup_steps=2, samples_per_epoch=800, epochs=1)
+cfg = AdaptConfig(steps={STEPS}, batch_size=32, eval_every=5, warmup_steps=2, samples_per_epoch=800, epochs=1)
 adapt([sys.argv[1]], sys.argv[2], sys.argv[3], cfg)
 """
 
@@ -55,7 +56,7 @@ def _interrupt(argv: list[str], run_dir, how: signal.Signals, cli: bool = True) 
     if how == signal.SIGINT and cli:  # Ctrl-C: one line, the CLI's exit status for an interrupt, no traceback
         assert proc.returncode == 130 and b"Traceback" not in err and b"rerun to resume" in err, err.decode()[-2000:]
     steps = [s for s, _ in list_checkpoints(run_dir)]
-    assert steps and 10 <= max(steps) < 40, f"the interrupt must land mid-run (checkpoints {steps})"
+    assert steps and 10 <= max(steps) < STEPS, f"the interrupt must land mid-run (checkpoints {steps})"
     return max(steps)
 
 
