@@ -5,7 +5,10 @@ Each scene of a family is embedded with the shipped ``tiny-broad`` checkpoint an
 applied to the other half; the AUC of (1 − reliability) for telling the misclassified test pixels
 from the right ones is printed per scene and pooled (0.5: no ranking; 1: every error ranked
 below every correct pixel), beside the same AUC of the optical observation count (the ranking a
-user has without reliability) and the head's own confidence.
+user has without reliability) and the head's own confidence. It also prints how the errors fall:
+the share of them in held-out fields the head gets mostly wrong (a whole field among another
+class's embeddings, which nothing about a pixel's own embedding can tell without labels), and the
+AUC among the pixels of the fields it gets mostly right (the errors a per-pixel score could find).
 
     python benchmarks/bench_reliability.py --family test
 """
@@ -60,6 +63,12 @@ def scene_errors(emb, classes, fields, seed: int):
     return test, pred != y[test], proba.max(axis=1)
 
 
+def field_shares(wrong: np.ndarray, fields: np.ndarray) -> np.ndarray:
+    """Per test pixel, the share of its field's test pixels that are wrong."""
+    _, inverse = np.unique(fields, return_inverse=True)
+    return (np.bincount(inverse, weights=wrong) / np.bincount(inverse))[inverse]
+
+
 def main() -> None:
     from tessera.heads.trust import reliability_auc
 
@@ -74,10 +83,15 @@ def main() -> None:
         emb, rel, obs, classes, fields = scene_arrays(a.work, a.family, i)
         test, wrong, conf = scene_errors(emb, classes, fields, seed=i)
         r, o = rel.ravel()[test], obs.ravel()[test]
+        mostly_right = field_shares(wrong, fields.ravel()[test]) <= 0.5
+        within = wrong[mostly_right]
         print(
             f"scene {i}: {len(test):,} test pixels, {wrong.mean():.1%} wrong; AUC reliability "
             f"{reliability_auc(r, wrong):.3f}, optical count {reliability_auc(o, wrong):.3f}, "
-            f"head confidence {reliability_auc(conf, wrong):.3f} ({time.perf_counter() - t:.0f} s)",
+            f"head confidence {reliability_auc(conf, wrong):.3f}; {1 - within.sum() / wrong.sum():.0%} of the "
+            f"errors in fields mostly wrong, AUC reliability among the others' pixels "
+            f"{reliability_auc(r[mostly_right], within) if within.any() else float('nan'):.3f} "
+            f"({time.perf_counter() - t:.0f} s)",
             flush=True,
         )
         for k, v in (("wrong", wrong), ("reliability", r), ("obs", o), ("confidence", conf)):

@@ -2,7 +2,8 @@
 holds what a user would have made by then (``sandbox``): bash blocks command by command through the
 CLI, Python blocks in one namespace, as a notebook would. A block that cannot run here says why
 in a ``<!-- not run: … -->`` line right above it (the network, a GPU cluster, hours of
-training); everything else must exit 0. A block of servers (``<!-- serves until Ctrl-C … -->``)
+training), and is still checked as far as it can be here (``check_not_run``: its commands parse
+against the CLI, its Python imports and names resolve); everything else must exit 0. A block of servers (``<!-- serves until Ctrl-C … -->``)
 runs each command until the address it prints answers, then stops it with Ctrl-C, as a user
 does: it must answer 200 and stop without a traceback."""
 
@@ -179,7 +180,10 @@ def run_readme(after: int = 0, timings: list | None = None) -> int:
     namespace: dict = {}
     ran = 0
     for block in readme_blocks():
-        if block.not_run or not block.lang or block.line < after:
+        if not block.lang or block.line < after:
+            continue
+        if block.not_run:
+            check_not_run(block, namespace)
             continue
         if block.lang == "python":
             code = compile(block.text, f"README.md:{block.line}", "exec")
@@ -201,6 +205,61 @@ def run_readme(after: int = 0, timings: list | None = None) -> int:
                 timings.append((time.perf_counter() - t, shlex.join(argv)))
             ran += 1
     return ran
+
+
+def check_not_run(block: Block, namespace: dict) -> None:
+    """What can be checked of a block that cannot run here, where it stands in the README: every
+    command parses against the CLI (its subcommands, options and their types exist), every
+    ``make`` target is in the Makefile, and a Python block's imports import, the attributes it
+    takes of modules exist and every name it uses is made by it or by the blocks above."""
+    where = f"README.md:{block.line} (not run)"
+    if block.lang == "bash":
+        for argv in commands(block.text):
+            if argv[0] == "make":
+                targets = re.findall(r"^([\w.-]+):", (ROOT / "Makefile").read_text(), re.MULTILINE)
+                assert set(argv[1:]) <= set(targets), f"{where}: no make target {argv[1:]}"
+            elif argv[0] == "torchrun":
+                assert argv[argv.index("-m") + 1] == "tessera", f"{where}: {shlex.join(argv)}"
+                parse_command(argv[argv.index("-m") + 2 :], where)
+            else:
+                assert argv[0] == "tessera", f"{where}: {argv[0]} is neither tessera, torchrun nor make"
+                parse_command(argv[1:], where)
+        return
+    import ast
+    import builtins
+
+    tree = ast.parse(block.text)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            exec(compile(ast.Module([node], []), where, "exec"), namespace)
+    made = {t.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) for t in [n]}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            known = node.id in made or node.id in namespace or hasattr(builtins, node.id)
+            assert known, f"{where}: {node.id} is not defined by this block or any above it"
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            owner = namespace.get(node.value.id)
+            if isinstance(owner, type(re)):  # a module: what the block takes of it must be there
+                assert hasattr(owner, node.attr), f"{where}: {node.value.id}.{node.attr} does not exist"
+
+
+def parse_command(args: list[str], where: str) -> None:
+    """Parse ``tessera ARGS`` as the CLI would, down to its last subcommand, without running it."""
+    import typer
+
+    from tessera.cli.app import app
+
+    command, name, parent = typer.main.get_command(app), "tessera", None
+    while True:
+        try:  # the parser's own words on an unknown command or option, or a bad value
+            ctx = command.make_context(name, list(args), parent=parent)
+            if not hasattr(command, "resolve_command"):
+                return
+            rest = [*ctx._protected_args, *ctx.args]  # where click keeps a group's subcommand and its args
+            name, sub, args = command.resolve_command(ctx, rest)
+        except Exception as exc:
+            raise AssertionError(f"{where}: {name} {shlex.join(args)}: {exc}") from None
+        command, parent = sub, ctx
 
 
 def serve_then_stop(argv: list[str], line: int) -> None:

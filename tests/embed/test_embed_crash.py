@@ -48,7 +48,7 @@ def arrays(store, cube_grid):
 
 def kill_and_resume(setup, tmp_path, kills):
     _root, cube, ckpt, data = setup
-    run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True)
+    run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True, in_process=True)
     total = len(state(tmp_path / "reference"))
     rng = random.Random(kills)
     store = tmp_path / "crashed"

@@ -16,7 +16,7 @@ from tests.tessera_cli import one_line_error, run_tessera, tessera_argv
 
 def test_two_embeds_of_one_cube_at_once_equal_one_serial_run(setup, tmp_path):
     _, cube, ckpt, _ = setup
-    run_tessera(*embed_args(cube, ckpt, tmp_path / "serial"), check=True)
+    run_tessera(*embed_args(cube, ckpt, tmp_path / "serial"), check=True, in_process=True)
     both = tmp_path / "both"
     procs = [subprocess.Popen(tessera_argv(*embed_args(cube, ckpt, both)), stderr=subprocess.PIPE) for _ in range(2)]
     for p in procs:
@@ -24,7 +24,7 @@ def test_two_embeds_of_one_cube_at_once_equal_one_serial_run(setup, tmp_path):
         # each finishes, having done its share or waited for the other's lock; never a corrupt shard
         assert p.returncode == 0, err.decode()[-2000:]
     assert store_bytes(both) == store_bytes(tmp_path / "serial")
-    assert run_tessera("verify", both).returncode == 0
+    assert run_tessera("verify", both, in_process=True).returncode == 0
 
 
 def test_ctrl_c_on_one_of_two_runs_creating_a_store_leaves_it_to_the_other(setup, tmp_path, monkeypatch):
@@ -34,7 +34,7 @@ def test_ctrl_c_on_one_of_two_runs_creating_a_store_leaves_it_to_the_other(setup
     from tessera.store import StoreWriter
 
     _, cube, ckpt, _ = setup
-    run_tessera(*embed_args(cube, ckpt, tmp_path / "serial"), check=True)
+    run_tessera(*embed_args(cube, ckpt, tmp_path / "serial"), check=True, in_process=True)
     store = tmp_path / "store"
     other: list[subprocess.Popen] = []
 
@@ -54,7 +54,7 @@ def test_ctrl_c_on_one_of_two_runs_creating_a_store_leaves_it_to_the_other(setup
     assert other[0].returncode == 0, err.decode()[-2000:]
     assert store_bytes(store) == store_bytes(tmp_path / "serial")  # nothing deleted under the other
     monkeypatch.undo()
-    assert run_tessera("verify", store).returncode == 0
+    assert run_tessera("verify", store, in_process=True).returncode == 0
 
 
 def test_ctrl_c_on_the_only_run_creating_a_store_leaves_nothing(setup, tmp_path, monkeypatch):
@@ -108,7 +108,7 @@ def test_another_checkpoint_into_an_existing_store_is_refused_and_changes_nothin
 
 def test_embed_on_a_full_disk_says_so_and_a_rerun_after_freeing_completes(setup, tmp_path, small_disk):
     _, cube, ckpt, _ = setup
-    run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True)
+    run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True, in_process=True)
     filler = fill(small_disk, leave=300_000)  # room for some shards, not all
     store = small_disk / "store.zarr"
     one_line_error(run_tessera(*embed_args(cube, ckpt, store)), "disk is full")
@@ -123,7 +123,7 @@ def test_a_full_disk_while_the_store_is_created_never_blocks_the_rerun(setup, tm
     """With ~100 KiB free the zone group is half made when the disk fills; Zarr's last writes
     land after the error. Whatever is left, a rerun with room creates the store and completes."""
     _, cube, ckpt, _ = setup
-    run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True)
+    run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True, in_process=True)
     store = small_disk / "store"
     for leave in range(126_000, 136_000, 2_000):
         filler = fill(small_disk, leave)
@@ -181,7 +181,7 @@ def test_verify_repair_then_a_rerun_rewrites_damaged_shards_and_verify_goes_past
     from tessera.store import build_dir
 
     _, cube, ckpt, _ = setup
-    run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True)
+    run_tessera(*embed_args(cube, ckpt, tmp_path / "reference"), check=True, in_process=True)
     reference = store_bytes(tmp_path / "reference")
     store = tmp_path / "store"
     run_tessera(*embed_args(cube, ckpt, store), in_process=True, check=True)
