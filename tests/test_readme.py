@@ -1,17 +1,20 @@
 """Every code block of the README runs as written, offline, in README order, in one folder that
 holds what a user would have made by then (``sandbox``): bash blocks command by command through the
-CLI, Python blocks in one namespace, as a notebook would. A block that cannot run here says why
-in a ``<!-- not run: … -->`` line right above it (the network, a GPU cluster, hours of
-training), and is still checked as far as it can be here (``check_not_run``: its commands parse
-against the CLI, its Python imports and names resolve); everything else must exit 0. A block of servers (``<!-- serves until Ctrl-C … -->``)
-runs each command until the address it prints answers, then stops it with Ctrl-C, as a user
-does: it must answer 200 and stop without a traceback."""
+CLI (``torchrun`` lines as torchrun starts them), Python blocks in one namespace, as a notebook
+would. A block that cannot run here says why in a ``<!-- not run: … -->`` line right above it (the
+network, a cluster) and is still checked as far as it can be here (``check_not_run``: its commands
+parse against the CLI, its Python imports and names resolve); everything else must exit 0. A
+block of servers (``<!-- serves until Ctrl-C … -->``) runs each command until the address it
+prints answers, then stops it with Ctrl-C, as a user does: it must answer 200 and stop without a
+traceback."""
 
 from __future__ import annotations
 
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,9 +197,13 @@ def run_readme(after: int = 0, timings: list | None = None) -> int:
             ran += 1
             continue
         for argv in commands(block.text):
-            assert argv[0] == "tessera", f"README.md:{block.line}: {argv[0]} is not a tessera command; mark the block"
+            assert argv[0] in ("tessera", "torchrun"), f"README.md:{block.line}: {argv[0]}: mark the block"
             t = time.perf_counter()
-            if block.serves:
+            if argv[0] == "torchrun":  # processes of their own, as torchrun starts them
+                ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", *argv[1:]], capture_output=True)
+                said = ddp.stderr.decode()[-3000:]
+                assert ddp.returncode == 0, f"README.md:{block.line}: {shlex.join(argv)}\n{said}"
+            elif block.serves:
                 serve_then_stop(argv, block.line)
             else:
                 done = run_tessera(*argv[1:], in_process=True)
