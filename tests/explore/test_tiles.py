@@ -146,8 +146,8 @@ def test_tiles_refuse_a_head_of_another_model_in_one_line(explorable, saved_head
 
 def test_the_folded_logistic_head_is_the_pipeline():
     """The explorer applies a logistic head as one affine map: the same classes and probabilities."""
-    from tessera.explore.layers import apply_head, linear_form
     from tessera.heads import make_head
+    from tessera.heads.confidence import apply_head, linear_form
 
     rng = np.random.default_rng(1)
     x = rng.standard_normal((300, 16)).astype(np.float32) * 3 + 1

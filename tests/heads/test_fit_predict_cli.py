@@ -57,6 +57,15 @@ def test_fit_then_predict_maps_the_region(embedded, tmp_path):
         assert src.tags()["head"] == "rf"
     unseen = labels_read(labels) == 0
     assert (pred[unseen] == embedded.classes[unseen]).mean() > 0.5  # a random-init model, still well above chance
+    with rasterio.open(tmp_path / "map.confidence.tif") as src:  # how sure the head is, pixel by pixel
+        conf = src.read(1)
+        assert src.transform == embedded.grid.transform
+    mapped = pred != -1
+    assert np.isnan(conf[~mapped]).all() and np.isfinite(conf[mapped]).all()
+    assert conf[mapped].min() >= 1 / len(np.unique(embedded.classes)) - 1e-6 and conf[mapped].max() <= 1
+    wrong = unseen & mapped & (pred != embedded.classes)
+    right = unseen & mapped & (pred == embedded.classes)
+    assert conf[wrong].mean() < conf[right].mean()  # its doubt falls where it is wrong
     assert set(json.loads((tmp_path / "map.json").read_text())) <= {str(c) for c in np.unique(embedded.classes)}
     html = (tmp_path / "map.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and "embeddings (PCA)" in html  # + the area of applicability
@@ -147,6 +156,9 @@ def test_unet_head_round_trips_through_safetensors(embedded, tmp_path, monkeypat
     pred = labels_read(tmp_path / "map.tif")
     assert set(np.unique(pred)) <= set(np.unique(embedded.classes))
     assert (tmp_path / "map.aoa.tif").is_file()
+    with rasterio.open(tmp_path / "map.confidence.tif") as src:  # the softmax of the class it maps
+        conf = src.read(1)
+    assert np.isnan(conf[pred == -1]).all() and (conf[pred != -1] > 0).all() and (conf[pred != -1] <= 1).all()
 
 
 def test_heads_read_the_geotessera_layout(embedded, tmp_path):
@@ -350,6 +362,7 @@ def test_regression_curve_fit_and_value_map(embedded, tmp_path):
     with rasterio.open(tmp_path / "biomass_map.tif") as src:
         pred = src.read(1)
         assert src.dtypes[0] == "float32" and src.tags()["task"] == "regression"
+    assert not (tmp_path / "biomass_map.confidence.tif").exists()  # a value has no class probability
     unseen = ~measured & np.isfinite(pred)
     resid = pred[unseen] - target[unseen]
     assert 1 - resid.var() / target[unseen].var() > 0.3  # R² on unmeasured pixels, random-init model

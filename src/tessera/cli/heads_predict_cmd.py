@@ -1,5 +1,5 @@
 """``tessera heads predict``: a map from a head (saved, or fitted on labels here), with its area of
-applicability beside it."""
+applicability and, for a class map, the head's confidence beside it."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from tessera.errors import ConfigError
 def predict_command(
     store: str = STORE_ARG,
     year: int = YEAR_OPT,
-    out: Path = typer.Option(..., "--out", "-o", help="Output map (.tif); .json legend and .png beside it."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output map (.tif); .json legend, .png, .aoa.tif and (class maps) .confidence.tif beside it."),
     model: Path = typer.Option(None, help="A head saved by `heads fit`."),
     labels: Path = typer.Option(None, help="…or labels to fit a head on first (raster or vector file)."),
     column: str = COLUMN_OPT,
@@ -71,8 +71,10 @@ def predict_command(
         with console.status(f"fitting a {head} head …"):
             fitted = mapping.fit_head(region, head)
         grid, emb = region.grid, region.embeddings
-    pred = mapping.predict_map(fitted, emb)
+    pred, conf = mapping.predict_with_confidence(fitted, emb)
     mapping.write_map(out, pred, grid, fitted, year)
+    if conf is not None:
+        say_confidence(out, conf, grid, fitted)
     di = say_applicability(out, fitted, emb, grid)
     if html is not None:
         console.print(f"wrote [bold]{mapping.write_web_map(html, grid, emb, pred, fitted, di)}[/]")
@@ -82,6 +84,21 @@ def predict_command(
         f"wrote [bold]{out}[/]: {h} × {w} px, {mapped:.1%} mapped, {fitted.task} head {fitted.name} "
         f"on {fitted.n_labelled:,} labels"
     )
+
+
+def say_confidence(out: Path, conf: Any, grid: Any, fitted: Any) -> None:
+    """Write the class map's confidence beside it and say how it spreads."""
+    import numpy as np
+
+    from tessera.heads import mapping
+
+    path = mapping.write_confidence(out, conf, grid, fitted)
+    known = conf[np.isfinite(conf)]
+    if known.size:
+        console.print(
+            f"wrote [bold]{path}[/]: the head's probability of each pixel's class, median {np.median(known):.2f}, "
+            f"{np.mean(known < 0.5):.1%} of mapped pixels below 0.5"
+        )
 
 
 def say_applicability(out: Path, fitted: Any, emb: Any, grid: Any) -> Any:

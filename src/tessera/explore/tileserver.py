@@ -19,6 +19,7 @@ from tessera.errors import ExploreError
 from tessera.explore import layers
 from tessera.explore.render import Layer, StoreValues, render
 from tessera.explore.tiles import TileCache, tilejson, zoom_range
+from tessera.heads.confidence import apply_head
 
 SAMPLE_POINTS = 4000
 STORE_ZOOM_OUT = 1  # a zoomed-out tile reads 4^k store pixels per tile pixel: one level only
@@ -124,4 +125,4 @@ def _head(reader: Any, path: str, allow_other: bool):
     colours = layers.default_colours(legend)
     dim = int(meta["embed_dim"])
     depth = dim if dim < reader.embed_dim(int(meta.get("year") or reader.years[0])) else None
-    return (lambda e: layers.apply_head(model, e[0])[0]), (lambda v, p: layers.class_rgba(v, colours)), depth
+    return (lambda e: apply_head(model, e[0])[0]), (lambda v, p: layers.class_rgba(v, colours)), depth

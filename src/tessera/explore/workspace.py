@@ -22,6 +22,7 @@ from tessera.explore.project import HEAD, MAP, Project, check_feature
 from tessera.explore.render import AreaValues, Layer, render
 from tessera.explore.tiles import TileCache, zoom_range
 from tessera.grid import Grid
+from tessera.heads.confidence import apply_head
 from tessera.heads.mapping import FittedHead, from_metadata, head_metadata
 from tessera.heads.workflow import LabelledRegion
 
@@ -346,7 +347,7 @@ class Workspace:
             return state
 
     def _apply(self, fitted: FittedHead) -> None:
-        classes, conf = layers.apply_head(fitted.model, self.area.data)
+        classes, conf = apply_head(fitted.model, self.area.data)
         self.fitted = fitted
         self._layer("classes", classes, self._class_colour(), -1, self._class_legend())
         low = 1.0 / max(len(fitted.legend), 2)

@@ -99,6 +99,31 @@ def predict_map(fitted: FittedHead, embeddings: np.ndarray) -> np.ndarray:
     return pred.reshape(h, w)
 
 
+def predict_with_confidence(fitted: FittedHead, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``predict_map``'s map and, for a classifier, (H, W) float32 the probability it gives each
+    pixel's class (NaN where no embedding); None for a regression or a head without probabilities."""
+    from tessera.heads.confidence import apply_head
+    from tessera.heads.unet import UNetHead
+
+    if isinstance(fitted.model, UNetHead):
+        return fitted.model.predict_with_confidence(embeddings)
+    if not task_spec(fitted.task).classes or not hasattr(fitted.model, "predict_proba"):
+        return predict_map(fitted, embeddings), None
+    return apply_head(fitted.model, embeddings)
+
+
+def write_confidence(out: str | os.PathLike, conf: np.ndarray, grid: Grid, fitted: FittedHead) -> Path:
+    """``<map>.confidence.tif`` beside a class map (float32, NaN no data), with a ``.png``."""
+    from tessera.geotiff import write_cog
+    from tessera.viz import save_png
+
+    path = Path(out).with_suffix(".confidence.tif")
+    tags = {"band": "probability the head gives the mapped class", "head": fitted.name}
+    write_cog(path, conf.astype(np.float32)[None], grid, float("nan"), tags)
+    save_png(path.with_suffix(".png"), conf, f"{fitted.name} confidence (0–1)", cmap="viridis", vmax=1.0)
+    return path
+
+
 def applicability_map(fitted: FittedHead, embeddings: np.ndarray) -> np.ndarray | None:
     """(H, W) float32 dissimilarity index of every pixel to the head's training embeddings (NaN
     where no embedding), or None for a head saved without its area of applicability."""

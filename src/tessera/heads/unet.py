@@ -103,6 +103,11 @@ class UNetHead:
 
     def predict(self, emb: np.ndarray) -> np.ndarray:
         """(H, W) class ids; NO_LABEL (-1) where the embedding is missing."""
+        return self.predict_with_confidence(emb)[0]
+
+    def predict_with_confidence(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(H, W) class ids and (H, W) float32 softmax probability of each pixel's class; NO_LABEL
+        and NaN where the embedding is missing."""
         import torch
 
         if self.net is None:
@@ -114,10 +119,12 @@ class UNetHead:
         x = torch.nn.functional.pad(self._input(emb)[None], (0, pw, 0, ph))
         self.net.eval()
         with torch.inference_mode():
-            idx = self.net(x)[0].argmax(0)[:h, :w].numpy()
-        out = self.classes[idx].astype(np.int32)
-        out[np.isnan(emb).any(axis=2)] = NO_LABEL
-        return out
+            top, idx = self.net(x)[0].softmax(0).max(0)
+        out = self.classes[idx[:h, :w].numpy()].astype(np.int32)
+        conf = top[:h, :w].numpy().astype(np.float32)
+        missing = np.isnan(emb).any(axis=2)
+        out[missing], conf[missing] = NO_LABEL, np.nan
+        return out, conf
 
     def state_dict_for_file(self) -> tuple[dict, dict]:
         import torch
