@@ -26,7 +26,9 @@ from tessera.errors import ConfigError
 def predict_command(
     store: str = STORE_ARG,
     year: int = YEAR_OPT,
-    out: Path = typer.Option(..., "--out", "-o", help="Output map (.tif); .json legend, .png, .aoa.tif and (class maps) .confidence.tif beside it."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output map (.tif); .json legend, .png, .aoa.tif and (classes) .confidence.tif beside it."
+    ),
     model: Path = typer.Option(None, help="A head saved by `heads fit`."),
     labels: Path = typer.Option(None, help="…or labels to fit a head on first (raster or vector file)."),
     column: str = COLUMN_OPT,
