@@ -27,7 +27,7 @@ def predict_command(
     store: str = STORE_ARG,
     year: int = YEAR_OPT,
     out: Path = typer.Option(
-        ..., "--out", "-o", help="Output map (.tif); .json legend, .png, .aoa.tif and (classes) .confidence.tif beside it."
+        ..., "--out", "-o", help="Output map (.tif); .json legend, .png, .aoa.tif, (classes) .confidence.tif beside it."
     ),
     model: Path = typer.Option(None, help="A head saved by `heads fit`."),
     labels: Path = typer.Option(None, help="…or labels to fit a head on first (raster or vector file)."),
