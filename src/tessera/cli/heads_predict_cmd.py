@@ -89,18 +89,10 @@ def predict_command(
 
 
 def say_confidence(out: Path, conf: Any, grid: Any, fitted: Any) -> None:
-    """Write the class map's confidence beside it and say how it spreads."""
-    import numpy as np
-
     from tessera.heads import mapping
 
     path = mapping.write_confidence(out, conf, grid, fitted)
-    known = conf[np.isfinite(conf)]
-    if known.size:
-        console.print(
-            f"wrote [bold]{path}[/]: the head's probability of each pixel's class, median {np.median(known):.2f}, "
-            f"{np.mean(known < 0.5):.1%} of mapped pixels below 0.5"
-        )
+    console.print(f"wrote [bold]{path}[/]: {mapping.confidence_summary(conf)}")
 
 
 def say_applicability(out: Path, fitted: Any, emb: Any, grid: Any) -> Any:

@@ -124,6 +124,16 @@ def write_confidence(out: str | os.PathLike, conf: np.ndarray, grid: Grid, fitte
     return path
 
 
+def confidence_summary(conf: np.ndarray) -> str:
+    known = conf[np.isfinite(conf)]
+    if not known.size:
+        return "no pixel mapped"
+    return (
+        f"the head's probability of each pixel's class, median {np.median(known):.2f}, "
+        f"{np.mean(known < 0.5):.1%} of mapped pixels below 0.5"
+    )
+
+
 def applicability_map(fitted: FittedHead, embeddings: np.ndarray) -> np.ndarray | None:
     """(H, W) float32 dissimilarity index of every pixel to the head's training embeddings (NaN
     where no embedding), or None for a head saved without its area of applicability."""
