@@ -27,6 +27,19 @@ def test_override_and_quota_cap(monkeypatch):
     assert available_cores() == 1
 
 
+def test_torchruns_processes_share_the_cores(monkeypatch):
+    import tessera.cpus as cpus
+
+    monkeypatch.setattr(cpus, "available_cores", lambda: 8)
+    monkeypatch.setattr(cpus, "_others_at_start", lambda: 0.0)
+    monkeypatch.delenv("TESSERA_CPUS", raising=False)
+    assert cpus.cores_for_work() == 8
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert cpus.cores_for_work() == 4
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "16")
+    assert cpus.cores_for_work() == 1
+
+
 def test_a_busy_machine_gets_fewer_threads_never_none():
     from tessera.cpus import busy_threads
 

@@ -107,10 +107,16 @@ def _others_at_start() -> float:
 
 def cores_for_work() -> int:
     """The usable cores less those other processes kept busy when this process first asked (at
-    least one; measured once, so a command sizes OpenMP, PyTorch and its cluster alike): what the
-    CLI sizes its work from. ``TESSERA_CPUS`` is taken as it is."""
+    least one; measured once, so a command sizes OpenMP, PyTorch and its cluster alike), split
+    between torchrun's processes on this machine: what the CLI sizes its work from.
+    ``TESSERA_CPUS`` is taken as it is."""
     cores = available_cores()
-    return cores if os.environ.get("TESSERA_CPUS") else busy_threads(cores, _others_at_start())
+    if os.environ.get("TESSERA_CPUS"):
+        return cores
+    # torchrun's processes on this machine (LOCAL_WORLD_SIZE) start together and share its cores:
+    # each sizing itself to all of them oversubscribes the machine n-fold.
+    share = max(1, int(os.environ.get("LOCAL_WORLD_SIZE") or 1))
+    return busy_threads(max(1, cores // share), _others_at_start() / share)
 
 
 def set_torch_threads(threads: int | None = None) -> str:
