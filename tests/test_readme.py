@@ -234,19 +234,20 @@ def check_not_run(block: Block, namespace: dict) -> None:
         return
     import ast
     import builtins
+    import types
 
     tree = ast.parse(block.text)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             exec(compile(ast.Module([node], []), where, "exec"), namespace)
-    made = {t.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) for t in [n]}
+    made = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             known = node.id in made or node.id in namespace or hasattr(builtins, node.id)
             assert known, f"{where}: {node.id} is not defined by this block or any above it"
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             owner = namespace.get(node.value.id)
-            if isinstance(owner, type(re)):  # a module: what the block takes of it must be there
+            if isinstance(owner, types.ModuleType):  # a module: what the block takes of it must be there
                 assert hasattr(owner, node.attr), f"{where}: {node.value.id}.{node.attr} does not exist"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tessera.errors import ExploreError
+from tessera.heads.confidence import ROWS_PER_CHUNK  # one chunk size for heads and similarity
 
 #: The colour ramp (a matplotlib colormap) and value range of each continuous layer.
 RAMPS = {
@@ -40,7 +41,6 @@ TAB10 = [
     "#bcbd22",
     "#17becf",
 ]
-ROWS_PER_CHUNK = 128  # rows of a working area a head or similarity sees at once: bounded temporaries
 
 
 @cache

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-ROWS_PER_CHUNK = 128  # rows a head sees at once: bounded temporaries on large regions
+ROWS_PER_CHUNK = 128  # rows of a region a head (or the explorer's similarity) sees at once: bounded temporaries
 
 
 def linear_form(model: Any) -> tuple[np.ndarray, np.ndarray] | None:
